@@ -1,0 +1,76 @@
+"""Events published by the issues service: org.*, round.*, issue.* (but issue.reopened)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import Field
+
+from contracts.enums import IssueStatus, OrgKind, RoundLevel, TargetOp, ZoneType
+from contracts.registry import Payload, event
+
+
+class Target(Payload):
+    indicator: str
+    op: TargetOp
+    value: float
+    unit: str | None = None
+
+
+class Location(Payload):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+
+
+@event("org.registered", 1)
+class OrgRegistered(Payload):
+    org_id: str
+    name: str
+    kind: OrgKind
+    zone_type: ZoneType | None = None
+
+
+@event("round.registered", 1)
+class RoundRegistered(Payload):
+    round_id: str
+    name: str
+    level: RoundLevel
+    started_on: date | None = None
+    ended_on: date | None = None
+    feedback_on: date | None = None
+
+
+@event("issue.registered", 1)
+class IssueRegistered(Payload):
+    issue_id: str
+    code: str
+    round_id: str
+    category: str
+    title: str
+    description: str | None = None
+    region_id: str | None = None
+    responsible_org_id: str
+    cooperating_org_ids: list[str] = []
+    supervising_org_id: str
+    leader: str | None = None
+    deadline: date
+    target: Target | None = None
+    measures: str | None = None
+    location: Location | None = None
+
+
+@event("issue.started", 1)
+class IssueStarted(Payload):
+    issue_id: str
+    responsible_org_id: str
+
+
+@event("issue.status_changed", 1)
+class IssueStatusChanged(Payload):
+    """The issue's status moved because of another service's event (e.g. closure.accepted)."""
+
+    issue_id: str
+    from_status: IssueStatus
+    to_status: IssueStatus
+    reason: str | None = None
+    cause_event_id: str | None = None

@@ -1,0 +1,1 @@
+"""Bus adapters: embedded feeds and Apache Kafka."""

@@ -1,0 +1,162 @@
+"""Kafka bus: idempotent producer for the relay, consumer group with manual commits, dead-letter topic."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
+
+from contracts import DEAD_LETTER_TOPIC
+from runtime.consumer import Consumer
+from runtime.models import OutboxRow
+
+log = structlog.get_logger("closeloop.kafka")
+
+
+class KafkaPublisher:
+    """Sends outbox rows keyed by subject; recreated after an OutOfOrderSequenceNumber."""
+
+    def __init__(self, bootstrap: str, *, client_id: str) -> None:
+        self.bootstrap = bootstrap
+        self.client_id = client_id
+        self.producer: AIOKafkaProducer | None = None
+        self.lock = asyncio.Lock()
+
+    async def _producer(self) -> AIOKafkaProducer:
+        if self.producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                client_id=self.client_id,
+                enable_idempotence=True,
+                linger_ms=2,
+                request_timeout_ms=15000,
+            )
+            await producer.start()
+            self.producer = producer
+        return self.producer
+
+    async def reset(self) -> None:
+        """Drop the producer so the next send builds a fresh one."""
+        if self.producer is not None:
+            producer, self.producer = self.producer, None
+            try:
+                await producer.stop()
+            except Exception as exc:
+                log.warning("producer_stop_failed", error=repr(exc))
+
+    async def send_rows(self, topic: str, rows: list[OutboxRow]) -> None:
+        """Send rows in order and wait for every acknowledgement."""
+        async with self.lock:
+            try:
+                producer = await self._producer()
+                futures = [
+                    await producer.send(topic, value=row.envelope.encode("utf-8"), key=row.subject.encode("utf-8"))
+                    for row in rows
+                ]
+                await asyncio.gather(*futures)
+            except OutOfOrderSequenceNumber:
+                await self.reset()
+                raise
+            except KafkaError:
+                await self.reset()
+                raise
+
+    async def send_raw(self, topic: str, *, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        """Send one message (dead letters)."""
+        async with self.lock:
+            producer = await self._producer()
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+
+    async def ping(self) -> bool:
+        """Whether the broker answers a metadata request."""
+        try:
+            producer = await self._producer()
+            await producer.client.fetch_all_metadata()
+            return True
+        except Exception:
+            return False
+
+    async def stop(self) -> None:
+        """Flush and close."""
+        await self.reset()
+
+
+class _Revoked(ConsumerRebalanceListener):
+    def __init__(self, follower: "KafkaFollower") -> None:
+        self.follower = follower
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.follower.commit_pending()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+class KafkaFollower:
+    """A consumer group member: handle each message, then commit offset + 1; never commit a failure."""
+
+    def __init__(self, consumer: Consumer, *, bootstrap: str, topics: list[str], group: str,
+                 publisher: KafkaPublisher) -> None:
+        self.consumer = consumer
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.group = group
+        self.publisher = publisher
+        self.kafka: AIOKafkaConsumer | None = None
+        self.pending: dict[TopicPartition, int] = {}
+        consumer.dead_letter_sink = self._to_dead_letter_topic
+
+    async def _to_dead_letter_topic(self, record: dict[str, Any]) -> None:
+        headers = [(k, str(record[k] or "").encode("utf-8")) for k in ("consumer", "origin", "error", "event_id", "type")]
+        await self.publisher.send_raw(
+            DEAD_LETTER_TOPIC,
+            key=(record.get("event_id") or "").encode("utf-8") or None,
+            value=json.dumps(record, ensure_ascii=False).encode("utf-8"),
+            headers=headers,
+        )
+
+    async def commit_pending(self) -> None:
+        """Commit the offsets of what has been handled."""
+        if self.kafka is not None and self.pending:
+            offsets, self.pending = self.pending, {}
+            await self.kafka.commit(offsets)
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        while True:
+            try:
+                self.kafka = AIOKafkaConsumer(
+                    bootstrap_servers=self.bootstrap,
+                    group_id=self.group,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    metadata_max_age_ms=5000,
+                )
+                await self.kafka.start()
+                self.kafka.subscribe(self.topics, listener=_Revoked(self))
+                while True:
+                    batches = await self.kafka.getmany(timeout_ms=200, max_records=200)
+                    for tp, messages in batches.items():
+                        for message in messages:
+                            await self.consumer.process(
+                                message.value, origin=f"{tp.topic}/{tp.partition}@{message.offset}"
+                            )
+                            self.pending[tp] = message.offset + 1
+                    await self.commit_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("kafka_consumer_restart", error=repr(exc))
+                await asyncio.sleep(1.0)
+            finally:
+                if self.kafka is not None:
+                    try:
+                        await self.kafka.stop()
+                    except Exception:
+                        pass
+                    self.kafka = None
+                    self.pending = {}

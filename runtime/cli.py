@@ -1,0 +1,231 @@
+"""The `closeloop` command line: run services, issue development tokens, seed, migrate."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from runtime.settings import SERVICE_NAMES, Settings, get_settings
+
+app = typer.Typer(help="Closed Loop (闭环): rectification tracking for environmental-inspection findings.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+DEFAULT_PORTS = {"issues": 8001, "verification": 8002, "scoring": 8003, "notify": 8004}
+REFERENCE_ROUND = {
+    "id": "nm-2019-inspection", "name": "自治区第一生态环境保护督察组", "level": "regional",
+    "started_on": "2019-11-15", "ended_on": "2019-12-09", "feedback_on": "2020-05-17",
+}
+
+
+def fail(message: str, hint: str) -> None:
+    """Print what went wrong and what to do, then exit 1."""
+    typer.secho(f"error: {message}", fg="red", err=True)
+    typer.secho(f"  what to do: {hint}", err=True)
+    raise typer.Exit(1)
+
+
+def _check_service(service: str) -> None:
+    if service not in SERVICE_NAMES:
+        fail(f"unknown service {service!r}", f"choose one of: {', '.join(SERVICE_NAMES)}")
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="issues, verification, scoring or notify")],
+    host: Annotated[str | None, typer.Option(help="listen address (default CLOSELOOP_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (default CLOSELOOP_PORT, else 8001-8004)")] = None,
+) -> None:
+    """Run one service."""
+    import uvicorn
+
+    _check_service(service)
+    try:
+        settings = get_settings(service=service)
+    except Exception as exc:
+        fail(f"bad settings: {exc}", "fix the CLOSELOOP_* environment variables (see README, Configuration)")
+    module = importlib.import_module(f"services.{service}.app")
+    application = module.create_app(settings)
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port or DEFAULT_PORTS[service],
+                log_level="warning", access_log=False)
+
+
+def _wait_healthy(urls: dict[str, str], procs: dict[str, subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    pending = dict(urls)
+    while pending and time.monotonic() < deadline:
+        for name, url in list(pending.items()):
+            if procs[name].poll() is not None:
+                fail(f"the {name} service exited with code {procs[name].returncode}",
+                     "read its log above; a port in use? try --base-port")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    pending.pop(name)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)
+    if pending:
+        fail(f"services not ready after {timeout:.0f} s: {', '.join(pending)}", "read their logs above")
+
+
+@app.command()
+def dev(
+    base_port: Annotated[int, typer.Option(help="issues listens here, the others on the next ports")] = 8001,
+    data_dir: Annotated[Path, typer.Option(help="where the SQLite files and evidence live")] = Path("var"),
+    seed: Annotated[bool, typer.Option(help="load the reference orgs, round and ledger (skips what exists)")] = True,
+    host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
+) -> None:
+    """Run the four services in embedded mode (SQLite, embedded feeds, local evidence folder)."""
+    ports = {name: base_port + i for i, name in enumerate(SERVICE_NAMES)}
+    urls = {name: f"http://{host}:{port}" for name, port in ports.items()}
+    env = dict(os.environ)
+    env.update({f"CLOSELOOP_{n.upper()}_URL": u for n, u in urls.items()})
+    env.update({"CLOSELOOP_BUS": "embedded", "CLOSELOOP_DATA_DIR": str(data_dir.resolve())})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    for name in SERVICE_NAMES:
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "serve", name, "--host", host, "--port", str(ports[name])],
+            env=env, cwd=ROOT,
+        )
+
+    def stop(*_: Any) -> None:
+        for p in procs.values():
+            if p.poll() is None:
+                p.terminate()
+        for p in procs.values():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    try:
+        _wait_healthy(urls, procs)
+        if seed:
+            settings = get_settings(service="issues", issues_url=urls["issues"])
+            asyncio.run(_seed(settings, urls["issues"]))
+        typer.secho("\nClosed Loop is running (embedded mode, data in %s):" % data_dir.resolve(), fg="green")
+        for name, url in urls.items():
+            typer.echo(f"  {name:<13} {url}   API docs: {url}/docs")
+        typer.echo("\nGet a token, e.g. for the inspection office's admin:")
+        typer.echo("  .venv/bin/closeloop token --sub admin --org inspection-office --roles admin")
+        typer.echo(f"  curl -H \"Authorization: Bearer $TOKEN\" {urls['issues']}/v1/issues")
+        typer.echo("\nPress Ctrl-C to stop.")
+        while all(p.poll() is None for p in procs.values()):
+            time.sleep(0.5)
+        dead = [n for n, p in procs.items() if p.poll() is not None]
+        fail(f"service(s) stopped: {', '.join(dead)}", "read the log above, fix, and run `make run` again")
+    except KeyboardInterrupt:
+        typer.echo("\nstopping…")
+    finally:
+        stop()
+
+
+@app.command()
+def token(
+    sub: Annotated[str, typer.Option(help="user name")],
+    org: Annotated[str | None, typer.Option(help="org id, e.g. city-eeb")] = None,
+    roles: Annotated[str, typer.Option(help="comma-separated: admin,responsible,supervisor,leader,auditor,system")] = "",
+    ttl: Annotated[int, typer.Option(help="seconds until it expires")] = 12 * 3600,
+) -> None:
+    """Print a development JWT signed with the configured key."""
+    from runtime.auth import issue_token
+
+    settings = get_settings()
+    role_list = [r.strip() for r in roles.split(",") if r.strip()]
+    if not role_list:
+        fail("no roles given", "pass --roles, e.g. --roles responsible")
+    try:
+        typer.echo(issue_token(settings, sub=sub, org=org, roles=role_list, ttl=ttl))
+    except ValueError as exc:
+        fail(str(exc), "use known role names")
+
+
+def _ledger_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+async def _seed(settings: Settings, issues_url: str, data: Path = DATA) -> None:
+    from runtime.auth import issue_token
+    from runtime.seed import seed_reference
+
+    token_ = issue_token(settings, sub="seed", org="inspection-office", roles=["admin"])
+    async with httpx.AsyncClient(base_url=issues_url, headers={"Authorization": f"Bearer {token_}"},
+                                 timeout=60) as client:
+        await seed_reference(client, data=data, round_=REFERENCE_ROUND, echo=typer.echo)
+
+
+@app.command()
+def seed(
+    issues_url: Annotated[str | None, typer.Option(help="issues service URL (default CLOSELOOP_ISSUES_URL)")] = None,
+    data: Annotated[Path, typer.Option(help="folder with orgs.csv and ledger.csv")] = DATA,
+) -> None:
+    """Load the reference orgs, round and ledger into a running issues service (skips what exists)."""
+    settings = get_settings(service="issues")
+    try:
+        asyncio.run(_seed(settings, (issues_url or settings.issues_url).rstrip("/"), data))
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the issues service: {exc}", "start it (make run) or pass --issues-url")
+
+
+@db_app.command("upgrade")
+def db_upgrade(service: str) -> None:
+    """Apply pending migrations to a service's database (services also do this at start)."""
+    from runtime.db import make_engine, migrate
+
+    _check_service(service)
+    settings = get_settings(service=service)
+
+    async def run() -> None:
+        engine = make_engine(settings.db_url())
+        await migrate(engine, service)
+        await engine.dispose()
+
+    asyncio.run(run())
+    typer.echo(f"{service}: database at the newest migration")
+
+
+@db_app.command("revision")
+def db_revision(service: str, message: Annotated[str, typer.Option("-m", "--message")]) -> None:
+    """Autogenerate a migration from the models (developers)."""
+    import tempfile
+
+    from runtime.db import make_engine, migrate
+    from runtime.migrations import new_revision
+
+    _check_service(service)
+
+    async def run() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = make_engine(f"sqlite+aiosqlite:///{tmp}/gen.db")
+            await migrate(engine, service)
+            async with engine.begin() as conn:
+                await conn.run_sync(new_revision, service, message)
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def main() -> None:
+    """Entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

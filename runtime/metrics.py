@@ -1,0 +1,23 @@
+"""Prometheus metrics, one registry per app."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """The counters every service exports at /metrics."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        labels = {"service": service}
+        self.requests = Counter("closeloop_http_requests", "HTTP requests", ["method", "route", "status"],
+                                registry=self.registry).labels
+        self.latency = Histogram("closeloop_http_request_seconds", "HTTP latency", ["route"],
+                                 registry=self.registry)
+        self.consumed = Counter("closeloop_events_consumed", "Events handled by consumers", ["consumer", "outcome"],
+                                registry=self.registry)
+        self.log_position = Gauge("closeloop_log_position", "Last sequenced position of this service's log",
+                                  registry=self.registry)
+        self.info = Gauge("closeloop_service_info", "Service identity", list(labels), registry=self.registry)
+        self.info.labels(**labels).set(1)

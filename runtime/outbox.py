@@ -1,0 +1,211 @@
+"""The transactional outbox: events are appended in the state change's transaction, then sequenced."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contracts import GENESIS_HASH, Actor, Envelope
+from contracts.envelope import seal
+from contracts.registry import latest_version, payload_model
+from runtime.clock import Clock
+from runtime.models import LogState, OutboxRow, SubjectHead
+
+log = structlog.get_logger("closeloop.outbox")
+
+
+def chain(prev: str, event_hash: str) -> str:
+    """The running hash of the whole log after one more event."""
+    return hashlib.sha256(f"{prev}{event_hash}".encode("ascii")).hexdigest()
+
+
+def _insert(session: AsyncSession) -> Any:
+    return sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
+
+
+async def _lock_head(session: AsyncSession, subject: str) -> SubjectHead:
+    """The subject's chain head, locked for this transaction (created on first use)."""
+    ins = _insert(session)
+    await session.execute(
+        ins(SubjectHead).values(subject=subject, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing()
+    )
+    head = (
+        await session.execute(
+            select(SubjectHead).where(SubjectHead.subject == subject).with_for_update().execution_options(
+                populate_existing=True
+            )
+        )
+    ).scalar_one()
+    return head
+
+
+@dataclass
+class UnitOfWork:
+    """A transaction with who is acting and why; `emit` appends events to the outbox within it."""
+
+    session: AsyncSession
+    service: str
+    actor: Actor
+    correlation_id: str
+    causation_id: str | None
+    clock: Clock
+    emitted: list[Envelope] = field(default_factory=list)
+
+    async def emit(self, type_: str, subject: str, data: BaseModel | dict[str, Any]) -> Envelope:
+        """Append an event of the newest version of `type_` to the subject's chain."""
+        version = latest_version(type_)
+        model = payload_model(type_, version)
+        payload = data if isinstance(data, model) else model.model_validate(
+            data.model_dump() if isinstance(data, BaseModel) else data
+        )
+        body = json.loads(payload.model_dump_json())
+        head = await _lock_head(self.session, subject)
+        now: datetime = self.clock.now()
+        envelope = seal(
+            id=uuid.uuid4(),
+            type=type_,
+            version=version,
+            source=self.service,
+            subject=subject,
+            time=now,
+            actor=self.actor,
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+            seq=head.seq + 1,
+            prev_hash=head.hash,
+            data=body,
+        )
+        head.seq = envelope.seq
+        head.hash = envelope.hash
+        self.session.add(
+            OutboxRow(
+                event_id=str(envelope.id),
+                type=type_,
+                subject=subject,
+                seq=envelope.seq,
+                time=now,
+                envelope=envelope.to_json(),
+            )
+        )
+        self.emitted.append(envelope)
+        return envelope
+
+
+Publish = Callable[[list[OutboxRow]], Awaitable[None]]
+
+
+class Relay:
+    """Sequences committed outbox rows into the log (commit order), then publishes them when a bus needs it."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        publish: Publish | None = None,
+        interval: float = 0.2,
+        on_sequenced: Callable[[int], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.publish = publish
+        self.interval = interval
+        self.wake = asyncio.Event()
+        self.on_sequenced = on_sequenced
+        self.failures = 0
+
+    def poke(self) -> None:
+        """Ask the relay to look now instead of at the next tick."""
+        self.wake.set()
+
+    async def sequence_once(self, batch: int = 500) -> int:
+        """Give the next committed rows their log positions; returns how many."""
+        async with self.sessions() as session, session.begin():
+            state = (
+                await session.execute(select(LogState).where(LogState.id == 1).with_for_update())
+            ).scalar_one_or_none()
+            if state is None:
+                session.add(LogState(id=1))
+                await session.flush()
+                state = (await session.execute(select(LogState).where(LogState.id == 1))).scalar_one()
+            rows = (
+                await session.execute(
+                    select(OutboxRow).where(OutboxRow.position.is_(None)).order_by(OutboxRow.id).limit(batch)
+                )
+            ).scalars().all()
+            position, running = state.position, state.log_hash
+            for row in rows:
+                position += 1
+                running = chain(running, json.loads(row.envelope)["hash"])
+                await session.execute(
+                    update(OutboxRow).where(OutboxRow.id == row.id).values(position=position, log_hash=running)
+                )
+            state.position, state.log_hash = position, running
+        if rows and self.on_sequenced:
+            self.on_sequenced(position)
+        return len(rows)
+
+    async def publish_once(self, batch: int = 500) -> int:
+        """Send the next sequenced rows to the bus; a crash re-sends, consumers dedupe by event id."""
+        if self.publish is None:
+            return 0
+        async with self.sessions() as session:
+            state = (await session.execute(select(LogState).where(LogState.id == 1))).scalar_one_or_none()
+            if state is None:
+                return 0
+            rows = list(
+                (
+                    await session.execute(
+                        select(OutboxRow)
+                        .where(OutboxRow.position > state.published)
+                        .order_by(OutboxRow.position)
+                        .limit(batch)
+                    )
+                ).scalars().all()
+            )
+        if not rows:
+            return 0
+        await self.publish(rows)
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(LogState)
+                .where(LogState.id == 1, LogState.published < rows[-1].position)
+                .values(published=rows[-1].position)
+            )
+        return len(rows)
+
+    async def run(self) -> None:
+        """Loop until cancelled; failures are logged and retried with backoff, never dropped."""
+        backoff = self.interval
+        while True:
+            try:
+                busy = await self.sequence_once()
+                busy += await self.publish_once()
+                self.failures = 0
+                backoff = self.interval
+                if busy:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # retried: the rows stay in the outbox
+                self.failures += 1
+                log.warning("relay_retry", error=repr(exc), failures=self.failures)
+                backoff = min(backoff * 2, 5.0)
+                await asyncio.sleep(backoff)
+                continue
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=self.interval)
+            except TimeoutError:
+                pass

@@ -1,0 +1,79 @@
+"""Settings of every service, read from CLOSELOOP_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "closeloop-development-secret-do-not-use-in-production"
+SERVICE_NAMES = ("issues", "verification", "scoring", "notify")
+
+
+class Settings(BaseSettings):
+    """One service's configuration; `get_settings()` builds it, nothing reads it at import."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOSELOOP_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    service: Literal["issues", "verification", "scoring", "notify"] = "issues"
+    host: str = "127.0.0.1"
+    port: int = 0
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    bus: Literal["embedded", "kafka"] = "embedded"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_public_key: str = ""
+    jwt_audience: str = "closeloop"
+    jwt_algorithm: str = "HS256"
+    system_token: str = ""
+    checkpoint_key: str = ""
+    evidence_dir: Path | None = None
+    issues_url: str = "http://127.0.0.1:8001"
+    verification_url: str = "http://127.0.0.1:8002"
+    scoring_url: str = "http://127.0.0.1:8003"
+    notify_url: str = "http://127.0.0.1:8004"
+    poll_interval: float = Field(default=0.2, gt=0)
+    handler_attempts: int = Field(default=4, ge=1)
+    retry_backoff: float = Field(default=0.1, ge=0)
+    log_level: str = "INFO"
+    log_json: bool = True
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "closeloop@localhost"
+
+    @model_validator(mode="after")
+    def _safe(self) -> "Settings":
+        if self.env == "production":
+            if self.jwt_secret == DEV_JWT_SECRET and not self.jwt_public_key:
+                raise ValueError(
+                    "CLOSELOOP_JWT_SECRET still has the development value; set a real secret "
+                    "or CLOSELOOP_JWT_PUBLIC_KEY in production"
+                )
+            if not self.checkpoint_key:
+                raise ValueError("CLOSELOOP_CHECKPOINT_KEY must be set in production")
+            if not self.database_url:
+                raise ValueError("CLOSELOOP_DATABASE_URL must be set in production")
+        return self
+
+    def db_url(self) -> str:
+        """The database URL; a SQLite file in the data folder when none is configured."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service}.db').resolve()}"
+
+    def peer_url(self, service: str) -> str:
+        """Base URL of a peer service (embedded feeds, CLI)."""
+        return str(getattr(self, f"{service}_url")).rstrip("/")
+
+    def evidence_path(self) -> Path:
+        """Folder of the content-addressed evidence store."""
+        return self.evidence_dir or (self.data_dir / "evidence")
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]

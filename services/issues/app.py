@@ -1,0 +1,24 @@
+"""The issues service: orgs, rounds, the ledger and the issue status projection."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from runtime.app import ServiceSpec, build_app
+from runtime.clock import Clock
+from runtime.settings import Settings
+from services.issues.api import router
+from services.issues.handlers import HANDLERS
+
+SPEC = ServiceSpec(
+    name="issues",
+    routers=[router],
+    handlers=HANDLERS,
+    follows=("verification",),
+    description="The ledger (清单): orgs, inspection rounds, issues, assignments, deadlines and progress.",
+)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """The issues app."""
+    return build_app(SPEC, settings, clock=clock)

@@ -1,0 +1,24 @@
+"""The scoring service: schemes, readings, scores, rankings, penalties."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from runtime.app import ServiceSpec, build_app
+from runtime.clock import Clock
+from runtime.settings import Settings
+from services.scoring.api import router
+from services.scoring.handlers import HANDLERS
+
+SPEC = ServiceSpec(
+    name="scoring",
+    routers=[router],
+    handlers=HANDLERS,
+    follows=("issues", "verification"),
+    description="Assessment (差别化考核): schemes, indicator readings, scores, rankings and penalties.",
+)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """The scoring app."""
+    return build_app(SPEC, settings, clock=clock)

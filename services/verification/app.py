@@ -1,0 +1,24 @@
+"""The verification service: evidence, closure applications, decisions, sign-off, filing, reopenings."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from runtime.app import ServiceSpec, build_app
+from runtime.clock import Clock
+from runtime.settings import Settings
+from services.verification.api import router
+from services.verification.handlers import HANDLERS
+
+SPEC = ServiceSpec(
+    name="verification",
+    routers=[router],
+    handlers=HANDLERS,
+    follows=("issues",),
+    description="Sign-off (销号制): evidence, applications, on-site verification, decisions, filing, reopenings.",
+)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """The verification app."""
+    return build_app(SPEC, settings, clock=clock)
