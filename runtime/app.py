@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from contracts import topic_for
 from runtime.auth import Principal, require, system_token
 from runtime.bus.embedded import FeedFollower
+from runtime.checkpoints import checkpoint_if_due
 from runtime.bus.kafka import KafkaFollower, KafkaPublisher
 from runtime.clock import Clock
 from runtime.consumer import Consumer, Handler
@@ -149,9 +150,15 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
             assert publisher is not None
             await publisher.send_rows(topic, rows)
 
+        clock_ = clock or Clock()
+
+        async def checkpoint(session: AsyncSession, state: Any) -> None:
+            await checkpoint_if_due(session, state=state, now=clock_.now(), service=spec.name,
+                                    key=settings.checkpoint_key or None)
+
         relay = Relay(sessions, publish=publish if publisher else None, interval=settings.poll_interval,
-                      on_sequenced=metrics.log_position.set)
-        rt = Runtime(settings=settings, engine=engine, sessions=sessions, clock=clock or Clock(),
+                      on_sequenced=metrics.log_position.set, after_sequence=checkpoint)
+        rt = Runtime(settings=settings, engine=engine, sessions=sessions, clock=clock_,
                      metrics=metrics, relay=relay, publisher=publisher)
         app.state.runtime = rt
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(relay.run(), name="relay")]

@@ -93,3 +93,17 @@ class DeadLetter(SQLModel, table=True):
     error: str = Field(sa_column=Column(Text, nullable=False))
     payload: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Checkpoint(SQLModel, table=True):
+    """A signed statement of the log: its size and root hash at a moment (see runtime.checkpoints)."""
+
+    __tablename__ = "checkpoint"
+    __table_args__ = ({"info": SHARED},)
+
+    id: int | None = Field(default=None, primary_key=True)
+    size: int = Field(unique=True)
+    root: str = Field(max_length=64)
+    time: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    key_id: str = Field(max_length=64)
+    signature: str = Field(max_length=200)

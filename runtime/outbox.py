@@ -117,12 +117,14 @@ class Relay:
         publish: Publish | None = None,
         interval: float = 0.2,
         on_sequenced: Callable[[int], None] | None = None,
+        after_sequence: Callable[[AsyncSession, LogState], Awaitable[None]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.publish = publish
         self.interval = interval
         self.wake = asyncio.Event()
         self.on_sequenced = on_sequenced
+        self.after_sequence = after_sequence
         self.failures = 0
 
     def poke(self) -> None:
@@ -152,6 +154,8 @@ class Relay:
                     update(OutboxRow).where(OutboxRow.id == row.id).values(position=position, log_hash=running)
                 )
             state.position, state.log_hash = position, running
+            if rows and self.after_sequence is not None:
+                await self.after_sequence(session, state)
         if rows and self.on_sequenced:
             self.on_sequenced(position)
         return len(rows)

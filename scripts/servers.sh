@@ -7,7 +7,7 @@
 #   scripts/servers.sh status   tell what runs; exit 0 only when both run
 #
 # Settings (environment):
-#   CLOSELOOP_SERVERS_DIR             state dir (default: <repo>/var/test-servers)
+#   CLOSELOOP_SERVERS_DIR             state dir (default: ./var/test-servers, from the current dir)
 #   CLOSELOOP_CACHE                   jar cache (default: ~/.cache/closeloop)
 #   CLOSELOOP_KAFKA_PORT              broker port (default 39092)
 #   CLOSELOOP_KAFKA_CONTROLLER_PORT   KRaft controller port (default 39093)
