@@ -74,3 +74,53 @@ class IssueStatusChanged(Payload):
     to_status: IssueStatus
     reason: str | None = None
     cause_event_id: str | None = None
+
+
+@event("issue.updated", 1)
+class IssueUpdated(Payload):
+    """PATCH by the admin: reassignment or edited text. Carries the full current assignment, and what changed."""
+
+    issue_id: str
+    changed: list[str]
+    responsible_org_id: str
+    cooperating_org_ids: list[str] = []
+    supervising_org_id: str
+    leader: str | None = None
+    region_id: str | None = None
+    category: str
+    title: str
+    description: str | None = None
+    measures: str | None = None
+    target: Target | None = None
+    location: Location | None = None
+
+
+@event("issue.progress_reported", 1)
+class IssueProgressReported(Payload):
+    issue_id: str
+    responsible_org_id: str
+    note: str
+    percent: int = Field(ge=0, le=100)
+    evidence_ids: list[str] = []
+
+
+@event("issue.extension_requested", 1)
+class IssueExtensionRequested(Payload):
+    issue_id: str
+    extension_id: str
+    responsible_org_id: str
+    current_deadline: date
+    requested_deadline: date
+    reason: str
+
+
+@event("issue.extension_decided", 1)
+class IssueExtensionDecided(Payload):
+    """The admin's decision; when approved, `deadline` is the issue's new deadline (the original stays in history)."""
+
+    issue_id: str
+    extension_id: str
+    approved: bool
+    previous_deadline: date
+    deadline: date
+    opinion: str | None = None

@@ -14,3 +14,30 @@ class IndicatorRecorded(Payload):
     indicator: str
     value: float
     observed_at: datetime
+
+
+class RankingRow(Payload):
+    org_id: str
+    org_name: str | None = None
+    score: float
+    rank: int
+    components: dict[str, float]
+    overdue: int
+    named: bool = False
+    penalty: dict[str, object] | None = None
+
+
+@event("ranking.published", 1)
+class RankingPublished(Payload):
+    """A frozen ranking (月通报): the whole table, the named bottom units and the penalised last ones."""
+
+    ranking_id: str
+    period: str
+    kind: str
+    scheme_id: str
+    scheme_version: int
+    published_at: datetime
+    supersedes: str | None = None
+    rows: list[RankingRow]
+    bottom_named: list[str]
+    penalized: list[str]
