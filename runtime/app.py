@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from contracts import topic_for
+from contracts import DEAD_LETTER_TOPIC, topic_for
 from runtime.auth import Principal, require, system_token
 from runtime.bus.embedded import FeedFollower
 from runtime.checkpoints import checkpoint_if_due
@@ -144,7 +144,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         publisher: KafkaPublisher | None = None
         if settings.bus == "kafka":
             publisher = KafkaPublisher(settings.kafka_bootstrap, client_id=f"closeloop-{spec.name}")
-        topic = topic_for(spec.name)
+        topic = settings.kafka_prefix + topic_for(spec.name)
 
         async def publish(rows: list[OutboxRow]) -> None:
             assert publisher is not None
@@ -170,8 +170,10 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
                 pass
             elif publisher is not None:
                 follower = KafkaFollower(rt.consumer, bootstrap=settings.kafka_bootstrap,
-                                         topics=[topic_for(p) for p in spec.follows],
-                                         group=f"closeloop-{spec.name}", publisher=publisher)
+                                         topics=[settings.kafka_prefix + topic_for(p) for p in spec.follows],
+                                         group=f"{settings.kafka_prefix}closeloop-{spec.name}",
+                                         publisher=publisher,
+                                         dead_letter_topic=settings.kafka_prefix + DEAD_LETTER_TOPIC)
                 rt.followers.append(follower)
                 tasks.append(asyncio.create_task(follower.run(), name="kafka-follower"))
             else:

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     bus: Literal["embedded", "kafka"] = "embedded"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_prefix: str = ""
     jwt_secret: str = DEV_JWT_SECRET
     jwt_public_key: str = ""
     jwt_audience: str = "closeloop"

@@ -100,12 +100,13 @@ class KafkaFollower:
     """A consumer group member: handle each message, then commit offset + 1; never commit a failure."""
 
     def __init__(self, consumer: Consumer, *, bootstrap: str, topics: list[str], group: str,
-                 publisher: KafkaPublisher) -> None:
+                 publisher: KafkaPublisher, dead_letter_topic: str = DEAD_LETTER_TOPIC) -> None:
         self.consumer = consumer
         self.bootstrap = bootstrap
         self.topics = topics
         self.group = group
         self.publisher = publisher
+        self.dead_letter_topic = dead_letter_topic
         self.kafka: AIOKafkaConsumer | None = None
         self.pending: dict[TopicPartition, int] = {}
         consumer.dead_letter_sink = self._to_dead_letter_topic
@@ -113,7 +114,7 @@ class KafkaFollower:
     async def _to_dead_letter_topic(self, record: dict[str, Any]) -> None:
         headers = [(k, str(record[k] or "").encode("utf-8")) for k in ("consumer", "origin", "error", "event_id", "type")]
         await self.publisher.send_raw(
-            DEAD_LETTER_TOPIC,
+            self.dead_letter_topic,
             key=(record.get("event_id") or "").encode("utf-8") or None,
             value=json.dumps(record, ensure_ascii=False).encode("utf-8"),
             headers=headers,

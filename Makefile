@@ -1,0 +1,35 @@
+# Closed Loop — the two set-up commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test install lint servers-start servers-stop clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: the four services in embedded mode (SQLite files in var/), seeded with the reference ledger.
+run: install
+	$(VENV)/bin/closeloop dev --data-dir var/embedded
+
+## make test: starts Kafka and PostgreSQL (scripts/servers.sh), runs every test, stops them.
+test: install
+	scripts/test.sh
+
+lint: install
+	$(VENV)/bin/ruff check contracts runtime services tests bench
+
+servers-start:
+	scripts/servers.sh start
+
+servers-stop:
+	scripts/servers.sh stop
+
+clean:
+	rm -rf var/embedded var/test-servers

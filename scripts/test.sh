@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Start the real servers, run every test against them, stop them. Used by `make test` and .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started_at=$(date +%s)
+scripts/servers.sh start
+trap 'scripts/servers.sh stop >/dev/null 2>&1 || true' EXIT
+# shellcheck disable=SC1091
+source "${CLOSELOOP_SERVERS_DIR:-$PWD/var/test-servers}/env"
+export CLOSELOOP_TEST_PG CLOSELOOP_TEST_KAFKA
+# A test that needs Kafka or PostgreSQL fails (never skips) when they are not there.
+export CLOSELOOP_REQUIRE_SERVERS=1
+
+status=0
+.venv/bin/pytest -p no:cacheprovider -q -ra "$@" tests || status=$?
+echo "make test: ${status} (0 = all passed) in $(( $(date +%s) - started_at )) s"
+exit "$status"
