@@ -4,6 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 started_at=$(date +%s)
+# docker-compose (Debian's 1.29) only validates docker-compose.yml in a test; no engine is needed.
+if ! command -v docker-compose >/dev/null 2>&1; then
+  echo "test.sh: installing docker-compose (to validate docker-compose.yml)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo -n"; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null 2>&1 \
+    || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null; } \
+    || { echo "test.sh: cannot install docker-compose; install it (apt-get install docker-compose) and rerun"; exit 1; }
+fi
 scripts/servers.sh start
 trap 'scripts/servers.sh stop >/dev/null 2>&1 || true' EXIT
 # shellcheck disable=SC1091
