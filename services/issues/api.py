@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
-from contracts.enums import OrgKind, RoundLevel, ZoneType
+from contracts.enums import IssueStatus, OrgKind, RoundLevel, ZoneType
 from contracts.events.issues import Location, OrgRegistered, RoundRegistered, Target
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, current_principal, require
-from runtime.errors import Forbidden, NotFound
+from runtime.clock import SHANGHAI
+from runtime.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
 from runtime.pagination import page_of
-from services.issues import domain, handlers
-from services.issues.store import Issue, Org, Round, get_issue, history
+from services.issues import domain, handlers, ledger
+from services.issues.domain_time import is_overdue, overdue_days, today_in_shanghai
+from services.issues.store import (
+    Extension,
+    Issue,
+    Org,
+    Round,
+    encode_cursor,
+    extensions,
+    filtered,
+    get_issue,
+    history,
+    page,
+)
 
 router = APIRouter()
+RT = Annotated[Runtime, Depends(get_runtime)]
+Caller = Annotated[Principal, Depends(current_principal)]
+AdminP = Annotated[Principal, Depends(require("admin"))]
+ResponsibleP = Annotated[Principal, Depends(require("responsible"))]
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+MAX_EXPORT_ROWS = 200_000
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class OrgIn(BaseModel):
@@ -57,9 +81,46 @@ class IssueIn(BaseModel):
     location: Location | None = None
 
 
+class IssuePatch(BaseModel):
+    """What an admin may change: assignment and text. Status, code, round and deadline are not here."""
+
+    model_config = ConfigDict(extra="forbid")
+    responsible_org_id: str | None = Field(default=None, min_length=1)
+    cooperating_org_ids: list[str] | None = None
+    supervising_org_id: str | None = Field(default=None, min_length=1)
+    leader: str | None = Field(default=None, max_length=200)
+    region_id: str | None = None
+    category: str | None = Field(default=None, min_length=1, max_length=40)
+    title: str | None = Field(default=None, min_length=1, max_length=2000)
+    description: str | None = Field(default=None, max_length=20000)
+    measures: str | None = Field(default=None, max_length=20000)
+    target: Target | None = None
+    location: Location | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+
+
 class StartIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str | None = Field(default=None, max_length=2000)
+
+
+class ProgressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=5000)
+    percent: int = Field(ge=0, le=100)
+    evidence_ids: list[str] = Field(default=[], max_length=100)
+
+
+class ExtensionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    requested_deadline: date
+    reason: str = Field(min_length=1, max_length=5000)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approved: bool
+    opinion: str | None = Field(default=None, max_length=5000)
 
 
 def org_out(org: Org) -> dict[str, Any]:
@@ -70,17 +131,30 @@ def round_out(rnd: Round) -> dict[str, Any]:
     return rnd.model_dump(mode="json", exclude={"created_at"})
 
 
-def issue_out(issue: Issue, *, today: date | None = None) -> dict[str, Any]:
+def issue_out(issue: Issue, *, today: date) -> dict[str, Any]:
     out = issue.model_dump(mode="json")
-    from services.issues.domain_time import is_overdue
-
     out["overdue"] = is_overdue(deadline=issue.deadline, status=issue.status, today=today)
+    out["overdue_days"] = overdue_days(deadline=issue.deadline, status=issue.status, today=today)
+    out["last_progress"] = None if issue.last_progress_at is None else {
+        "note": out.pop("last_progress_note"), "percent": out.pop("last_progress_percent"),
+        "at": out.pop("last_progress_at")}
+    for key in ("last_progress_note", "last_progress_percent", "last_progress_at"):
+        out.pop(key, None)
     return out
 
 
+def extension_out(ext: Extension) -> dict[str, Any]:
+    return ext.model_dump(mode="json")
+
+
+def _today(rt: Runtime) -> date:
+    return today_in_shanghai(rt.clock.now())
+
+
+# ---- orgs and rounds --------------------------------------------------------------------------------------
+
 @router.post("/v1/orgs", status_code=201, tags=["orgs"], summary="Register an org (admin)")
-async def create_org(body: OrgIn, rt: Runtime = Depends(get_runtime),
-                     who: Principal = Depends(require("admin"))) -> dict[str, Any]:
+async def create_org(body: OrgIn, rt: RT, who: AdminP) -> dict[str, Any]:
     async with rt.unit_of_work(who, role="admin") as uow:
         org = await handlers.register_org(uow, cmd=OrgRegistered(org_id=body.id, name=body.name, kind=body.kind,
                                                                  zone_type=body.zone_type))
@@ -88,8 +162,8 @@ async def create_org(body: OrgIn, rt: Runtime = Depends(get_runtime),
 
 
 @router.get("/v1/orgs", tags=["orgs"], summary="List orgs")
-async def list_orgs(limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
-                    rt: Runtime = Depends(get_runtime), _: Principal = Depends(current_principal)) -> dict[str, Any]:
+async def list_orgs(rt: RT, _: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                    cursor: str | None = None) -> dict[str, Any]:
     async with rt.read() as session:
         stmt = select(Org).order_by(Org.id)
         if cursor:
@@ -99,8 +173,7 @@ async def list_orgs(limit: int = Query(100, ge=1, le=1000), cursor: str | None =
 
 
 @router.get("/v1/orgs/{org_id}", tags=["orgs"], summary="One org")
-async def read_org(org_id: str, rt: Runtime = Depends(get_runtime),
-                   _: Principal = Depends(current_principal)) -> dict[str, Any]:
+async def read_org(org_id: str, rt: RT, _: Caller) -> dict[str, Any]:
     async with rt.read() as session:
         org = await session.get(Org, org_id)
     if org is None:
@@ -109,16 +182,15 @@ async def read_org(org_id: str, rt: Runtime = Depends(get_runtime),
 
 
 @router.post("/v1/rounds", status_code=201, tags=["rounds"], summary="Register an inspection round (admin)")
-async def create_round(body: RoundIn, rt: Runtime = Depends(get_runtime),
-                       who: Principal = Depends(require("admin"))) -> dict[str, Any]:
+async def create_round(body: RoundIn, rt: RT, who: AdminP) -> dict[str, Any]:
     async with rt.unit_of_work(who, role="admin") as uow:
         rnd = await handlers.register_round(uow, cmd=RoundRegistered(round_id=body.id, **body.model_dump(exclude={"id"})))
     return round_out(rnd)
 
 
 @router.get("/v1/rounds", tags=["rounds"], summary="List inspection rounds")
-async def list_rounds(limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
-                      rt: Runtime = Depends(get_runtime), _: Principal = Depends(current_principal)) -> dict[str, Any]:
+async def list_rounds(rt: RT, _: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                      cursor: str | None = None) -> dict[str, Any]:
     async with rt.read() as session:
         stmt = select(Round).order_by(Round.id)
         if cursor:
@@ -127,44 +199,129 @@ async def list_rounds(limit: int = Query(100, ge=1, le=1000), cursor: str | None
     return page_of([round_out(r) for r in rows], limit=limit, key="id")
 
 
+@router.get("/v1/rounds/{round_id}", tags=["rounds"], summary="One inspection round")
+async def read_round(round_id: str, rt: RT, _: Caller) -> dict[str, Any]:
+    async with rt.read() as session:
+        rnd = await session.get(Round, round_id)
+    if rnd is None:
+        raise NotFound(f"no round {round_id}")
+    return round_out(rnd)
+
+
+# ---- the ledger -------------------------------------------------------------------------------------------
+
 @router.post("/v1/issues", status_code=201, tags=["issues"], summary="Register a ledger item (admin)")
-async def create_issue(body: IssueIn, rt: Runtime = Depends(get_runtime),
-                       who: Principal = Depends(require("admin"))) -> dict[str, Any]:
+async def create_issue(body: IssueIn, rt: RT, who: AdminP) -> dict[str, Any]:
     async with rt.unit_of_work(who, role="admin") as uow:
         issue = await handlers.register_issue(uow, fields=body.model_dump(mode="json"))
-    return issue_out(issue)
+    return issue_out(issue, today=_today(rt))
 
 
-def _visible(who: Principal):  # type: ignore[no-untyped-def]
-    if who.sees_all:
-        return None
-    org = who.org or "\x00"
-    return or_(Issue.responsible_org_id == org, Issue.supervising_org_id == org,
-               Issue.cooperating_org_ids.contains(org))  # type: ignore[union-attr]
+@router.post("/v1/issues/import", status_code=201, tags=["issues"],
+             summary="Import a ledger, CSV (UTF-8) or XLSX, all rows or none (admin)")
+async def import_issues(request: Request, rt: RT, who: AdminP) -> dict[str, Any]:
+    """Send the file as multipart field `file`, or as the raw body; the format is sniffed from the content."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_IMPORT_BYTES + 64 * 1024:
+        raise PayloadTooLarge(f"a ledger may have at most {MAX_IMPORT_BYTES} bytes")
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Invalid("send the ledger as the multipart field `file`",
+                          details=[{"field": "file", "message": "required"}])
+        content = await upload.read()
+    else:
+        content = await request.body()
+    if len(content) > MAX_IMPORT_BYTES:
+        raise PayloadTooLarge(f"a ledger may have at most {MAX_IMPORT_BYTES} bytes")
+    try:
+        sheet = ledger.read_sheet(content)
+    except ledger.UnreadableLedger as exc:
+        raise Invalid(str(exc), details=[{"row": None, "column": None, "message": str(exc)}]) from None
+    async with rt.unit_of_work(who, role="admin") as uow:
+        created = await handlers.import_ledger(uow, sheet=sheet)
+    return {"created": len(created), "items": [{"id": i.id, "code": i.code, "round_id": i.round_id}
+                                               for i in created]}
 
 
-@router.get("/v1/issues", tags=["issues"], summary="List the issues the caller may see")
-async def list_issues(status: str | None = None, limit: int = Query(50, ge=1, le=500), cursor: str | None = None,
-                      rt: Runtime = Depends(get_runtime), who: Principal = Depends(current_principal)) -> dict[str, Any]:
+class ListFilters(BaseModel):
+    status: IssueStatus | None = None
+    responsible_org_id: str | None = None
+    supervising_org_id: str | None = None
+    region_id: str | None = None
+    category: str | None = None
+    round_id: str | None = None
+    overdue: bool | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+def list_filters(status: IssueStatus | None = None, responsible_org_id: str | None = None,
+                 supervising_org_id: str | None = None, region_id: str | None = None,
+                 category: str | None = None, round_id: str | None = None, overdue: bool | None = None,
+                 q: Annotated[str | None, Query(min_length=1, max_length=200,
+                                                 description="substring of the code or title")] = None) -> ListFilters:
+    """The design's list filters, shared by the list and the export."""
+    return ListFilters(status=status, responsible_org_id=responsible_org_id, supervising_org_id=supervising_org_id,
+                       region_id=region_id, category=category, round_id=round_id, overdue=overdue, q=q)
+
+
+Filters = Annotated[ListFilters, Depends(list_filters)]
+
+
+@router.get("/v1/issues", tags=["issues"], summary="List the issues the caller may see, by deadline")
+async def list_issues(filters: Filters, rt: RT, who: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                      cursor: str | None = None,
+                      sort: Annotated[str, Query(pattern=r"^-?deadline$",
+                                                 description="deadline or -deadline")] = "deadline") -> dict[str, Any]:
+    today = _today(rt)
+    stmt = filtered(select(Issue), visible_to=who.org, sees_all=who.sees_all, today=today,
+                    **filters.model_dump())
+    stmt = page(stmt, cursor=cursor, limit=limit, descending=sort.startswith("-"))
     async with rt.read() as session:
-        stmt = select(Issue).order_by(Issue.deadline, Issue.id)
-        if status:
-            stmt = stmt.where(Issue.status == status)
         rows = list((await session.execute(stmt)).scalars().all())
-    rows = [i for i in rows if domain.may_see(who, responsible=i.responsible_org_id, cooperating=i.cooperating_org_ids,
-                                              supervising=i.supervising_org_id)]
-    start = 0
-    if cursor:
-        ids = [i.id for i in rows]
-        start = ids.index(cursor) + 1 if cursor in ids else 0
-    chunk = rows[start:start + limit]
-    return {"items": [issue_out(i) for i in chunk],
-            "next_cursor": chunk[-1].id if len(chunk) == limit and start + limit < len(rows) else None}
+    nxt = encode_cursor(deadline=rows[-1].deadline, issue_id=rows[-1].id) if len(rows) == limit else None
+    return {"items": [issue_out(i, today=today) for i in rows], "next_cursor": nxt}
 
 
-async def _load_visible(rt: Runtime, who: Principal, issue_id: str) -> Issue:
+@router.get("/v1/issues/export", tags=["issues"], summary="The ledger (台账) as XLSX, filtered like the list",
+            response_class=Response, responses={200: {"content": {XLSX: {}}}})
+async def export_issues(filters: Filters, rt: RT, who: Caller) -> Response:
+    today = _today(rt)
+    stmt = filtered(select(Issue), visible_to=who.org, sees_all=who.sees_all, today=today, **filters.model_dump())
+    stmt = stmt.order_by(Issue.deadline, Issue.id).limit(MAX_EXPORT_ROWS)
     async with rt.read() as session:
-        issue = await get_issue(session, issue_id=issue_id)
+        rows = list((await session.execute(stmt)).scalars().all())
+        names = dict((await session.execute(select(Org.id, Org.name))).all())  # type: ignore[arg-type]
+        rounds = dict((await session.execute(select(Round.id, Round.name))).all())  # type: ignore[arg-type]
+
+    def line(i: Issue) -> dict[str, Any]:
+        target = i.target or {}
+        return {
+            "编号": i.code, "督察轮次": rounds.get(i.round_id, i.round_id), "类别": i.category, "问题(任务)": i.title,
+            "区域": names.get(i.region_id, i.region_id) if i.region_id else None,
+            "责任单位": names.get(i.responsible_org_id, i.responsible_org_id),
+            "配合单位": ";".join(names.get(o, o) for o in i.cooperating_org_ids) or None,
+            "督办单位": names.get(i.supervising_org_id, i.supervising_org_id), "包联领导": i.leader,
+            "整改时限": i.deadline, "原定时限": i.original_deadline,
+            "目标指标": target.get("indicator"), "比较": target.get("op"), "目标值": target.get("value"),
+            "单位": target.get("unit"), "整改措施": i.measures,
+            "状态": ledger.STATUS_LABELS.get(i.status, i.status),
+            "逾期天数": overdue_days(deadline=i.deadline, status=i.status, today=today),
+            "最新进展": i.last_progress_note, "进展(%)": i.last_progress_percent,
+            "进展时间": i.last_progress_at.astimezone(SHANGHAI).replace(tzinfo=None)
+            if i.last_progress_at else None,
+        }
+
+    body = ledger.write_xlsx(line(i) for i in rows)
+    name = f"台账-{today.isoformat()}.xlsx"
+    return Response(body, media_type=XLSX, headers={
+        "Content-Disposition": f"attachment; filename=\"ledger-{today.isoformat()}.xlsx\"; "
+                               f"filename*=UTF-8''{quote(name)}"})
+
+
+async def _visible_issue(session: Any, who: Principal, issue_id: str, *, lock: bool = False) -> Issue:
+    issue = await get_issue(session, issue_id=issue_id, lock=lock)
     if issue is None or not domain.may_see(who, responsible=issue.responsible_org_id,
                                            cooperating=issue.cooperating_org_ids,
                                            supervising=issue.supervising_org_id):
@@ -172,30 +329,103 @@ async def _load_visible(rt: Runtime, who: Principal, issue_id: str) -> Issue:
     return issue
 
 
+def _as_responsible(who: Principal, issue: Issue, what: str) -> None:
+    if not domain.may_act_as_responsible(who, responsible=issue.responsible_org_id):
+        raise Forbidden(f"only the issue's lead responsible org may {what}")
+
+
 @router.get("/v1/issues/{issue_id}", tags=["issues"], summary="One issue with its history of transitions")
-async def read_issue(issue_id: str, rt: Runtime = Depends(get_runtime),
-                     who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    issue = await _load_visible(rt, who, issue_id)
+async def read_issue(issue_id: str, rt: RT, who: Caller) -> dict[str, Any]:
     async with rt.read() as session:
+        issue = await _visible_issue(session, who, issue_id)
         steps = await history(session, issue_id=issue_id)
-    out = issue_out(issue)
+        exts = await extensions(session, issue_id=issue_id)
+    out = issue_out(issue, today=_today(rt))
     out["history"] = [
         {"action": t.action, "from": t.from_status, "to": t.to_status,
          "by": {"user": t.actor_user, "org": t.actor_org, "role": t.actor_role},
-         "at": t.at.isoformat(), "reason": t.reason, "event_id": t.event_id}
+         "at": t.at.isoformat(), "reason": t.reason, "details": t.details, "event_id": t.event_id}
         for t in steps
     ]
+    out["extensions"] = [extension_out(e) for e in exts]
     return out
 
 
+@router.patch("/v1/issues/{issue_id}", tags=["issues"], summary="Reassign orgs or leader, edit text (admin)")
+async def patch_issue(issue_id: str, body: IssuePatch, rt: RT, who: AdminP) -> dict[str, Any]:
+    given = body.model_fields_set - {"reason"}
+    for required in ("responsible_org_id", "supervising_org_id", "category", "title", "cooperating_org_ids"):
+        if required in given and getattr(body, required) is None:
+            raise Invalid(f"{required} cannot be cleared", details=[{"field": required, "message": "cannot be null"}])
+    changes = body.model_dump(mode="json", include=given)
+    async with rt.unit_of_work(who, role="admin") as uow:
+        issue = await _visible_issue(uow.session, who, issue_id, lock=True)
+        issue = await handlers.update_issue(uow, issue=issue, changes=changes, reason=body.reason)
+    return issue_out(issue, today=_today(rt))
+
+
 @router.post("/v1/issues/{issue_id}/start", tags=["issues"], summary="registered → in_progress (responsible)")
-async def start(issue_id: str, body: StartIn | None = None, rt: Runtime = Depends(get_runtime),
-                who: Principal = Depends(require("responsible"))) -> dict[str, Any]:
-    await _load_visible(rt, who, issue_id)
+async def start(issue_id: str, rt: RT, who: ResponsibleP, body: StartIn | None = None) -> dict[str, Any]:
     async with rt.unit_of_work(who, role="responsible") as uow:
-        issue = await get_issue(uow.session, issue_id=issue_id, lock=True)
-        assert issue is not None
-        if not domain.may_act_as_responsible(who, responsible=issue.responsible_org_id):
-            raise Forbidden("only the issue's responsible org may start it")
+        issue = await _visible_issue(uow.session, who, issue_id, lock=True)
+        _as_responsible(who, issue, "start it")
         issue = await handlers.start_issue(uow, issue=issue, note=body.note if body else None)
-    return issue_out(issue)
+    return issue_out(issue, today=_today(rt))
+
+
+@router.post("/v1/issues/{issue_id}/progress", status_code=201, tags=["issues"],
+             summary="Report progress: note, percent, evidence ids (responsible)")
+async def progress(issue_id: str, body: ProgressIn, rt: RT, who: ResponsibleP) -> dict[str, Any]:
+    async with rt.unit_of_work(who, role="responsible") as uow:
+        issue = await _visible_issue(uow.session, who, issue_id, lock=True)
+        _as_responsible(who, issue, "report its progress")
+        issue = await handlers.report_progress(uow, issue=issue, note=body.note, percent=body.percent,
+                                               evidence_ids=body.evidence_ids)
+    return issue_out(issue, today=_today(rt))
+
+
+@router.post("/v1/issues/{issue_id}/extensions", status_code=201, tags=["issues"],
+             summary="Ask for a later deadline (responsible)")
+async def request_extension(issue_id: str, body: ExtensionIn, rt: RT, who: ResponsibleP) -> dict[str, Any]:
+    async with rt.unit_of_work(who, role="responsible") as uow:
+        issue = await _visible_issue(uow.session, who, issue_id, lock=True)
+        _as_responsible(who, issue, "ask for an extension")
+        ext = await handlers.request_extension(uow, issue=issue, requested_deadline=body.requested_deadline,
+                                               reason=body.reason)
+    return extension_out(ext)
+
+
+@router.post("/v1/issues/{issue_id}/extensions/{extension_id}/decision", tags=["issues"],
+             summary="Approve or refuse an extension request (admin)")
+async def decide_extension(issue_id: str, extension_id: str, body: DecisionIn, rt: RT, who: AdminP) -> dict[str, Any]:
+    async with rt.unit_of_work(who, role="admin") as uow:
+        issue = await _visible_issue(uow.session, who, issue_id, lock=True)
+        ext = await uow.session.get(Extension, extension_id)
+        if ext is None or ext.issue_id != issue.id:
+            raise NotFound(f"no extension request {extension_id} of issue {issue_id}")
+        ext = await handlers.decide_extension(uow, issue=issue, ext=ext, approved=body.approved,
+                                              opinion=body.opinion)
+    return extension_out(ext)
+
+
+# ---- the public view --------------------------------------------------------------------------------------
+
+@router.get("/v1/public/issues", tags=["public"], summary="The public view (no token): what was found, how far it got")
+async def public_issues(rt: RT, limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None,
+                        q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+                        status: IssueStatus | None = None, category: str | None = None,
+                        region_id: str | None = None) -> dict[str, Any]:
+    region, responsible = aliased(Org), aliased(Org)
+    stmt = select(Issue.code, Issue.title, Issue.category, region.name, responsible.name, Issue.deadline,
+                  Issue.status, Issue.id)
+    stmt = stmt.outerjoin(region, region.id == Issue.region_id).outerjoin(  # type: ignore[arg-type]
+        responsible, responsible.id == Issue.responsible_org_id)  # type: ignore[arg-type]
+    stmt = filtered(stmt, visible_to=None, sees_all=True, today=_today(rt), status=status, category=category,
+                    region_id=region_id, q=q)
+    stmt = page(stmt, cursor=cursor, limit=limit)
+    async with rt.read() as session:
+        rows = (await session.execute(stmt)).all()
+    items = [{"code": c, "title": t, "category": cat, "region": reg, "responsible_org": resp,
+              "deadline": d.isoformat(), "status": s} for c, t, cat, reg, resp, d, s, _ in rows]
+    nxt = encode_cursor(deadline=rows[-1][5], issue_id=rows[-1][7]) if len(rows) == limit else None
+    return {"items": items, "next_cursor": nxt}

@@ -43,6 +43,21 @@ def next_status(*, action: str, current: str) -> IssueStatus:
         ) from None
 
 
+# Statuses in which the lead responsible org may report progress, and ask for (or be granted) more time.
+PROGRESS_FROM = frozenset({S.in_progress})
+EXTENSIBLE = frozenset({S.registered, S.in_progress, S.closure_requested})
+
+
+def require_status(*, action: str, current: str, allowed: frozenset[IssueStatus]) -> None:
+    """Conflict (409) unless the issue is in one of the allowed statuses."""
+    if current not in allowed:
+        raise Conflict(
+            f"cannot {action} an issue that is {current}",
+            details=[{"field": "status", "message": f"allowed only when {', '.join(sorted(allowed))}"}],
+            code="illegal_transition",
+        )
+
+
 def may_see(principal: Principal, *, responsible: str, cooperating: list[str], supervising: str) -> bool:
     """Admins, leaders, auditors see all; an org sees the issues it is responsible for, cooperates on or supervises."""
     if principal.sees_all:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
@@ -10,11 +11,33 @@ from sqlalchemy import select
 
 from contracts import Envelope
 from contracts.enums import IssueStatus
-from contracts.events.issues import IssueRegistered, IssueStarted, IssueStatusChanged, OrgRegistered, RoundRegistered
+from contracts.events.issues import (
+    IssueExtensionDecided,
+    IssueExtensionRequested,
+    IssueProgressReported,
+    IssueRegistered,
+    IssueStarted,
+    IssueStatusChanged,
+    IssueUpdated,
+    OrgRegistered,
+    RoundRegistered,
+)
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
-from services.issues import domain
-from services.issues.store import Issue, Org, Round, Transition, get_issue
+from services.issues import domain, ledger
+from services.issues.store import (
+    Extension,
+    Issue,
+    Org,
+    Round,
+    Transition,
+    get_issue,
+    parties_of,
+    replace_parties,
+)
+
+ASSIGNMENT_FIELDS = ("responsible_org_id", "cooperating_org_ids", "supervising_org_id", "leader", "region_id")
+TEXT_FIELDS = ("category", "title", "description", "measures", "target", "location")
 
 
 async def register_org(uow: UnitOfWork, *, cmd: OrgRegistered) -> Org:
@@ -28,7 +51,10 @@ async def register_org(uow: UnitOfWork, *, cmd: OrgRegistered) -> Org:
 
 
 async def register_round(uow: UnitOfWork, *, cmd: RoundRegistered) -> Round:
-    """Register an inspection round; its id must be new."""
+    """Register an inspection round; its id must be new and its dates in order."""
+    if cmd.started_on and cmd.ended_on and cmd.ended_on < cmd.started_on:
+        raise Invalid("ended_on is before started_on",
+                      details=[{"field": "ended_on", "message": "before started_on"}])
     if await uow.session.get(Round, cmd.round_id) is not None:
         raise Conflict(f"round {cmd.round_id} already exists", details=[{"field": "id", "message": "already exists"}])
     rnd = Round(id=cmd.round_id, name=cmd.name, level=cmd.level, started_on=cmd.started_on, ended_on=cmd.ended_on,
@@ -38,10 +64,8 @@ async def register_round(uow: UnitOfWork, *, cmd: RoundRegistered) -> Round:
     return rnd
 
 
-async def _check_refs(uow: UnitOfWork, fields: dict[str, Any]) -> None:
+async def _check_orgs(uow: UnitOfWork, fields: dict[str, Any]) -> list[dict[str, str]]:
     problems = []
-    if await uow.session.get(Round, fields["round_id"]) is None:
-        problems.append({"field": "round_id", "message": f"unknown round {fields['round_id']}"})
     for name in ("responsible_org_id", "supervising_org_id", "region_id"):
         value = fields.get(name)
         if value and await uow.session.get(Org, value) is None:
@@ -49,19 +73,34 @@ async def _check_refs(uow: UnitOfWork, fields: dict[str, Any]) -> None:
     for i, value in enumerate(fields.get("cooperating_org_ids") or []):
         if await uow.session.get(Org, value) is None:
             problems.append({"field": f"cooperating_org_ids.{i}", "message": f"unknown org {value}"})
+    if fields.get("responsible_org_id") in (fields.get("cooperating_org_ids") or []):
+        problems.append({"field": "cooperating_org_ids", "message": "the responsible org cannot also be cooperating"})
+    return problems
+
+
+def _refuse(problems: list[dict[str, str]]) -> None:
     if problems:
         raise Invalid("; ".join(f"{p['field']}: {p['message']}" for p in problems), details=problems)
 
 
 async def register_issue(uow: UnitOfWork, *, fields: dict[str, Any]) -> Issue:
     """Register one ledger item; code unique within its round, referenced orgs and round must exist."""
-    await _check_refs(uow, fields)
+    problems = []
+    if await uow.session.get(Round, fields["round_id"]) is None:
+        problems.append({"field": "round_id", "message": f"unknown round {fields['round_id']}"})
+    problems += await _check_orgs(uow, fields)
+    _refuse(problems)
     dup = await uow.session.execute(
         select(Issue.id).where(Issue.round_id == fields["round_id"], Issue.code == fields["code"])
     )
     if dup.first() is not None:
         raise Conflict(f"code {fields['code']} already exists in round {fields['round_id']}",
                        details=[{"field": "code", "message": "already exists in this round"}])
+    return await _create(uow, fields=fields)
+
+
+async def _create(uow: UnitOfWork, *, fields: dict[str, Any]) -> Issue:
+    """Insert a checked issue, its scoping rows, its first history step and issue.registered."""
     issue_id = str(uuid.uuid4())
     payload = IssueRegistered.model_validate({**fields, "issue_id": issue_id})
     now = uow.clock.now()
@@ -71,22 +110,55 @@ async def register_issue(uow: UnitOfWork, *, fields: dict[str, Any]) -> Issue:
         description=payload.description, region_id=payload.region_id,
         responsible_org_id=payload.responsible_org_id, cooperating_org_ids=list(payload.cooperating_org_ids),
         supervising_org_id=payload.supervising_org_id, leader=payload.leader, deadline=payload.deadline,
-        target=data["target"], measures=payload.measures, location=data["location"],
-        status=IssueStatus.registered, created_at=now, updated_at=now,
+        original_deadline=payload.deadline, target=data["target"], measures=payload.measures,
+        location=data["location"], status=IssueStatus.registered, created_at=now, updated_at=now,
     )
     uow.session.add(issue)
+    uow.session.add_all(parties_of(issue_id=issue_id, responsible=issue.responsible_org_id,
+                                   cooperating=issue.cooperating_org_ids, supervising=issue.supervising_org_id))
     envelope = await uow.emit("issue.registered", issue_id, payload)
     _record(uow, issue, action="register", from_status=None, to_status=IssueStatus.registered, reason=None,
             event_id=str(envelope.id))
     return issue
 
 
+async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[Issue]:
+    """Create every row of a ledger in this transaction, or none: a 422 lists every bad cell."""
+    problems = ledger.check_header(sheet)
+    if problems:
+        raise Invalid("the ledger's header is wrong", details=[p.as_dict() for p in problems])
+    if not sheet.rows:
+        raise Invalid("the ledger has no rows", details=[{"row": 2, "column": None, "message": "no rows"}])
+    rounds = {r.get("round", "") for _, r in sheet.rows}
+    codes = {r.get("code", "") for _, r in sheet.rows}
+    existing: set[tuple[str, str]] = set()
+    # Chunked so the IN lists stay within every driver's parameter limit.
+    code_list = sorted(codes)
+    for i in range(0, len(code_list), 5000):
+        rows = await uow.session.execute(select(Issue.round_id, Issue.code).where(
+            Issue.round_id.in_(sorted(rounds)), Issue.code.in_(code_list[i:i + 5000])))  # type: ignore[attr-defined]
+        existing.update((r, c) for r, c in rows.all())
+    refs = ledger.Refs(
+        orgs=set((await uow.session.execute(select(Org.id))).scalars().all()),
+        rounds=set((await uow.session.execute(select(Round.id))).scalars().all()),
+        existing_codes=existing,
+    )
+    fields, problems = ledger.check_rows(sheet, refs)
+    if problems:
+        raise Invalid(f"{len(problems)} bad cell(s); nothing was imported",
+                      details=[p.as_dict() for p in problems])
+    created = []
+    for f in fields:
+        created.append(await _create(uow, fields=f))
+    return created
+
+
 def _record(uow: UnitOfWork, issue: Issue, *, action: str, from_status: str | None, to_status: str,
-            reason: str | None, event_id: str) -> None:
+            reason: str | None, event_id: str, details: dict[str, Any] | None = None) -> None:
     uow.session.add(Transition(
         issue_id=issue.id, action=action, from_status=from_status, to_status=to_status,
         actor_user=uow.actor.user, actor_org=uow.actor.org, actor_role=uow.actor.role, reason=reason,
-        event_id=event_id, at=uow.clock.now(),
+        details=details, event_id=event_id, at=uow.clock.now(),
     ))
 
 
@@ -103,9 +175,108 @@ async def start_issue(uow: UnitOfWork, *, issue: Issue, note: str | None = None)
     return issue
 
 
+async def report_progress(uow: UnitOfWork, *, issue: Issue, note: str, percent: int,
+                          evidence_ids: list[str]) -> Issue:
+    """A progress report on an issue in progress (note, percent 0–100, evidence ids)."""
+    domain.require_status(action="report progress on", current=issue.status, allowed=domain.PROGRESS_FROM)
+    envelope = await uow.emit("issue.progress_reported", issue.id, IssueProgressReported(
+        issue_id=issue.id, responsible_org_id=issue.responsible_org_id, note=note, percent=percent,
+        evidence_ids=evidence_ids))
+    _record(uow, issue, action="progress", from_status=issue.status, to_status=issue.status, reason=note,
+            event_id=str(envelope.id), details={"percent": percent, "evidence_ids": evidence_ids})
+    now = uow.clock.now()
+    issue.last_progress_note, issue.last_progress_percent, issue.last_progress_at = note, percent, now
+    issue.updated_at = now
+    uow.session.add(issue)
+    return issue
+
+
+async def request_extension(uow: UnitOfWork, *, issue: Issue, requested_deadline: date, reason: str) -> Extension:
+    """The responsible org asks for a later deadline; one pending request at a time."""
+    domain.require_status(action="request an extension of", current=issue.status, allowed=domain.EXTENSIBLE)
+    if requested_deadline <= issue.deadline:
+        raise Invalid("requested_deadline must be after the current deadline",
+                      details=[{"field": "requested_deadline",
+                                "message": f"must be after the current deadline {issue.deadline.isoformat()}"}])
+    pending = await uow.session.execute(
+        select(Extension.id).where(Extension.issue_id == issue.id, Extension.state == "pending"))
+    if pending.first() is not None:
+        raise Conflict("an extension request of this issue is already pending", code="illegal_transition",
+                       details=[{"field": "extension", "message": "wait for the pending request's decision"}])
+    now = uow.clock.now()
+    ext = Extension(id=str(uuid.uuid4()), issue_id=issue.id, current_deadline=issue.deadline,
+                    requested_deadline=requested_deadline, reason=reason, state="pending",
+                    requested_by=uow.actor.user, requested_at=now)
+    uow.session.add(ext)
+    envelope = await uow.emit("issue.extension_requested", issue.id, IssueExtensionRequested(
+        issue_id=issue.id, extension_id=ext.id, responsible_org_id=issue.responsible_org_id,
+        current_deadline=issue.deadline, requested_deadline=requested_deadline, reason=reason))
+    _record(uow, issue, action="extension_requested", from_status=issue.status, to_status=issue.status,
+            reason=reason, event_id=str(envelope.id),
+            details={"extension_id": ext.id, "current_deadline": issue.deadline.isoformat(),
+                     "requested_deadline": requested_deadline.isoformat()})
+    return ext
+
+
+async def decide_extension(uow: UnitOfWork, *, issue: Issue, ext: Extension, approved: bool,
+                           opinion: str | None) -> Extension:
+    """The admin approves (the deadline moves; the old one stays in history) or refuses a pending request."""
+    if ext.state != "pending":
+        raise Conflict(f"this extension request is already {ext.state}", code="illegal_transition",
+                       details=[{"field": "extension", "message": f"already {ext.state}"}])
+    if approved:
+        domain.require_status(action="extend the deadline of", current=issue.status, allowed=domain.EXTENSIBLE)
+    previous = issue.deadline
+    new = ext.requested_deadline if approved else previous
+    envelope = await uow.emit("issue.extension_decided", issue.id, IssueExtensionDecided(
+        issue_id=issue.id, extension_id=ext.id, approved=approved, previous_deadline=previous, deadline=new,
+        opinion=opinion))
+    now = uow.clock.now()
+    ext.state, ext.decided_by, ext.decided_at, ext.opinion = ("approved" if approved else "refused",
+                                                              uow.actor.user, now, opinion)
+    uow.session.add(ext)
+    _record(uow, issue, action="extension_approved" if approved else "extension_refused", from_status=issue.status,
+            to_status=issue.status, reason=opinion, event_id=str(envelope.id),
+            details={"extension_id": ext.id, "previous_deadline": previous.isoformat(), "deadline": new.isoformat()})
+    if approved:
+        issue.deadline = new
+        issue.updated_at = now
+        uow.session.add(issue)
+    return ext
+
+
+async def update_issue(uow: UnitOfWork, *, issue: Issue, changes: dict[str, Any], reason: str | None) -> Issue:
+    """PATCH by the admin: reassign orgs or the leader, edit text; never the status. No change, no event."""
+    merged = {"responsible_org_id": issue.responsible_org_id, "supervising_org_id": issue.supervising_org_id,
+              "cooperating_org_ids": issue.cooperating_org_ids, **changes}
+    _refuse(await _check_orgs(uow, merged))
+    changed = sorted(k for k, v in changes.items() if getattr(issue, k) != v)
+    if not changed:
+        return issue
+    before = {k: getattr(issue, k) for k in changed}
+    for k in changed:
+        setattr(issue, k, changes[k])
+    payload = IssueUpdated(
+        issue_id=issue.id, changed=changed, responsible_org_id=issue.responsible_org_id,
+        cooperating_org_ids=list(issue.cooperating_org_ids), supervising_org_id=issue.supervising_org_id,
+        leader=issue.leader, region_id=issue.region_id, category=issue.category, title=issue.title,
+        description=issue.description, measures=issue.measures,
+        target=issue.target, location=issue.location,  # type: ignore[arg-type]
+    )
+    envelope = await uow.emit("issue.updated", issue.id, payload)
+    _record(uow, issue, action="update", from_status=issue.status, to_status=issue.status, reason=reason,
+            event_id=str(envelope.id),
+            details={"changed": changed, "before": before, "after": {k: changes[k] for k in changed}})
+    issue.updated_at = uow.clock.now()
+    uow.session.add(issue)
+    if set(changed) & {"responsible_org_id", "cooperating_org_ids", "supervising_org_id"}:
+        await replace_parties(uow.session, issue=issue)
+    return issue
+
+
 async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
     """Move the issue's status as the verification service decided, and log why."""
-    issue_id = getattr(payload, "issue_id")
+    issue_id = payload.issue_id  # type: ignore[attr-defined]
     issue = await get_issue(uow.session, issue_id=issue_id, lock=True)
     if issue is None:
         raise NotFound(f"issue {issue_id} named by {envelope.type} {envelope.id} is unknown here")
@@ -117,7 +288,8 @@ async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: Ba
         cause_event_id=str(envelope.id),
     ))
     _record(uow, issue, action=action, from_status=issue.status, to_status=target, reason=reason,
-            event_id=str(emitted.id))
+            event_id=str(emitted.id), details={"cause": {"type": envelope.type, "id": str(envelope.id),
+                                                         "actor": envelope.actor.model_dump(mode="json")}})
     issue.status = target
     issue.updated_at = uow.clock.now()
     uow.session.add(issue)

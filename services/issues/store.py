@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    Index,
+    Text,
+    UniqueConstraint,
+    and_,
+    delete,
+    exists,
+    not_,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 from sqlmodel import Field, SQLModel
 
 from runtime.db import UTCDateTime
+from runtime.errors import Invalid
+from services.issues.domain_time import CLOSED
 
 OWN = {"service": "issues"}
 
@@ -40,9 +58,15 @@ class Round(SQLModel, table=True):
 
 class Issue(SQLModel, table=True):
     __tablename__ = "issues_issue"
+    # Every list filter is an equality followed by the (deadline, id) keyset, so each gets a composite index.
     __table_args__ = (
         UniqueConstraint("round_id", "code", name="uq_issue_round_code"),
-        Index("ix_issue_status_deadline", "status", "deadline"),
+        Index("ix_issue_deadline_id", "deadline", "id"),
+        Index("ix_issue_status_deadline", "status", "deadline", "id"),
+        Index("ix_issue_responsible_deadline", "responsible_org_id", "deadline", "id"),
+        Index("ix_issue_supervising_deadline", "supervising_org_id", "deadline", "id"),
+        Index("ix_issue_region_deadline", "region_id", "deadline", "id"),
+        Index("ix_issue_category_deadline", "category", "deadline", "id"),
         {"info": OWN},
     )
 
@@ -53,17 +77,51 @@ class Issue(SQLModel, table=True):
     title: str = Field(sa_column=Column(Text, nullable=False))
     description: str | None = Field(default=None, sa_column=Column(Text))
     region_id: str | None = Field(default=None, max_length=64)
-    responsible_org_id: str = Field(max_length=64, index=True)
+    responsible_org_id: str = Field(max_length=64)
     cooperating_org_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    supervising_org_id: str = Field(max_length=64, index=True)
+    supervising_org_id: str = Field(max_length=64)
     leader: str | None = Field(default=None, max_length=200)
-    deadline: date = Field(index=True)
+    deadline: date
+    original_deadline: date
     target: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     measures: str | None = Field(default=None, sa_column=Column(Text))
     location: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     status: str = Field(max_length=40)
+    last_progress_percent: int | None = None
+    last_progress_note: str | None = Field(default=None, sa_column=Column(Text))
+    last_progress_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Party(SQLModel, table=True):
+    """Which org takes part in an issue and how (responsible, cooperating, supervising): the scoping index."""
+
+    __tablename__ = "issues_party"
+    __table_args__ = (Index("ix_party_issue", "issue_id"), {"info": OWN})
+
+    org_id: str = Field(primary_key=True, max_length=64)
+    issue_id: str = Field(primary_key=True, max_length=36, foreign_key="issues_issue.id")
+    relation: str = Field(primary_key=True, max_length=20)
+
+
+class Extension(SQLModel, table=True):
+    """A deadline extension request (延期) and the admin's decision."""
+
+    __tablename__ = "issues_extension"
+    __table_args__ = (Index("ix_extension_issue", "issue_id"), {"info": OWN})
+
+    id: str = Field(primary_key=True, max_length=36)
+    issue_id: str = Field(max_length=36, foreign_key="issues_issue.id")
+    current_deadline: date
+    requested_deadline: date
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(max_length=20)  # pending, approved, refused
+    requested_by: str = Field(max_length=200)
+    requested_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    opinion: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Transition(SQLModel, table=True):
@@ -81,6 +139,7 @@ class Transition(SQLModel, table=True):
     actor_org: str | None = Field(default=None, max_length=64)
     actor_role: str = Field(max_length=40)
     reason: str | None = Field(default=None, sa_column=Column(Text))
+    details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     event_id: str = Field(max_length=36)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -102,3 +161,82 @@ async def history(session: AsyncSession, *, issue_id: str) -> list[Transition]:
     """The transitions of an issue, oldest first."""
     rows = await session.execute(select(Transition).where(Transition.issue_id == issue_id).order_by(Transition.id))
     return list(rows.scalars().all())
+
+
+async def extensions(session: AsyncSession, *, issue_id: str) -> list[Extension]:
+    """The extension requests of an issue, oldest first."""
+    rows = await session.execute(
+        select(Extension).where(Extension.issue_id == issue_id).order_by(Extension.requested_at, Extension.id))
+    return list(rows.scalars().all())
+
+
+def parties_of(*, issue_id: str, responsible: str, cooperating: Sequence[str], supervising: str) -> list[Party]:
+    """The scoping rows of one issue."""
+    rows = {(responsible, "responsible"), (supervising, "supervising")}
+    rows.update((org, "cooperating") for org in cooperating)
+    return [Party(org_id=o, issue_id=issue_id, relation=r) for o, r in sorted(rows)]
+
+
+async def replace_parties(session: AsyncSession, *, issue: Issue) -> None:
+    """Rewrite an issue's scoping rows after a reassignment."""
+    await session.execute(delete(Party).where(Party.issue_id == issue.id))  # type: ignore[arg-type]
+    session.add_all(parties_of(issue_id=issue.id, responsible=issue.responsible_org_id,
+                               cooperating=issue.cooperating_org_ids, supervising=issue.supervising_org_id))
+
+
+# ---- listing ------------------------------------------------------------------------------------------------
+
+def encode_cursor(*, deadline: date, issue_id: str) -> str:
+    """An opaque keyset cursor: the last item's (deadline, id)."""
+    return base64.urlsafe_b64encode(f"{deadline.isoformat()}|{issue_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[date, str]:
+    """The (deadline, id) inside a cursor, or a 422 naming `cursor`."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        day, issue_id = raw.split("|", 1)
+        return date.fromisoformat(day), issue_id
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("cursor: not a cursor this service handed out",
+                      details=[{"field": "cursor", "message": "not a cursor this service handed out"}]) from None
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def filtered(stmt: Select[Any], *, visible_to: str | None, sees_all: bool, today: date,
+             status: str | None = None, responsible_org_id: str | None = None,
+             supervising_org_id: str | None = None, region_id: str | None = None, category: str | None = None,
+             round_id: str | None = None, overdue: bool | None = None, q: str | None = None) -> Select[Any]:
+    """Add the caller's scope and the list filters to a select over Issue, all in SQL."""
+    if not sees_all:
+        stmt = stmt.where(exists().where(Party.issue_id == Issue.id, Party.org_id == (visible_to or "\x00")))
+    for column, value in ((Issue.status, status), (Issue.responsible_org_id, responsible_org_id),
+                          (Issue.supervising_org_id, supervising_org_id), (Issue.region_id, region_id),
+                          (Issue.category, category), (Issue.round_id, round_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if overdue is not None:
+        late = and_(Issue.deadline < today, Issue.status.not_in(sorted(CLOSED)))  # type: ignore[attr-defined]
+        stmt = stmt.where(late if overdue else not_(late))
+    if q:
+        pattern = _like(q)
+        stmt = stmt.where(or_(Issue.code.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
+                              Issue.title.ilike(pattern, escape="\\")))  # type: ignore[attr-defined]
+    return stmt
+
+
+def page(stmt: Select[Any], *, cursor: str | None, limit: int, descending: bool = False) -> Select[Any]:
+    """Order by (deadline, id) and continue after the cursor."""
+    key = tuple_(Issue.deadline, Issue.id)
+    if cursor:
+        day, issue_id = decode_cursor(cursor)
+        stmt = stmt.where(key < tuple_(day, issue_id) if descending else key > tuple_(day, issue_id))
+    if descending:
+        stmt = stmt.order_by(Issue.deadline.desc(), Issue.id.desc())  # type: ignore[attr-defined]
+    else:
+        stmt = stmt.order_by(Issue.deadline, Issue.id)
+    return stmt.limit(limit)

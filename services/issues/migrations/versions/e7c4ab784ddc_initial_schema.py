@@ -1,21 +1,21 @@
 """initial schema
 
-Revision ID: 2fee88cdfd55
+Revision ID: e7c4ab784ddc
 Revises: 
-Create Date: 2026-11-28 18:15:07.444889
+Create Date: 2026-11-28 18:20:49.431411
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
+
 import runtime.db
 
-
-revision: str = '2fee88cdfd55'
-down_revision: Union[str, None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision: str = 'e7c4ab784ddc'
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
@@ -125,10 +125,14 @@ def upgrade() -> None:
     sa.Column('supervising_org_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('leader', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('deadline', sa.Date(), nullable=False),
+    sa.Column('original_deadline', sa.Date(), nullable=False),
     sa.Column('target', sa.JSON(), nullable=True),
     sa.Column('measures', sa.Text(), nullable=True),
     sa.Column('location', sa.JSON(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('last_progress_percent', sa.Integer(), nullable=True),
+    sa.Column('last_progress_note', sa.Text(), nullable=True),
+    sa.Column('last_progress_at', runtime.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', runtime.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', runtime.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['round_id'], ['issues_round.id'], ),
@@ -137,10 +141,42 @@ def upgrade() -> None:
     info={'service': 'issues'}
     )
     with op.batch_alter_table('issues_issue', schema=None) as batch_op:
-        batch_op.create_index('ix_issue_status_deadline', ['status', 'deadline'], unique=False)
-        batch_op.create_index(batch_op.f('ix_issues_issue_deadline'), ['deadline'], unique=False)
-        batch_op.create_index(batch_op.f('ix_issues_issue_responsible_org_id'), ['responsible_org_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_issues_issue_supervising_org_id'), ['supervising_org_id'], unique=False)
+        batch_op.create_index('ix_issue_category_deadline', ['category', 'deadline', 'id'], unique=False)
+        batch_op.create_index('ix_issue_deadline_id', ['deadline', 'id'], unique=False)
+        batch_op.create_index('ix_issue_region_deadline', ['region_id', 'deadline', 'id'], unique=False)
+        batch_op.create_index('ix_issue_responsible_deadline', ['responsible_org_id', 'deadline', 'id'], unique=False)
+        batch_op.create_index('ix_issue_status_deadline', ['status', 'deadline', 'id'], unique=False)
+        batch_op.create_index('ix_issue_supervising_deadline', ['supervising_org_id', 'deadline', 'id'], unique=False)
+
+    op.create_table('issues_extension',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('issue_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('current_deadline', sa.Date(), nullable=False),
+    sa.Column('requested_deadline', sa.Date(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('requested_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('requested_at', runtime.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('decided_at', runtime.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('opinion', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['issue_id'], ['issues_issue.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    info={'service': 'issues'}
+    )
+    with op.batch_alter_table('issues_extension', schema=None) as batch_op:
+        batch_op.create_index('ix_extension_issue', ['issue_id'], unique=False)
+
+    op.create_table('issues_party',
+    sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('issue_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('relation', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.ForeignKeyConstraint(['issue_id'], ['issues_issue.id'], ),
+    sa.PrimaryKeyConstraint('org_id', 'issue_id', 'relation'),
+    info={'service': 'issues'}
+    )
+    with op.batch_alter_table('issues_party', schema=None) as batch_op:
+        batch_op.create_index('ix_party_issue', ['issue_id'], unique=False)
 
     op.create_table('issues_transition',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -152,6 +188,7 @@ def upgrade() -> None:
     sa.Column('actor_org', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('actor_role', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('details', sa.JSON(), nullable=True),
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('at', runtime.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['issue_id'], ['issues_issue.id'], ),
@@ -170,11 +207,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_issues_transition_issue_id'))
 
     op.drop_table('issues_transition')
+    with op.batch_alter_table('issues_party', schema=None) as batch_op:
+        batch_op.drop_index('ix_party_issue')
+
+    op.drop_table('issues_party')
+    with op.batch_alter_table('issues_extension', schema=None) as batch_op:
+        batch_op.drop_index('ix_extension_issue')
+
+    op.drop_table('issues_extension')
     with op.batch_alter_table('issues_issue', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_issues_issue_supervising_org_id'))
-        batch_op.drop_index(batch_op.f('ix_issues_issue_responsible_org_id'))
-        batch_op.drop_index(batch_op.f('ix_issues_issue_deadline'))
+        batch_op.drop_index('ix_issue_supervising_deadline')
         batch_op.drop_index('ix_issue_status_deadline')
+        batch_op.drop_index('ix_issue_responsible_deadline')
+        batch_op.drop_index('ix_issue_region_deadline')
+        batch_op.drop_index('ix_issue_deadline_id')
+        batch_op.drop_index('ix_issue_category_deadline')
 
     op.drop_table('issues_issue')
     op.drop_table('subject_head')

@@ -1,0 +1,263 @@
+"""The ledger as a file: reading CSV/XLSX imports cell by cell, writing the XLSX export (台账). No I/O."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from contracts.enums import TargetOp
+
+COLUMNS = ("code", "round", "category", "title", "region", "responsible_org", "cooperating_orgs",
+           "supervising_org", "leader", "deadline", "target_indicator", "target_op", "target_value",
+           "target_unit", "measures")
+OPTIONAL_COLUMNS = ("description", "latitude", "longitude")
+REQUIRED = ("code", "round", "category", "title", "responsible_org", "supervising_org", "deadline")
+MAX_LEN = {"code": 64, "category": 40, "title": 2000, "leader": 200, "target_indicator": 100,
+           "target_unit": 40, "measures": 20000, "description": 20000}
+
+STATUS_LABELS = {"registered": "已登记", "in_progress": "整改中", "closure_requested": "申请销号",
+                 "signed_off": "已销号", "filed": "已备案"}
+EXPORT_HEADERS = ("编号", "督察轮次", "类别", "问题(任务)", "区域", "责任单位", "配合单位", "督办单位", "包联领导",
+                  "整改时限", "原定时限", "目标指标", "比较", "目标值", "单位", "整改措施", "状态", "逾期天数",
+                  "最新进展", "进展(%)", "进展时间")
+
+
+@dataclass
+class Cell:
+    """A bad cell: its spreadsheet row (header = 1), its column, and what is wrong."""
+
+    row: int
+    column: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+@dataclass
+class Sheet:
+    """The rows of an uploaded ledger, as text keyed by column, with their row numbers."""
+
+    columns: list[str]
+    rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+
+
+class UnreadableLedger(Exception):
+    """The file is neither UTF-8 CSV nor XLSX."""
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_sheet(content: bytes) -> Sheet:
+    """Read an XLSX (sniffed by its zip signature) or a UTF-8 CSV with or without BOM."""
+    if content[:4] == b"PK\x03\x04":
+        return _read_xlsx(content)
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableLedger(f"the file is neither XLSX nor UTF-8 CSV (byte {exc.start} is not UTF-8)") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise UnreadableLedger("the file is empty")
+    columns = [h.strip() for h in header]
+    sheet = Sheet(columns=columns)
+    for number, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        row = {c: (values[i].strip() if i < len(values) else "") for i, c in enumerate(columns)}
+        if len(values) > len(columns):
+            row["\x00extra"] = str(len(values) - len(columns))
+        sheet.rows.append((number, row))
+    return sheet
+
+
+def _read_xlsx(content: bytes) -> Sheet:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001  openpyxl raises many kinds for a broken file
+        raise UnreadableLedger(f"the XLSX file cannot be read: {exc}") from None
+    ws = wb.worksheets[0]
+    it = ws.iter_rows(values_only=True)
+    header = next(it, None)
+    if header is None:
+        raise UnreadableLedger("the workbook's first sheet is empty")
+    columns = [_text(h) for h in header]
+    while columns and not columns[-1]:
+        columns.pop()
+    sheet = Sheet(columns=columns)
+    for number, values in enumerate(it, start=2):
+        texts = [_text(v) for v in values]
+        if not any(texts):
+            continue
+        sheet.rows.append((number, {c: (texts[i] if i < len(texts) else "") for i, c in enumerate(columns)}))
+    wb.close()
+    return sheet
+
+
+def check_header(sheet: Sheet) -> list[Cell]:
+    """Missing, unknown or repeated columns, reported on row 1."""
+    problems = []
+    known = set(COLUMNS) | set(OPTIONAL_COLUMNS)
+    for name in COLUMNS:
+        if name not in sheet.columns:
+            problems.append(Cell(1, name, "missing column"))
+    seen: set[str] = set()
+    for name in sheet.columns:
+        if name not in known:
+            problems.append(Cell(1, name or None, f"unknown column; the columns are {', '.join(COLUMNS)}"))
+        elif name in seen:
+            problems.append(Cell(1, name, "column given twice"))
+        seen.add(name)
+    return problems
+
+
+@dataclass
+class Refs:
+    """What the database already holds that rows refer to."""
+
+    orgs: set[str]
+    rounds: set[str]
+    existing_codes: set[tuple[str, str]]  # (round, code)
+
+
+def check_rows(sheet: Sheet, refs: Refs) -> tuple[list[dict[str, Any]], list[Cell]]:
+    """Every row as the fields of an issue, and every bad cell; fields are usable only when no cell is bad."""
+    problems: list[Cell] = []
+    issues: list[dict[str, Any]] = []
+    first_seen: dict[tuple[str, str], int] = {}
+    for number, row in sheet.rows:
+        bad: list[Cell] = []
+
+        def flag(column: str | None, message: str, _n: int = number, _bad: list[Cell] = bad) -> None:
+            _bad.append(Cell(_n, column, message))
+
+        if "\x00extra" in row:
+            flag(None, f"{row.pop(chr(0) + 'extra')} more value(s) than there are columns")
+        for name in REQUIRED:
+            if not row.get(name):
+                flag(name, "required")
+        for name, limit in MAX_LEN.items():
+            if len(row.get(name, "")) > limit:
+                flag(name, f"longer than {limit} characters")
+        if row.get("round") and row["round"] not in refs.rounds:
+            flag("round", f"unknown round {row['round']}")
+        for name in ("responsible_org", "supervising_org", "region"):
+            if row.get(name) and row[name] not in refs.orgs:
+                flag(name, f"unknown org {row[name]}")
+        cooperating = [c.strip() for c in (row.get("cooperating_orgs") or "").split(";") if c.strip()]
+        unknown = [c for c in cooperating if c not in refs.orgs]
+        if unknown:
+            flag("cooperating_orgs", f"unknown org(s) {', '.join(unknown)}")
+        if row.get("responsible_org") and row["responsible_org"] in cooperating:
+            flag("cooperating_orgs", "the responsible org cannot also be cooperating")
+        deadline = None
+        if row.get("deadline"):
+            try:
+                deadline = date.fromisoformat(row["deadline"])
+            except ValueError:
+                flag("deadline", f"not a date (YYYY-MM-DD): {row['deadline']}")
+        key = (row.get("round", ""), row.get("code", ""))
+        if row.get("code"):
+            if key in refs.existing_codes:
+                flag("code", f"{row['code']} already exists in round {row.get('round')}")
+            elif key in first_seen:
+                flag("code", f"{row['code']} repeats row {first_seen[key]}")
+            else:
+                first_seen[key] = number
+        target = _target(row, flag)
+        location = _location(row, flag)
+        problems.extend(bad)
+        if not bad:
+            issues.append({
+                "code": row["code"], "round_id": row["round"], "category": row["category"], "title": row["title"],
+                "description": row.get("description") or None, "region_id": row.get("region") or None,
+                "responsible_org_id": row["responsible_org"], "cooperating_org_ids": cooperating,
+                "supervising_org_id": row["supervising_org"], "leader": row.get("leader") or None,
+                "deadline": deadline, "target": target, "measures": row.get("measures") or None,
+                "location": location,
+            })
+    return issues, problems
+
+
+def _target(row: Mapping[str, str], flag: Any) -> dict[str, Any] | None:
+    parts = {k: row.get(f"target_{k}", "") for k in ("indicator", "op", "value", "unit")}
+    if not any(parts.values()):
+        return None
+    ok = True
+    for k in ("indicator", "op", "value"):
+        if not parts[k]:
+            flag(f"target_{k}", "required when a target is given")
+            ok = False
+    if parts["op"] and parts["op"] not in {o.value for o in TargetOp}:
+        flag("target_op", f"must be one of <=, >=, == (got {parts['op']})")
+        ok = False
+    value = None
+    if parts["value"]:
+        try:
+            value = float(parts["value"])
+            if not math.isfinite(value):
+                raise ValueError
+        except ValueError:
+            flag("target_value", f"not a number: {parts['value']}")
+            ok = False
+    if not ok:
+        return None
+    return {"indicator": parts["indicator"], "op": parts["op"], "value": value, "unit": parts["unit"] or None}
+
+
+def _location(row: Mapping[str, str], flag: Any) -> dict[str, float] | None:
+    lat, lon = row.get("latitude", ""), row.get("longitude", "")
+    if not lat and not lon:
+        return None
+    out: dict[str, float] = {}
+    for name, text, bound in (("latitude", lat, 90.0), ("longitude", lon, 180.0)):
+        try:
+            value = float(text)
+            if not -bound <= value <= bound:
+                raise ValueError
+            out[name] = value
+        except ValueError:
+            flag(name, f"a number between -{bound:g} and {bound:g} is required when a location is given")
+    return out if len(out) == 2 else None
+
+
+def write_xlsx(rows: Iterable[Mapping[str, Any]]) -> bytes:
+    """The 台账 as an XLSX workbook: Chinese headers, one row per issue (keys of EXPORT_HEADERS' order)."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("台账")
+    ws.append(list(EXPORT_HEADERS))
+    for row in rows:
+        ws.append([row.get(h) for h in EXPORT_HEADERS])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def to_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
+    """Rows (keys of COLUMNS) as the ledger CSV, UTF-8 without BOM."""
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row.get(c, "") or "" for c in COLUMNS})
+    return buf.getvalue().encode("utf-8")
