@@ -2,26 +2,96 @@
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import base64
+import binascii
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import and_, or_, select
 
 from contracts.enums import EvidenceKind, RejectReason
 from runtime.app import Runtime, get_runtime
-from runtime.auth import Principal, current_principal, require
-from runtime.errors import Forbidden, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType, field_error
+from runtime.auth import Principal, require
+from runtime.errors import Forbidden, Invalid, NotFound, UnsupportedMediaType, field_error
 from services.verification import handlers
 from services.verification.evidence_store import EvidenceStore
-from services.verification.sniff import sniff
-from services.verification.store import Closure, DecisionRecord, Evidence, KnownIssue, known_issue
+from services.verification.media import PhotoFacts, read_photo
+from services.verification.settings import VerificationSettings, settings_of
+from services.verification.sniff import ALLOWED, IMAGES, sniff_stream
+from services.verification.store import (
+    Closure,
+    DecisionRecord,
+    Evidence,
+    KnownIssue,
+    Reopening,
+    decisions_of,
+    known_issue,
+    visible_issue_ids,
+)
+from services.verification.upload import is_sha256, read_form
 
 router = APIRouter()
-MAX_UPLOAD = 20 * 1024 * 1024
+READERS = ("admin", "responsible", "supervisor", "leader", "auditor", "system")
+RT = Annotated[Runtime, Depends(get_runtime)]
+Reader = Annotated[Principal, Depends(require(*READERS))]
+Uploader = Annotated[Principal, Depends(require("responsible", "supervisor"))]
+Responsible = Annotated[Principal, Depends(require("responsible"))]
+Supervisor = Annotated[Principal, Depends(require("supervisor"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+SupervisorOrAdmin = Annotated[Principal, Depends(require("supervisor", "admin"))]
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "application/pdf": "pdf",
+              "text/csv": "csv"}
+
+
+def config(rt: Runtime) -> VerificationSettings:
+    """The service's own settings (upload limit, distances), built once per runtime."""
+    cfg = rt.extras.get("verification_settings")
+    if cfg is None:
+        cfg = rt.extras["verification_settings"] = settings_of(rt.settings)
+    return cfg  # type: ignore[no-any-return]
+
+
+class UploadForm(BaseModel):
+    """The text fields of an evidence upload."""
+
+    model_config = ConfigDict(extra="ignore")
+    issue_id: str = Field(min_length=1, max_length=36)
+    kind: EvidenceKind
+    captured_at: datetime | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    note: str | None = Field(default=None, max_length=2000)
+    sha256: str | None = None
+
+    @field_validator("captured_at", "latitude", "longitude", "note", "sha256", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("captured_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("must carry a timezone, e.g. 2020-06-01T10:00:00+08:00")
+        return v
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, v: str | None) -> str | None:
+        if v is not None and not is_sha256(v):
+            raise ValueError("must be the file's SHA-256 as 64 hex digits")
+        return v.lower() if v else v
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> UploadForm:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give latitude and longitude together")
+        return self
 
 
 class ClosureIn(BaseModel):
@@ -40,16 +110,27 @@ class DecisionIn(BaseModel):
     evidence_ids: list[str] = []
 
     @model_validator(mode="after")
-    def _reject_needs_reason(self) -> "DecisionIn":
+    def _reject_needs_reason(self) -> DecisionIn:
         if self.decision == "reject":
+            problems = []
             if not (self.opinion or "").strip():
-                raise ValueError("opinion is required when rejecting")
+                problems.append({"field": "opinion", "message": "required when rejecting"})
             if self.reason_code is None:
-                raise ValueError("reason_code is required when rejecting")
+                problems.append({"field": "reason_code", "message": "required when rejecting"})
+            if problems:
+                raise Invalid("a rejection needs an opinion and a reason_code", details=problems)
         return self
 
 
+class ReopeningIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    issue_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=20000)
+    evidence_ids: list[str] = []
+
+
 def may_see(who: Principal, issue: KnownIssue) -> bool:
+    """Admins, leaders, auditors and services see all; an org sees the issues it is responsible for, helps or supervises."""
     if who.sees_all:
         return True
     return who.org is not None and who.org in {issue.responsible_org_id, issue.supervising_org_id,
@@ -57,11 +138,20 @@ def may_see(who: Principal, issue: KnownIssue) -> bool:
 
 
 def evidence_out(ev: Evidence) -> dict[str, Any]:
-    return ev.model_dump(mode="json")
+    """Evidence as shown: what the client said and what the file says, side by side, and the flags."""
+    out = ev.model_dump(mode="json", exclude={"phash", "exif_captured_at", "exif_latitude", "exif_longitude"})
+    out["capture"] = {
+        "client": {"captured_at": out["captured_at"], "latitude": ev.latitude, "longitude": ev.longitude},
+        "exif": {"captured_at": ev.exif_captured_at.isoformat() if ev.exif_captured_at else None,
+                 "latitude": ev.exif_latitude, "longitude": ev.exif_longitude},
+    }
+    return out
 
 
 def closure_out(c: Closure, decisions: list[DecisionRecord] | None = None) -> dict[str, Any]:
+    """An application, its number of resubmissions, and (on a single read) its decisions."""
     out = c.model_dump(mode="json")
+    out["resubmissions"] = c.attempt - 1
     if decisions is not None:
         out["decisions"] = [d.model_dump(mode="json", exclude={"id", "closure_id"}) for d in decisions]
     return out
@@ -71,49 +161,75 @@ async def _issue_for(rt: Runtime, who: Principal, issue_id: str) -> KnownIssue:
     async with rt.read() as session:
         issue = await known_issue(session, issue_id=issue_id)
     if issue is None or not may_see(who, issue):
-        raise NotFound(f"no issue {issue_id} that you may see (a new issue takes a moment to reach verification)")
+        raise NotFound(f"no issue {issue_id} that you may see (a new issue takes a moment to reach verification)",
+                       details=[{"field": "issue_id", "message": "unknown or not yours"}])
     return issue
 
 
-@router.post("/v1/evidence", status_code=201, tags=["evidence"], summary="Upload evidence (multipart)")
-async def upload_evidence(
-    request: Request,
-    file: UploadFile = File(...),
-    issue_id: str = Form(...),
-    kind: EvidenceKind = Form(...),
-    captured_at: datetime | None = Form(None),
-    latitude: float | None = Form(None, ge=-90, le=90),
-    longitude: float | None = Form(None, ge=-180, le=180),
-    note: str | None = Form(None, max_length=2000),
-    rt: Runtime = Depends(get_runtime),
-    who: Principal = Depends(require("responsible", "supervisor")),
-) -> dict[str, Any]:
-    issue = await _issue_for(rt, who, issue_id)
-    if who.org not in {issue.responsible_org_id, issue.supervising_org_id, *issue.cooperating_org_ids}:
-        raise Forbidden("only the issue's responsible, cooperating or supervising org may add evidence")
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
-        raise PayloadTooLarge(f"file larger than {MAX_UPLOAD} bytes",
-                              details=[{"field": "file", "message": "too large"}])
-    if not content:
-        raise field_error("file", "the file is empty")
-    media_type = sniff(content)
-    if media_type is None:
-        raise UnsupportedMediaType("file type not allowed (JPEG, PNG, WebP, PDF, XLSX, DOCX, CSV)",
-                                   details=[{"field": "file", "message": "content is not an allowed type"}])
-    if captured_at is not None and captured_at.tzinfo is None:
-        raise field_error("captured_at", "must carry a timezone, e.g. 2020-06-01T10:00:00+08:00")
+def _check_file(upload_fh: Any, size: int, path: Any, want_photo: bool) -> tuple[str | None, PhotoFacts]:
+    media_type = sniff_stream(upload_fh, size)
+    facts = read_photo(path) if media_type in IMAGES else PhotoFacts()
+    return media_type, facts
+
+
+UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "issue_id", "kind"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"}, "issue_id": {"type": "string"},
+        "kind": {"type": "string", "enum": [k.value for k in EvidenceKind]},
+        "captured_at": {"type": "string", "format": "date-time"}, "latitude": {"type": "number"},
+        "longitude": {"type": "number"}, "note": {"type": "string"},
+        "sha256": {"type": "string", "description": "the client's SHA-256 of the file; a mismatch is refused"},
+    }}}}}}
+
+
+@router.post("/v1/evidence", status_code=201, tags=["evidence"], openapi_extra=UPLOAD_SCHEMA,
+             summary="Upload evidence (multipart; type decided by content; JPEG, PNG, WebP, PDF, XLSX, DOCX, CSV)")
+async def upload_evidence(request: Request, rt: RT,
+                          who: Uploader) -> dict[str, Any]:
+    cfg = config(rt)
     store = EvidenceStore(rt.settings.evidence_path())
-    digest = store.put(content)
-    assert digest == hashlib.sha256(content).hexdigest()
-    name = (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1][:255] or None
+    upload = store.incoming(limit=cfg.max_upload_bytes)
+    try:
+        form = await read_form(request, upload)
+        try:
+            fields = UploadForm.model_validate(form.fields)
+        except ValidationError as exc:
+            details = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+                       for e in exc.errors()]
+            raise Invalid(f"invalid input: {', '.join(d['field'] for d in details)}", details=details) from None
+        issue = await _issue_for(rt, who, fields.issue_id)
+        if who.org not in {issue.responsible_org_id, issue.supervising_org_id, *issue.cooperating_org_ids}:
+            raise Forbidden("only the issue's responsible, cooperating or supervising org may add evidence")
+        if upload.size == 0:
+            raise field_error("file", "the file is empty")
+        if fields.sha256 is not None and fields.sha256 != upload.sha256:
+            raise field_error("sha256", f"the file received has SHA-256 {upload.sha256}, not the one given")
+        upload.fh.flush()
+        media_type, facts = await asyncio.to_thread(_check_file, upload.fh, upload.size, upload.path,
+                                                    fields.kind == EvidenceKind.photo)
+        if media_type is None:
+            raise UnsupportedMediaType("file type not allowed: the content is none of JPEG, PNG, WebP, PDF, XLSX, "
+                                       "DOCX, CSV (the name and the declared type are not trusted)",
+                                       details=[{"field": "file", "message": "content is not an allowed type",
+                                                 "allowed": list(ALLOWED)}])
+        size = upload.size
+        digest = await asyncio.to_thread(store.keep, upload)
+    except BaseException:
+        upload.discard()
+        raise
     async with rt.unit_of_work(who) as uow:
+        issue_now = await known_issue(uow.session, issue_id=issue.id)
+        assert issue_now is not None
         ev = Evidence(
-            id=str(uuid.uuid4()), issue_id=issue.id, kind=kind, sha256=digest, size=len(content),
-            media_type=media_type, filename=name, captured_at=captured_at, latitude=latitude, longitude=longitude,
-            note=note, flags=[], uploaded_by=who.sub, org_id=who.org, created_at=rt.clock.now(),
+            id=str(uuid.uuid4()), issue_id=issue.id, kind=fields.kind, sha256=digest, size=size,
+            media_type=media_type, filename=form.filename, captured_at=fields.captured_at,
+            latitude=fields.latitude, longitude=fields.longitude, note=fields.note, flags=[], flag_details=[],
+            uploaded_by=who.sub, org_id=who.org, created_at=rt.clock.now(),
         )
-        await handlers.submit_evidence(uow, issue=issue, evidence=ev)
+        await handlers.submit_evidence(uow, issue=issue_now, evidence=ev, facts=facts,
+                                       far_metres=cfg.far_from_site_metres,
+                                       max_phash_distance=cfg.reuse_phash_distance)
     return evidence_out(ev)
 
 
@@ -126,27 +242,42 @@ async def _evidence_visible(rt: Runtime, who: Principal, evidence_id: str) -> Ev
     return ev
 
 
-@router.get("/v1/evidence/{evidence_id}", tags=["evidence"], summary="Evidence metadata")
-async def read_evidence(evidence_id: str, rt: Runtime = Depends(get_runtime),
-                        who: Principal = Depends(current_principal)) -> dict[str, Any]:
+@router.get("/v1/evidence", tags=["evidence"], summary="An issue's evidence, with flags (scoped)")
+async def list_evidence(rt: RT, who: Reader, issue_id: Annotated[str, Query(min_length=1)],
+                        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                        cursor: str | None = None) -> dict[str, Any]:
+    await _issue_for(rt, who, issue_id)
+    stmt = select(Evidence).where(Evidence.issue_id == issue_id)
+    stmt = _after_cursor(stmt, Evidence, cursor)
+    async with rt.read() as session:
+        rows = list((await session.execute(
+            stmt.order_by(Evidence.created_at, Evidence.id).limit(limit))).scalars().all())  # type: ignore[arg-type]
+    return {"items": [evidence_out(e) for e in rows], "next_cursor": _cursor_of(rows, limit)}
+
+
+@router.get("/v1/evidence/{evidence_id}", tags=["evidence"], summary="Evidence metadata, capture data and flags")
+async def read_evidence(evidence_id: str, rt: RT,
+                        who: Reader) -> dict[str, Any]:
     return evidence_out(await _evidence_visible(rt, who, evidence_id))
 
 
-@router.get("/v1/evidence/{evidence_id}/content", tags=["evidence"], summary="Evidence file, as a download")
-async def read_evidence_content(evidence_id: str, rt: Runtime = Depends(get_runtime),
-                                who: Principal = Depends(current_principal)) -> Response:
+@router.get("/v1/evidence/{evidence_id}/content", tags=["evidence"], summary="Evidence file, only as a download")
+async def read_evidence_content(evidence_id: str, rt: RT,
+                                who: Reader) -> FileResponse:
     ev = await _evidence_visible(rt, who, evidence_id)
-    content = EvidenceStore(rt.settings.evidence_path()).get(ev.sha256)
-    return Response(content, media_type=ev.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{ev.id}"',
+    path = EvidenceStore(rt.settings.evidence_path()).path_for(ev.sha256)
+    ext = EXTENSIONS.get(ev.media_type) or ("xlsx" if "sheet" in ev.media_type else "docx")
+    return FileResponse(path, media_type=ev.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{ev.id}.{ext}"',
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-store",
     })
 
 
-@router.post("/v1/closures", status_code=201, tags=["closures"], summary="Apply for sign-off (responsible)")
-async def create_closure(body: ClosureIn, rt: Runtime = Depends(get_runtime),
-                         who: Principal = Depends(require("responsible"))) -> dict[str, Any]:
+@router.post("/v1/closures", status_code=201, tags=["closures"], summary="Apply for sign-off (responsible org)")
+async def create_closure(body: ClosureIn, rt: RT,
+                         who: Responsible) -> dict[str, Any]:
     await _issue_for(rt, who, body.issue_id)
     async with rt.unit_of_work(who, role="responsible") as uow:
         issue = await known_issue(uow.session, issue_id=body.issue_id, lock=True)
@@ -156,6 +287,51 @@ async def create_closure(body: ClosureIn, rt: Runtime = Depends(get_runtime),
         closure = await handlers.apply_for_closure(uow, issue=issue, summary=body.summary,
                                                    evidence_ids=body.evidence_ids)
     return closure_out(closure)
+
+
+def _cursor_of(rows: list[Any], limit: int) -> str | None:
+    if len(rows) < limit or not rows:
+        return None
+    last = rows[-1]
+    return base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.id}".encode()).decode()
+
+
+def _after_cursor(stmt: Any, model: Any, cursor: str | None) -> Any:
+    if not cursor:
+        return stmt
+    try:
+        at, _, last_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        when = datetime.fromisoformat(at)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise field_error("cursor", "not a cursor this list gave out") from None
+    return stmt.where(or_(model.created_at > when, and_(model.created_at == when, model.id > last_id)))
+
+
+@router.get("/v1/closures", tags=["closures"], summary="Applications you may see (scoped), oldest first")
+async def list_closures(
+    rt: RT,
+    who: Reader,
+    issue_id: str | None = None,
+    state: Literal["open", "accepted", "rejected", "filed"] | None = None,
+    responsible_org_id: str | None = None,
+    supervising_org_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    stmt = select(Closure)
+    async with rt.read() as session:
+        if not who.sees_all:
+            ids = await visible_issue_ids(session, org=who.org) if who.org else []
+            stmt = stmt.where(Closure.issue_id.in_(ids))  # type: ignore[attr-defined]
+        for column, value in ((Closure.issue_id, issue_id), (Closure.state, state),
+                              (Closure.responsible_org_id, responsible_org_id),
+                              (Closure.supervising_org_id, supervising_org_id)):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        stmt = _after_cursor(stmt, Closure, cursor)
+        rows = list((await session.execute(
+            stmt.order_by(Closure.created_at, Closure.id).limit(limit))).scalars().all())  # type: ignore[arg-type]
+    return {"items": [closure_out(c) for c in rows], "next_cursor": _cursor_of(rows, limit)}
 
 
 async def _closure_visible(rt: Runtime, who: Principal, closure_id: str) -> tuple[Closure, KnownIssue]:
@@ -168,21 +344,18 @@ async def _closure_visible(rt: Runtime, who: Principal, closure_id: str) -> tupl
 
 
 @router.get("/v1/closures/{closure_id}", tags=["closures"], summary="An application with its decisions")
-async def read_closure(closure_id: str, rt: Runtime = Depends(get_runtime),
-                       who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    from sqlalchemy import select
-
+async def read_closure(closure_id: str, rt: RT,
+                       who: Reader) -> dict[str, Any]:
     closure, _ = await _closure_visible(rt, who, closure_id)
     async with rt.read() as session:
-        decisions = list((await session.execute(
-            select(DecisionRecord).where(DecisionRecord.closure_id == closure_id).order_by(DecisionRecord.id)
-        )).scalars().all())
+        decisions = await decisions_of(session, closure_id=closure_id)
     return closure_out(closure, decisions)
 
 
-@router.post("/v1/closures/{closure_id}/decision", tags=["closures"], summary="Accept or reject (supervisor)")
-async def decide(closure_id: str, body: DecisionIn, rt: Runtime = Depends(get_runtime),
-                 who: Principal = Depends(require("supervisor"))) -> dict[str, Any]:
+@router.post("/v1/closures/{closure_id}/decision", tags=["closures"],
+             summary="Accept (signs off) or reject (back to in_progress): the supervising org")
+async def decide(closure_id: str, body: DecisionIn, rt: RT,
+                 who: Supervisor) -> dict[str, Any]:
     await _closure_visible(rt, who, closure_id)
     async with rt.unit_of_work(who, role="supervisor") as uow:
         closure = await uow.session.get(Closure, closure_id, with_for_update=True)
@@ -198,3 +371,44 @@ async def decide(closure_id: str, body: DecisionIn, rt: Runtime = Depends(get_ru
     out = closure_out(closure)
     out["decision"] = record.model_dump(mode="json", exclude={"id", "closure_id"})
     return out
+
+
+@router.post("/v1/closures/{closure_id}/file", tags=["closures"], summary="File (备案) a signed-off closure (admin)")
+async def file_closure(closure_id: str, rt: RT,
+                       who: Admin) -> dict[str, Any]:
+    await _closure_visible(rt, who, closure_id)
+    async with rt.unit_of_work(who, role="admin") as uow:
+        closure = await uow.session.get(Closure, closure_id, with_for_update=True)
+        assert closure is not None
+        issue = await known_issue(uow.session, issue_id=closure.issue_id, lock=True)
+        assert issue is not None
+        await handlers.file_closure(uow, closure=closure, issue=issue)
+    return closure_out(closure)
+
+
+@router.post("/v1/reopenings", status_code=201, tags=["reopenings"],
+             summary="Reopen (反弹) a signed-off or filed issue: its supervising org or the admin")
+async def create_reopening(body: ReopeningIn, rt: RT,
+                           who: SupervisorOrAdmin) -> dict[str, Any]:
+    await _issue_for(rt, who, body.issue_id)
+    role = "admin" if who.has("admin") else "supervisor"
+    async with rt.unit_of_work(who, role=role) as uow:
+        issue = await known_issue(uow.session, issue_id=body.issue_id, lock=True)
+        assert issue is not None
+        if role != "admin" and who.org != issue.supervising_org_id:
+            raise Forbidden("only the issue's supervising org or the admin may reopen it")
+        record = await handlers.reopen(uow, issue=issue, reason=body.reason, evidence_ids=body.evidence_ids)
+        count = issue.reopenings
+    out = record.model_dump(mode="json")
+    out["reopenings"] = count
+    return out
+
+
+@router.get("/v1/reopenings", tags=["reopenings"], summary="An issue's rebounds (scoped)")
+async def list_reopenings(issue_id: Annotated[str, Query(min_length=1)], rt: RT,
+                          who: Reader) -> dict[str, Any]:
+    await _issue_for(rt, who, issue_id)
+    async with rt.read() as session:
+        rows = (await session.execute(select(Reopening).where(Reopening.issue_id == issue_id)
+                                      .order_by(Reopening.number))).scalars().all()
+    return {"items": [r.model_dump(mode="json") for r in rows], "next_cursor": None}

@@ -1,23 +1,115 @@
-"""Rules of sign-off (销号制). No I/O."""
+"""Rules of sign-off (销号制) and of evidence integrity (紧盯表面整改). No I/O."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+from runtime.clock import SHANGHAI
 from runtime.errors import Conflict
 
 APPLICABLE = {"registered", "in_progress"}
 REOPENABLE = {"signed_off", "filed"}
 
+REUSED = "reused"
+BEFORE_ISSUE = "before_issue"
+FAR_FROM_SITE = "far_from_site"
+NO_CAPTURE_METADATA = "no_capture_metadata"
+
+
+def _illegal(message: str, field_: str, detail: str) -> Conflict:
+    return Conflict(message, code="illegal_transition", details=[{"field": field_, "message": detail}])
+
 
 def check_can_apply(*, status: str) -> None:
     """A closure may be applied for only from registered or in_progress."""
     if status not in APPLICABLE:
-        raise Conflict(f"cannot apply for sign-off of an issue that is {status}",
-                       details=[{"field": "issue_id", "message": f"issue is {status}; allowed from registered, in_progress"}],
-                       code="illegal_transition")
+        raise _illegal(f"cannot apply for sign-off of an issue that is {status}", "issue_id",
+                       f"issue is {status}; allowed from registered, in_progress")
 
 
 def check_open(*, state: str) -> None:
     """Only an open application can be decided."""
     if state != "open":
-        raise Conflict(f"this application is already {state}", code="illegal_transition",
-                       details=[{"field": "decision", "message": f"application is {state}"}])
+        raise _illegal(f"this application is already {state}", "decision", f"application is {state}")
+
+
+def check_can_file(*, state: str, status: str) -> None:
+    """Only an accepted application of an issue still signed off can be filed (备案)."""
+    if state != "accepted" or status != "signed_off":
+        raise _illegal(f"cannot file an application that is {state} (issue {status})", "closure_id",
+                       f"application is {state} and issue {status}; filing needs an accepted application "
+                       "of a signed-off issue")
+
+
+def check_can_reopen(*, status: str) -> None:
+    """A rebound reopens only a signed-off or filed issue."""
+    if status not in REOPENABLE:
+        raise _illegal(f"cannot reopen an issue that is {status}", "issue_id",
+                       f"issue is {status}; allowed from signed_off, filed")
+
+
+def handed_over_at(*, registered_at: datetime, feedback_on: date | None) -> datetime:
+    """When the finding was handed over: the round's feedback day (start, Shanghai) or registration, the earlier."""
+    if feedback_on is None:
+        return registered_at
+    feedback = datetime.combine(feedback_on, time(0, 0), tzinfo=SHANGHAI)
+    return min(feedback, registered_at)
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine, mean Earth radius)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Where and when one source (EXIF or the client) says the file was captured."""
+
+    source: str
+    captured_at: datetime | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+@dataclass
+class Flags:
+    """The integrity flags of one evidence file, each with why."""
+
+    codes: list[str] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, code: str, message: str, **extra: Any) -> None:
+        """Raise a flag (once per code; further reasons are kept in details)."""
+        if code not in self.codes:
+            self.codes.append(code)
+        self.details.append({"flag": code, "message": message, **extra})
+
+
+def integrity_flags(*, is_photo: bool, captures: list[Capture], handed_over: datetime,
+                    site: dict[str, Any] | None, far_metres: float,
+                    reused_by_hash: list[dict[str, str]], reused_by_look: list[dict[str, Any]]) -> Flags:
+    """紧盯表面整改: reused, captured before the hand-over, far from the site, or no capture metadata at all."""
+    flags = Flags()
+    for other in reused_by_hash:
+        flags.add(REUSED, "the same file is already evidence of another issue", match="sha256", **other)
+    for other in reused_by_look:
+        flags.add(REUSED, "a near-identical image is already evidence of another issue", match="phash", **other)
+    for c in captures:
+        if c.captured_at is not None and c.captured_at < handed_over:
+            flags.add(BEFORE_ISSUE, f"captured {c.captured_at.astimezone(SHANGHAI).isoformat()} ({c.source}), "
+                      f"before the finding was handed over on {handed_over.astimezone(SHANGHAI).date()}",
+                      source=c.source)
+        if site and c.latitude is not None and c.longitude is not None:
+            d = distance_m(c.latitude, c.longitude, float(site["latitude"]), float(site["longitude"]))
+            if d > far_metres:
+                flags.add(FAR_FROM_SITE, f"taken {d:.0f} m from the site ({c.source}); allowed {far_metres:.0f} m",
+                          source=c.source, distance_m=round(d))
+    if is_photo and not any(c.captured_at or c.latitude is not None for c in captures):
+        flags.add(NO_CAPTURE_METADATA, "the photo carries no capture time or place, and none was given")
+    return flags

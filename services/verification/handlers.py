@@ -4,21 +4,50 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from contracts import Envelope
-from contracts.events.issues import IssueRegistered, IssueStarted
-from contracts.events.verification import ClosureAccepted, ClosureRejected, ClosureRequested, EvidenceSubmitted
+from contracts.events.issues import IssueRegistered, IssueStarted, IssueUpdated, RoundRegistered
+from contracts.events.verification import (
+    ClosureAccepted,
+    ClosureFiled,
+    ClosureRejected,
+    ClosureRequested,
+    EvidenceFlagged,
+    EvidenceSubmitted,
+    IssueReopened,
+)
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
 from services.verification import domain
-from services.verification.store import Closure, DecisionRecord, Evidence, KnownIssue, known_issue, open_closure
+from services.verification.media import PhotoFacts, phash_distance
+from services.verification.store import (
+    Closure,
+    DecisionRecord,
+    Evidence,
+    KnownIssue,
+    KnownRound,
+    Reopening,
+    evidence_with_sha,
+    image_hashes,
+    known_issue,
+    last_accepted_closure,
+    open_closure,
+)
+
+
+async def on_round_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """Learn a round's feedback date: evidence captured before it cannot show rectification."""
+    assert isinstance(payload, RoundRegistered)
+    known = await uow.session.get(KnownRound, payload.round_id)
+    if known is None:
+        uow.session.add(KnownRound(id=payload.round_id, feedback_on=payload.feedback_on))
 
 
 async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
-    """Learn of a new issue: who applies, who decides."""
+    """Learn of a new issue: who applies, who decides, where the site is."""
     assert isinstance(payload, IssueRegistered)
     if await uow.session.get(KnownIssue, payload.issue_id) is not None:
         return
@@ -41,14 +70,75 @@ async def on_issue_started(uow: UnitOfWork, envelope: Envelope, payload: BaseMod
         uow.session.add(issue)
 
 
-async def submit_evidence(uow: UnitOfWork, *, issue: KnownIssue, evidence: Evidence) -> Evidence:
-    """Record an uploaded file as evidence of an issue."""
+async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """A reassignment changes who may apply and who decides, from now on (an open application follows it)."""
+    assert isinstance(payload, IssueUpdated)
+    issue = await known_issue(uow.session, issue_id=payload.issue_id, lock=True)
+    if issue is None:
+        raise NotFound(f"issue {payload.issue_id} updated before it was registered here")
+    issue.responsible_org_id = payload.responsible_org_id
+    issue.cooperating_org_ids = list(payload.cooperating_org_ids)
+    issue.supervising_org_id = payload.supervising_org_id
+    issue.location = payload.location.model_dump() if payload.location else None
+    uow.session.add(issue)
+    pending = await open_closure(uow.session, issue_id=issue.id)
+    if pending is not None:
+        pending.responsible_org_id = issue.responsible_org_id
+        pending.supervising_org_id = issue.supervising_org_id
+        uow.session.add(pending)
+
+
+async def _reuse(uow: UnitOfWork, *, issue_id: str, sha256: str, phash: str | None,
+                 max_distance: int) -> tuple[list[dict[str, str]], list[dict[str, object]]]:
+    same = [{"evidence_id": e.id, "issue_id": e.issue_id}
+            for e in await evidence_with_sha(uow.session, sha256=sha256, other_than_issue=issue_id)]
+    look: list[dict[str, object]] = []
+    if phash is not None:
+        exact = {d["evidence_id"] for d in same}
+        for eid, other_issue, other_hash in await image_hashes(uow.session, other_than_issue=issue_id):
+            d = phash_distance(phash, other_hash)
+            if d <= max_distance and eid not in exact:
+                look.append({"evidence_id": eid, "issue_id": other_issue, "distance": d})
+    return same, look
+
+
+async def submit_evidence(uow: UnitOfWork, *, issue: KnownIssue, evidence: Evidence, facts: PhotoFacts,
+                          far_metres: float, max_phash_distance: int) -> Evidence:
+    """Record an uploaded file as evidence of an issue, with its integrity flags (evidence.flagged when any)."""
+    evidence.exif_captured_at = facts.captured_at
+    evidence.exif_latitude = facts.latitude
+    evidence.exif_longitude = facts.longitude
+    evidence.phash = facts.phash
+    rnd = await uow.session.get(KnownRound, issue.round_id)
+    handed_over = domain.handed_over_at(registered_at=issue.registered_at,
+                                        feedback_on=rnd.feedback_on if rnd else None)
+    same, look = await _reuse(uow, issue_id=issue.id, sha256=evidence.sha256, phash=facts.phash,
+                              max_distance=max_phash_distance)
+    captures = [
+        domain.Capture("exif", facts.captured_at, facts.latitude, facts.longitude),
+        domain.Capture("client", evidence.captured_at, evidence.latitude, evidence.longitude),
+    ]
+    flags = domain.integrity_flags(
+        is_photo=evidence.kind == "photo" or evidence.media_type.startswith("image/"), captures=captures,
+        handed_over=handed_over, site=issue.location, far_metres=far_metres,
+        reused_by_hash=same, reused_by_look=look,
+    )
+    evidence.flags = flags.codes
+    evidence.flag_details = flags.details
     uow.session.add(evidence)
     await uow.emit("evidence.submitted", issue.id, EvidenceSubmitted(
         evidence_id=evidence.id, issue_id=issue.id, kind=evidence.kind, sha256=evidence.sha256, size=evidence.size,
-        media_type=evidence.media_type, captured_at=evidence.captured_at, latitude=evidence.latitude,
-        longitude=evidence.longitude, org_id=evidence.org_id,
+        media_type=evidence.media_type, captured_at=evidence.captured_at or facts.captured_at,
+        latitude=evidence.latitude if evidence.latitude is not None else facts.latitude,
+        longitude=evidence.longitude if evidence.longitude is not None else facts.longitude,
+        org_id=evidence.org_id, flags=flags.codes,
     ))
+    if flags.codes:
+        await uow.emit("evidence.flagged", issue.id, EvidenceFlagged.model_validate({
+            "evidence_id": evidence.id, "issue_id": issue.id, "sha256": evidence.sha256, "flags": flags.codes,
+            "details": flags.details, "responsible_org_id": issue.responsible_org_id,
+            "supervising_org_id": issue.supervising_org_id, "org_id": evidence.org_id,
+        }))
     return evidence
 
 
@@ -75,11 +165,11 @@ async def apply_for_closure(uow: UnitOfWork, *, issue: KnownIssue, summary: str,
     if not evidence_ids:
         raise Invalid("at least one evidence file is needed", details=[{"field": "evidence_ids", "message": "empty"}])
     await _evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
-    previous = (await uow.session.execute(select(Closure).where(Closure.issue_id == issue.id))).scalars().all()
+    issue.applications += 1
     closure = Closure(
         id=str(uuid.uuid4()), issue_id=issue.id, responsible_org_id=issue.responsible_org_id,
         supervising_org_id=issue.supervising_org_id, summary=summary, evidence_ids=evidence_ids, state="open",
-        attempt=len(previous) + 1, created_by=uow.actor.user, created_at=uow.clock.now(),
+        attempt=issue.applications, created_by=uow.actor.user, created_at=uow.clock.now(),
     )
     uow.session.add(closure)
     issue.status = "closure_requested"
@@ -102,13 +192,17 @@ async def decide(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue, decisi
     record = DecisionRecord(
         closure_id=closure.id, decision=decision, opinion=opinion, reason_code=reason_code,
         inspected_on=inspected_on,
-        evidence=[{"id": e.id, "sha256": e.sha256} for e in [*applied, *on_site]],
+        evidence=[{"id": e.id, "sha256": e.sha256, "on_site": False} for e in applied]
+        + [{"id": e.id, "sha256": e.sha256, "on_site": True} for e in on_site],
         decided_by=uow.actor.user, decided_org=uow.actor.org, decided_at=now,
     )
     uow.session.add(record)
     closure.decided_at = now
-    common = dict(closure_id=closure.id, issue_id=issue.id, responsible_org_id=issue.responsible_org_id,
-                  supervising_org_id=issue.supervising_org_id, inspected_on=inspected_on, evidence_ids=evidence_ids)
+    common: dict[str, Any] = {
+        "closure_id": closure.id, "issue_id": issue.id, "responsible_org_id": issue.responsible_org_id,
+        "supervising_org_id": issue.supervising_org_id, "inspected_on": inspected_on,
+        "evidence_ids": evidence_ids, "attempt": closure.attempt,
+    }
     if decision == "accept":
         closure.state = "accepted"
         issue.status = "signed_off"
@@ -116,6 +210,7 @@ async def decide(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue, decisi
     else:
         closure.state = "rejected"
         issue.status = "in_progress"
+        issue.rejections += 1
         await uow.emit("closure.rejected", issue.id, ClosureRejected(
             opinion=opinion or "", reason_code=reason_code, **common))  # type: ignore[arg-type]
     uow.session.add(closure)
@@ -123,7 +218,45 @@ async def decide(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue, decisi
     return record
 
 
+async def file_closure(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue) -> Closure:
+    """备案: the inspection office files an accepted application of a signed-off issue."""
+    domain.check_can_file(state=closure.state, status=issue.status)
+    closure.state = "filed"
+    closure.filed_at = uow.clock.now()
+    closure.filed_by = uow.actor.user
+    issue.status = "filed"
+    uow.session.add(closure)
+    uow.session.add(issue)
+    await uow.emit("closure.filed", issue.id, ClosureFiled(
+        closure_id=closure.id, issue_id=issue.id, responsible_org_id=issue.responsible_org_id))
+    return closure
+
+
+async def reopen(uow: UnitOfWork, *, issue: KnownIssue, reason: str, evidence_ids: list[str]) -> Reopening:
+    """不反弹: a signed-off or filed issue whose problem came back goes back to in_progress, and it counts."""
+    domain.check_can_reopen(status=issue.status)
+    await _evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
+    last = await last_accepted_closure(uow.session, issue_id=issue.id)
+    issue.reopenings += 1
+    record = Reopening(
+        id=str(uuid.uuid4()), issue_id=issue.id, closure_id=last.id if last else None, from_status=issue.status,
+        reason=reason, evidence_ids=evidence_ids, number=issue.reopenings, reopened_by=uow.actor.user,
+        reopened_org=uow.actor.org, created_at=uow.clock.now(),
+    )
+    uow.session.add(record)
+    issue.status = "in_progress"
+    uow.session.add(issue)
+    await uow.emit("issue.reopened", issue.id, IssueReopened(
+        reopening_id=record.id, issue_id=issue.id, responsible_org_id=issue.responsible_org_id, reason=reason,
+        evidence_ids=evidence_ids, supervising_org_id=issue.supervising_org_id, from_status=record.from_status,
+        number=record.number,
+    ))
+    return record
+
+
 HANDLERS = {
+    "round.registered": on_round_registered,
     "issue.registered": on_issue_registered,
     "issue.started": on_issue_started,
+    "issue.updated": on_issue_updated,
 }

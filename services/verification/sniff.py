@@ -1,46 +1,127 @@
-"""Decide a file's type from its bytes, never from its name or the client's header. No I/O."""
+"""Decide a file's type from its bytes, never from its name or the client's header. No network, no execution."""
 
 from __future__ import annotations
 
+import codecs
 import io
+import re
 import zipfile
+from typing import BinaryIO
+
+JPEG = "image/jpeg"
+PNG = "image/png"
+WEBP = "image/webp"
+PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+CSV = "text/csv"
+IMAGES = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
+ALLOWED = (JPEG, PNG, WEBP, PDF, XLSX, DOCX, CSV)
+
+_PDF_HEADER = re.compile(rb"^%PDF-[12]\.\d\s")
+_PDF_TAIL = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+_PDF_OBJ = re.compile(rb"^\d+\s+\d+\s+obj\b")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_MARKUP = (b"<html", b"<script", b"<svg", b"<?xml", b"<!doctype", b"<body", b"<iframe", b"<object")
 
 
 def sniff(content: bytes) -> str | None:
-    """The media type of an allowed kind of file, or None when it is not one."""
-    head = content[:16]
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and content[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf" if b"%%EOF" in content[-2048:] else None
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            names = set(zipfile.ZipFile(io.BytesIO(content)).namelist())
-        except zipfile.BadZipFile:
-            return None
-        if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
-            return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        if "[Content_Types].xml" in names and any(n.startswith("word/") for n in names):
-            return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    """The media type of an allowed kind of file given in memory, or None when it is not one."""
+    return sniff_stream(io.BytesIO(content), len(content))
+
+
+def sniff_stream(fh: BinaryIO, size: int) -> str | None:
+    """The media type of an allowed kind of file (a seekable binary file of `size` bytes), or None."""
+    if size <= 0:
         return None
-    if _looks_like_csv(content):
-        return "text/csv"
+    fh.seek(0)
+    head = fh.read(16)
+    if head.startswith(b"\xff\xd8\xff"):
+        return _image(fh, JPEG)
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return _image(fh, PNG)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return _image(fh, WEBP)
+    if head.startswith(b"%PDF-"):
+        return PDF if _pdf_ok(fh, size) else None
+    if head.startswith(b"PK\x03\x04"):
+        return _office(fh)
+    if _csv_ok(fh):
+        return CSV
     return None
 
 
-def _looks_like_csv(content: bytes) -> bool:
+def _image(fh: BinaryIO, media_type: str) -> str | None:
+    """The magic bytes are not enough: Pillow must recognise the same format and find the structure sound."""
+    from PIL import Image, UnidentifiedImageError
+
+    fh.seek(0)
     try:
-        text = content[:65536].decode("utf-8-sig")
+        with Image.open(fh) as img:
+            if img.format != IMAGES[media_type]:
+                return None
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    return media_type
+
+
+def _pdf_ok(fh: BinaryIO, size: int) -> bool:
+    """A real header, a trailer at the very end, and a cross-reference that points at a table or object."""
+    fh.seek(0)
+    if not _PDF_HEADER.match(fh.read(16)):
+        return False
+    tail_len = min(size, 1024)
+    fh.seek(size - tail_len)
+    tail = fh.read(tail_len)
+    m = _PDF_TAIL.search(tail)
+    if not m:
+        return False
+    offset = int(m.group(1))
+    if offset <= 0 or offset >= size:
+        return False
+    fh.seek(offset)
+    at = fh.read(64).lstrip()
+    return at.startswith(b"xref") or bool(_PDF_OBJ.match(at))
+
+
+def _office(fh: BinaryIO) -> str | None:
+    """An OOXML package: a zip with content types and the part that makes it a workbook or a document."""
+    fh.seek(0)
+    try:
+        with zipfile.ZipFile(fh) as zf:
+            names = set(zf.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    if "xl/workbook.xml" in names:
+        return XLSX
+    if "word/document.xml" in names:
+        return DOCX
+    return None
+
+
+def _csv_ok(fh: BinaryIO) -> bool:
+    """UTF-8 text throughout, no control characters or markup, a comma-separated first line."""
+    fh.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    first = b""
+    while chunk := fh.read(1 << 16):
+        if not first:
+            first = chunk
+        try:
+            text = decoder.decode(chunk)
+        except UnicodeDecodeError:
+            return False
+        if _CONTROL.search(text):
+            return False
+        lowered = chunk.lower()
+        if b"<" in chunk and any(tag in lowered for tag in _MARKUP):
+            return False
+    try:
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
-    lowered = text.lower()
-    if "<" in text and any(tag in lowered for tag in ("<html", "<script", "<svg", "<?xml", "<!doctype", "<body")):
-        return False
-    if any(ord(c) < 9 or 13 < ord(c) < 32 for c in text):
-        return False
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in first.decode("utf-8-sig", "ignore").splitlines() if ln.strip()]
     return bool(lines) and "," in lines[0]

@@ -29,9 +29,24 @@ class KnownIssue(SQLModel, table=True):
     status: str = Field(max_length=40)
     location: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     registered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    applications: int = 0
+    rejections: int = 0
+    reopenings: int = 0
+
+
+class KnownRound(SQLModel, table=True):
+    """An inspection round as verification needs it: when its findings were fed back (before_issue)."""
+
+    __tablename__ = "verification_round"
+    __table_args__ = ({"info": OWN},)
+
+    id: str = Field(primary_key=True, max_length=64)
+    feedback_on: date | None = None
 
 
 class Evidence(SQLModel, table=True):
+    """One uploaded file of an issue: its content address, what the client said and what the file says."""
+
     __tablename__ = "verification_evidence"
     __table_args__ = ({"info": OWN},)
 
@@ -45,8 +60,13 @@ class Evidence(SQLModel, table=True):
     captured_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     latitude: float | None = None
     longitude: float | None = None
+    exif_captured_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    exif_latitude: float | None = None
+    exif_longitude: float | None = None
+    phash: str | None = Field(default=None, max_length=16, index=True)
     note: str | None = Field(default=None, sa_column=Column(Text))
     flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    flag_details: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     uploaded_by: str = Field(max_length=200)
     org_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -70,6 +90,7 @@ class Closure(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     filed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    filed_by: str | None = Field(default=None, max_length=200)
 
 
 class DecisionRecord(SQLModel, table=True):
@@ -90,6 +111,24 @@ class DecisionRecord(SQLModel, table=True):
     decided_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class Reopening(SQLModel, table=True):
+    """A rebound (反弹): a signed-off or filed issue sent back to in_progress, with why and by whom."""
+
+    __tablename__ = "verification_reopening"
+    __table_args__ = ({"info": OWN},)
+
+    id: str = Field(primary_key=True, max_length=36)
+    issue_id: str = Field(max_length=36, index=True)
+    closure_id: str | None = Field(default=None, max_length=36)
+    from_status: str = Field(max_length=40)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    evidence_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    number: int = 1
+    reopened_by: str = Field(max_length=200)
+    reopened_org: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 async def known_issue(session: AsyncSession, *, issue_id: str, lock: bool = False) -> KnownIssue | None:
     """The issue as verification knows it."""
     stmt = select(KnownIssue).where(KnownIssue.id == issue_id)
@@ -102,3 +141,36 @@ async def open_closure(session: AsyncSession, *, issue_id: str) -> Closure | Non
     """The issue's open application, if any."""
     stmt = select(Closure).where(Closure.issue_id == issue_id, Closure.state == "open")
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def last_accepted_closure(session: AsyncSession, *, issue_id: str) -> Closure | None:
+    """The issue's most recent accepted or filed application."""
+    stmt = (select(Closure).where(Closure.issue_id == issue_id, Closure.state.in_(("accepted", "filed")))  # type: ignore[attr-defined]
+            .order_by(Closure.created_at.desc(), Closure.attempt.desc()))  # type: ignore[attr-defined]
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def evidence_with_sha(session: AsyncSession, *, sha256: str, other_than_issue: str) -> list[Evidence]:
+    """Evidence with this content that belongs to other issues."""
+    stmt = select(Evidence).where(Evidence.sha256 == sha256, Evidence.issue_id != other_than_issue)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def image_hashes(session: AsyncSession, *, other_than_issue: str) -> list[tuple[str, str, str]]:
+    """(evidence id, issue id, pHash) of every image of other issues."""
+    stmt = select(Evidence.id, Evidence.issue_id, Evidence.phash).where(
+        Evidence.phash.is_not(None), Evidence.issue_id != other_than_issue)  # type: ignore[union-attr]
+    return [(a, b, c) for a, b, c in (await session.execute(stmt)).all()]
+
+
+async def visible_issue_ids(session: AsyncSession, *, org: str) -> list[str]:
+    """Ids of the issues an org is responsible for, supervises or cooperates on."""
+    rows = (await session.execute(select(KnownIssue.id, KnownIssue.responsible_org_id, KnownIssue.supervising_org_id,
+                                         KnownIssue.cooperating_org_ids))).all()
+    return [i for i, r, s, c in rows if org in (r, s) or org in (c or [])]
+
+
+async def decisions_of(session: AsyncSession, *, closure_id: str) -> list[DecisionRecord]:
+    """An application's decisions in the order they were taken."""
+    stmt = select(DecisionRecord).where(DecisionRecord.closure_id == closure_id).order_by(DecisionRecord.id)
+    return list((await session.execute(stmt)).scalars().all())

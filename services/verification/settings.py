@@ -1,0 +1,29 @@
+"""Settings of the verification service: the shared runtime settings plus upload and integrity limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from runtime.settings import Settings
+
+
+class VerificationSettings(Settings):
+    """Runtime settings plus CLOSELOOP_MAX_UPLOAD_BYTES, CLOSELOOP_FAR_FROM_SITE_METRES, CLOSELOOP_REUSE_PHASH_DISTANCE."""
+
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    far_from_site_metres: float = Field(default=1000.0, gt=0)
+    reuse_phash_distance: int = Field(default=6, ge=0, le=64)
+
+
+def get_settings(**overrides: Any) -> VerificationSettings:
+    """Build the verification settings from the environment, with explicit overrides winning."""
+    return VerificationSettings(**{"service": "verification", **overrides})
+
+
+def settings_of(base: Settings) -> VerificationSettings:
+    """The verification settings for a runtime built with plain Settings (its values win, the rest from env)."""
+    if isinstance(base, VerificationSettings):
+        return base
+    return VerificationSettings(**base.model_dump(exclude_unset=False))
