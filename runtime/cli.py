@@ -24,7 +24,8 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "data"
+# The reference data: the repository's data/ folder, or where the container image puts it.
+DATA = ROOT / "data" if (ROOT / "data").is_dir() else Path("/usr/share/closeloop/data")
 DEFAULT_PORTS = {"issues": 8001, "verification": 8002, "scoring": 8003, "notify": 8004}
 REFERENCE_ROUND = {
     "id": "nm-2019-inspection", "name": "自治区第一生态环境保护督察组", "level": "regional",
