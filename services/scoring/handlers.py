@@ -1,37 +1,219 @@
-"""Event handlers of the scoring service and the table that maps them."""
+"""Commands and event handlers of the scoring service, and the table that maps events to handlers."""
 
 from __future__ import annotations
 
+import math
+import uuid
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope
-from contracts.events.issues import IssueRegistered
-from contracts.events.verification import ClosureAccepted
-from runtime.errors import NotFound
+from contracts.events.issues import IssueExtensionDecided, IssueRegistered, IssueUpdated, OrgRegistered
+from contracts.events.scoring import IndicatorRecorded, RankingPublished, SchemeVersioned
+from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
-from services.scoring.store import IssueFact
+from services.scoring import domain
+from services.scoring.store import (
+    IssueEventFact,
+    OrgFact,
+    Ranking,
+    ReadingRow,
+    SchemeVersion,
+    current_ranking,
+    default_scheme_row,
+    get_scheme,
+    known_indicators,
+    known_org_ids,
+    load_issue_events,
+    load_orgs,
+    load_readings,
+    scheme_versions,
+    to_domain_scheme,
+)
+
+# ---------------------------------------------------------------- events
 
 
-async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
-    """Start counting an issue for its responsible org."""
-    assert isinstance(payload, IssueRegistered)
-    if await uow.session.get(IssueFact, payload.issue_id) is None:
-        uow.session.add(IssueFact(id=payload.issue_id, responsible_org_id=payload.responsible_org_id,
-                                  deadline=payload.deadline, status="registered", registered_at=envelope.time))
+async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """Know an assessee: its kind and zone type (of two registrations, the later event wins)."""
+    assert isinstance(payload, OrgRegistered)
+    org = await uow.session.get(OrgFact, payload.org_id)
+    if org is None:
+        uow.session.add(OrgFact(id=payload.org_id, name=payload.name, kind=payload.kind,
+                                zone_type=payload.zone_type, event_time=envelope.time))
+    elif envelope.time >= org.event_time:
+        org.name, org.kind, org.zone_type, org.event_time = (payload.name, payload.kind, payload.zone_type,
+                                                             envelope.time)
+        uow.session.add(org)
 
 
-async def on_closure_accepted(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
-    """Record the sign-off time (it decides on-time closure and completion)."""
-    assert isinstance(payload, ClosureAccepted)
-    fact = await uow.session.get(IssueFact, payload.issue_id)
-    if fact is None:
-        raise NotFound(f"closure.accepted for issue {payload.issue_id} that scoring has not seen registered")
-    fact.status = "signed_off"
-    fact.signed_off_at = envelope.time
+async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """Keep an issue or closure event as a fact with its event time; scores are computed from these at query time."""
+    if await uow.session.get(IssueEventFact, str(envelope.id)) is not None:
+        return
+    issue_id = str(payload.issue_id)
+    fact = IssueEventFact(event_id=str(envelope.id), issue_id=issue_id, type=envelope.type, source=envelope.source,
+                          seq=envelope.seq, time=envelope.time)
+    if isinstance(payload, (IssueRegistered, IssueUpdated)):
+        fact.org_id = payload.responsible_org_id
+        if payload.target is not None:
+            fact.target_indicator = payload.target.indicator
+            fact.target_op = str(payload.target.op.value)
+            fact.target_value = payload.target.value
+        if isinstance(payload, IssueRegistered):
+            fact.deadline = payload.deadline
+    elif isinstance(payload, IssueExtensionDecided):
+        if not payload.approved:
+            return  # a refused extension changes nothing scoring counts
+        fact.deadline = payload.deadline
     uow.session.add(fact)
 
 
 HANDLERS = {
-    "issue.registered": on_issue_registered,
-    "closure.accepted": on_closure_accepted,
+    "org.registered": on_org_registered,
+    **{t: on_issue_event for t in domain.ISSUE_EVENT_TYPES},
 }
+
+# ---------------------------------------------------------------- schemes
+
+
+def scheme_view(row: SchemeVersion, versions: list[int]) -> dict[str, Any]:
+    """A scheme version as the API shows it."""
+    return {"id": row.id, "version": row.version, "weights": row.weights, "bottom_named": row.bottom_named,
+            "penalized": row.penalized, "penalty": row.penalty, "created_at": row.created_at.isoformat(),
+            "created_by": row.created_by, "versions": versions}
+
+
+async def put_scheme(uow: UnitOfWork, *, scheme_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Store a new version of a scheme; the old ones stay readable."""
+    clean = domain.validate_scheme(body)
+    versions = await scheme_versions(uow.session, scheme_id=scheme_id)
+    now = uow.clock.now()
+    implicit = scheme_id == "default" and versions and versions[0].created_by == "design"
+    if implicit and await uow.session.get(SchemeVersion, ("default", 1)) is None:
+        # the design's version 1 was implicit until now: store it so the history is all data
+        uow.session.add(default_scheme_row(now))
+    version = (versions[-1].version if versions else 0) + 1
+    row = SchemeVersion(id=scheme_id, version=version, created_at=now, created_by=uow.actor.user or "?", **clean)
+    uow.session.add(row)
+    await uow.emit("score.scheme_versioned", f"scheme/{scheme_id}",
+                   SchemeVersioned(scheme_id=scheme_id, version=version, **clean))
+    return scheme_view(row, [v.version for v in versions] + [version])
+
+
+# ---------------------------------------------------------------- readings
+
+
+async def record_readings(uow: UnitOfWork, *, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Store readings, all or none: an unknown org or indicator is refused (422) naming it."""
+    problems: list[dict[str, str]] = []
+    orgs = await known_org_ids(uow.session, ids={str(i["org_id"]) for i in items})
+    indicators = await known_indicators(uow.session, names={str(i["indicator"]) for i in items})
+    for n, item in enumerate(items):
+        if item["org_id"] not in orgs:
+            problems.append({"field": f"{n}.org_id", "message": f"unknown org {item['org_id']}"})
+        if item["indicator"] not in indicators:
+            problems.append({"field": f"{n}.indicator",
+                             "message": f"unknown indicator {item['indicator']}: no issue target uses it"})
+        if not math.isfinite(item["value"]):
+            problems.append({"field": f"{n}.value", "message": "must be a finite number"})
+    if problems:
+        raise Invalid("; ".join(f"{p['field']}: {p['message']}" for p in problems), details=problems)
+    now = uow.clock.now()
+    out = []
+    for item in items:
+        row = ReadingRow(id=str(uuid.uuid4()), org_id=item["org_id"], indicator=item["indicator"],
+                         value=float(item["value"]), observed_at=item["observed_at"], recorded_at=now,
+                         recorded_by=uow.actor.user or "?")
+        uow.session.add(row)
+        await uow.emit("indicator.recorded", row.org_id, IndicatorRecorded(
+            reading_id=row.id, org_id=row.org_id, indicator=row.indicator, value=row.value,
+            observed_at=row.observed_at))
+        out.append({"id": row.id, "org_id": row.org_id, "indicator": row.indicator, "value": row.value,
+                    "observed_at": row.observed_at.isoformat(), "recorded_at": now.isoformat()})
+    return out
+
+
+# ---------------------------------------------------------------- scores and rankings
+
+
+async def resolve_scheme(session: AsyncSession, *, scheme_id: str, version: int | None) -> domain.Scheme:
+    """The scheme version a request names (the newest when it names no version), or 404."""
+    row = await get_scheme(session, scheme_id=scheme_id, version=version)
+    if row is None:
+        what = f"scheme {scheme_id}" + (f" version {version}" if version is not None else "")
+        raise NotFound(f"{what} does not exist", details=[{"field": "scheme_id", "message": "unknown scheme"}])
+    return to_domain_scheme(row)
+
+
+async def compute(session: AsyncSession, *, period: domain.Period, kind: str, scheme: domain.Scheme,
+                  now: datetime) -> list[dict[str, Any]]:
+    """Load the facts of a period and score them (the pure rules live in domain.compute_scores)."""
+    as_of = min(period.end, now)
+    orgs = await load_orgs(session)
+    events = await load_issue_events(session, before=as_of)
+    readings = await load_readings(session, start=period.start, end=period.end)
+    return domain.compute_scores(orgs=orgs, events=events, readings=readings, scheme=scheme, period=period,
+                                 kind=kind, now=now)
+
+
+def ranking_view(r: Ranking, superseded_by: str | None = None) -> dict[str, Any]:
+    """A published ranking as the API shows it."""
+    return {"id": r.id, "period": r.period, "kind": r.kind, "scheme_id": r.scheme_id,
+            "scheme_version": r.scheme_version, "generation": r.generation, "supersedes": r.supersedes,
+            "correction": r.supersedes is not None, "superseded_by": superseded_by,
+            "as_of": r.as_of.isoformat(), "published_at": r.published_at.isoformat(),
+            "published_by": r.published_by, "rows": r.rows, "bottom_named": r.bottom_named,
+            "penalized": r.penalized}
+
+
+async def publish_ranking(uow: UnitOfWork, *, period: str, kind: str, scheme_id: str,
+                          scheme_version: int | None = None) -> dict[str, Any]:
+    """Freeze the ranking of (period, kind, scheme); publishing it again is a correction superseding the last."""
+    p = domain.parse_period(period)
+    now = uow.clock.now()
+    if p.start > now:
+        raise Invalid(f"period: {period} has not begun; there is nothing to rank",
+                      details=[{"field": "period", "message": "has not begun"}])
+    scheme = await resolve_scheme(uow.session, scheme_id=scheme_id, version=scheme_version)
+    rows = await compute(uow.session, period=p, kind=kind, scheme=scheme, now=now)
+    frozen = domain.freeze_ranking(rows, scheme)
+    previous = await current_ranking(uow.session, period=p.label, kind=kind, scheme_id=scheme_id)
+    ranking = Ranking(id=str(uuid.uuid4()), period=p.label, kind=kind, scheme_id=scheme_id,
+                      scheme_version=scheme.version, generation=(previous.generation + 1) if previous else 1,
+                      supersedes=previous.id if previous else None, as_of=min(p.end, now), published_at=now,
+                      published_by=uow.actor.user or "?", **frozen)
+    uow.session.add(ranking)
+    try:
+        await uow.session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"another ranking of {p.label}/{kind}/{scheme_id} was published at the same moment; "
+                       "read it and publish again if it still needs correcting") from exc
+    await uow.emit("ranking.published", f"{p.label}/{kind}/{scheme_id}", RankingPublished(
+        ranking_id=ranking.id, period=p.label, kind=kind, scheme_id=scheme_id, scheme_version=scheme.version,
+        published_at=now, supersedes=ranking.supersedes, bottom_named=ranking.bottom_named,
+        penalized=ranking.penalized,
+        rows=[{"org_id": r["org_id"], "org_name": r["org_name"], "score": r["score"], "rank": r["rank"],
+               "components": {c: r["components"][c]["score"] for c in domain.COMPONENTS},
+               "overdue": r["overdue"], "named": r["named"], "penalty": r["penalty"]} for r in frozen["rows"]],
+    ))
+    return ranking_view(ranking)
+
+
+async def issue_fact(session: AsyncSession, *, issue_id: str) -> dict[str, Any]:
+    """What scoring has recorded of one issue: its state after every event consumed."""
+    events = await load_issue_events(session, issue_id=issue_id)
+    state = domain.issue_state_at(events)
+    if state is None:
+        raise NotFound(f"scoring has recorded nothing of issue {issue_id}")
+    return {"id": state.issue_id, "responsible_org_id": state.org_id,
+            "deadline": state.deadline.isoformat() if state.deadline else None, "status": state.status,
+            "registered_at": state.registered_at.isoformat() if state.registered_at else None,
+            "signed_off_at": state.signed_off_at.isoformat() if state.signed_off_at else None,
+            "target": None if state.target is None else {"indicator": state.target.indicator,
+                                                         "op": state.target.op, "value": state.target.value},
+            "events": len(events)}

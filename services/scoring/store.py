@@ -1,26 +1,231 @@
-"""Tables of the scoring service: the facts it keeps from consumed events."""
+"""Tables of the scoring service and keyword-only queries over them.
+
+Facts from consumed events are stored as they came, with their event times, and scores are computed at query
+time: the order in which topics delivered them never matters.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy import JSON, Column, UniqueConstraint, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from runtime.db import UTCDateTime
+from services.scoring import domain
 
 OWN = {"service": "scoring"}
 
 
-class IssueFact(SQLModel, table=True):
-    """An issue as scoring sees it: whose it is, when it is due, when it was signed off."""
+class OrgFact(SQLModel, table=True):
+    """An org as `org.registered` described it (the latest event wins)."""
 
-    __tablename__ = "scoring_issue"
+    __tablename__ = "scoring_org"
+    __table_args__ = ({"info": OWN},)
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=40)
+    zone_type: str | None = Field(default=None, max_length=40)
+    event_time: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class IssueEventFact(SQLModel, table=True):
+    """One consumed issue or closure event, with its event time and the payload fields scoring needs."""
+
+    __tablename__ = "scoring_issue_event"
+    __table_args__ = ({"info": OWN},)
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    issue_id: str = Field(max_length=64, index=True)
+    type: str = Field(max_length=60)
+    source: str = Field(max_length=40)
+    seq: int
+    time: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    org_id: str | None = Field(default=None, max_length=64)
+    deadline: date | None = None
+    target_indicator: str | None = Field(default=None, max_length=100, index=True)
+    target_op: str | None = Field(default=None, max_length=2)
+    target_value: float | None = None
+
+
+class ReadingRow(SQLModel, table=True):
+    """A monitoring reading (from a monitoring system or the admin)."""
+
+    __tablename__ = "scoring_reading"
     __table_args__ = ({"info": OWN},)
 
     id: str = Field(primary_key=True, max_length=36)
-    responsible_org_id: str = Field(max_length=64, index=True)
-    deadline: date
-    status: str = Field(max_length=40)
-    registered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    signed_off_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    org_id: str = Field(max_length=64, index=True)
+    indicator: str = Field(max_length=100)
+    value: float
+    observed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    recorded_by: str = Field(max_length=200)
+
+
+class SchemeVersion(SQLModel, table=True):
+    """One version of a scheme; versions are only ever added."""
+
+    __tablename__ = "scoring_scheme"
+    __table_args__ = ({"info": OWN},)
+
+    id: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    weights: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    bottom_named: int
+    penalized: int
+    penalty: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(max_length=200)
+
+
+class Ranking(SQLModel, table=True):
+    """A published ranking; immutable. A correction is a new row of the next generation that supersedes it."""
+
+    __tablename__ = "scoring_ranking"
+    __table_args__ = (
+        UniqueConstraint("period", "kind", "scheme_id", "generation", name="uq_scoring_ranking_generation"),
+        {"info": OWN},
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    period: str = Field(max_length=10)
+    kind: str = Field(max_length=20)
+    scheme_id: str = Field(max_length=64)
+    scheme_version: int
+    generation: int
+    supersedes: str | None = Field(default=None, max_length=36)
+    as_of: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    published_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    published_by: str = Field(max_length=200)
+    rows: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    bottom_named: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    penalized: list[str] = Field(sa_column=Column(JSON, nullable=False))
+
+
+# ---------------------------------------------------------------- schemes
+
+
+def default_scheme_row(now: datetime) -> SchemeVersion:
+    """Version 1 of `default`: the design's weights; it exists before anyone stores a version."""
+    d = domain.DEFAULT_SCHEME
+    return SchemeVersion(id="default", version=1, weights=d["weights"], bottom_named=d["bottom_named"],
+                         penalized=d["penalized"], penalty=d["penalty"], created_at=now, created_by="design")
+
+
+async def scheme_versions(session: AsyncSession, *, scheme_id: str) -> list[SchemeVersion]:
+    """Every stored version of a scheme, oldest first (the default's first version even when never stored)."""
+    rows = list((await session.execute(
+        select(SchemeVersion).where(SchemeVersion.id == scheme_id).order_by(SchemeVersion.version)
+    )).scalars().all())
+    if scheme_id == "default" and not any(r.version == 1 for r in rows):
+        rows.insert(0, default_scheme_row(datetime.fromisoformat("2020-01-01T00:00:00+00:00")))
+    return rows
+
+
+async def get_scheme(session: AsyncSession, *, scheme_id: str, version: int | None = None) -> SchemeVersion | None:
+    """One version of a scheme (the newest when none is named), or None."""
+    rows = await scheme_versions(session, scheme_id=scheme_id)
+    if version is None:
+        return rows[-1] if rows else None
+    return next((r for r in rows if r.version == version), None)
+
+
+async def scheme_ids(session: AsyncSession) -> list[str]:
+    """The ids of all schemes, `default` included."""
+    ids = set((await session.execute(select(SchemeVersion.id).distinct())).scalars().all())
+    return sorted(ids | {"default"})
+
+
+def to_domain_scheme(row: SchemeVersion) -> domain.Scheme:
+    """The domain's view of a stored scheme version."""
+    return domain.Scheme(scheme_id=row.id, version=row.version, weights=row.weights,
+                         bottom_named=row.bottom_named, penalized=row.penalized, penalty=row.penalty)
+
+
+# ---------------------------------------------------------------- facts
+
+
+async def load_orgs(session: AsyncSession) -> list[domain.OrgFact]:
+    """Every org scoring has heard of."""
+    rows = (await session.execute(select(OrgFact.id, OrgFact.name, OrgFact.kind, OrgFact.zone_type))).all()
+    return [domain.OrgFact(org_id=i, name=n, kind=k, zone_type=z) for i, n, k, z in rows]
+
+
+def _event(row: Any) -> domain.IssueEvent:
+    (event_id, issue_id, type_, source, seq, time_, org_id, deadline, ind, op, value) = row
+    target = domain.Target(indicator=ind, op=op, value=value) if ind is not None else None
+    return domain.IssueEvent(event_id=event_id, issue_id=issue_id, type=type_, time=time_, source=source, seq=seq,
+                             org_id=org_id, deadline=deadline, target=target)
+
+
+_EVENT_COLUMNS = (IssueEventFact.event_id, IssueEventFact.issue_id, IssueEventFact.type, IssueEventFact.source,
+                  IssueEventFact.seq, IssueEventFact.time, IssueEventFact.org_id, IssueEventFact.deadline,
+                  IssueEventFact.target_indicator, IssueEventFact.target_op, IssueEventFact.target_value)
+
+
+async def load_issue_events(session: AsyncSession, *, before: datetime | None = None,
+                            issue_id: str | None = None) -> list[domain.IssueEvent]:
+    """Issue events with time before `before` (all when None), optionally of one issue."""
+    query = select(*_EVENT_COLUMNS)
+    if before is not None:
+        query = query.where(IssueEventFact.time < before)
+    if issue_id is not None:
+        query = query.where(IssueEventFact.issue_id == issue_id)
+    return [_event(r) for r in (await session.execute(query)).all()]
+
+
+async def load_readings(session: AsyncSession, *, start: datetime, end: datetime) -> list[domain.Reading]:
+    """Readings observed in [start, end)."""
+    rows = (await session.execute(
+        select(ReadingRow.id, ReadingRow.org_id, ReadingRow.indicator, ReadingRow.value, ReadingRow.observed_at,
+               ReadingRow.recorded_at)
+        .where(ReadingRow.observed_at >= start, ReadingRow.observed_at < end)
+    )).all()
+    return [domain.Reading(reading_id=i, org_id=o, indicator=ind, value=v, observed_at=at, recorded_at=rec)
+            for i, o, ind, v, at, rec in rows]
+
+
+async def known_org_ids(session: AsyncSession, *, ids: set[str]) -> set[str]:
+    """Which of the ids are orgs scoring has heard of."""
+    if not ids:
+        return set()
+    return set((await session.execute(select(OrgFact.id).where(OrgFact.id.in_(ids)))).scalars().all())
+
+
+async def known_indicators(session: AsyncSession, *, names: set[str]) -> set[str]:
+    """Which of the names are indicators some issue target uses."""
+    if not names:
+        return set()
+    return set((await session.execute(
+        select(IssueEventFact.target_indicator).where(IssueEventFact.target_indicator.in_(names)).distinct()
+    )).scalars().all())
+
+
+# ---------------------------------------------------------------- rankings
+
+
+async def current_ranking(session: AsyncSession, *, period: str, kind: str, scheme_id: str) -> Ranking | None:
+    """The newest publication for (period, kind, scheme), the one no other supersedes."""
+    return (await session.execute(
+        select(Ranking).where(Ranking.period == period, Ranking.kind == kind, Ranking.scheme_id == scheme_id)
+        .order_by(Ranking.generation.desc()).limit(1)
+    )).scalar_one_or_none()
+
+
+async def superseded_by(session: AsyncSession, *, ids: list[str]) -> dict[str, str]:
+    """For each ranking id that a later publication supersedes, that publication's id."""
+    if not ids:
+        return {}
+    rows = (await session.execute(
+        select(Ranking.supersedes, Ranking.id).where(Ranking.supersedes.in_(ids))
+    )).all()
+    return {old: new for old, new in rows}
+
+
+async def count_rows(session: AsyncSession, model: Any) -> int:
+    """How many rows a table holds (tests check that refused input stored nothing)."""
+    return int((await session.execute(select(func.count()).select_from(model))).scalar_one())

@@ -1,0 +1,493 @@
+"""Scoring rules (考核办法) as pure functions: facts in, scores out. No I/O, no clock: `now` is passed in.
+
+The audit replay reuses `compute_scores` and `freeze_ranking` on facts rebuilt from the event log.
+Every rule here is DESIGN.md "Scoring"; the choices the design leaves open are written down beside them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+from runtime.clock import SHANGHAI
+from runtime.errors import Invalid
+
+COMPONENTS = ("on_time_closure", "completion", "quality", "environment")
+ZONE_TYPES = ("urban_core", "ecological", "industrial", "agricultural", "department")
+KINDS = ("region", "department")
+DONE = frozenset({"signed_off", "filed"})
+
+DEFAULT_SCHEME: dict[str, Any] = {
+    "weights": {
+        "urban_core": {"on_time_closure": 0.30, "completion": 0.20, "quality": 0.20, "environment": 0.30},
+        "ecological": {"on_time_closure": 0.25, "completion": 0.20, "quality": 0.15, "environment": 0.40},
+        "industrial": {"on_time_closure": 0.30, "completion": 0.25, "quality": 0.25, "environment": 0.20},
+        "agricultural": {"on_time_closure": 0.30, "completion": 0.30, "quality": 0.20, "environment": 0.20},
+        "department": {"on_time_closure": 0.40, "completion": 0.35, "quality": 0.25, "environment": 0.00},
+    },
+    "bottom_named": 3,
+    "penalized": 1,
+    "penalty": {"amount": 0, "currency": "CNY", "note": "经济处罚金额未配置(由督察整改办在考核方案中设定)"},
+}
+
+# The issue events scoring keeps, and where each source stands when two events carry the same time.
+ISSUE_EVENT_TYPES = (
+    "issue.registered", "issue.updated", "issue.extension_decided",
+    "closure.requested", "closure.accepted", "closure.rejected", "closure.filed", "issue.reopened",
+)
+_SOURCE_ORDER = {"issues": 0, "verification": 1}
+
+
+# ---------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class Target:
+    """A quantitative target of an issue (e.g. PM2.5 <= 35)."""
+
+    indicator: str
+    op: str
+    value: float
+
+
+@dataclass(frozen=True)
+class OrgFact:
+    """An assessee as `org.registered` described it."""
+
+    org_id: str
+    name: str
+    kind: str
+    zone_type: str | None = None
+
+
+@dataclass(frozen=True)
+class IssueEvent:
+    """One consumed event about an issue, with its event time (UTC) and what scoring needs of its payload.
+
+    `org_id` is the responsible org (registered/updated); `deadline` the deadline (registered, or the new one of
+    an approved extension); `target` the current target (registered/updated: None means no target).
+    """
+
+    event_id: str
+    issue_id: str
+    type: str
+    time: datetime
+    source: str = "issues"
+    seq: int = 0
+    org_id: str | None = None
+    deadline: date | None = None
+    target: Target | None = None
+
+    def order_key(self) -> tuple[datetime, int, int, str]:
+        """Event time first: the arrival order across topics never matters."""
+        return (self.time, _SOURCE_ORDER.get(self.source, 9), self.seq, self.event_id)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A monitoring reading of an indicator for an org."""
+
+    reading_id: str
+    org_id: str
+    indicator: str
+    value: float
+    observed_at: datetime
+    recorded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One version of an assessment scheme."""
+
+    scheme_id: str
+    version: int
+    weights: Mapping[str, Mapping[str, float]]
+    bottom_named: int = 3
+    penalized: int = 1
+    penalty: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar period in Asia/Shanghai; `start`/`end` are the UTC instants bounding it, end exclusive."""
+
+    label: str
+    first_day: date
+    last_day: date
+    start: datetime
+    end: datetime
+
+
+# ---------------------------------------------------------------- periods and deadlines
+
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_HALF = re.compile(r"^(\d{4})-H([12])$")
+_YEAR = re.compile(r"^(\d{4})$")
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def parse_period(text: str) -> Period:
+    """`2020-06` (month), `2020-H1`/`2020-H2` (half year) or `2020` (year), in Asia/Shanghai; else 422."""
+    text = (text or "").strip()
+    if m := _MONTH.match(text):
+        y, mo = int(m.group(1)), int(m.group(2))
+        first, after = date(y, mo, 1), (date(y + 1, 1, 1) if mo == 12 else date(y, mo + 1, 1))
+    elif m := _HALF.match(text):
+        y, h = int(m.group(1)), int(m.group(2))
+        first, after = (date(y, 1, 1), date(y, 7, 1)) if h == 1 else (date(y, 7, 1), date(y + 1, 1, 1))
+    elif m := _YEAR.match(text):
+        y = int(m.group(1))
+        first, after = date(y, 1, 1), date(y + 1, 1, 1)
+    else:
+        raise Invalid(f"period: {text!r} is not a period; write 2020-06, 2020-H1 or 2020",
+                      details=[{"field": "period", "message": "expected YYYY-MM, YYYY-H1, YYYY-H2 or YYYY"}])
+    return Period(label=text, first_day=first, last_day=after - timedelta(days=1), start=_midnight(first),
+                  end=_midnight(after))
+
+
+def deadline_instant(deadline: date) -> datetime:
+    """A deadline is a date meaning the end of that day in Asia/Shanghai: the next midnight there, in UTC."""
+    return _midnight(deadline + timedelta(days=1))
+
+
+# ---------------------------------------------------------------- schemes
+
+
+def _exact(value: Any, where: str) -> Fraction:
+    """A number as an exact fraction of its decimal text (0.3 is 3/10, not the nearest double)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise Invalid(f"{where}: must be a number", details=[{"field": where, "message": "must be a number"}])
+    try:
+        dec = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise Invalid(f"{where}: must be a number",
+                      details=[{"field": where, "message": "must be a number"}]) from exc
+    if not dec.is_finite():
+        raise Invalid(f"{where}: must be finite", details=[{"field": where, "message": "must be finite"}])
+    return Fraction(dec)
+
+
+def validate_scheme(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A scheme's content checked: every zone type with the four components, weights in [0, 1] summing to 1."""
+    problems: list[dict[str, str]] = []
+    weights = body.get("weights")
+    if not isinstance(weights, Mapping):
+        raise Invalid("weights: must be an object of zone types",
+                      details=[{"field": "weights", "message": "must be an object of zone types"}])
+    for zone in weights:
+        if zone not in ZONE_TYPES:
+            problems.append({"field": f"weights.{zone}",
+                             "message": f"unknown zone type {zone}; zone types are {', '.join(ZONE_TYPES)}"})
+    clean: dict[str, dict[str, float]] = {}
+    for zone in ZONE_TYPES:
+        row = weights.get(zone)
+        if not isinstance(row, Mapping):
+            problems.append({"field": f"weights.{zone}", "message": f"missing weights for zone type {zone}"})
+            continue
+        extra = [c for c in row if c not in COMPONENTS]
+        for c in extra:
+            problems.append({"field": f"weights.{zone}.{c}",
+                             "message": f"unknown component {c}; components are {', '.join(COMPONENTS)}"})
+        total = Fraction(0)
+        ok = not extra
+        for c in COMPONENTS:
+            if c not in row:
+                problems.append({"field": f"weights.{zone}.{c}", "message": f"missing weight of {c}"})
+                ok = False
+                continue
+            try:
+                w = _exact(row[c], f"weights.{zone}.{c}")
+            except Invalid as exc:
+                problems.extend(exc.details)
+                ok = False
+                continue
+            if not 0 <= w <= 1:
+                problems.append({"field": f"weights.{zone}.{c}", "message": "a weight lies between 0 and 1"})
+                ok = False
+            total += w
+        if ok and total != 1:
+            problems.append({"field": f"weights.{zone}",
+                             "message": f"the weights of zone type {zone} sum to {float(total):g}, not 1"})
+        if ok:
+            clean[zone] = {c: float(row[c]) for c in COMPONENTS}
+    counts: dict[str, int] = {}
+    for name, default in (("bottom_named", 3), ("penalized", 1)):
+        value = body.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            problems.append({"field": name, "message": "must be a whole number, 0 or more"})
+        else:
+            counts[name] = value
+    penalty = body.get("penalty")
+    clean_penalty: dict[str, Any] | None = None
+    if penalty is not None:
+        if not isinstance(penalty, Mapping):
+            problems.append({"field": "penalty", "message": "must be an object {amount, currency, note}"})
+        else:
+            for key in penalty:
+                if key not in ("amount", "currency", "note"):
+                    problems.append({"field": f"penalty.{key}", "message": "unknown field"})
+            amount = penalty.get("amount")
+            try:
+                if _exact(amount, "penalty.amount") < 0:
+                    problems.append({"field": "penalty.amount", "message": "must be 0 or more"})
+            except Invalid as exc:
+                problems.extend(exc.details)
+            currency = penalty.get("currency")
+            if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+                problems.append({"field": "penalty.currency", "message": "an ISO 4217 code such as CNY"})
+            note = penalty.get("note")
+            if note is not None and not isinstance(note, str):
+                problems.append({"field": "penalty.note", "message": "must be text"})
+            clean_penalty = {"amount": amount, "currency": currency, "note": note}
+    extra_keys = [k for k in body if k not in ("weights", "bottom_named", "penalized", "penalty")]
+    for k in extra_keys:
+        problems.append({"field": k, "message": "unknown field"})
+    if problems:
+        raise Invalid("; ".join(f"{p['field']}: {p['message']}" for p in problems), details=problems)
+    return {"weights": clean, "bottom_named": counts["bottom_named"], "penalized": counts["penalized"],
+            "penalty": clean_penalty}
+
+
+# ---------------------------------------------------------------- issue timelines
+
+
+@dataclass
+class IssueState:
+    """An issue as its events describe it at some instant."""
+
+    issue_id: str
+    registered_at: datetime | None = None
+    org_id: str | None = None
+    deadline: date | None = None
+    target: Target | None = None
+    status: str | None = None
+    signed_off_at: datetime | None = None
+
+    def apply(self, ev: IssueEvent) -> None:
+        """Move the state by one event."""
+        t = ev.type
+        if t == "issue.registered":
+            self.registered_at = ev.time
+            self.org_id, self.deadline, self.target = ev.org_id, ev.deadline, ev.target
+            if self.status is None:
+                self.status = "registered"
+        elif t == "issue.updated":
+            if ev.org_id:
+                self.org_id = ev.org_id
+            self.target = ev.target
+        elif t == "issue.extension_decided":
+            if ev.deadline is not None:
+                self.deadline = ev.deadline
+        elif t == "closure.requested":
+            self.status = "closure_requested"
+        elif t == "closure.rejected":
+            self.status = "in_progress"
+        elif t == "closure.accepted":
+            self.status, self.signed_off_at = "signed_off", ev.time
+        elif t == "closure.filed":
+            self.status = "filed"
+        elif t == "issue.reopened":
+            self.status, self.signed_off_at = "in_progress", None
+
+
+def issue_state_at(events: Iterable[IssueEvent], at: datetime | None = None) -> IssueState | None:
+    """The issue as its events with time before `at` (all when None) describe it; None if not registered."""
+    evs = sorted(events, key=IssueEvent.order_key)
+    if not evs:
+        return None
+    state = IssueState(issue_id=evs[0].issue_id)
+    for ev in evs:
+        if at is not None and ev.time >= at:
+            break
+        state.apply(ev)
+    return state if state.registered_at is not None else None
+
+
+# ---------------------------------------------------------------- scores
+
+
+def _round2(value: Fraction) -> float:
+    """Half up to 2 decimals, as one rounds by hand (not banker's rounding)."""
+    sign = -1 if value < 0 else 1
+    cents = (abs(value) * 100 + Fraction(1, 2)).__floor__()
+    return float(Decimal(sign * cents) / 100)
+
+
+def _num(value: Fraction) -> float | int:
+    """A count as an int, anything else as a float (rounded to 6 places for display)."""
+    return int(value) if value.denominator == 1 else round(float(value), 6)
+
+
+def _component(numerator: Fraction, denominator: int, weight: float, formula: str,
+               **detail: Any) -> dict[str, Any]:
+    score = Fraction(100) if denominator == 0 else 100 * numerator / denominator
+    return {"score": _round2(score), "numerator": _num(numerator), "denominator": denominator,
+            "weight": weight, "formula": formula, **detail, "_exact": score}
+
+
+def attainment(target: Target, reading: float) -> tuple[bool, Fraction]:
+    """Whether a reading meets a target, and its ratio: 1 when met, else min(target, reading) ÷ max(...)."""
+    t, r = Fraction(Decimal(str(target.value))), Fraction(Decimal(str(reading)))
+    met = r <= t if target.op == "<=" else r >= t if target.op == ">=" else r == t
+    if met:
+        return True, Fraction(1)
+    lo, hi = min(t, r), max(t, r)
+    if hi <= 0 or lo < 0:
+        return False, Fraction(0)
+    return False, lo / hi
+
+
+@dataclass
+class _Tally:
+    due: int = 0
+    on_time: int = 0
+    assigned: int = 0
+    done: int = 0
+    rejected: int = 0
+    reopened: int = 0
+    overdue: int = 0
+    targets: list[tuple[str, Target]] = field(default_factory=list)
+
+
+def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], readings: Iterable[Reading],
+                   scheme: Scheme, period: Period, kind: str, now: datetime) -> list[dict[str, Any]]:
+    """Ranked score rows of every org of `kind` for `period`, from facts alone.
+
+    Everything is judged from events with time before `as_of` = min(end of period, now), so a closed period's
+    scores never move once its events are in, and an open period does not count deadlines still to come.
+    Each issue counts for the org responsible at the time that matters: at its deadline (on-time closure), at
+    `as_of` (completion, overdue, targets), at the rejection or reopening (quality).
+    """
+    if kind not in KINDS:
+        raise Invalid(f"kind: {kind!r} is not assessed; kinds are {', '.join(KINDS)}",
+                      details=[{"field": "kind", "message": f"one of {', '.join(KINDS)}"}])
+    as_of = min(period.end, now)
+    assessees = sorted((o for o in orgs if o.kind == kind), key=lambda o: o.org_id)
+    zones: dict[str, str] = {}
+    for org in assessees:
+        zone = org.zone_type or ("department" if kind == "department" else None)
+        if zone is None or zone not in scheme.weights:
+            raise Invalid(f"org {org.org_id} has no zone type the scheme weighs",
+                          details=[{"field": "zone_type", "message": f"org {org.org_id}: zone type {zone!r} "
+                                    f"has no weights in scheme {scheme.scheme_id} v{scheme.version}"}])
+        zones[org.org_id] = zone
+    tallies: dict[str, _Tally] = defaultdict(_Tally)
+
+    by_issue: dict[str, list[IssueEvent]] = defaultdict(list)
+    for ev in events:
+        if ev.time < as_of:
+            by_issue[ev.issue_id].append(ev)
+    for evs in by_issue.values():
+        evs.sort(key=IssueEvent.order_key)
+        state = IssueState(issue_id=evs[0].issue_id)
+        for ev in evs:
+            state.apply(ev)
+            if state.registered_at is None or not (period.start <= ev.time):
+                continue
+            if ev.type == "closure.rejected" and state.org_id:
+                tallies[state.org_id].rejected += 1
+            elif ev.type == "issue.reopened" and state.org_id:
+                tallies[state.org_id].reopened += 1
+        if state.registered_at is None or state.org_id is None or state.deadline is None:
+            continue
+        final = tallies[state.org_id]
+        final.assigned += 1
+        if state.status in DONE:
+            final.done += 1
+        due_at = deadline_instant(state.deadline)
+        if due_at <= as_of and state.status not in DONE:
+            final.overdue += 1
+        if state.target is not None:
+            final.targets.append((state.issue_id, state.target))
+        if period.start < due_at <= as_of:
+            at_deadline = issue_state_at(evs, due_at)
+            if at_deadline is not None and at_deadline.org_id:
+                who = tallies[at_deadline.org_id]
+                who.due += 1
+                if at_deadline.status in DONE:
+                    who.on_time += 1
+
+    latest: dict[tuple[str, str], Reading] = {}
+    for rd in readings:
+        if not period.start <= rd.observed_at < period.end:
+            continue
+        key = (rd.org_id, rd.indicator)
+        seen = latest.get(key)
+        if seen is None or _reading_key(rd) > _reading_key(seen):
+            latest[key] = rd
+
+    rows: list[dict[str, Any]] = []
+    for org in assessees:
+        t = tallies.get(org.org_id, _Tally())
+        w = scheme.weights[zones[org.org_id]]
+        components: dict[str, dict[str, Any]] = {}
+        components["on_time_closure"] = _component(
+            Fraction(t.on_time), t.due, w["on_time_closure"], f"100 × {t.on_time} ÷ {t.due}" if t.due else
+            "100 (no issue due)", due=t.due, signed_off_by_deadline=t.on_time)
+        components["completion"] = _component(
+            Fraction(t.done), t.assigned, w["completion"], f"100 × {t.done} ÷ {t.assigned}" if t.assigned else
+            "100 (no issue assigned)", assigned=t.assigned, signed_off_or_filed=t.done)
+        raw = 100 - 10 * t.rejected - 20 * t.reopened
+        components["quality"] = _component(
+            Fraction(max(0, raw)), 100, w["quality"], f"max(0, 100 − 10 × {t.rejected} − 20 × {t.reopened})",
+            rejected=t.rejected, reopened=t.reopened)
+        targets, total, counted = [], Fraction(0), 0
+        for issue_id, target in sorted(t.targets, key=lambda it: (it[1].indicator, it[0])):
+            rd = latest.get((org.org_id, target.indicator))
+            item: dict[str, Any] = {"issue_id": issue_id, "indicator": target.indicator, "op": target.op,
+                                    "target": target.value, "reading": None, "observed_at": None,
+                                    "met": None, "attainment": None, "included": rd is not None}
+            if rd is not None:
+                met, ratio = attainment(target, rd.value)
+                total += ratio
+                counted += 1
+                item.update(reading=rd.value, observed_at=rd.observed_at.isoformat(), met=met,
+                            attainment=_round2(100 * ratio))
+            targets.append(item)
+        components["environment"] = _component(
+            total, counted, w["environment"],
+            f"100 × {_num(total)} ÷ {counted}" if counted else "100 (no target with a reading in the period)",
+            targets=targets)
+        exact = sum((Fraction(Decimal(str(components[c]["weight"]))) * components[c]["_exact"]
+                     for c in COMPONENTS), Fraction(0))
+        for c in COMPONENTS:
+            del components[c]["_exact"]
+        rows.append({"org_id": org.org_id, "org_name": org.name, "zone_type": zones[org.org_id],
+                     "score": _round2(exact), "overdue": t.overdue, "components": components})
+    rows.sort(key=lambda r: (-r["score"], r["overdue"], r["org_id"]))
+    for i, row in enumerate(rows, start=1):
+        row["rank"] = i
+    return rows
+
+
+def _reading_key(rd: Reading) -> tuple[datetime, datetime, str]:
+    epoch = datetime.min.replace(tzinfo=UTC)
+    return (rd.observed_at, rd.recorded_at or epoch, rd.reading_id)
+
+
+# ---------------------------------------------------------------- rankings
+
+
+def freeze_ranking(rows: Sequence[Mapping[str, Any]], scheme: Scheme) -> dict[str, Any]:
+    """The published table: the bottom `bottom_named` named (通报), the scheme's penalty on the last `penalized`."""
+    ordered = sorted(rows, key=lambda r: r["rank"])
+    n = len(ordered)
+    named = {r["org_id"] for r in ordered[max(0, n - scheme.bottom_named):]} if scheme.bottom_named else set()
+    punished = {r["org_id"] for r in ordered[max(0, n - scheme.penalized):]} if scheme.penalized else set()
+    table = []
+    for r in ordered:
+        table.append({**r, "named": r["org_id"] in named,
+                      "penalty": dict(scheme.penalty) if r["org_id"] in punished and scheme.penalty else None})
+    return {"rows": table,
+            "bottom_named": [r["org_id"] for r in ordered if r["org_id"] in named],
+            "penalized": [r["org_id"] for r in ordered if r["org_id"] in punished]}
