@@ -6,7 +6,7 @@ import asyncio
 import base64
 import binascii
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -139,11 +139,11 @@ def may_see(who: Principal, issue: KnownIssue) -> bool:
 
 def evidence_out(ev: Evidence) -> dict[str, Any]:
     """Evidence as shown: what the client said and what the file says, side by side, and the flags."""
-    out = ev.model_dump(mode="json", exclude={"phash", "exif_captured_at", "exif_latitude", "exif_longitude"})
+    out = ev.model_dump(mode="json", exclude={"phash"})
     out["capture"] = {
         "client": {"captured_at": out["captured_at"], "latitude": ev.latitude, "longitude": ev.longitude},
-        "exif": {"captured_at": ev.exif_captured_at.isoformat() if ev.exif_captured_at else None,
-                 "latitude": ev.exif_latitude, "longitude": ev.exif_longitude},
+        "exif": {"captured_at": out.pop("exif_captured_at"), "latitude": out.pop("exif_latitude"),
+                 "longitude": out.pop("exif_longitude")},
     }
     return out
 
@@ -223,7 +223,8 @@ async def upload_evidence(request: Request, rt: RT,
         assert issue_now is not None
         ev = Evidence(
             id=str(uuid.uuid4()), issue_id=issue.id, kind=fields.kind, sha256=digest, size=size,
-            media_type=media_type, filename=form.filename, captured_at=fields.captured_at,
+            media_type=media_type, filename=form.filename,
+            captured_at=fields.captured_at.astimezone(UTC) if fields.captured_at else None,
             latitude=fields.latitude, longitude=fields.longitude, note=fields.note, flags=[], flag_details=[],
             uploaded_by=who.sub, org_id=who.org, created_at=rt.clock.now(),
         )
