@@ -1,4 +1,4 @@
-"""The notify service: inbox, webhooks, e-mail, digests and reminders."""
+"""The notify service: inbox, webhooks, e-mail; reminders, weekly dispatch, monthly bulletins, half-year accounts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from runtime.app import ServiceSpec, build_app
 from runtime.clock import Clock
 from runtime.settings import Settings
 from services.notify.api import router
+from services.notify.channels import delivery_worker
+from services.notify.digests import scheduler
 from services.notify.handlers import HANDLERS
 
 SPEC = ServiceSpec(
@@ -15,7 +17,9 @@ SPEC = ServiceSpec(
     routers=[router],
     handlers=HANDLERS,
     follows=("issues", "verification", "scoring"),
-    description="Notifications: inbox, webhooks, e-mail; weekly dispatch, monthly bulletins, half-year accounts.",
+    tasks=[scheduler, delivery_worker],
+    description="Notifications: inbox, webhooks, e-mail; reminders and escalation; weekly dispatch (周调度), "
+                "monthly bulletins (月通报), half-year accounts (半年交账).",
 )
 
 

@@ -1,53 +1,240 @@
-"""Event handlers of the notify service and the table that maps them."""
+"""Event handlers of the notify service and the table that maps them.
+
+Each handler keeps notify's own view of issues current and issues the notices of the design's table at once.
+A notice's key comes from the event id, so a redelivered event (or a second replica) adds nothing.
+"""
 
 from __future__ import annotations
 
-import uuid
-
+import structlog
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from contracts import Envelope
-from contracts.events.issues import IssueRegistered
-from contracts.events.verification import ClosureAccepted
+from contracts.events.issues import (
+    IssueExtensionDecided,
+    IssueProgressReported,
+    IssueRegistered,
+    IssueStarted,
+    IssueStatusChanged,
+    IssueUpdated,
+    OrgRegistered,
+)
+from contracts.events.scoring import RankingPublished
+from contracts.events.verification import (
+    ClosureAccepted,
+    ClosureFiled,
+    ClosureRejected,
+    ClosureRequested,
+    IssueReopened,
+)
 from runtime.outbox import UnitOfWork
-from services.notify.store import InboxItem
+from services.notify.bulletins import publish_bulletin
+from services.notify.notices import Directory, notify
+from services.notify.store import Fact, IssueView, OrgView, insert_for
+
+log = structlog.get_logger("closeloop.notify")
+
+REJECT_ZH = {"insufficient_evidence": "佐证材料不足", "target_not_met": "未达到整改目标", "superficial": "表面整改",
+             "other": "其他"}
 
 
-async def deliver_inbox(uow: UnitOfWork, *, org_id: str, trigger: str, subject: str, title: str, body: str,
-                        dedupe_key: str) -> InboxItem | None:
-    """Put a notice in an org's inbox once; a second call with the same key adds nothing."""
-    existing = await uow.session.execute(
-        select(InboxItem.id).where(InboxItem.dedupe_key == dedupe_key, InboxItem.org_id == org_id))
-    if existing.first() is not None:
-        return None
-    item = InboxItem(id=str(uuid.uuid4()), org_id=org_id, type=trigger, subject=subject, title=title, body=body,
-                     dedupe_key=dedupe_key, created_at=uow.clock.now())
-    uow.session.add(item)
-    return item
+async def _issue(uow: UnitOfWork, issue_id: str) -> IssueView | None:
+    view = await uow.session.get(IssueView, issue_id)
+    if view is None:
+        log.warning("issue_unknown_to_notify", issue_id=issue_id)
+    return view
+
+
+def _label(view: IssueView | None, issue_id: str) -> str:
+    return f"{view.code}「{view.title}」" if view else issue_id
+
+
+async def _fact(uow: UnitOfWork, envelope: Envelope, *, org_id: str, kind: str, issue_id: str | None,
+                detail: str | None = None) -> None:
+    ins = insert_for(uow.session)
+    await uow.session.execute(ins(Fact).values(event_id=str(envelope.id), org_id=org_id, kind=kind, issue_id=issue_id,
+                                               at=envelope.time, detail=detail).on_conflict_do_nothing())
+
+
+async def _set_status(uow: UnitOfWork, issue_id: str, status: str) -> IssueView | None:
+    view = await _issue(uow, issue_id)
+    if view is not None:
+        view.status = status
+        uow.session.add(view)
+    return view
+
+
+async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """Remember the org's name for digests."""
+    assert isinstance(payload, OrgRegistered)
+    org = await uow.session.get(OrgView, payload.org_id) or OrgView(id=payload.org_id, name=payload.name,
+                                                                    kind=str(payload.kind))
+    org.name, org.kind = payload.name, str(payload.kind)
+    uow.session.add(org)
 
 
 async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
-    """Tell the responsible org (cooperating orgs in copy) that an issue was assigned to it."""
+    """Keep the issue, and tell the responsible org (cooperating orgs in copy) it was assigned to it."""
     assert isinstance(payload, IssueRegistered)
-    title = f"新交办整改任务:{payload.code} {payload.title}"
-    body = f"整改任务 {payload.code}「{payload.title}」已交办贵单位牵头办理,整改时限 {payload.deadline.isoformat()}。"
-    for org in [payload.responsible_org_id, *payload.cooperating_org_ids]:
-        await deliver_inbox(uow, org_id=org, trigger="issue.assigned", subject=payload.issue_id, title=title,
-                            body=body, dedupe_key=f"assigned:{envelope.id}")
+    view = await uow.session.get(IssueView, payload.issue_id)
+    if view is None:
+        view = IssueView(id=payload.issue_id, code=payload.code, title=payload.title,
+                         responsible_org_id=payload.responsible_org_id,
+                         cooperating_org_ids=list(payload.cooperating_org_ids),
+                         supervising_org_id=payload.supervising_org_id, leader=payload.leader,
+                         deadline=payload.deadline, status="registered", registered_at=envelope.time)
+        uow.session.add(view)
+    await _announce_assignment(uow, envelope, view, trigger="issue.assigned", verb="交办")
+
+
+async def _announce_assignment(uow: UnitOfWork, envelope: Envelope, view: IssueView, *, trigger: str,
+                               verb: str) -> None:
+    d = Directory(uow.session)
+    deadline = view.deadline.isoformat()
+    await notify(uow, trigger=trigger, key=f"{trigger}:{envelope.id}", subject=view.id,
+                 title=f"整改任务{verb}:{view.code} {view.title}",
+                 body=f"整改任务 {view.code}「{view.title}」已{verb}贵单位牵头办理,整改时限 {deadline}。"
+                      f"请按时推进整改并报送进展。",
+                 recipients=[await d.org(view.responsible_org_id)])
+    if view.cooperating_org_ids:
+        await notify(uow, trigger=trigger, key=f"{trigger}:{envelope.id}", subject=view.id,
+                     title=f"(抄送)整改任务{verb}:{view.code} {view.title}",
+                     body=f"整改任务 {view.code}「{view.title}」已{verb},贵单位为配合单位,牵头单位为 "
+                          f"{view.responsible_org_id},整改时限 {deadline}。",
+                     recipients=[await d.org(o) for o in view.cooperating_org_ids if o != view.responsible_org_id])
+
+
+async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """Keep the issue current; a change of responsible or cooperating orgs is announced as a reassignment."""
+    assert isinstance(payload, IssueUpdated)
+    view = await _issue(uow, payload.issue_id)
+    if view is None:
+        return
+    view.responsible_org_id = payload.responsible_org_id
+    view.cooperating_org_ids = list(payload.cooperating_org_ids)
+    view.supervising_org_id = payload.supervising_org_id
+    view.leader = payload.leader
+    view.title = payload.title
+    uow.session.add(view)
+    if {"responsible_org_id", "cooperating_org_ids"} & set(payload.changed):
+        await _announce_assignment(uow, envelope, view, trigger="issue.reassigned", verb="调整交办")
+
+
+async def on_issue_started(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """The issue is in progress."""
+    assert isinstance(payload, IssueStarted)
+    await _set_status(uow, payload.issue_id, "in_progress")
+
+
+async def on_status_changed(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """Follow the status the issues service holds."""
+    assert isinstance(payload, IssueStatusChanged)
+    await _set_status(uow, payload.issue_id, str(payload.to_status))
+
+
+async def on_progress(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """The last progress, for the weekly dispatch."""
+    assert isinstance(payload, IssueProgressReported)
+    view = await _issue(uow, payload.issue_id)
+    if view is not None and (view.progress_at is None or envelope.time >= view.progress_at):
+        view.progress_note, view.progress_percent, view.progress_at = payload.note, payload.percent, envelope.time
+        uow.session.add(view)
+
+
+async def on_extension_decided(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """An approved extension moves the deadline; reminders are keyed by deadline, so they start afresh."""
+    assert isinstance(payload, IssueExtensionDecided)
+    view = await _issue(uow, payload.issue_id)
+    if view is not None and payload.approved:
+        view.deadline = payload.deadline
+        uow.session.add(view)
+
+
+async def on_closure_requested(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """Tell the supervising org a closure application awaits its verification."""
+    assert isinstance(payload, ClosureRequested)
+    view = await _set_status(uow, payload.issue_id, "closure_requested")
+    d = Directory(uow.session)
+    label = _label(view, payload.issue_id)
+    await notify(uow, trigger="closure.requested", key=f"closure.requested:{envelope.id}", subject=payload.issue_id,
+                 title=f"销号申请待核查:{view.code if view else payload.issue_id}",
+                 body=f"{payload.responsible_org_id} 已就整改任务 {label} 申请销号(第{payload.attempt}次),"
+                      f"整改情况:{payload.summary}。请组织核查验收。",
+                 recipients=[await d.org(payload.supervising_org_id)])
 
 
 async def on_closure_accepted(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
     """Tell the responsible org its issue was accepted and signed off."""
     assert isinstance(payload, ClosureAccepted)
+    view = await _set_status(uow, payload.issue_id, "signed_off")
+    await _fact(uow, envelope, org_id=payload.responsible_org_id, kind="signed_off", issue_id=payload.issue_id)
+    d = Directory(uow.session)
     opinion = f"核查意见:{payload.opinion}" if payload.opinion else ""
-    await deliver_inbox(uow, org_id=payload.responsible_org_id, trigger="closure.accepted",
-                        subject=payload.issue_id, title="整改任务已通过验收并销号",
-                        body=f"贵单位申请销号的整改任务已通过监管单位核查验收,予以销号。{opinion}",
-                        dedupe_key=f"accepted:{envelope.id}")
+    await notify(uow, trigger="closure.accepted", key=f"closure.accepted:{envelope.id}", subject=payload.issue_id,
+                 title="整改任务已通过验收并销号",
+                 body=f"贵单位申请销号的整改任务 {_label(view, payload.issue_id)} 已通过监管单位核查验收,予以销号。"
+                      f"{opinion}",
+                 recipients=[await d.org(payload.responsible_org_id)])
+
+
+async def on_closure_rejected(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """Tell the responsible org its application was sent back, with the supervisor's opinion."""
+    assert isinstance(payload, ClosureRejected)
+    view = await _set_status(uow, payload.issue_id, "in_progress")
+    await _fact(uow, envelope, org_id=payload.responsible_org_id, kind="rejected", issue_id=payload.issue_id,
+                detail=payload.opinion)
+    d = Directory(uow.session)
+    reason = REJECT_ZH.get(str(payload.reason_code), str(payload.reason_code))
+    await notify(uow, trigger="closure.rejected", key=f"closure.rejected:{envelope.id}", subject=payload.issue_id,
+                 title=f"销号申请被退回:{view.code if view else payload.issue_id}",
+                 body=f"贵单位就整改任务 {_label(view, payload.issue_id)} 提出的销号申请未通过核查验收,"
+                      f"退回原因:{reason}。核查意见:{payload.opinion}。请继续整改后重新申请。",
+                 recipients=[await d.org(payload.responsible_org_id)])
+
+
+async def on_closure_filed(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """A filed issue is done."""
+    assert isinstance(payload, ClosureFiled)
+    await _set_status(uow, payload.issue_id, "filed")
+
+
+async def on_reopened(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """A rebound: tell the responsible org and the leader in charge."""
+    assert isinstance(payload, IssueReopened)
+    view = await _set_status(uow, payload.issue_id, "in_progress")
+    await _fact(uow, envelope, org_id=payload.responsible_org_id, kind="reopened", issue_id=payload.issue_id,
+                detail=payload.reason)
+    d = Directory(uow.session)
+    recipients = [await d.org(payload.responsible_org_id)]
+    if view is not None and view.leader:
+        recipients.append(await d.leader(view.leader))
+    await notify(uow, trigger="issue.reopened", key=f"issue.reopened:{envelope.id}", subject=payload.issue_id,
+                 title=f"问题反弹,重新整改:{view.code if view else payload.issue_id}",
+                 body=f"已销号的整改任务 {_label(view, payload.issue_id)} 出现反弹,现重新交由 "
+                      f"{payload.responsible_org_id} 整改。原因:{payload.reason}。",
+                 recipients=recipients)
+
+
+async def on_ranking_published(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+    """The monthly bulletin (月通报): build it, count the penalties, tell every org and leader."""
+    assert isinstance(payload, RankingPublished)
+    for org_id in payload.penalized:
+        await _fact(uow, envelope, org_id=org_id, kind="penalized", issue_id=None, detail=payload.ranking_id)
+    await publish_bulletin(uow, payload)
 
 
 HANDLERS = {
+    "org.registered": on_org_registered,
     "issue.registered": on_issue_registered,
+    "issue.updated": on_issue_updated,
+    "issue.started": on_issue_started,
+    "issue.status_changed": on_status_changed,
+    "issue.progress_reported": on_progress,
+    "issue.extension_decided": on_extension_decided,
+    "closure.requested": on_closure_requested,
     "closure.accepted": on_closure_accepted,
+    "closure.rejected": on_closure_rejected,
+    "closure.filed": on_closure_filed,
+    "issue.reopened": on_reopened,
+    "ranking.published": on_ranking_published,
 }

@@ -1,10 +1,14 @@
-"""Tables of the notify service."""
+"""Tables of the notify service: projections it needs, recipients, inbox, delivery queue, schedule state."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from runtime.db import UTCDateTime
@@ -12,18 +16,215 @@ from runtime.db import UTCDateTime
 OWN = {"service": "notify"}
 
 
-class InboxItem(SQLModel, table=True):
-    """One notice in an org's in-app inbox; unique per (trigger key, recipient) so redelivery adds nothing."""
+def insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT (for ON CONFLICT DO NOTHING)."""
+    return sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
 
-    __tablename__ = "notify_inbox"
-    __table_args__ = (UniqueConstraint("dedupe_key", "org_id", name="uq_notify_inbox_once"), {"info": OWN})
+
+# --- what notify knows of other services (projections of their events) -----------------------------------
+
+class OrgView(SQLModel, table=True):
+    """An org as registered in the issues service (its name is what digests print)."""
+
+    __tablename__ = "notify_org"
+    __table_args__ = ({"info": OWN},)
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=40)
+
+
+class IssueView(SQLModel, table=True):
+    """What reminders and digests need of an issue: parties, leader, deadline, status, last progress."""
+
+    __tablename__ = "notify_issue"
+    __table_args__ = (
+        Index("ix_notify_issue_open_deadline", "status", "deadline"),
+        Index("ix_notify_issue_responsible", "responsible_org_id"),
+        {"info": OWN},
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    code: str = Field(max_length=64)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    responsible_org_id: str = Field(max_length=64)
+    cooperating_org_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    supervising_org_id: str = Field(max_length=64)
+    leader: str | None = Field(default=None, max_length=200)
+    deadline: date
+    status: str = Field(max_length=40)
+    registered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    progress_note: str | None = Field(default=None, sa_column=Column(Text))
+    progress_percent: int | None = None
+    progress_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class Fact(SQLModel, table=True):
+    """A countable event for the half-year account: signed_off, rejected, reopened, penalized (one per event)."""
+
+    __tablename__ = "notify_fact"
+    __table_args__ = (
+        UniqueConstraint("event_id", "org_id", "kind", name="uq_notify_fact_once"),
+        Index("ix_notify_fact_at", "at"),
+        {"info": OWN},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=36)
+    org_id: str = Field(max_length=64)
+    kind: str = Field(max_length=20)
+    issue_id: str | None = Field(default=None, max_length=64)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+# --- recipients --------------------------------------------------------------------------------------------
+
+class OrgAddresses(SQLModel, table=True):
+    """The e-mail addresses of an org (managed by the admin)."""
+
+    __tablename__ = "notify_org_addresses"
+    __table_args__ = ({"info": OWN},)
+
+    org_id: str = Field(primary_key=True, max_length=64)
+    emails: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Leader(SQLModel, table=True):
+    """The address book: a leader's title as written in the ledger → the office inbox and e-mail addresses."""
+
+    __tablename__ = "notify_leader"
+    __table_args__ = ({"info": OWN},)
+
+    title: str = Field(primary_key=True, max_length=200)
+    name: str | None = Field(default=None, max_length=100)
+    org_id: str | None = Field(default=None, max_length=64)
+    emails: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Webhook(SQLModel, table=True):
+    """A webhook subscription of an org: its URL, signing secret and the triggers it wants (empty = all)."""
+
+    __tablename__ = "notify_webhook"
+    __table_args__ = ({"info": OWN},)
 
     id: str = Field(primary_key=True, max_length=36)
     org_id: str = Field(max_length=64, index=True)
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=500)
+    event_types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+# --- notices and their deliveries ----------------------------------------------------------------------------
+
+class InboxItem(SQLModel, table=True):
+    """One notice in a recipient's in-app inbox; unique per (notice key, recipient) so nothing arrives twice."""
+
+    __tablename__ = "notify_inbox"
+    __table_args__ = (UniqueConstraint("dedupe_key", "recipient", name="uq_notify_inbox_once"), {"info": OWN})
+
+    id: str = Field(primary_key=True, max_length=36)
+    recipient: str = Field(max_length=220)  # an org id, or leader:<title>
+    org_id: str | None = Field(default=None, max_length=64, index=True)  # whose inbox shows it
     type: str = Field(max_length=60)
     subject: str = Field(max_length=200)
     title: str = Field(max_length=500)
     body: str = Field(sa_column=Column(Text, nullable=False))
-    dedupe_key: str = Field(max_length=200)
+    dedupe_key: str = Field(max_length=300)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     read_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class Delivery(SQLModel, table=True):
+    """One notice to one recipient over one channel and target: the persisted delivery queue."""
+
+    __tablename__ = "notify_delivery"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", "recipient", "channel", "target", name="uq_notify_delivery_once"),
+        Index("ix_notify_delivery_due", "status", "next_attempt_at"),
+        {"info": OWN},
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    dedupe_key: str = Field(max_length=300)
+    notification_id: str | None = Field(default=None, max_length=36)
+    trigger: str = Field(max_length=60)
+    recipient: str = Field(max_length=220)
+    org_id: str | None = Field(default=None, max_length=64, index=True)
+    channel: str = Field(max_length=20)  # email, webhook
+    target: str = Field(max_length=2000)  # the address, or the webhook subscription id
+    subject: str = Field(max_length=200)
+    title: str = Field(max_length=500)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=20)  # pending, sending, delivered, failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    claim: str | None = Field(default=None, max_length=36)
+    lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+# --- cadence -------------------------------------------------------------------------------------------------
+
+class ReminderSent(SQLModel, table=True):
+    """A reminder of an issue already issued, for the deadline it was about (an extension starts afresh)."""
+
+    __tablename__ = "notify_reminder"
+    __table_args__ = ({"info": OWN},)
+
+    issue_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=20)
+    deadline: date = Field(primary_key=True)
+    sent_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ScheduleState(SQLModel, table=True):
+    """A recurring schedule: when it started and the last occurrence it ran (survives restarts)."""
+
+    __tablename__ = "notify_schedule"
+    __table_args__ = ({"info": OWN},)
+
+    name: str = Field(primary_key=True, max_length=40)
+    anchor_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_occurrence: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class Digest(SQLModel, table=True):
+    """One run of a digest (weekly, monthly, half-year); a scheduled occurrence runs once (unique key)."""
+
+    __tablename__ = "notify_digest"
+    __table_args__ = (UniqueConstraint("run_key", name="uq_notify_digest_run"), {"info": OWN})
+
+    id: str = Field(primary_key=True, max_length=36)
+    run_key: str = Field(max_length=200)
+    kind: str = Field(max_length=20)  # weekly, monthly, half_year
+    period: str = Field(max_length=40)
+    origin: str = Field(max_length=20)  # schedule, manual, ranking
+    recipients: int = 0
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Bulletin(SQLModel, table=True):
+    """A monthly bulletin (月通报) built from a published ranking: HTML and XLSX, kept as issued."""
+
+    __tablename__ = "notify_bulletin"
+    __table_args__ = ({"info": OWN},)
+
+    id: str = Field(primary_key=True, max_length=64)  # the ranking id
+    period: str = Field(max_length=40)
+    kind: str = Field(max_length=40)
+    title: str = Field(max_length=300)
+    supersedes: str | None = Field(default=None, max_length=64)
+    bottom_named: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    penalized: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    overdue_count: int = 0
+    html: str = Field(sa_column=Column(Text, nullable=False))
+    xlsx: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    published_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,147 @@
+"""The monthly bulletin (月通报): a published ranking, its named and penalised units and the overdue list."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events.notify import DigestPublished
+from contracts.events.scoring import RankingPublished
+from runtime.outbox import UnitOfWork
+from services.notify import domain
+from services.notify.notices import Directory, notify
+from services.notify.store import Bulletin, Digest, IssueView, OrgView, insert_for
+
+RANKING_HEADERS = ["排名", "单位", "单位编码", "综合得分"]
+RANKING_TAIL = ["逾期任务数", "通报", "经济处罚"]
+OVERDUE_HEADERS = ["编号", "整改任务", "责任单位", "监管单位", "包联领导", "整改时限", "逾期天数", "状态", "最新进展"]
+
+
+async def org_names(session: AsyncSession) -> dict[str, str]:
+    """Org id → name, as registered."""
+    return dict((await session.execute(select(OrgView.id, OrgView.name))).all())
+
+
+async def overdue_issues(session: AsyncSession, *, now: datetime) -> list[IssueView]:
+    """Open issues whose deadline has passed at `now`, most overdue first."""
+    today = domain.shanghai_day(now)
+    rows = (await session.execute(
+        select(IssueView).where(IssueView.status.in_(domain.OPEN_STATUSES), IssueView.deadline < today)
+        .order_by(IssueView.deadline, IssueView.code)
+    )).scalars().all()
+    return list(rows)
+
+
+def penalty_text(penalty: dict[str, Any] | None) -> str:
+    """A penalty as the scheme wrote it, readable."""
+    if not penalty:
+        return ""
+    if "description" in penalty:
+        return str(penalty["description"])
+    return json.dumps(penalty, ensure_ascii=False, sort_keys=True)
+
+
+def tables(ranking: RankingPublished, overdue: list[IssueView], names: dict[str, str],
+           now: datetime) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The bulletin's two tables (header row first): the ranking, and the overdue list."""
+    components: list[str] = []
+    for row in ranking.rows:
+        components += [c for c in row.components if c not in components]
+    ranking_rows: list[list[Any]] = [RANKING_HEADERS + [domain.COMPONENT_ZH.get(c, c) for c in components]
+                                     + RANKING_TAIL]
+    for row in sorted(ranking.rows, key=lambda r: r.rank):
+        ranking_rows.append([row.rank, row.org_name or names.get(row.org_id, row.org_id), row.org_id, row.score]
+                            + [row.components.get(c) for c in components]
+                            + [row.overdue, "是" if row.org_id in ranking.bottom_named else "",
+                               penalty_text(row.penalty) or ("是" if row.org_id in ranking.penalized else "")])
+    overdue_rows: list[list[Any]] = [OVERDUE_HEADERS]
+    for i in overdue:
+        overdue_rows.append([i.code, i.title, names.get(i.responsible_org_id, i.responsible_org_id),
+                             names.get(i.supervising_org_id, i.supervising_org_id), i.leader or "",
+                             i.deadline.isoformat(), domain.days_overdue(i.deadline, now),
+                             domain.STATUS_ZH.get(i.status, i.status),
+                             f"{i.progress_percent}% {i.progress_note}" if i.progress_note else "暂无进展"])
+    return ranking_rows, overdue_rows
+
+
+def render_xlsx(title: str, ranking_rows: list[list[Any]], overdue_rows: list[list[Any]]) -> bytes:
+    """Two sheets, 排名 and 逾期清单, with Chinese headers in bold on row 2 under the title."""
+    wb = Workbook()
+    for ws, rows, name in ((wb.active, ranking_rows, "排名"), (wb.create_sheet(), overdue_rows, "逾期清单")):
+        ws.title = name
+        ws.append([title])
+        ws["A1"].font = Font(bold=True, size=14)
+        for r in rows:
+            ws.append(r)
+        for cell in ws[2]:
+            cell.font = Font(bold=True)
+        ws.freeze_panes = "A3"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def render_html(title: str, summary: list[str], ranking_rows: list[list[Any]], overdue_rows: list[list[Any]]) -> str:
+    """A plain, self-contained HTML page; every value escaped."""
+    def table(rows: list[list[Any]]) -> str:
+        head = "".join(f"<th>{html.escape(str(h))}</th>" for h in rows[0])
+        body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in r) + "</tr>"
+                       for r in rows[1:])
+        return f"<table border=\"1\" cellspacing=\"0\" cellpadding=\"4\"><thead><tr>{head}</tr></thead>" \
+               f"<tbody>{body}</tbody></table>"
+    paras = "".join(f"<p>{html.escape(s)}</p>" for s in summary)
+    return (f"<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"</head><body><h1>{html.escape(title)}</h1>{paras}<h2>排名</h2>{table(ranking_rows)}"
+            f"<h2>逾期清单</h2>{table(overdue_rows)}</body></html>")
+
+
+async def publish_bulletin(uow: UnitOfWork, ranking: RankingPublished) -> Bulletin | None:
+    """Build the bulletin of a ranking once, and tell every org and leader (a redelivery adds nothing)."""
+    session = uow.session
+    if await session.get(Bulletin, ranking.ranking_id) is not None:
+        return None
+    now = uow.clock.now()
+    names = await org_names(session)
+    overdue = await overdue_issues(session, now=ranking.published_at)
+    kind_zh = domain.KIND_ZH.get(ranking.kind, ranking.kind)
+    title = f"{domain.month_zh(ranking.period)}生态环境保护督察整改{kind_zh}考核月通报"
+    def named(ids: list[str]) -> str:
+        return "、".join(names.get(o, o) for o in ids) or "无"
+    summary = [f"通报单位(排名靠后):{named(ranking.bottom_named)}。",
+               f"经济处罚单位:{named(ranking.penalized)}。",
+               f"截至通报日逾期未完成整改任务 {len(overdue)} 项。"]
+    if ranking.supersedes:
+        summary.append(f"本通报更正并取代此前发布的排名 {ranking.supersedes}。")
+    ranking_rows, overdue_rows = tables(ranking, overdue, names, ranking.published_at)
+    bulletin = Bulletin(id=ranking.ranking_id, period=ranking.period, kind=ranking.kind, title=title,
+                        supersedes=ranking.supersedes, bottom_named=list(ranking.bottom_named),
+                        penalized=list(ranking.penalized), overdue_count=len(overdue),
+                        html=render_html(title, summary, ranking_rows, overdue_rows),
+                        xlsx=render_xlsx(title, ranking_rows, overdue_rows), published_at=ranking.published_at,
+                        created_at=now)
+    session.add(bulletin)
+    d = Directory(session)
+    org_ids = sorted(set(names) | {r.org_id for r in ranking.rows})
+    leaders = (await session.execute(select(IssueView.leader).where(IssueView.leader.is_not(None)).distinct())
+               ).scalars().all()
+    recipients = [await d.org(o) for o in org_ids] + await d.all_leaders(list(leaders))
+    body = "".join(summary) + f"通报全文见 /v1/bulletins/{ranking.ranking_id}(HTML、XLSX 可下载)。"
+    created = await notify(uow, trigger="digest.monthly", key=f"digest.monthly:{ranking.ranking_id}",
+                           subject=ranking.period, title=title, body=body, recipients=recipients)
+    digest_id = str(uuid.uuid4())
+    await session.execute(insert_for(session)(Digest).values(
+        id=digest_id, run_key=f"monthly:{ranking.ranking_id}", kind="monthly", period=ranking.period,
+        origin="ranking", recipients=len(created), created_at=now).on_conflict_do_nothing())
+    await uow.emit("digest.published", digest_id, DigestPublished(
+        digest_id=digest_id, kind="monthly", period=ranking.period, origin="ranking", recipients=len(created),
+        bulletin_id=ranking.ranking_id))
+    return bulletin

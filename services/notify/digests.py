@@ -1,0 +1,323 @@
+"""Reminders and the cadence (周调度、半年交账), and the scheduler that runs them from persisted state.
+
+What is due is computed from the database and the runtime's clock: each issue's deadline and the reminders
+already issued for it, and each schedule's anchor and last occurrence. A restart therefore neither repeats nor
+skips; after downtime the next tick catches up. Every write is guarded by a unique key, so two replicas ticking
+at once issue each notice once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events.notify import DigestPublished
+from runtime.auth import Principal
+from runtime.outbox import UnitOfWork
+from services.notify import domain
+from services.notify.bulletins import org_names
+from services.notify.notices import Directory, leader_or_fallback, notify
+from services.notify.settings import NotifySettings, get_notify_settings
+from services.notify.store import Digest, Fact, IssueView, ReminderSent, ScheduleState, insert_for
+
+log = structlog.get_logger("closeloop.notify.schedule")
+
+SYSTEM = Principal(sub="service:notify", org=None, roles=frozenset({"system"}))
+
+
+def settings_of(rt: Any) -> NotifySettings:
+    """The notify settings of a runtime (built on first use; tests may replace them in rt.extras)."""
+    if "notify" not in rt.extras:
+        rt.extras["notify"] = get_notify_settings()
+    return rt.extras["notify"]  # type: ignore[no-any-return]
+
+
+# --- reminders -------------------------------------------------------------------------------------------------
+
+async def _pending_reminders(session: AsyncSession, now: datetime) -> list[tuple[str, domain.Reminder]]:
+    horizon = domain.earliest_reminder_deadline(now)
+    open_issues = (await session.execute(
+        select(IssueView.id, IssueView.deadline)
+        .where(IssueView.status.in_(domain.OPEN_STATUSES), IssueView.deadline <= horizon)
+    )).all()
+    sent = set((await session.execute(
+        select(ReminderSent.issue_id, ReminderSent.kind).join(
+            IssueView, and_(IssueView.id == ReminderSent.issue_id, IssueView.deadline == ReminderSent.deadline))
+        .where(IssueView.status.in_(domain.OPEN_STATUSES), IssueView.deadline <= horizon)
+    )).all())
+    return [(issue_id, r) for issue_id, deadline in open_issues for r in domain.due_reminders(deadline, now)
+            if (issue_id, r.kind) not in sent]
+
+
+async def issue_reminder(uow: UnitOfWork, *, issue_id: str, reminder: domain.Reminder, now: datetime,
+                         directory: Directory) -> bool:
+    """Issue one reminder of one issue, unless it was already issued or no longer applies."""
+    session = uow.session
+    view = await session.get(IssueView, issue_id)
+    if view is None or view.status not in domain.OPEN_STATUSES or reminder not in domain.due_reminders(
+            view.deadline, now):
+        return False
+    claimed = (await session.execute(
+        insert_for(session)(ReminderSent).values(issue_id=issue_id, kind=reminder.kind, deadline=view.deadline,
+                                                 sent_at=now)
+        .on_conflict_do_nothing().returning(ReminderSent.issue_id)
+    )).scalar_one_or_none()
+    if claimed is None:
+        return False
+    label = f"{view.code}「{view.title}」"
+    deadline = view.deadline.isoformat()
+    key = f"{reminder.trigger}:{reminder.kind}:{issue_id}:{deadline}"
+    if reminder.trigger == "deadline.near":
+        days = int(reminder.kind.removeprefix("near"))
+        await notify(uow, trigger=reminder.trigger, key=key, subject=issue_id,
+                     title=f"整改时限临近:{view.code}(还剩{days}天)",
+                     body=f"贵单位牵头的整改任务 {label} 整改时限为 {deadline},距时限还有{days}天,"
+                          f"请抓紧推进并按时申请销号。",
+                     recipients=[await directory.org(view.responsible_org_id)])
+    elif reminder.trigger == "issue.overdue":
+        await notify(uow, trigger=reminder.trigger, key=key, subject=issue_id,
+                     title=f"整改任务逾期:{view.code}",
+                     body=f"整改任务 {label} 整改时限 {deadline} 已过,尚未销号,已逾期。责任单位 "
+                          f"{view.responsible_org_id},监管单位 {view.supervising_org_id}。请立即督促整改。",
+                     recipients=[await directory.org(view.responsible_org_id),
+                                 await directory.org(view.supervising_org_id)])
+    else:
+        who = await leader_or_fallback(directory, leader=view.leader, fallback_org=view.supervising_org_id)
+        await notify(uow, trigger=reminder.trigger, key=key, subject=issue_id,
+                     title=f"逾期升级督办:{view.code}(逾期已超{domain.ESCALATE_AFTER_DAYS}天)",
+                     body=f"整改任务 {label} 整改时限 {deadline},已逾期 {domain.days_overdue(view.deadline, now)} 天"
+                          f"仍未销号,提请包联领导{('(' + view.leader + ')') if view.leader else ''}督办。"
+                          f"责任单位 {view.responsible_org_id},监管单位 {view.supervising_org_id}。",
+                     recipients=[who])
+    return True
+
+
+async def run_reminders(rt: Any, now: datetime, *, batch: int | None = None) -> int:
+    """Issue every reminder due at `now` that was not issued yet, `batch` issues per transaction."""
+    batch = batch or settings_of(rt).reminder_batch
+    async with rt.read() as session:
+        pending = await _pending_reminders(session, now)
+    issued = 0
+    for start in range(0, len(pending), batch):
+        async with rt.unit_of_work(SYSTEM, role="system") as uow:
+            directory = Directory(uow.session)
+            for issue_id, reminder in pending[start:start + batch]:
+                issued += await issue_reminder(uow, issue_id=issue_id, reminder=reminder, now=now,
+                                               directory=directory)
+    return issued
+
+
+# --- weekly dispatch (周调度) -------------------------------------------------------------------------------------
+
+async def _claim_run(uow: UnitOfWork, *, run_key: str, kind: str, period: str, origin: str) -> str | None:
+    digest_id = str(uuid.uuid4())
+    claimed = (await uow.session.execute(
+        insert_for(uow.session)(Digest).values(id=digest_id, run_key=run_key, kind=kind, period=period, origin=origin,
+                                               recipients=0, created_at=uow.clock.now())
+        .on_conflict_do_nothing().returning(Digest.id)
+    )).scalar_one_or_none()
+    return claimed
+
+
+async def _finish_run(uow: UnitOfWork, *, digest_id: str, kind: str, period: str, origin: str, recipients: int) -> None:
+    digest = await uow.session.get(Digest, digest_id)
+    assert digest is not None
+    digest.recipients = recipients
+    uow.session.add(digest)
+    await uow.emit("digest.published", digest_id, DigestPublished(digest_id=digest_id, kind=kind, period=period,
+                                                                   origin=origin, recipients=recipients))
+
+
+def _issue_line(i: IssueView, now: datetime) -> str:
+    progress = f"最新进展({domain.shanghai_day(i.progress_at).isoformat()},{i.progress_percent}%):{i.progress_note}" \
+        if i.progress_note and i.progress_at else "最新进展:暂无"
+    late = domain.days_overdue(i.deadline, now)
+    flag = f",已逾期{late}天" if late else ""
+    return f"· {i.code} {i.title}(时限 {i.deadline.isoformat()}{flag},{domain.STATUS_ZH.get(i.status, i.status)});{progress}"
+
+
+def weekly_body(org_name: str, issues: list[IssueView], now: datetime) -> str:
+    """The weekly dispatch of one org: overdue, due soon, the rest in progress, each with its last progress."""
+    today = domain.shanghai_day(now)
+    soon = today + timedelta(days=domain.DUE_SOON_DAYS)
+    overdue = [i for i in issues if i.deadline < today]
+    due_soon = [i for i in issues if today <= i.deadline <= soon]
+    rest = [i for i in issues if i.deadline > soon]
+    parts = [(f"{org_name}:截至{today.isoformat()},贵单位牵头在办整改任务 {len(issues)} 项,"
+              f"其中逾期 {len(overdue)} 项,{domain.DUE_SOON_DAYS}日内到期 {len(due_soon)} 项。")]
+    for heading, group in (("【逾期】", overdue), ("【即将到期】", due_soon), ("【在办】", rest)):
+        if group:
+            parts.append(heading)
+            parts += [_issue_line(i, now) for i in group]
+    return "\n".join(parts)
+
+
+async def run_weekly(uow: UnitOfWork, *, now: datetime, run_key: str, origin: str,
+                     org_id: str | None = None) -> dict[str, Any] | None:
+    """The weekly dispatch: each org with open issues gets its own list; None when this run already happened."""
+    period = domain.week_period(now)
+    digest_id = await _claim_run(uow, run_key=run_key, kind="weekly", period=period, origin=origin)
+    if digest_id is None:
+        return None
+    session = uow.session
+    stmt = select(IssueView).where(IssueView.status.in_(domain.OPEN_STATUSES)).order_by(
+        IssueView.deadline, IssueView.code)
+    if org_id:
+        stmt = stmt.where(IssueView.responsible_org_id == org_id)
+    by_org: dict[str, list[IssueView]] = defaultdict(list)
+    for issue in (await session.execute(stmt)).scalars():
+        by_org[issue.responsible_org_id].append(issue)
+    names = await org_names(session)
+    directory = Directory(session)
+    sent = 0
+    for org, issues in sorted(by_org.items()):
+        sent += len(await notify(uow, trigger="digest.weekly", key=f"digest.weekly:{run_key}", subject=period,
+                                 title=f"周调度:{period} 整改任务进展({names.get(org, org)})",
+                                 body=weekly_body(names.get(org, org), issues, now),
+                                 recipients=[await directory.org(org)]))
+    await _finish_run(uow, digest_id=digest_id, kind="weekly", period=period, origin=origin, recipients=sent)
+    return {"digest_id": digest_id, "kind": "weekly", "period": period, "origin": origin, "recipients": sent}
+
+
+# --- half-year account (半年交账) ----------------------------------------------------------------------------------
+
+async def half_year_table(session: AsyncSession, *, period: str, now: datetime) -> list[dict[str, Any]]:
+    """Per responsible org: issues assigned by the period's end, completed, overdue, and the period's
+    sign-offs, rejections, rebounds and penalties."""
+    start, end = domain.half_bounds(period)
+    rows: dict[str, dict[str, Any]] = defaultdict(lambda: {"assigned": 0, "completed": 0, "overdue": 0,
+                                                         "signed_off": 0, "rejected": 0, "reopened": 0,
+                                                         "penalized": 0})
+    as_of = min(now, end)
+    for org, status, deadline in (await session.execute(
+            select(IssueView.responsible_org_id, IssueView.status, IssueView.deadline)
+            .where(IssueView.registered_at < end))).all():
+        r = rows[org]
+        r["assigned"] += 1
+        if status in domain.DONE_STATUSES:
+            r["completed"] += 1
+        elif domain.days_overdue(deadline, as_of):
+            r["overdue"] += 1
+    for org, kind, n in (await session.execute(
+            select(Fact.org_id, Fact.kind, func.count()).where(Fact.at >= start, Fact.at < end)
+            .group_by(Fact.org_id, Fact.kind))).all():
+        rows[org][kind] = n
+    names = await org_names(session)
+    return [{"org_id": org, "org_name": names.get(org, org), **r} for org, r in sorted(rows.items())]
+
+
+def half_year_body(period: str, table: list[dict[str, Any]], mine: str) -> str:
+    """The account as text: one line per org."""
+    lines = [f"{domain.half_zh(period)}生态环境保护督察整改半年交账:{mine}"]
+    for r in table:
+        lines.append(f"· {r['org_name']}:牵头任务 {r['assigned']} 项,已完成 {r['completed']} 项"
+                     f"(完成率 {domain.percent(r['completed'], r['assigned'])}),逾期 {r['overdue']} 项;"
+                     f"本期销号 {r['signed_off']} 项,销号申请被退回 {r['rejected']} 次,"
+                     f"问题反弹 {r['reopened']} 次,经济处罚 {r['penalized']} 次。")
+    return "\n".join(lines)
+
+
+async def run_half_year(uow: UnitOfWork, *, period: str, now: datetime, run_key: str,
+                        origin: str) -> dict[str, Any] | None:
+    """The half-year account to every leader in charge; None when this run already happened."""
+    digest_id = await _claim_run(uow, run_key=run_key, kind="half_year", period=period, origin=origin)
+    if digest_id is None:
+        return None
+    session = uow.session
+    table = await half_year_table(session, period=period, now=now)
+    per_leader: dict[str, list[IssueView]] = defaultdict(list)
+    for issue in (await session.execute(select(IssueView).where(IssueView.leader.is_not(None)))).scalars():
+        per_leader[issue.leader or ""].append(issue)
+    directory = Directory(session)
+    sent = 0
+    for leader in await directory.all_leaders(list(per_leader)):
+        title = leader.key.removeprefix("leader:")
+        own = per_leader.get(title, [])
+        done = sum(1 for i in own if i.status in domain.DONE_STATUSES)
+        mine = f"您包联的整改任务 {len(own)} 项,已完成 {done} 项。" if own else ""
+        sent += len(await notify(uow, trigger="digest.half_year", key=f"digest.half_year:{run_key}", subject=period,
+                                 title=f"半年交账:{domain.half_zh(period)}整改完成情况",
+                                 body=half_year_body(period, table, mine), recipients=[leader]))
+    await _finish_run(uow, digest_id=digest_id, kind="half_year", period=period, origin=origin, recipients=sent)
+    return {"digest_id": digest_id, "kind": "half_year", "period": period, "origin": origin, "recipients": sent,
+            "table": table}
+
+
+# --- the scheduler -------------------------------------------------------------------------------------------------
+
+async def _state(rt: Any, name: str, now: datetime) -> ScheduleState:
+    """The schedule's persisted state; created with `now` as its anchor the first time the service runs."""
+    async with rt.sessions() as session, session.begin():
+        await session.execute(insert_for(session)(ScheduleState).values(name=name, anchor_at=now)
+                              .on_conflict_do_nothing())
+        state = await session.get(ScheduleState, name)
+        assert state is not None
+        return state
+
+
+async def _mark(uow: UnitOfWork, name: str, occurrence: datetime) -> None:
+    state = await uow.session.get(ScheduleState, name)
+    assert state is not None
+    if state.last_occurrence is None or occurrence > state.last_occurrence:
+        state.last_occurrence = occurrence
+        uow.session.add(state)
+
+
+async def run_weekly_schedule(rt: Any, now: datetime) -> dict[str, Any] | None:
+    """Run the weekly dispatch of the latest Monday 09:00 if it has not run (older missed weeks are superseded
+    by it: a dispatch lists the present state, so one catch-up run says everything the missed ones would)."""
+    state = await _state(rt, "weekly", now)
+    occurrence = domain.last_weekly(now)
+    if occurrence < state.anchor_at or (state.last_occurrence and occurrence <= state.last_occurrence):
+        return None
+    async with rt.unit_of_work(SYSTEM, role="system") as uow:
+        result = await run_weekly(uow, now=occurrence, run_key=f"weekly:{domain.week_period(occurrence)}",
+                                  origin="schedule")
+        await _mark(uow, "weekly", occurrence)
+    return result
+
+
+async def run_half_year_schedule(rt: Any, now: datetime) -> list[dict[str, Any]]:
+    """Run every half-year account that fell due since the last one (each covers its own period)."""
+    state = await _state(rt, "half_year", now)
+    since = state.last_occurrence or (state.anchor_at - timedelta(microseconds=1))
+    done = []
+    for occurrence in domain.half_year_occurrences(since, now):
+        period = domain.half_year_closing(occurrence)
+        async with rt.unit_of_work(SYSTEM, role="system") as uow:
+            result = await run_half_year(uow, period=period, now=occurrence, run_key=f"half_year:{period}",
+                                         origin="schedule")
+            await _mark(uow, "half_year", occurrence)
+        if result:
+            done.append(result)
+    return done
+
+
+async def tick(rt: Any) -> dict[str, Any]:
+    """Everything due at the runtime clock's now: reminders, the weekly dispatch, half-year accounts."""
+    now = rt.clock.now()
+    reminders = await run_reminders(rt, now)
+    weekly = await run_weekly_schedule(rt, now)
+    half = await run_half_year_schedule(rt, now)
+    if reminders or weekly or half:
+        log.info("schedule_ran", reminders=reminders, weekly=bool(weekly), half_year=len(half))
+    return {"reminders": reminders, "weekly": weekly, "half_year": half}
+
+
+async def scheduler(rt: Any) -> None:
+    """Background task: tick, then wait; a failed tick is logged and retried at the next one."""
+    while True:
+        try:
+            await tick(rt)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the next tick recomputes what is due from the database
+            log.warning("schedule_failed", error=repr(exc))
+        await asyncio.sleep(settings_of(rt).scheduler_interval)

@@ -1,0 +1,173 @@
+"""Rules of the notify service: triggers, when reminders and digests fall due, the Chinese wording. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from runtime.clock import SHANGHAI
+from runtime.errors import field_error
+
+# Every trigger a notice can carry (inbox `type`, webhook `event_types`), with its Chinese name.
+TRIGGERS: dict[str, str] = {
+    "issue.assigned": "整改任务交办",
+    "issue.reassigned": "整改任务调整交办",
+    "deadline.near": "整改时限临近",
+    "issue.overdue": "整改任务逾期",
+    "issue.escalated": "逾期升级督办",
+    "closure.requested": "销号申请待核查",
+    "closure.accepted": "验收通过销号",
+    "closure.rejected": "销号申请被退回",
+    "issue.reopened": "问题反弹重新交办",
+    "digest.weekly": "周调度",
+    "digest.monthly": "月通报",
+    "digest.half_year": "半年交账",
+}
+
+OPEN_STATUSES = ("registered", "in_progress", "closure_requested")
+DONE_STATUSES = ("signed_off", "filed")
+SEND_AT = time(9, 0)  # reminders and digests go out at 09:00 Asia/Shanghai, office hours
+NEAR_DAYS = (7, 1)
+ESCALATE_AFTER_DAYS = 15
+DUE_SOON_DAYS = 7
+
+STATUS_ZH = {"registered": "已交办", "in_progress": "整改中", "closure_requested": "申请销号",
+             "signed_off": "已销号", "filed": "已备案"}
+COMPONENT_ZH = {"on_time_closure": "按期销号", "completion": "完成率", "quality": "整改质量",
+                "environment": "环境质量"}
+KIND_ZH = {"region": "地区", "department": "部门", "regions": "地区", "departments": "部门"}
+
+
+def check_triggers(values: list[str], *, field: str = "event_types") -> list[str]:
+    """Refuse unknown trigger names, naming the field and the known ones."""
+    for i, v in enumerate(values):
+        if v not in TRIGGERS:
+            raise field_error(f"{field}.{i}", f"unknown trigger {v!r}; known: {', '.join(TRIGGERS)}")
+    return sorted(set(values))
+
+
+def at_shanghai(day: date, at: time = SEND_AT) -> datetime:
+    """A Shanghai wall-clock moment on a day, as UTC."""
+    return datetime.combine(day, at, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def shanghai_day(moment: datetime) -> date:
+    """The calendar day in Shanghai of a UTC moment."""
+    return moment.astimezone(SHANGHAI).date()
+
+
+def deadline_end(deadline: date) -> datetime:
+    """A deadline means the end of that day in Shanghai."""
+    return at_shanghai(deadline + timedelta(days=1), time(0, 0))
+
+
+def days_overdue(deadline: date, now: datetime) -> int:
+    """Whole days past the deadline (0 when not overdue)."""
+    return max(0, (shanghai_day(now) - deadline).days)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder of an issue: which kind, for which deadline, due at what moment."""
+
+    kind: str  # near7, near1, overdue, escalated
+    trigger: str
+    due_at: datetime
+
+
+def reminders_for(deadline: date) -> list[Reminder]:
+    """The reminders of an open issue with this deadline, in order."""
+    out = [Reminder(f"near{d}", "deadline.near", at_shanghai(deadline - timedelta(days=d))) for d in NEAR_DAYS]
+    out.append(Reminder("overdue", "issue.overdue", at_shanghai(deadline + timedelta(days=1))))
+    # overdue from the day after the deadline; escalated once it has been overdue for 15 whole days
+    out.append(Reminder("escalated", "issue.escalated", at_shanghai(deadline + timedelta(days=ESCALATE_AFTER_DAYS + 1))))
+    return out
+
+
+def due_reminders(deadline: date, now: datetime) -> list[Reminder]:
+    """Reminders due at `now`; a 'deadline near' that was missed is dropped once the deadline has passed."""
+    end = deadline_end(deadline)
+    return [r for r in reminders_for(deadline)
+            if r.due_at <= now and not (r.trigger == "deadline.near" and now >= end)]
+
+
+def earliest_reminder_deadline(now: datetime) -> date:
+    """Issues with a deadline after this day have no reminder due yet (near7 is the first)."""
+    return shanghai_day(now) + timedelta(days=max(NEAR_DAYS))
+
+
+# --- cadence ---------------------------------------------------------------------------------------------
+
+def last_weekly(now: datetime) -> datetime:
+    """The most recent Monday 09:00 Shanghai at or before `now`."""
+    local = now.astimezone(SHANGHAI)
+    monday = local.date() - timedelta(days=local.weekday())
+    moment = at_shanghai(monday)
+    return moment if moment <= now else at_shanghai(monday - timedelta(days=7))
+
+
+def week_period(moment: datetime) -> str:
+    """ISO week label of a moment in Shanghai, e.g. 2020-W23."""
+    y, w, _ = moment.astimezone(SHANGHAI).isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def half_year_occurrences(since: datetime, now: datetime) -> list[datetime]:
+    """Every 1 Jan / 1 Jul 09:00 Shanghai in (since, now], oldest first."""
+    out = []
+    year = since.astimezone(SHANGHAI).year
+    while True:
+        for month in (1, 7):
+            moment = at_shanghai(date(year, month, 1))
+            if moment > now:
+                return out
+            if moment > since:
+                out.append(moment)
+        year += 1
+
+
+def half_year_closing(occurrence: datetime) -> str:
+    """The half year an occurrence accounts for: 1 Jul 2020 → 2020-H1, 1 Jan 2021 → 2020-H2."""
+    day = shanghai_day(occurrence)
+    return f"{day.year}-H1" if day.month == 7 else f"{day.year - 1}-H2"
+
+
+def last_closed_half(now: datetime) -> str:
+    """The most recent half year that has ended."""
+    day = shanghai_day(now)
+    return f"{day.year}-H1" if day.month >= 7 else f"{day.year - 1}-H2"
+
+
+def half_bounds(period: str) -> tuple[datetime, datetime]:
+    """UTC start (inclusive) and end (exclusive) of a half year like 2020-H1."""
+    try:
+        year_s, half = period.split("-")
+        year = int(year_s)
+        if half not in ("H1", "H2"):
+            raise ValueError(period)
+    except ValueError as exc:
+        raise field_error("period", "a half year is written like 2020-H1 or 2020-H2") from exc
+    if half == "H1":
+        return at_shanghai(date(year, 1, 1), time(0)), at_shanghai(date(year, 7, 1), time(0))
+    return at_shanghai(date(year, 7, 1), time(0)), at_shanghai(date(year + 1, 1, 1), time(0))
+
+
+def half_zh(period: str) -> str:
+    """2020-H1 → 2020年上半年."""
+    year, half = period.split("-")
+    return f"{year}年{'上' if half == 'H1' else '下'}半年"
+
+
+def month_zh(period: str) -> str:
+    """2020-06 → 2020年6月; other period labels as they are."""
+    parts = period.split("-")
+    if len(parts) == 2 and parts[1].isdigit():
+        return f"{parts[0]}年{int(parts[1])}月"
+    if len(parts) == 2 and parts[1] in ("H1", "H2"):
+        return half_zh(period)
+    return f"{period}年" if period.isdigit() else period
+
+
+def percent(part: int, whole: int) -> str:
+    """A rate as text, 100% when there is nothing to do."""
+    return "100.0%" if whole == 0 else f"{100.0 * part / whole:.1f}%"
