@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts import DEAD_LETTER_TOPIC, topic_for
+from runtime.audit.routes import audit_router
 from runtime.auth import Principal, require, system_token
 from runtime.bus.embedded import FeedFollower
 from runtime.checkpoints import checkpoint_if_due
@@ -251,6 +252,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(_log_router(spec.name))
+    app.include_router(audit_router(spec.name))
     for router in spec.routers:
         app.include_router(router)
     return app

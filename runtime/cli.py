@@ -16,12 +16,14 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from runtime.audit.cli import audit_app
 from runtime.settings import SERVICE_NAMES, Settings, get_settings
 
 app = typer.Typer(help="Closed Loop (闭环): rectification tracking for environmental-inspection findings.",
                   no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 
 ROOT = Path(__file__).resolve().parent.parent
 # The reference data: the repository's data/ folder, or where the container image puts it.

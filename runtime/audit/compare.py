@@ -1,0 +1,115 @@
+"""Diff a replayed state with what the live services answer (auditor token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from runtime.audit.projections import ISSUE_FIELDS, STATUS_ACTIONS
+from runtime.audit.replay import ReplayResult
+
+
+async def _all(client: httpx.AsyncClient, path: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 100}
+        if cursor:
+            params["cursor"] = cursor
+        r = await client.get(path, params=params)
+        r.raise_for_status()
+        page = r.json()
+        items.extend(page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+def _diff_fields(what: str, replayed: dict[str, Any], live: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
+    return [f"{what}: {name} is {replayed.get(name)!r} in the replay, {live.get(name)!r} live"
+            for name in fields if name in live and replayed.get(name) != live.get(name)]
+
+
+async def _get(client: httpx.AsyncClient, path: str) -> dict[str, Any] | None:
+    r = await client.get(path)
+    if r.status_code == 404:
+        return None
+    r.raise_for_status()
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def compare_issues(client: httpx.AsyncClient, result: ReplayResult) -> list[str]:
+    """Orgs, rounds, every issue's fields and status, and its history of status transitions."""
+    diffs: list[str] = []
+    p = result.projections
+    for path, replayed, fields in (("/v1/orgs", p.orgs, ("name", "kind", "zone_type")),
+                                   ("/v1/rounds", p.rounds, ("name", "level", "started_on", "ended_on",
+                                                             "feedback_on"))):
+        live = {item["id"]: item for item in await _all(client, path)}
+        for missing in sorted(set(replayed) - set(live)):
+            diffs.append(f"issues: {path[4:-1]} {missing} is in the replay, not live")
+        for extra in sorted(set(live) - set(replayed)):
+            diffs.append(f"issues: {path[4:-1]} {extra} is live, not in the replay")
+        for key in sorted(set(live) & set(replayed)):
+            diffs.extend(_diff_fields(f"issues: {path[4:-1]} {key}", replayed[key], live[key], fields))
+    live_ids = {item["id"] for item in await _all(client, "/v1/issues")}
+    for extra in sorted(live_ids - set(p.issues)):
+        diffs.append(f"issues: issue {extra} is live, not in the replay")
+    for issue_id, issue in sorted(p.issues.items()):
+        live = await _get(client, f"/v1/issues/{issue_id}")
+        if live is None:
+            diffs.append(f"issues: issue {issue_id} is in the replay, not live")
+            continue
+        diffs.extend(_diff_fields(f"issues: issue {issue['code']} ({issue_id})", issue, live, ISSUE_FIELDS))
+        if "history" in live:
+            mine = [(h["action"], h["from"], h["to"], h["event_id"]) for h in issue["history"]]
+            theirs = [(h.get("action"), h.get("from"), h.get("to"), h.get("event_id")) for h in live["history"]
+                      if h.get("action") in STATUS_ACTIONS]
+            if mine != theirs:
+                diffs.append(f"issues: issue {issue['code']} ({issue_id}) history differs: replay {mine}, "
+                             f"live {theirs}")
+    return diffs
+
+
+async def compare_verification(client: httpx.AsyncClient, result: ReplayResult) -> list[str]:
+    """Every closure application's issue, attempt and state."""
+    diffs: list[str] = []
+    for closure_id, closure in sorted(result.projections.closures.items()):
+        live = await _get(client, f"/v1/closures/{closure_id}")
+        if live is None:
+            diffs.append(f"verification: closure {closure_id} is in the replay, not live")
+            continue
+        diffs.extend(_diff_fields(f"verification: closure {closure_id}", closure, live,
+                                  ("issue_id", "attempt", "state")))
+    return diffs
+
+
+async def compare_scoring(client: httpx.AsyncClient, result: ReplayResult) -> list[str]:
+    """Every published ranking: its period, kind, scheme and what supersedes it."""
+    diffs: list[str] = []
+    for ranking_id, ranking in sorted(result.projections.rankings.items()):
+        live = await _get(client, f"/v1/rankings/{ranking_id}")
+        if live is None:
+            diffs.append(f"scoring: ranking {ranking_id} is in the replay, not live")
+            continue
+        diffs.extend(_diff_fields(f"scoring: ranking {ranking_id}", ranking, live,
+                                  ("period", "kind", "scheme_id", "supersedes", "bottom_named", "penalized")))
+    return diffs
+
+
+COMPARERS = {"issues": compare_issues, "verification": compare_verification, "scoring": compare_scoring}
+
+
+async def compare_live(result: ReplayResult, urls: dict[str, str], *, token: str,
+                       transport: dict[str, httpx.AsyncBaseTransport] | None = None) -> list[str]:
+    """Every difference between the replay and the live services (empty when they agree)."""
+    diffs: list[str] = []
+    for service, url in urls.items():
+        comparer = COMPARERS.get(service)
+        if comparer is None:
+            continue
+        async with httpx.AsyncClient(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {token}"},
+                                     timeout=60, transport=(transport or {}).get(service)) as client:
+            diffs.extend(await comparer(client, result))
+    return diffs

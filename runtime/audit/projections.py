@@ -1,0 +1,286 @@
+"""Pure projections of what each service derives from its OWN events, rebuilt from the log alone.
+
+The rules are the services' own: the issue state machine is `services.issues.domain.TRANSITIONS`, read here,
+never copied. State the services derive from OTHER services' events is rebuilt by running their handler
+tables (see runtime.audit.replay). No I/O here, no pydantic per event: payloads are read as the JSON they are,
+after the registry's upcasters bring an older `version` to the newest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from contracts.registry import REGISTRY, upcast
+
+Event = dict[str, Any]
+
+ISSUE_FIELDS = ("id", "code", "round_id", "category", "title", "description", "region_id", "responsible_org_id",
+                "cooperating_org_ids", "supervising_org_id", "leader", "deadline", "target", "measures", "location",
+                "status")
+ASSIGNMENT_FIELDS = ("responsible_org_id", "cooperating_org_ids", "supervising_org_id", "leader", "region_id",
+                     "category", "title", "description", "measures", "target", "location")
+STATUS_ACTIONS = frozenset({"register", "start", "apply", "accept", "reject", "file", "reopen"})
+
+
+def _latest() -> dict[str, int]:
+    latest: dict[str, int] = {}
+    for t, v in REGISTRY:
+        latest[t] = max(v, latest.get(t, 0))
+    return latest
+
+
+class Projections:
+    """Every service's own-event projections, fed events in each log's order; `state()` is plain JSON."""
+
+    def __init__(self) -> None:
+        from services.issues.domain import TRANSITIONS
+
+        self.transitions = {(action, str(src)): str(dst) for (action, src), dst in TRANSITIONS.items()}
+        self.action_of = {(str(src), str(dst)): action for (action, src), dst in TRANSITIONS.items()}
+        self.latest = _latest()
+        self.orgs: dict[str, dict[str, Any]] = {}
+        self.rounds: dict[str, dict[str, Any]] = {}
+        self.issues: dict[str, dict[str, Any]] = {}
+        self.evidence: dict[str, dict[str, Any]] = {}
+        self.closures: dict[str, dict[str, Any]] = {}
+        self.reopenings: dict[str, dict[str, Any]] = {}
+        self.readings: dict[str, dict[str, Any]] = {}
+        self.schemes: dict[str, dict[str, Any]] = {}
+        self.rankings: dict[str, dict[str, Any]] = {}
+        self.notifications: dict[str, dict[str, Any]] = {}
+        self.digests: dict[str, dict[str, Any]] = {}
+        self.counts: dict[str, int] = {}
+        self.anomalies: list[str] = []
+        self.last_time = ""
+        self.apply_by_type: dict[str, Callable[[Event, dict[str, Any]], None]] = {
+            "org.registered": self._org,
+            "round.registered": self._round,
+            "issue.registered": self._issue_registered,
+            "issue.started": self._issue_started,
+            "issue.status_changed": self._issue_status_changed,
+            "issue.updated": self._issue_updated,
+            "issue.progress_reported": self._progress,
+            "issue.extension_requested": self._extension_requested,
+            "issue.extension_decided": self._extension_decided,
+            "evidence.submitted": self._evidence,
+            "evidence.flagged": self._evidence_flagged,
+            "closure.requested": self._closure_requested,
+            "closure.accepted": self._closure_state("accepted"),
+            "closure.rejected": self._closure_state("rejected"),
+            "closure.filed": self._closure_state("filed"),
+            "issue.reopened": self._reopened,
+            "indicator.recorded": self._reading,
+            "score.scheme_versioned": self._scheme,
+            "ranking.published": self._ranking,
+            "notification.created": self._notification,
+            "digest.published": self._digest,
+        }
+
+    # -- feeding ---------------------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        """Fold one event of any service into the state (older versions upcast first)."""
+        type_ = event["type"]
+        data = event["data"]
+        version = event["version"]
+        if version != self.latest.get(type_, version):
+            version, data = upcast(type_, version, data)
+        self.counts[type_] = self.counts.get(type_, 0) + 1
+        self.last_time = max(self.last_time, event["time"])
+        fn = self.apply_by_type.get(type_)
+        if fn is not None:
+            fn(event, data)
+
+    def anomaly(self, event: Event, message: str) -> None:
+        self.anomalies.append(f"{event['source']} {event['type']} {event['id']} ({event['time']}): {message}")
+
+    # -- issues ----------------------------------------------------------------------------------------------
+
+    def _org(self, event: Event, d: dict[str, Any]) -> None:
+        self.orgs[d["org_id"]] = {"id": d["org_id"], "name": d["name"], "kind": d["kind"],
+                                  "zone_type": d.get("zone_type")}
+
+    def _round(self, event: Event, d: dict[str, Any]) -> None:
+        self.rounds[d["round_id"]] = {"id": d["round_id"], "name": d["name"], "level": d["level"],
+                                      "started_on": d.get("started_on"), "ended_on": d.get("ended_on"),
+                                      "feedback_on": d.get("feedback_on")}
+
+    def _step(self, issue: dict[str, Any], event: Event, action: str, src: str | None, dst: str,
+              reason: str | None = None) -> None:
+        actor = event["actor"]
+        issue["history"].append({"action": action, "from": src, "to": dst, "at": event["time"],
+                                 "by": {"user": actor.get("user"), "org": actor.get("org"), "role": actor.get("role")},
+                                 "reason": reason, "event_id": event["id"]})
+        issue["status"] = dst
+
+    def _issue(self, event: Event, d: dict[str, Any]) -> dict[str, Any] | None:
+        issue = self.issues.get(d["issue_id"])
+        if issue is None:
+            self.anomaly(event, f"issue {d['issue_id']} was never registered")
+        return issue
+
+    def _issue_registered(self, event: Event, d: dict[str, Any]) -> None:
+        if d["issue_id"] in self.issues:
+            self.anomaly(event, f"issue {d['issue_id']} registered twice")
+            return
+        issue: dict[str, Any] = {"id": d["issue_id"], "code": d["code"], "round_id": d["round_id"]}
+        for name in ASSIGNMENT_FIELDS:
+            issue[name] = d.get(name, [] if name == "cooperating_org_ids" else None)
+        issue.update(deadline=d["deadline"], original_deadline=d["deadline"], status=None, history=[],
+                     progress=None, progress_reports=0, extensions=[], registered_at=event["time"])
+        self.issues[d["issue_id"]] = issue
+        self._step(issue, event, "register", None, "registered")
+
+    def _transition(self, event: Event, issue: dict[str, Any], action: str, reason: str | None = None) -> None:
+        current = issue["status"]
+        target = self.transitions.get((action, current))
+        if target is None:
+            self.anomaly(event, f"{action} is not allowed from {current} (services.issues.domain.TRANSITIONS)")
+            return
+        self._step(issue, event, action, current, target, reason)
+
+    def _issue_started(self, event: Event, d: dict[str, Any]) -> None:
+        issue = self._issue(event, d)
+        if issue is not None:
+            self._transition(event, issue, "start")
+
+    def _issue_status_changed(self, event: Event, d: dict[str, Any]) -> None:
+        issue = self._issue(event, d)
+        if issue is None:
+            return
+        src, dst = d["from_status"], d["to_status"]
+        if src != issue["status"]:
+            self.anomaly(event, f"says the issue moved from {src}, but it was {issue['status']}")
+            return
+        action = self.action_of.get((src, dst))
+        if action is None:
+            self.anomaly(event, f"{src} → {dst} is no transition of services.issues.domain.TRANSITIONS")
+            return
+        self._transition(event, issue, action, d.get("reason"))
+
+    def _issue_updated(self, event: Event, d: dict[str, Any]) -> None:
+        issue = self._issue(event, d)
+        if issue is not None:
+            for name in ASSIGNMENT_FIELDS:
+                if name in d:
+                    issue[name] = d[name]
+
+    def _progress(self, event: Event, d: dict[str, Any]) -> None:
+        issue = self._issue(event, d)
+        if issue is not None:
+            issue["progress"] = {"percent": d["percent"], "note": d["note"], "at": event["time"],
+                                 "evidence_ids": d.get("evidence_ids", [])}
+            issue["progress_reports"] += 1
+
+    def _extension_requested(self, event: Event, d: dict[str, Any]) -> None:
+        issue = self._issue(event, d)
+        if issue is not None:
+            issue["extensions"].append({"id": d["extension_id"], "requested_deadline": d["requested_deadline"],
+                                        "current_deadline": d["current_deadline"], "reason": d["reason"],
+                                        "requested_at": event["time"], "approved": None})
+
+    def _extension_decided(self, event: Event, d: dict[str, Any]) -> None:
+        issue = self._issue(event, d)
+        if issue is None:
+            return
+        for ext in issue["extensions"]:
+            if ext["id"] == d["extension_id"]:
+                ext.update(approved=d["approved"], decided_at=event["time"], opinion=d.get("opinion"))
+                break
+        else:
+            self.anomaly(event, f"extension {d['extension_id']} was never requested")
+        if d["approved"]:
+            issue["deadline"] = d["deadline"]
+
+    # -- verification ----------------------------------------------------------------------------------------
+
+    def _evidence(self, event: Event, d: dict[str, Any]) -> None:
+        self.evidence[d["evidence_id"]] = {"id": d["evidence_id"], "issue_id": d["issue_id"], "kind": d["kind"],
+                                           "sha256": d["sha256"], "size": d["size"], "media_type": d["media_type"],
+                                           "org_id": d.get("org_id"), "flags": list(d.get("flags") or []),
+                                           "submitted_at": event["time"]}
+
+    def _evidence_flagged(self, event: Event, d: dict[str, Any]) -> None:
+        ev = self.evidence.get(d["evidence_id"])
+        if ev is None:
+            self.anomaly(event, f"evidence {d['evidence_id']} flagged before it was submitted")
+            return
+        ev["flags"] = sorted(set(ev["flags"]) | set(d.get("flags") or []))
+
+    def _closure_requested(self, event: Event, d: dict[str, Any]) -> None:
+        self.closures[d["closure_id"]] = {"id": d["closure_id"], "issue_id": d["issue_id"],
+                                          "responsible_org_id": d["responsible_org_id"],
+                                          "supervising_org_id": d["supervising_org_id"], "state": "open",
+                                          "attempt": d.get("attempt", 1), "requested_at": event["time"],
+                                          "evidence_ids": list(d.get("evidence_ids") or [])}
+
+    def _closure_state(self, state: str) -> Callable[[Event, dict[str, Any]], None]:
+        expected = {"accepted": "open", "rejected": "open", "filed": "accepted"}[state]
+
+        def apply(event: Event, d: dict[str, Any]) -> None:
+            closure = self.closures.get(d["closure_id"])
+            if closure is None:
+                self.anomaly(event, f"closure {d['closure_id']} was never requested")
+                return
+            if closure["state"] != expected:
+                self.anomaly(event, f"closure {d['closure_id']} is {closure['state']}, cannot become {state}")
+            closure["state"] = state
+            closure[f"{state}_at"] = event["time"]
+
+        return apply
+
+    def _reopened(self, event: Event, d: dict[str, Any]) -> None:
+        self.reopenings[d["reopening_id"]] = {"id": d["reopening_id"], "issue_id": d["issue_id"],
+                                              "reason": d["reason"], "at": event["time"]}
+
+    # -- scoring and notify ----------------------------------------------------------------------------------
+
+    def _reading(self, event: Event, d: dict[str, Any]) -> None:
+        self.readings[d["reading_id"]] = {"org_id": d["org_id"], "indicator": d["indicator"], "value": d["value"],
+                                          "observed_at": d["observed_at"]}
+
+    def _scheme(self, event: Event, d: dict[str, Any]) -> None:
+        self.schemes[f"{d['scheme_id']}@{d['version']}"] = dict(d)
+
+    def _ranking(self, event: Event, d: dict[str, Any]) -> None:
+        self.rankings[d["ranking_id"]] = {**d, "superseded_by": None}
+        old = d.get("supersedes")
+        if old:
+            if old in self.rankings:
+                self.rankings[old]["superseded_by"] = d["ranking_id"]
+            else:
+                self.anomaly(event, f"supersedes ranking {old}, which was never published")
+
+    def _notification(self, event: Event, d: dict[str, Any]) -> None:
+        self.notifications[d["notification_id"]] = {k: d.get(k) for k in ("trigger", "org_id", "recipient",
+                                                                             "subject", "title")}
+
+    def _digest(self, event: Event, d: dict[str, Any]) -> None:
+        self.digests[d["digest_id"]] = dict(d)
+
+    # -- output ----------------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Everything rebuilt, as plain JSON-ready data (keys sorted when written)."""
+        return {
+            "issues": {"orgs": self.orgs, "rounds": self.rounds, "issues": self.issues},
+            "verification": {"evidence": self.evidence, "closures": self.closures, "reopenings": self.reopenings},
+            "scoring": {"readings": self.readings, "schemes": self.schemes, "rankings": self.rankings},
+            "notify": {"notifications": self.notifications, "digests": self.digests},
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Counts an auditor reads first: issues by status, overdue aside; closures by state; events by type."""
+        by_status: dict[str, int] = {}
+        for issue in self.issues.values():
+            by_status[issue["status"]] = by_status.get(issue["status"], 0) + 1
+        closures: dict[str, int] = {}
+        for c in self.closures.values():
+            closures[c["state"]] = closures.get(c["state"], 0) + 1
+        return {"orgs": len(self.orgs), "rounds": len(self.rounds), "issues": len(self.issues),
+                "issues_by_status": dict(sorted(by_status.items())), "closures_by_state": dict(sorted(closures.items())),
+                "evidence": len(self.evidence), "reopenings": len(self.reopenings), "readings": len(self.readings),
+                "rankings": len(self.rankings), "notifications": len(self.notifications),
+                "events": sum(self.counts.values()), "last_event_time": self.last_time or None,
+                "anomalies": len(self.anomalies)}

@@ -1,0 +1,186 @@
+"""Rebuild, from an export alone, what the services derive from events, as of a date.
+
+Two parts, each the services' own code path:
+- what a service derives from its OWN events (issue status in issues, closures in verification, rankings in
+  scoring, ...): the pure projections of runtime.audit.projections, whose rules are the services' domain rules;
+- what a service derives from OTHER services' events: its `HANDLERS` table run through the runtime's Consumer
+  over a fresh SQLite database migrated with runtime.db.migrate, fed its peers' events (each peer's log in
+  order, peers merged by event time), with a clock set to each event's time; then its tables are read out.
+  The issues service is not run this way: what its handlers derive (issue status moved by closure.*) is in its
+  own log as issue.status_changed, which the pure projection folds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from contracts.envelope import format_time
+from runtime.audit.files import read_manifest
+from runtime.audit.projections import Projections
+from runtime.audit.verify import ServiceResult, verify_export
+from runtime.clock import SHANGHAI, SettableClock
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+GENERATED = "<generated>"
+
+
+def cutoff(until: date | None) -> str | None:
+    """The first instant after `until` ends in Asia/Shanghai, in the log's canonical time form."""
+    if until is None:
+        return None
+    start_of_next = datetime.combine(until + timedelta(days=1), time(0), tzinfo=SHANGHAI)
+    return format_time(start_of_next.astimezone(UTC))
+
+
+@dataclass
+class ReplayResult:
+    """The rebuilt state, what verify said of the export, and anything the rules would not have allowed."""
+
+    until: date | None
+    verified: list[ServiceResult]
+    projections: Projections
+    derived: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    handler_failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.verified) and not self.projections.anomalies and not self.handler_failures
+
+    def state(self) -> dict[str, Any]:
+        """Everything rebuilt, JSON-ready."""
+        return {"until": self.until.isoformat() if self.until else None, "own": self.projections.state(),
+                "derived": self.derived, "anomalies": self.projections.anomalies,
+                "handler_failures": self.handler_failures}
+
+    def state_json(self) -> bytes:
+        """The state as canonical JSON: two replays of one export give the same bytes."""
+        return orjson.dumps(self.state(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+
+    def summary(self) -> dict[str, Any]:
+        """What an auditor reads first."""
+        out = self.projections.summary()
+        out["until"] = self.until.isoformat() if self.until else None
+        out["derived_rows"] = {svc: {t: len(rows) for t, rows in tables.items()} for svc, tables in self.derived.items()}
+        out["handler_failures"] = len(self.handler_failures)
+        return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value if value.tzinfo else value.replace(tzinfo=UTC))
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _collect_ids(value: Any, into: set[str]) -> None:
+    if isinstance(value, str):
+        if _UUID.match(value):
+            into.add(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect_ids(v, into)
+    elif isinstance(value, list):
+        for v in value:
+            _collect_ids(v, into)
+
+
+def _normalize(value: Any, known: set[str]) -> Any:
+    """Ids a handler generated afresh (uuid4) differ between runs; they are named as such, not compared."""
+    if isinstance(value, str) and _UUID.match(value) and value not in known:
+        return GENERATED
+    if isinstance(value, list):
+        return [_normalize(v, known) for v in value]
+    if isinstance(value, dict):
+        return {k: _normalize(v, known) for k, v in value.items()}
+    return value
+
+
+async def replay_handlers(service: str, peers: dict[str, list[dict[str, Any]]], *,
+                          workdir: Path) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """Run `service`'s handler table over its peers' events on a fresh database; its tables, and failures."""
+    from sqlmodel import SQLModel
+
+    from runtime.consumer import Consumer
+    from runtime.db import make_engine, make_sessionmaker, migrate
+
+    spec = importlib.import_module(f"services.{service}.app").SPEC
+    engine = make_engine(f"sqlite+aiosqlite:///{workdir / f'{service}.replay.db'}")
+    failures: list[str] = []
+    known: set[str] = set()
+    try:
+        await migrate(engine, service)
+        clock = SettableClock(datetime(2000, 1, 1, tzinfo=UTC))
+        consumer = Consumer(name=f"audit-replay-{service}", service=service, sessions=make_sessionmaker(engine),
+                            handlers=spec.handlers, clock=clock, attempts=1, backoff=0)
+        streams = [peers[p] for p in spec.follows if p in peers and p != service]
+        for event in heapq.merge(*streams, key=lambda e: e["time"]):
+            known.add(event["id"])
+            known.add(event["subject"])
+            _collect_ids(event["data"], known)
+            clock.set(datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC))
+            outcome = await consumer.process(event, origin=f"audit-replay:{event['source']}")
+            if outcome.status == "dead":
+                failures.append(f"{service} could not handle {event['source']} {event['type']} {event['id']}: "
+                                f"{outcome.error}")
+        tables: dict[str, list[dict[str, Any]]] = {}
+        async with engine.connect() as conn:
+            for table in SQLModel.metadata.sorted_tables:
+                if table.info.get("service") != service:
+                    continue
+                rows = (await conn.execute(select(table))).mappings().all()
+                out = [_normalize({k: _plain(v) for k, v in row.items()}, known) for row in rows]
+                out.sort(key=lambda r: orjson.dumps(r, option=orjson.OPT_SORT_KEYS))
+                tables[table.name] = out
+    finally:
+        await engine.dispose()
+    return tables, failures
+
+
+async def replay_export(root: Path, *, until: date | None = None, handlers: bool = True,
+                        trusted: dict[str, str] | None = None,
+                        progress: Callable[[int], None] | None = None) -> ReplayResult:
+    """Verify the export and rebuild the state as of the end of `until` (Asia/Shanghai); all of it when None."""
+    manifest = read_manifest(root)
+    services = list(manifest["services"])
+    projections = Projections()
+    limit = cutoff(until)
+    kept: dict[str, list[dict[str, Any]]] = {s: [] for s in services}
+    apply = projections.apply
+
+    def on_event(service: str, event: dict[str, Any]) -> None:
+        if limit is None or event["time"] < limit:
+            apply(event)
+            if handlers:
+                kept[service].append(event)
+
+    verified = verify_export(root, trusted=trusted, on_event=on_event, progress=progress)
+    result = ReplayResult(until=until, verified=verified, projections=projections)
+    if not all(r.ok for r in verified):
+        return result
+    if handlers:
+        with tempfile.TemporaryDirectory(prefix="closeloop-replay-") as tmp:
+            for service in services:
+                if service == "issues":
+                    continue
+                spec = importlib.import_module(f"services.{service}.app").SPEC
+                if not spec.handlers:
+                    continue
+                tables, failures = await replay_handlers(service, kept, workdir=Path(tmp))
+                result.derived[service] = tables
+                result.handler_failures.extend(failures)
+    return result

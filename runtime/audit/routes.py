@@ -1,0 +1,50 @@
+"""Checkpoints served beside the log, and the key that signs them at a fixed path."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
+
+from runtime.auth import Principal, require
+from runtime.checkpoints import ALGORITHM, checkpoint_out, key_id, public_raw, signing_key
+from runtime.errors import NotFound
+from runtime.models import Checkpoint
+
+
+def audit_router(service: str) -> APIRouter:
+    """Routes `GET /v1/checkpoints/{service}` (auditor, system) and `.../public-key` (public)."""
+    router = APIRouter(tags=["audit"])
+
+    def _mine(name: str) -> None:
+        if name != service:
+            raise NotFound(f"this is the {service} service; its checkpoints are at /v1/checkpoints/{service}")
+
+    @router.get("/v1/checkpoints/{name}", summary="Signed checkpoints of this service's log (auditor)")
+    async def read_checkpoints(
+        name: str,
+        request: Request,
+        _: Annotated[Principal, Depends(require("auditor", "system"))],
+        after: Annotated[int, Query(ge=0, description="log size of the last checkpoint already read")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        _mine(name)
+        rt = request.app.state.runtime
+        async with rt.read() as session:
+            rows = (await session.execute(
+                select(Checkpoint).where(Checkpoint.size > after).order_by(Checkpoint.size).limit(limit)
+            )).scalars().all()
+        items = [checkpoint_out(service, cp) for cp in rows]
+        return {"items": items, "next_cursor": str(items[-1]["size"]) if len(items) == limit else None}
+
+    @router.get("/v1/checkpoints/{name}/public-key", summary="The key checkpoints are signed with (public)")
+    async def public_key(name: str, request: Request) -> dict[str, Any]:
+        _mine(name)
+        rt = request.app.state.runtime
+        key = signing_key(service=service, configured=rt.settings.checkpoint_key or None, db_url=rt.engine.url)
+        return {"service": service, "algorithm": ALGORITHM, "key_id": key_id(key),
+                "public_key": base64.b64encode(public_raw(key)).decode("ascii")}
+
+    return router

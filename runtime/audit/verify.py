@@ -1,0 +1,371 @@
+"""Verify an audit export: every event hash, every per-subject chain, the running log hash, every checkpoint.
+
+Built for speed (one core, a million events): orjson parses and renders, and the canonical form of
+contracts/envelope.py (sorted keys, separators (",", ":"), UTF-8 kept) is rebuilt with orjson's
+OPT_SORT_KEYS, which gives the same bytes as `contracts.canonical_json` for everything but numbers written
+with an exponent; those, and any event whose fast hash does not match, are rehashed with
+`contracts.compute_hash` itself, which has the last word.
+
+Kafka exports (`--from-kafka`) carry no log positions: their lines are `{partition, offset, event}` and a
+subject's events all sit in one partition (the key is the subject). There verify checks every event hash and
+every per-subject chain, in offset order within each partition; an identical redelivered copy of an event (the
+relay sends at least once) is skipped, a different event with the same id is an error. The running log hash and
+the checkpoints need the commit order, which only the services' export has; for a Kafka export they are checked
+only when the export also holds the checkpoints and the topic has a single partition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from contracts.envelope import GENESIS_HASH, compute_hash
+from runtime.audit.files import checkpoints_file, events_file, public_key_file, read_manifest
+from runtime.checkpoints import key_id, parse_public_key, signature_ok
+
+ENVELOPE_KEYS = frozenset({"id", "type", "version", "source", "subject", "time", "actor", "correlation_id",
+                           "causation_id", "seq", "prev_hash", "hash", "data"})
+_EXPONENT = re.compile(rb"[0-9][eE][-+0-9]")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+_sha256 = hashlib.sha256
+_dumps = orjson.dumps
+_loads = orjson.loads
+_SORT = orjson.OPT_SORT_KEYS
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong, where: the service, the first bad log position (or checkpoint size), and why."""
+
+    service: str
+    position: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"position {self.position}" if self.position is not None else "its files"
+        return f"{self.service}: {where}: {self.reason}"
+
+
+@dataclass
+class ServiceResult:
+    """What verify found in one service's files."""
+
+    service: str
+    events: int = 0
+    checkpoints: int = 0
+    signed_size: int = 0
+    subjects: int = 0
+    head: str = GENESIS_HASH
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def unsigned_tail(self) -> int:
+        """Events after the newest checkpoint (a signature covers them once the service signs its next one)."""
+        return max(0, self.events - self.signed_size)
+
+
+def event_hash(event: dict[str, Any]) -> str:
+    """The hash an event should carry (over its canonical JSON without `hash`), computed fast."""
+    stored = event.pop("hash", None)
+    try:
+        body = _dumps(event, option=_SORT)
+    except (TypeError, orjson.JSONEncodeError):
+        body = b""
+    finally:
+        if stored is not None:
+            event["hash"] = stored
+    if body and not _EXPONENT.search(body):
+        fast = _sha256(body).hexdigest()
+        if fast == stored:
+            return fast
+    return compute_hash(event)
+
+
+def _shape_problem(event: Any, service: str, kafka: bool) -> str | None:
+    if not isinstance(event, dict):
+        return "the event is not a JSON object"
+    if event.keys() != ENVELOPE_KEYS:
+        missing = sorted(ENVELOPE_KEYS - event.keys())
+        extra = sorted(event.keys() - ENVELOPE_KEYS)
+        return f"the envelope's fields are wrong (missing {missing}, unexpected {extra})"
+    seq = event["seq"]
+    if type(seq) is not int or seq < 1:
+        return f"seq {seq!r} is not a positive integer"
+    if not isinstance(event["subject"], str) or not event["subject"]:
+        return "subject is empty or not a string"
+    for name in ("hash", "prev_hash"):
+        if not isinstance(event[name], str) or not _HEX64.match(event[name]):
+            return f"{name} is not 64 lowercase hex digits"
+    if not isinstance(event["time"], str) or not _TIME.match(event["time"]):
+        return f"time {event['time']!r} is not in the canonical UTC form"
+    if event["source"] != service:
+        return f"the event's source is {event['source']!r}, not {service!r}: it belongs to another log"
+    return None
+
+
+class LogVerifier:
+    """Checks one service's log line by line; hands every good event on, stops at the first bad one."""
+
+    def __init__(self, service: str, checkpoints: list[dict[str, Any]] | None = None) -> None:
+        self.result = ServiceResult(service)
+        self.heads: dict[str, tuple[int, str]] = {}
+        self.running = GENESIS_HASH
+        self.position = 0
+        self.matched = 0  # the largest checkpoint size whose root the log has matched so far
+        self.roots: dict[int, str] = {}
+        for cp in checkpoints or []:
+            self.roots.setdefault(cp["size"], cp["root"])
+
+    def fail(self, position: int | None, reason: str) -> None:
+        self.result.problems.append(Problem(self.result.service, position, reason))
+
+    def feed(self, line: bytes) -> dict[str, Any] | None:
+        """Check one line of `<service>.events.jsonl`; the event when it is good, None at the first problem."""
+        expected = self.position + 1
+        try:
+            record = _loads(line)
+        except orjson.JSONDecodeError as exc:
+            self.fail(expected, f"line {expected} is not valid JSON ({exc}): the file was altered")
+            return None
+        if not isinstance(record, dict) or "event" not in record:
+            self.fail(expected, f"line {expected} is not a log record")
+            return None
+        position = record.get("position")
+        if position != expected:
+            if isinstance(position, int) and position > expected:
+                why = (f"position {expected} is missing (record {position} comes next): an event was deleted "
+                       "or moved")
+            elif isinstance(position, int):
+                why = (f"record {position} found where {expected} was expected: an event was inserted, "
+                       "duplicated or moved")
+            else:
+                why = f"record has no valid position ({position!r})"
+            self.fail(expected, why)
+            return None
+        event = record["event"]
+        shape = _shape_problem(event, self.result.service, kafka=False)
+        if shape:
+            self.fail(expected, shape)
+            return None
+        computed = event_hash(event)
+        if computed != event["hash"]:
+            self.fail(expected, f"event {event['id']} ({event['type']}) does not match its hash: "
+                                "its content was altered")
+            return None
+        if not self._link(event, expected):
+            return None
+        running = _sha256((self.running + computed).encode("ascii")).hexdigest()
+        if record.get("log_hash") != running:
+            self.fail(expected, "the running log hash differs here: an event before or at this position was "
+                                "inserted, deleted or reordered, or the log hash was altered")
+            return None
+        root = self.roots.get(expected)
+        if root is not None:
+            if root != running:
+                self.fail(expected, f"the signed checkpoint of size {expected} has root {root[:12]}…, the log "
+                                    f"gives {running[:12]}…: an event between positions {self.matched + 1} and "
+                                    f"{expected} was altered, inserted, deleted or moved (and the log rewritten "
+                                    "to hide it)")
+                return None
+            self.matched = expected
+        self.running = running
+        self.position = expected
+        return event
+
+    def _link(self, event: dict[str, Any], where: int) -> bool:
+        subject = event["subject"]
+        seq, prev = self.heads.get(subject, (0, GENESIS_HASH))
+        if event["seq"] != seq + 1:
+            self.fail(where, f"subject {subject!r} jumps from seq {seq} to {event['seq']}: its chain has a gap, "
+                             "a repeat or is out of order")
+            return False
+        if event["prev_hash"] != prev:
+            self.fail(where, f"subject {subject!r} seq {event['seq']}: prev_hash does not link to the previous "
+                             "event of that subject")
+            return False
+        self.heads[subject] = (event["seq"], event["hash"])
+        return True
+
+    def finish(self) -> ServiceResult:
+        """Close the log: checkpoints beyond its end mean a truncated tail."""
+        r = self.result
+        r.events, r.head, r.subjects = self.position, self.running, len(self.heads)
+        if not r.problems:
+            beyond = [s for s in self.roots if s > self.position]
+            if beyond:
+                self.fail(self.position + 1, f"a checkpoint signs {max(beyond)} events but the log ends at "
+                                             f"{self.position}: its tail was cut off")
+        return r
+
+
+def check_checkpoints(service: str, checkpoints: list[dict[str, Any]], public: dict[str, Any] | None,
+                      trusted: str | None = None) -> list[Problem]:
+    """Signatures, key, sizes and times of a service's checkpoints (the roots are checked against the log)."""
+    problems: list[Problem] = []
+    if not checkpoints:
+        return problems
+    if public is None:
+        return [Problem(service, None, "checkpoints are present but the public key file is missing")]
+    if trusted and public.get("public_key") != trusted:
+        return [Problem(service, None, "the exported public key is not the trusted key given to verify")]
+    try:
+        key = parse_public_key(str(public["public_key"]))
+    except (KeyError, ValueError) as exc:
+        return [Problem(service, None, f"the public key file is unusable: {exc}")]
+    kid = key_id(key)
+    seen: dict[int, str] = {}
+    last_time = ""
+    last_size = 0
+    for i, cp in enumerate(checkpoints, 1):
+        try:
+            size, root, time, signature = int(cp["size"]), str(cp["root"]), str(cp["time"]), str(cp["signature"])
+        except (KeyError, TypeError, ValueError):
+            problems.append(Problem(service, None, f"checkpoint line {i} is malformed"))
+            continue
+        if cp.get("service", service) != service:
+            problems.append(Problem(service, size, f"checkpoint of size {size} names service {cp.get('service')!r}"))
+        if cp.get("key_id") != kid or not signature_ok(key, service=service, size=size, root=root, time=time,
+                                                        signature=signature):
+            problems.append(Problem(service, size, f"checkpoint of size {size} is not signed by the service's key "
+                                                   f"{kid} (key_id {cp.get('key_id')!r})"))
+        if size in seen and seen[size] != root:
+            problems.append(Problem(service, size, f"two checkpoints of size {size} with different roots: "
+                                                   "the log was forked"))
+        seen.setdefault(size, root)
+        if size < last_size:
+            problems.append(Problem(service, size, f"checkpoint of size {size} comes after one of size {last_size}"))
+        if time < last_time:
+            problems.append(Problem(service, size, f"checkpoint of size {size} is dated {time}, before the previous "
+                                                   f"one ({last_time}): checkpoint times went backwards"))
+        last_time, last_size = max(last_time, time), max(last_size, size)
+    return problems
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """All lines of a small JSONL file."""
+    if not path.exists():
+        return []
+    return [_loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def verify_service(root: Path, service: str, *, trusted: str | None = None,
+                   on_event: Callable[[dict[str, Any]], None] | None = None,
+                   progress: Callable[[int], None] | None = None) -> ServiceResult:
+    """Verify one service's files in an export folder; good events go to `on_event` in log order."""
+    checkpoints = read_jsonl(checkpoints_file(root, service))
+    pk_path = public_key_file(root, service)
+    public = orjson.loads(pk_path.read_bytes()) if pk_path.exists() else None
+    cp_problems = check_checkpoints(service, checkpoints, public, trusted)
+    verifier = LogVerifier(service, checkpoints)
+    path = events_file(root, service)
+    if not path.exists():
+        verifier.fail(None, f"{path.name} is missing")
+    else:
+        n = 0
+        with path.open("rb") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                event = verifier.feed(line)
+                if event is None:
+                    break
+                if on_event is not None:
+                    on_event(event)
+                n += 1
+                if progress is not None and n % 10000 == 0:
+                    progress(10000)
+    result = verifier.finish()
+    result.checkpoints = len(checkpoints)
+    result.signed_size = max((int(c.get("size", 0)) for c in checkpoints), default=0)
+    result.problems = sorted([*cp_problems, *result.problems],
+                             key=lambda p: (p.position if p.position is not None else -1))
+    return result
+
+
+def verify_kafka_service(root: Path, service: str, *,
+                         on_event: Callable[[dict[str, Any]], None] | None = None) -> ServiceResult:
+    """Verify a Kafka export: hashes and per-subject chains per partition; identical redeliveries skipped."""
+    result = ServiceResult(service)
+    heads: dict[str, tuple[int, str]] = {}
+    seen: dict[str, str] = {}
+    last_offset: dict[int, int] = {}
+    n = 0
+
+    def fail(where: int, reason: str) -> None:
+        result.problems.append(Problem(service, where, reason))
+
+    path = events_file(root, service)
+    with path.open("rb") as fh:
+        for i, line in enumerate(fh, 1):
+            try:
+                record = _loads(line)
+                partition, offset, event = int(record["partition"]), int(record["offset"]), record["event"]
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                fail(i, f"line {i} is not a Kafka log record: the file was altered")
+                break
+            if offset <= last_offset.get(partition, -1):
+                fail(i, f"partition {partition} offset {offset} comes after offset {last_offset[partition]}")
+                break
+            last_offset[partition] = offset
+            shape = _shape_problem(event, service, kafka=True)
+            if shape:
+                fail(i, f"partition {partition} offset {offset}: {shape}")
+                break
+            if event_hash(event) != event["hash"]:
+                fail(i, f"partition {partition} offset {offset}: event {event['id']} does not match its hash")
+                break
+            if event["id"] in seen:
+                if seen[event["id"]] == event["hash"]:
+                    continue
+                fail(i, f"partition {partition} offset {offset}: a different event reuses id {event['id']}")
+                break
+            seen[event["id"]] = event["hash"]
+            seq, prev = heads.get(event["subject"], (0, GENESIS_HASH))
+            if event["seq"] != seq + 1 or event["prev_hash"] != prev:
+                fail(i, f"partition {partition} offset {offset}: subject {event['subject']!r} seq {event['seq']} "
+                        f"does not follow seq {seq} of its chain")
+                break
+            heads[event["subject"]] = (event["seq"], event["hash"])
+            n += 1
+            if on_event is not None:
+                on_event(event)
+    result.events, result.subjects = n, len(heads)
+    return result
+
+
+def verify_export(root: Path, *, trusted: dict[str, str] | None = None,
+                  on_event: Callable[[str, dict[str, Any]], None] | None = None,
+                  progress: Callable[[int], None] | None = None) -> list[ServiceResult]:
+    """Verify every service of an export folder."""
+    manifest = read_manifest(root)
+    results = []
+    for service in manifest["services"]:
+        handler = (lambda ev, s=service: on_event(s, ev)) if on_event else None
+        if manifest.get("source") == "kafka":
+            results.append(verify_kafka_service(root, service, on_event=handler))
+        else:
+            results.append(verify_service(root, service, trusted=(trusted or {}).get(service), on_event=handler,
+                                          progress=progress))
+    return results
+
+
+def iter_events(root: Path, service: str) -> Iterator[dict[str, Any]]:
+    """The events of one service's export file in file order (no checks: verify first)."""
+    path = events_file(root, service)
+    if not path.exists():
+        return
+    with path.open("rb") as fh:
+        for line in fh:
+            if line.strip():
+                yield _loads(line)["event"]
