@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import uuid
@@ -18,6 +19,7 @@ SITE = {"latitude": 40.8424, "longitude": 111.7490}  # 呼和浩特, a site of t
 RESP, SUPER, OTHER = "city-eeb", "inspection-office", "saihan-district"
 
 
+@functools.lru_cache(maxsize=64)
 def photo(seed: int = 1, *, quality: int = 90, taken: str | None = None,
           gps: tuple[float, float] | None = None, size: tuple[int, int] = (320, 240)) -> bytes:
     """A JPEG with real structure (so its perceptual hash means something), optionally with EXIF time and GPS."""
