@@ -30,8 +30,8 @@ def sh(iso: str) -> datetime:
 
 def registered(issue_id: str, *, deadline: str = "2020-06-20", responsible: str = "city-eeb",
                supervising: str = "inspection-office", cooperating: list[str] | None = None,
-               leader: str | None = LEADER, code: str | None = None) -> Any:
-    return ISSUES.make("issue.registered", issue_id, {
+               leader: str | None = LEADER, code: str | None = None, at: datetime | None = None) -> Any:
+    return ISSUES.make("issue.registered", issue_id, time=at, data={
         "issue_id": issue_id, "code": code or f"HH-{issue_id}", "round_id": "nm-2019-inspection",
         "category": "air", "title": "全市细颗粒物(PM2.5)年均浓度实现达标", "responsible_org_id": responsible,
         "cooperating_org_ids": cooperating or [], "supervising_org_id": supervising, "leader": leader,
