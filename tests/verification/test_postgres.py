@@ -1,0 +1,34 @@
+"""On real PostgreSQL: concurrent commands on one issue are serialised, so the rules hold under races."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.support import running
+from tests.verification.helpers import World
+
+
+async def test_concurrent_applications_and_decisions_let_exactly_one_through(tmp_path: Path, pg_url: str) -> None:
+    async with running("verification", tmp_path, database_url=pg_url) as ver:
+        w = World(ver)
+        issue = await w.issue()
+        evidence = [await w.evidence(issue) for _ in range(2)]
+        results = await asyncio.gather(*(w.apply(issue, [e]) for e in evidence))
+        assert sorted(r.status_code for r in results) == [201, 409]
+        closure = next(r.json()["id"] for r in results if r.status_code == 201)
+        decisions = await asyncio.gather(w.decide(closure, "accept"), w.decide(closure, "reject"))
+        assert sorted(r.status_code for r in decisions) == [200, 409]
+        body = (await w.client.get(f"/v1/closures/{closure}", headers=w.admin)).json()
+        assert len(body["decisions"]) == 1
+        types = [e["type"] for e in await ver.events() if e["type"].startswith("closure.")]
+        assert types[0] == "closure.requested" and len(types) == 2
+
+
+async def test_reuse_is_found_across_issues_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    async with running("verification", tmp_path, database_url=pg_url) as ver:
+        w = World(ver)
+        first, second = await w.issue(), await w.issue()
+        await w.evidence(first)
+        r = await w.upload(second)
+        assert r.status_code == 201 and "reused" in r.json()["flags"]
