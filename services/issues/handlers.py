@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from contracts import Envelope
 from contracts.enums import IssueStatus
@@ -29,6 +29,7 @@ from services.issues.store import (
     Extension,
     Issue,
     Org,
+    Party,
     Round,
     Transition,
     get_issue,
@@ -122,7 +123,7 @@ async def _create(uow: UnitOfWork, *, fields: dict[str, Any]) -> Issue:
     return issue
 
 
-async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[Issue]:
+async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[IssueRegistered]:
     """Create every row of a ledger in this transaction, or none: a 422 lists every bad cell."""
     problems = ledger.check_header(sheet)
     if problems:
@@ -147,10 +148,41 @@ async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[Issue]:
     if problems:
         raise Invalid(f"{len(problems)} bad cell(s); nothing was imported",
                       details=[p.as_dict() for p in problems])
-    created = []
-    for f in fields:
-        created.append(await _create(uow, fields=f))
-    return created
+    return await _create_many(uow, fields=fields)
+
+
+async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list[IssueRegistered]:
+    """Insert many checked issues with few round trips: rows in bulk, then one issue.registered each."""
+    now = uow.clock.now()
+    payloads = [IssueRegistered.model_validate({**f, "issue_id": str(uuid.uuid4())}) for f in fields]
+    issue_rows, party_rows = [], []
+    for p in payloads:
+        data = p.model_dump(mode="json")
+        issue_rows.append({
+            **{k: data[k] for k in ("code", "round_id", "category", "title", "description", "region_id",
+                                    "responsible_org_id", "cooperating_org_ids", "supervising_org_id", "leader",
+                                    "target", "measures", "location")},
+            "id": p.issue_id, "deadline": p.deadline, "original_deadline": p.deadline,
+            "status": IssueStatus.registered.value, "created_at": now, "updated_at": now,
+            "last_progress_percent": None, "last_progress_note": None, "last_progress_at": None,
+        })
+        party_rows += [{"org_id": x.org_id, "issue_id": x.issue_id, "relation": x.relation}
+                       for x in parties_of(issue_id=p.issue_id, responsible=p.responsible_org_id,
+                                           cooperating=p.cooperating_org_ids, supervising=p.supervising_org_id)]
+    session = uow.session
+    await session.execute(insert(Issue.__table__), issue_rows)  # type: ignore[attr-defined]
+    await session.execute(insert(Party.__table__), party_rows)  # type: ignore[attr-defined]
+    steps = []
+    # The outbox rows and chain heads of the events are flushed together at commit, not one by one.
+    with session.no_autoflush:
+        for p in payloads:
+            envelope = await uow.emit("issue.registered", p.issue_id, p)
+            steps.append({"issue_id": p.issue_id, "action": "register", "from_status": None,
+                          "to_status": IssueStatus.registered.value, "actor_user": uow.actor.user,
+                          "actor_org": uow.actor.org, "actor_role": uow.actor.role, "reason": None,
+                          "details": None, "event_id": str(envelope.id), "at": now})
+    await session.execute(insert(Transition.__table__), steps)  # type: ignore[attr-defined]
+    return payloads
 
 
 def _record(uow: UnitOfWork, issue: Issue, *, action: str, from_status: str | None, to_status: str,
