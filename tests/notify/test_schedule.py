@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from runtime.clock import SettableClock
 from services.notify import digests
@@ -49,8 +48,8 @@ async def test_deadline_near_overdue_and_escalation_fall_due_on_their_days(tmp_p
             new = sorted(n for n in set(await _all(s)) - set(before) if not n[0].startswith("digest."))
             assert [(t, r) for t, r, _ in new] == [(trigger, r) for r in sorted(recipients)], when
         near = await inbox(s, "city-eeb", type="deadline.near")
-        assert sorted(i["title"] for i in near) == ["整改时限临近:HH-%s(还剩1天)" % issue,
-                                                    "整改时限临近:HH-%s(还剩7天)" % issue]
+        assert sorted(i["title"] for i in near) == [f"整改时限临近:HH-{issue}(还剩1天)",
+                                                    f"整改时限临近:HH-{issue}(还剩7天)"]
 
 
 async def _all(s) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]

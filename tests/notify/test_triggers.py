@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from services.notify.handlers import HANDLERS
 from services.notify.store import Delivery, InboxItem
 from tests.notify.helpers import ISSUES, LEADER, VERIFICATION, early, inbox, registered
 from tests.support import running
-from sqlalchemy import func, select
 
 
 def new_id() -> str:
