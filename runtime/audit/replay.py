@@ -143,9 +143,9 @@ async def replay_handlers(service: str, peers: dict[str, list[dict[str, Any]]], 
                 if table.info.get("service") != service:
                     continue
                 rows = (await conn.execute(select(table))).mappings().all()
-                out = [_normalize({k: _plain(v) for k, v in row.items()}, known) for row in rows]
+                out = [_normalize({str(k): _plain(v) for k, v in row.items()}, known) for row in rows]
                 out.sort(key=lambda r: orjson.dumps(r, option=orjson.OPT_SORT_KEYS))
-                tables[table.name] = out
+                tables[str(table.name)] = out
     finally:
         await engine.dispose()
     return tables, failures

@@ -39,7 +39,6 @@ class World:
 
     async def sync(self) -> None:
         """Carry every new event of every log to the services that follow it, until nothing moves."""
-        from runtime.app import ServiceSpec  # noqa: F401  (the specs below are ServiceSpec)
 
         moved = True
         while moved:

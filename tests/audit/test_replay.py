@@ -1,0 +1,105 @@
+"""Replay: a scenario with a known history, exported from the live services, rebuilt from its events alone."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from runtime.audit.compare import compare_live
+from runtime.audit.export import export_http
+from runtime.audit.replay import replay_export
+from runtime.audit.verify import verify_export
+from runtime.cli import app
+from tests.audit.scenario import World, history, world
+
+
+@pytest.fixture(scope="module")
+async def scenario(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[World, Path]]:
+    """The four services after the scenario's history, and an export of their logs."""
+    tmp = tmp_path_factory.mktemp("audit-scenario")
+    async with world(tmp) as w:
+        await history(w)
+        out = tmp / "export"
+        await export_http(out, w.urls(), token=w.auditor_token(), transport=w.transports())
+        yield w, out
+
+
+def statuses(result: Any) -> dict[str, tuple[str, str]]:
+    return {i["code"]: (i["status"], i["deadline"]) for i in result.projections.issues.values()}
+
+
+async def test_the_exported_scenario_verifies(scenario: tuple[World, Path]) -> None:
+    _, out = scenario
+    results = verify_export(out)
+    assert all(r.ok for r in results), [str(p) for r in results for p in r.problems]
+    assert {r.service: r.events > 0 for r in results} == {"issues": True, "verification": True,
+                                                          "scoring": False, "notify": True}
+
+
+async def test_replay_of_the_full_scenario_equals_the_live_services(scenario: tuple[World, Path]) -> None:
+    w, out = scenario
+    result = await replay_export(out)
+    assert result.ok, (result.projections.anomalies, result.handler_failures)
+    assert statuses(result) == {"HH-A": ("signed_off", "2020-12-31"), "HH-B": ("in_progress", "2020-12-31")}
+    assert [h["to"] for h in result.projections.issues[w.issue_ids["HH-A"]]["history"]] == [
+        "registered", "in_progress", "closure_requested", "in_progress", "closure_requested", "signed_off"]
+    assert sorted(c["state"] for c in result.projections.closures.values()) == ["accepted", "rejected"]
+    assert set(result.derived) == {"verification", "scoring", "notify"}
+    assert all(any(rows for rows in tables.values()) for tables in result.derived.values())
+    diffs = await compare_live(result, w.urls(), token=w.auditor_token(), transport=w.transports())
+    assert diffs == []
+
+
+async def test_two_replays_are_byte_identical(scenario: tuple[World, Path]) -> None:
+    _, out = scenario
+    first = await replay_export(out)
+    second = await replay_export(out)
+    assert first.state_json() == second.state_json()
+
+
+@pytest.mark.parametrize(("until", "expected"), [
+    ("2020-05-31", {}),
+    ("2020-06-05", {"HH-A": ("registered", "2020-12-31"), "HH-B": ("registered", "2020-09-30")}),
+    ("2020-07-15", {"HH-A": ("closure_requested", "2020-12-31"), "HH-B": ("in_progress", "2020-09-30")}),
+    ("2020-08-31", {"HH-A": ("in_progress", "2020-12-31"), "HH-B": ("in_progress", "2020-09-30")}),
+    ("2020-09-24", {"HH-A": ("signed_off", "2020-12-31"), "HH-B": ("in_progress", "2020-09-30")}),
+    ("2020-09-25", {"HH-A": ("signed_off", "2020-12-31"), "HH-B": ("in_progress", "2020-12-31")}),
+])
+async def test_until_gives_the_ledger_as_it_was_at_the_end_of_that_day(
+        scenario: tuple[World, Path], until: str, expected: dict[str, tuple[str, str]]) -> None:
+    _, out = scenario
+    result = await replay_export(out, until=date.fromisoformat(until), handlers=False)
+    assert statuses(result) == expected
+
+
+async def test_until_also_rebuilds_the_derived_state_of_that_day(scenario: tuple[World, Path]) -> None:
+    _, out = scenario
+    before = await replay_export(out, until=date(2020, 7, 31))
+    after = await replay_export(out)
+    assert before.ok and before.state_json() != after.state_json()
+    assert sorted(c["state"] for c in before.projections.closures.values()) == ["open"]
+
+
+async def test_compare_reports_every_difference_with_the_live_services(scenario: tuple[World, Path]) -> None:
+    w, out = scenario
+    earlier = await replay_export(out, until=date(2020, 8, 31), handlers=False)
+    diffs = await compare_live(earlier, w.urls(), token=w.auditor_token(), transport=w.transports())
+    assert any("HH-A" in d and "status" in d for d in diffs)
+    assert any("HH-B" in d and "deadline" in d for d in diffs)
+
+
+def test_replay_cli_prints_a_summary_and_writes_the_state(scenario: tuple[World, Path], tmp_path: Path) -> None:
+    _, out = scenario
+    runner = CliRunner()
+    result = runner.invoke(app, ["audit", "replay", str(out), "--until", "2020-08-31", "--no-handlers",
+                                 "--out", str(tmp_path / "state.json")])
+    assert result.exit_code == 0, result.output
+    assert '"in_progress": 2' in result.output
+    assert (tmp_path / "state.json").read_bytes().startswith(b"{")
+    result = runner.invoke(app, ["audit", "replay", str(out), "--until", "31/08/2020"])
+    assert result.exit_code == 2 and "not a date" in result.output
