@@ -32,13 +32,13 @@ def read_photo(path: Path) -> PhotoFacts:
 
     try:
         with Image.open(path) as img:
+            img.draft("L", (256, 256))  # decode at a fraction of the size: pHash looks at 32×32 anyway
             exif = img.getexif()
             sub = exif.get_ifd(EXIF_IFD)
             gps = exif.get_ifd(GPS_IFD)
             captured = _exif_time(sub.get(DATETIME_ORIGINAL) or exif.get(DATETIME), sub.get(OFFSET_TIME_ORIGINAL))
             lat = _gps_coord(gps.get(2), gps.get(1), "S")
             lon = _gps_coord(gps.get(4), gps.get(3), "W")
-            img.draft("L", (256, 256))
             ph = imagehash.phash(img.convert("L"))
     except (OSError, ValueError, TypeError, KeyError, SyntaxError, Image.DecompressionBombError):
         # an unreadable photo simply has no metadata; its type was already checked
