@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from contracts import Envelope
 from contracts.enums import IssueStatus
@@ -86,15 +86,23 @@ def _refuse(problems: list[dict[str, str]]) -> None:
 
 async def register_issue(uow: UnitOfWork, *, fields: dict[str, Any]) -> Issue:
     """Register one ledger item; code unique within its round, referenced orgs and round must exist."""
+    orgs = {fields["responsible_org_id"], fields["supervising_org_id"], *(fields.get("cooperating_org_ids") or [])}
+    if fields.get("region_id"):
+        orgs.add(fields["region_id"])
+    # One round trip on the happy path: round known, code free, every org known.
+    round_known, code_taken, orgs_known = (await uow.session.execute(select(
+        select(func.count()).select_from(Round).where(Round.id == fields["round_id"]).scalar_subquery(),
+        select(func.count()).select_from(Issue).where(Issue.round_id == fields["round_id"],
+                                                      Issue.code == fields["code"]).scalar_subquery(),
+        select(func.count()).select_from(Org).where(Org.id.in_(sorted(orgs))).scalar_subquery(),  # type: ignore[attr-defined]
+    ))).one()
     problems = []
-    if await uow.session.get(Round, fields["round_id"]) is None:
+    if not round_known:
         problems.append({"field": "round_id", "message": f"unknown round {fields['round_id']}"})
-    problems += await _check_orgs(uow, fields)
+    if orgs_known != len(orgs) or fields["responsible_org_id"] in (fields.get("cooperating_org_ids") or []):
+        problems += await _check_orgs(uow, fields)
     _refuse(problems)
-    dup = await uow.session.execute(
-        select(Issue.id).where(Issue.round_id == fields["round_id"], Issue.code == fields["code"])
-    )
-    if dup.first() is not None:
+    if code_taken:
         raise Conflict(f"code {fields['code']} already exists in round {fields['round_id']}",
                        details=[{"field": "code", "message": "already exists in this round"}])
     return await _create(uow, fields=fields)

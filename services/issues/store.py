@@ -59,6 +59,7 @@ class Round(SQLModel, table=True):
 class Issue(SQLModel, table=True):
     __tablename__ = "issues_issue"
     # Every list filter is an equality followed by the (deadline, id) keyset, so each gets a composite index.
+    # On PostgreSQL the initial migration adds trigram (GIN) indexes on code and title for `q`.
     __table_args__ = (
         UniqueConstraint("round_id", "code", name="uq_issue_round_code"),
         Index("ix_issue_deadline_id", "deadline", "id"),

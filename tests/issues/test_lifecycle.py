@@ -167,3 +167,24 @@ async def test_every_illegal_transition_is_409_and_changes_nothing(tmp_path: Pat
         outcome = await deliver(s, ver, "closure.accepted", iid, subject="c1", closure_id="c1", opinion="again")
         assert outcome != "handled"
         assert await snapshot(s, iid) == (before, n)
+
+
+async def test_register_refuses_a_taken_code_and_unknown_references_naming_each_field(tmp_path: Path) -> None:
+    async with running("issues", tmp_path) as s:
+        await load_reference(s)
+        admin = s.auth(org="inspection-office", roles="admin")
+        body = {"code": "HH-2020-004", "round_id": "nm-2019-inspection", "category": "air", "title": "重复",
+                "responsible_org_id": "city-eeb", "supervising_org_id": "inspection-office", "deadline": "2021-01-01"}
+        n = len(await s.events())
+        r = await s.client.post("/v1/issues", headers=admin, json=body)
+        assert r.status_code == 409 and r.json()["error"]["details"][0]["field"] == "code"
+        r = await s.client.post("/v1/issues", headers=admin, json={
+            **body, "code": "NEW-1", "round_id": "ghost-round", "supervising_org_id": "ghost",
+            "cooperating_org_ids": ["city-eeb", "nobody"]})
+        assert r.status_code == 422
+        assert {d["field"] for d in r.json()["error"]["details"]} == {
+            "round_id", "supervising_org_id", "cooperating_org_ids.1", "cooperating_org_ids"}
+        r = await s.client.post("/v1/issues", headers=admin, json={**body, "code": "NEW-2",
+                                                                   "target": {"indicator": "x", "op": "<", "value": 1}})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "target.op"
+        assert len(await s.events()) == n

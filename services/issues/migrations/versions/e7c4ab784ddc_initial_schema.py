@@ -148,6 +148,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_issue_status_deadline', ['status', 'deadline', 'id'], unique=False)
         batch_op.create_index('ix_issue_supervising_deadline', ['supervising_org_id', 'deadline', 'id'], unique=False)
 
+    # Hand-written (keep when regenerating): `q` searches substrings of code and title, Chinese included;
+    # on PostgreSQL trigram indexes serve ILIKE '%...%' for queries of three or more characters.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        op.execute("CREATE INDEX ix_issue_code_trgm ON issues_issue USING gin (code gin_trgm_ops)")
+        op.execute("CREATE INDEX ix_issue_title_trgm ON issues_issue USING gin (title gin_trgm_ops)")
+
     op.create_table('issues_extension',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('issue_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -223,6 +230,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_issue_deadline_id')
         batch_op.drop_index('ix_issue_category_deadline')
 
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_issue_title_trgm")
+        op.execute("DROP INDEX IF EXISTS ix_issue_code_trgm")
     op.drop_table('issues_issue')
     op.drop_table('subject_head')
     with op.batch_alter_table('outbox', schema=None) as batch_op:

@@ -1,0 +1,255 @@
+"""The issues API on PostgreSQL, each figure beside a bare FastAPI endpoint measured in the same run.
+
+    .venv/bin/python bench/issues_api.py [--quick]
+
+1. `POST /v1/issues` at 32 concurrent clients against the real service (uvicorn subprocess, PostgreSQL): sustained
+   throughput and p99, beside a bare FastAPI app (uvicorn subprocess, same SQLAlchemy/asyncpg stack) whose
+   endpoint writes one row to the same database. Goal: >= 50 % of the bare throughput.
+2. `GET /v1/issues` with the design's filters over 100,000 issues (20,000 with --quick): p50/p95 per query
+   shape, one client, beside the bare app reading 50 rows of the same table by deadline. Goal: p95 < 50 ms.
+
+Needs CLOSELOOP_TEST_PG (scripts/servers.sh start; source var/test-servers/env). The client runs on the same
+machine as the servers, so the figures include its CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+from issues_common import drop_database, free_port, fresh_database, orgs, pct, server
+from sqlalchemy import insert, text
+
+from runtime.auth import issue_token
+from runtime.cli import REFERENCE_ROUND
+from runtime.db import make_engine, migrate
+from runtime.settings import get_settings
+from services.issues.store import Issue, Party, parties_of
+
+STATUSES = ["registered", "in_progress", "closure_requested", "signed_off", "filed"]
+WORDS = ["黑臭水体", "燃煤锅炉", "扬尘治理", "饮用水水源地", "工业园区", "散乱污企业", "秸秆焚烧", "垃圾填埋场"]
+
+
+def bare_app(url: str):  # type: ignore[no-untyped-def]
+    """The baseline: FastAPI, one engine, one INSERT per POST, one SELECT per GET; nothing else."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    engine = make_engine(url)
+
+    @app.on_event("startup")
+    async def _create() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE IF NOT EXISTS bench_bare (id varchar(36) PRIMARY KEY, "
+                                    "code varchar(64) NOT NULL, title text NOT NULL, deadline date NOT NULL)"))
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/bare", status_code=201)
+    async def write(body: dict) -> dict:  # type: ignore[type-arg]
+        row = {"id": str(uuid.uuid4()), "code": body["code"], "title": body["title"],
+               "deadline": date.fromisoformat(body["deadline"])}
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO bench_bare (id, code, title, deadline) "
+                                    "VALUES (:id, :code, :title, :deadline)"), row)
+        return {"id": row["id"]}
+
+    @app.get("/bare/issues")
+    async def read() -> dict:  # type: ignore[type-arg]
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT id, code, title, deadline, status FROM issues_issue "
+                                            "ORDER BY deadline, id LIMIT 50"))).mappings().all()
+        return {"items": [dict(r, deadline=r["deadline"].isoformat()) for r in rows]}
+
+    return app
+
+
+async def hammer(url: str, bodies, *, headers: dict[str, str], clients: int, seconds: float,  # type: ignore[no-untyped-def]
+                 expect: int) -> tuple[int, float, list[float]]:
+    """`clients` concurrent loops POSTing for `seconds`; (requests, elapsed, latencies)."""
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60) as client:
+        async def loop() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                r = await client.post(url, json=next(bodies))
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != expect:
+                    errors += 1
+                    if errors < 3:
+                        print(f"  unexpected {r.status_code}: {r.text[:200]}", file=sys.stderr)
+        started = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    if errors:
+        print(f"  {errors} requests failed", file=sys.stderr)
+    return len(latencies), elapsed, latencies
+
+
+def issue_bodies(prefix: str):  # type: ignore[no-untyped-def]
+    rnd = random.Random(5)
+    ids = [o["id"] for o in orgs()][1:]
+    n = 0
+    while True:
+        n += 1
+        yield {"code": f"{prefix}-{n:07d}", "round_id": REFERENCE_ROUND["id"], "category": "air",
+               "title": f"{rnd.choice(WORDS)}整改{n}", "responsible_org_id": rnd.choice(ids),
+               "cooperating_org_ids": [], "supervising_org_id": "inspection-office", "leader": "分管副市长",
+               "deadline": (date(2020, 6, 1) + timedelta(days=rnd.randint(0, 900))).isoformat(),
+               "target": {"indicator": "pm25_annual_mean", "op": "<=", "value": 35, "unit": "ug/m3"}}
+
+
+async def load_issues(url: str, n: int) -> None:
+    """n issues (and their scoping rows) written straight into the tables, as the import would leave them."""
+    rnd = random.Random(11)
+    ids = [o["id"] for o in orgs()][1:]
+    regions = [o["id"] for o in orgs() if o["kind"] == "region"]
+    now = datetime.now(UTC)
+    engine = make_engine(url)
+    batch: list[dict] = []  # type: ignore[type-arg]
+    parties: list[dict] = []  # type: ignore[type-arg]
+
+    async def flush() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(insert(Issue.__table__), batch)  # type: ignore[attr-defined]
+            await conn.execute(insert(Party.__table__), parties)  # type: ignore[attr-defined]
+        batch.clear()
+        parties.clear()
+
+    for i in range(n):
+        resp = rnd.choice(ids)
+        coop = rnd.sample([x for x in ids if x != resp], rnd.randint(0, 2))
+        sup = rnd.choice(["inspection-office", "city-eeb"])
+        d = date(2020, 6, 1) + timedelta(days=rnd.randint(0, 1500))
+        iid = str(uuid.uuid4())
+        batch.append({"id": iid, "code": f"L-{i:07d}", "round_id": REFERENCE_ROUND["id"],
+                      "category": rnd.choice(["air", "water", "soil", "ecology", "governance"]),
+                      "title": f"{rnd.choice(WORDS)}问题{i}:{rnd.choice(WORDS)}", "description": None,
+                      "region_id": rnd.choice(regions + [None] * 3), "responsible_org_id": resp,
+                      "cooperating_org_ids": coop, "supervising_org_id": sup, "leader": "分管副市长", "deadline": d,
+                      "original_deadline": d, "target": None, "measures": "措施", "location": None,
+                      "status": rnd.choice(STATUSES), "last_progress_percent": None, "last_progress_note": None,
+                      "last_progress_at": None, "created_at": now, "updated_at": now})
+        parties += [{"org_id": p.org_id, "issue_id": p.issue_id, "relation": p.relation}
+                    for p in parties_of(issue_id=iid, responsible=resp, cooperating=coop, supervising=sup)]
+        if len(batch) >= 5000:
+            await flush()
+    if batch:
+        await flush()
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("ANALYZE"))
+    await engine.dispose()
+
+
+async def latencies(client: httpx.AsyncClient, path: str, params: dict, headers: dict, n: int) -> list[float]:  # type: ignore[type-arg]
+    out = []
+    for _ in range(3):
+        await client.get(path, params=params, headers=headers)
+    for _ in range(n):
+        t0 = time.perf_counter()
+        r = await client.get(path, params=params, headers=headers)
+        out.append(time.perf_counter() - t0)
+        assert r.status_code == 200, r.text[:300]
+    return out
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="shorter runs, 20,000 issues for the list")
+    ap.add_argument("--serve-bare", nargs=2, metavar=("PORT", "URL"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve_bare:
+        import uvicorn
+
+        port, url = args.serve_bare
+        config = uvicorn.Config(bare_app(url), host="127.0.0.1", port=int(port), log_level="warning",
+                                access_log=False)
+        await uvicorn.Server(config).serve()
+        return
+    seconds = 6.0 if args.quick else 20.0
+    list_rows = 20_000 if args.quick else 100_000
+    samples = 60 if args.quick else 300
+    url = await fresh_database("api")
+    try:
+        settings = get_settings(service="issues")
+        admin = {"Authorization": "Bearer " + issue_token(settings, sub="bench", org="inspection-office",
+                                                          roles=["admin"])}
+        engine = make_engine(url)
+        await migrate(engine, "issues")
+        await engine.dispose()
+        sport, bport = free_port(), free_port()
+        env = {"CLOSELOOP_DATABASE_URL": url, "CLOSELOOP_LOG_LEVEL": "WARNING", "CLOSELOOP_ENV": "development",
+               "CLOSELOOP_VERIFICATION_URL": f"http://127.0.0.1:{free_port()}", "CLOSELOOP_POLL_INTERVAL": "1"}
+        with server(["-m", "runtime.cli", "serve", "issues", "--host", "127.0.0.1", "--port", str(sport)], env=env,
+                    health=f"http://127.0.0.1:{sport}/healthz"), \
+             server([__file__, "--serve-bare", str(bport), url], env={}, health=f"http://127.0.0.1:{bport}/healthz"):
+            base, bare = f"http://127.0.0.1:{sport}", f"http://127.0.0.1:{bport}"
+            async with httpx.AsyncClient(base_url=base, headers=admin, timeout=60) as c:
+                for o in orgs():
+                    await c.post("/v1/orgs", json={"id": o["id"], "name": o["name"], "kind": o["kind"],
+                                                   "zone_type": o["zone_type"] or None})
+                await c.post("/v1/rounds", json=REFERENCE_ROUND)
+            print(f"1. POST at 32 concurrent clients, {seconds:.0f} s each, PostgreSQL")
+            results = {}
+            for name, target, expect in (("bare FastAPI, one INSERT", f"{bare}/bare", 201),
+                                         ("POST /v1/issues", f"{base}/v1/issues", 201)):
+                await hammer(target, issue_bodies(f"W{name[:4]}"), headers=admin, clients=32, seconds=1.5,
+                             expect=expect)  # warm-up
+                n, elapsed, lat = await hammer(target, issue_bodies(name[:4]), headers=admin, clients=32,
+                                               seconds=seconds, expect=expect)
+                results[name] = n / elapsed
+                print(f"   {name:<26} {n / elapsed:8.0f} req/s   p50 {pct(lat, 50):6.1f} ms   "
+                      f"p99 {pct(lat, 99):6.1f} ms   ({n} requests)")
+            ratio = results["POST /v1/issues"] / results["bare FastAPI, one INSERT"]
+            print(f"   ratio: {ratio:.0%} of the bare endpoint's throughput (goal >= 50 %)")
+
+            print(f"\n2. GET /v1/issues over {list_rows:,} more issues, {samples} requests per shape, one client")
+            t0 = time.perf_counter()
+            await load_issues(url, list_rows)
+            print(f"   (loaded in {time.perf_counter() - t0:.0f} s)")
+            water = {"Authorization": "Bearer " + issue_token(settings, sub="w", org="city-water",
+                                                              roles=["responsible"])}
+            eeb = {"Authorization": "Bearer " + issue_token(settings, sub="e", org="city-eeb", roles=["supervisor"])}
+            async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+                r = await c.get("/v1/issues", params={"region_id": "saihan", "limit": 50}, headers=admin)
+                page2 = r.json()["next_cursor"]
+                shapes = [
+                    ("bare: 50 rows by deadline", f"{bare}/bare/issues", {}, {}),
+                    ("admin, no filter", "/v1/issues", {}, admin),
+                    ("admin, status", "/v1/issues", {"status": "in_progress"}, admin),
+                    ("admin, responsible_org_id", "/v1/issues", {"responsible_org_id": "city-water"}, admin),
+                    ("admin, category + region", "/v1/issues", {"category": "air", "region_id": "saihan"}, admin),
+                    ("admin, region, page 2", "/v1/issues", {"region_id": "saihan", "cursor": page2}, admin),
+                    ("admin, overdue, -deadline", "/v1/issues", {"overdue": "true", "sort": "-deadline"}, admin),
+                    ("admin, q=黑臭水体", "/v1/issues", {"q": "黑臭水体"}, admin),
+                    ("admin, q rare (L-0012345)", "/v1/issues", {"q": "L-0012345"}, admin),
+                    ("responsible (scoped)", "/v1/issues", {}, water),
+                    ("supervisor, overdue (scoped)", "/v1/issues", {"overdue": "true"}, eeb),
+                    ("public view, no token", "/v1/public/issues", {}, {}),
+                ]
+                base_p95 = None
+                for name, path, params, headers in shapes:
+                    lat = await latencies(c, path, params, headers, samples)
+                    p95 = pct(lat, 95)
+                    base_p95 = base_p95 or p95
+                    print(f"   {name:<30} p50 {pct(lat, 50):6.1f} ms   p95 {p95:6.1f} ms   "
+                          f"({p95 / base_p95:4.1f}x bare)")
+    finally:
+        await drop_database(url)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
