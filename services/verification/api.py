@@ -166,7 +166,8 @@ async def _issue_for(rt: Runtime, who: Principal, issue_id: str) -> KnownIssue:
     return issue
 
 
-def _check_file(upload_fh: Any, size: int, path: Any, want_photo: bool) -> tuple[str | None, PhotoFacts]:
+def _check_file(upload_fh: Any, size: int, path: Any) -> tuple[str | None, PhotoFacts]:
+    """The sniffed type, and for images what the photo says about itself (runs in a worker thread)."""
     media_type = sniff_stream(upload_fh, size)
     facts = read_photo(path) if media_type in IMAGES else PhotoFacts()
     return media_type, facts
@@ -206,8 +207,7 @@ async def upload_evidence(request: Request, rt: RT,
         if fields.sha256 is not None and fields.sha256 != upload.sha256:
             raise field_error("sha256", f"the file received has SHA-256 {upload.sha256}, not the one given")
         upload.fh.flush()
-        media_type, facts = await asyncio.to_thread(_check_file, upload.fh, upload.size, upload.path,
-                                                    fields.kind == EvidenceKind.photo)
+        media_type, facts = await asyncio.to_thread(_check_file, upload.fh, upload.size, upload.path)
         if media_type is None:
             raise UnsupportedMediaType("file type not allowed: the content is none of JPEG, PNG, WebP, PDF, XLSX, "
                                        "DOCX, CSV (the name and the declared type are not trusted)",
@@ -218,9 +218,13 @@ async def upload_evidence(request: Request, rt: RT,
     except BaseException:
         upload.discard()
         raise
-    async with rt.unit_of_work(who) as uow:
+    acting_as = "supervisor" if who.org == issue.supervising_org_id and who.has("supervisor") else "responsible"
+    async with rt.unit_of_work(who, role=acting_as) as uow:
         issue_now = await known_issue(uow.session, issue_id=issue.id)
         assert issue_now is not None
+        if who.org not in {issue_now.responsible_org_id, issue_now.supervising_org_id,
+                           *issue_now.cooperating_org_ids}:
+            raise Forbidden("the issue was reassigned while the file was uploading; you may no longer add to it")
         ev = Evidence(
             id=str(uuid.uuid4()), issue_id=issue.id, kind=fields.kind, sha256=digest, size=size,
             media_type=media_type, filename=form.filename,
