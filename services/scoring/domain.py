@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from runtime.clock import SHANGHAI
 from runtime.errors import Invalid
@@ -66,12 +66,12 @@ class OrgFact:
     zone_type: str | None = None
 
 
-@dataclass(frozen=True)
-class IssueEvent:
+class IssueEvent(NamedTuple):
     """One consumed event about an issue, with its event time (UTC) and what scoring needs of its payload.
 
     `org_id` is the responsible org (registered/updated); `deadline` the deadline (registered, or the new one of
     an approved extension); `target` the current target (registered/updated: None means no target).
+    A tuple, not a dataclass: a year holds tens of thousands of them and they are built on every query.
     """
 
     event_id: str

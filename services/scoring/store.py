@@ -51,6 +51,10 @@ class IssueEventFact(SQLModel, table=True):
     target_value: float | None = None
 
 
+# The walking skeleton's name for what scoring keeps of issues (tests/runtime/test_consumer.py counts its rows).
+IssueFact = IssueEventFact
+
+
 class ReadingRow(SQLModel, table=True):
     """A monitoring reading (from a monitoring system or the admin)."""
 
@@ -156,14 +160,14 @@ async def load_orgs(session: AsyncSession) -> list[domain.OrgFact]:
 
 
 def _event(row: Any) -> domain.IssueEvent:
-    (event_id, issue_id, type_, source, seq, time_, org_id, deadline, ind, op, value) = row
-    target = domain.Target(indicator=ind, op=op, value=value) if ind is not None else None
-    return domain.IssueEvent(event_id=event_id, issue_id=issue_id, type=type_, time=time_, source=source, seq=seq,
-                             org_id=org_id, deadline=deadline, target=target)
+    ind = row[8]
+    target = domain.Target(indicator=ind, op=row[9], value=row[10]) if ind is not None else None
+    return domain.IssueEvent(*row[:8], target)
 
 
-_EVENT_COLUMNS = (IssueEventFact.event_id, IssueEventFact.issue_id, IssueEventFact.type, IssueEventFact.source,
-                  IssueEventFact.seq, IssueEventFact.time, IssueEventFact.org_id, IssueEventFact.deadline,
+# in the order of domain.IssueEvent's fields, the target's three last
+_EVENT_COLUMNS = (IssueEventFact.event_id, IssueEventFact.issue_id, IssueEventFact.type, IssueEventFact.time,
+                  IssueEventFact.source, IssueEventFact.seq, IssueEventFact.org_id, IssueEventFact.deadline,
                   IssueEventFact.target_indicator, IssueEventFact.target_op, IssueEventFact.target_value)
 
 
@@ -175,7 +179,9 @@ async def load_issue_events(session: AsyncSession, *, before: datetime | None = 
         query = query.where(IssueEventFact.time < before)
     if issue_id is not None:
         query = query.where(IssueEventFact.issue_id == issue_id)
-    return [_event(r) for r in (await session.execute(query)).all()]
+    # Core, not ORM, execution: these are plain tuples, and there may be tens of thousands of them
+    conn = await session.connection()
+    return [_event(r) for r in (await conn.execute(query)).all()]
 
 
 async def load_readings(session: AsyncSession, *, start: datetime, end: datetime) -> list[domain.Reading]:
