@@ -41,3 +41,15 @@ class RankingPublished(Payload):
     rows: list[RankingRow]
     bottom_named: list[str]
     penalized: list[str]
+
+
+@event("score.scheme_versioned", 1)
+class SchemeVersioned(Payload):
+    """A new version of an assessment scheme (考核方案); the audit replay needs it to recompute scores."""
+
+    scheme_id: str
+    version: int
+    weights: dict[str, dict[str, float]]
+    bottom_named: int
+    penalized: int
+    penalty: dict[str, object] | None = None
