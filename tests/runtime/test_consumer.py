@@ -58,12 +58,19 @@ async def test_poison_payload_goes_to_dead_letters_and_the_next_event_is_handled
 
 async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(tmp_path: Path) -> None:
     async with running("scoring", tmp_path, handler_attempts=3) as svc:
-        f = EventFactory("verification")
-        # accepted before scoring ever saw the issue: the handler refuses every time
-        env = f.make("closure.accepted", "i-9", {"closure_id": "c", "issue_id": "i-9", "responsible_org_id": "a",
-                                                 "supervising_org_id": "b"})
+        calls = []
+
+        async def broken(uow, envelope, payload) -> None:  # type: ignore[no-untyped-def]
+            calls.append(envelope.id)
+            raise RuntimeError("the projection table is unavailable")
+
+        consumer = svc.rt.consumer
+        assert consumer is not None
+        consumer.handlers = {**consumer.handlers, "issue.registered": broken}
+        env = EventFactory("issues").make("issue.registered", "i-1", ISSUE)
         assert await svc.deliver(env) == "dead"
+        assert len(calls) == 3
         async with svc.rt.read() as s:
             dead = (await s.execute(select(DeadLetter))).scalars().one()
-        assert "NotFound" in dead.error
+        assert "projection table is unavailable" in dead.error and dead.event_id == str(env.id)
         assert await count(svc.rt, InboxRow) == 0
