@@ -241,7 +241,7 @@ async def import_issues(request: Request, rt: RT, who: AdminP) -> dict[str, Any]
         raise Invalid(str(exc), details=[{"row": None, "column": None, "message": str(exc)}]) from None
     async with rt.unit_of_work(who, role="admin") as uow:
         created = await handlers.import_ledger(uow, sheet=sheet)
-    return {"created": len(created), "items": [{"id": i.issue_id, "code": i.code, "round_id": i.round_id}
+    return {"created": len(created), "items": [{"id": i["id"], "code": i["code"], "round_id": i["round_id"]}
                                                for i in created]}
 
 

@@ -105,33 +105,11 @@ async def register_issue(uow: UnitOfWork, *, fields: dict[str, Any]) -> Issue:
     if code_taken:
         raise Conflict(f"code {fields['code']} already exists in round {fields['round_id']}",
                        details=[{"field": "code", "message": "already exists in this round"}])
-    return await _create(uow, fields=fields)
+    [row] = await _create_many(uow, fields=[fields])
+    return Issue(**row)
 
 
-async def _create(uow: UnitOfWork, *, fields: dict[str, Any]) -> Issue:
-    """Insert a checked issue, its scoping rows, its first history step and issue.registered."""
-    issue_id = str(uuid.uuid4())
-    payload = IssueRegistered.model_validate({**fields, "issue_id": issue_id})
-    now = uow.clock.now()
-    data = payload.model_dump(mode="json")
-    issue = Issue(
-        id=issue_id, code=payload.code, round_id=payload.round_id, category=payload.category, title=payload.title,
-        description=payload.description, region_id=payload.region_id,
-        responsible_org_id=payload.responsible_org_id, cooperating_org_ids=list(payload.cooperating_org_ids),
-        supervising_org_id=payload.supervising_org_id, leader=payload.leader, deadline=payload.deadline,
-        original_deadline=payload.deadline, target=data["target"], measures=payload.measures,
-        location=data["location"], status=IssueStatus.registered, created_at=now, updated_at=now,
-    )
-    uow.session.add(issue)
-    uow.session.add_all(parties_of(issue_id=issue_id, responsible=issue.responsible_org_id,
-                                   cooperating=issue.cooperating_org_ids, supervising=issue.supervising_org_id))
-    envelope = await uow.emit("issue.registered", issue_id, payload)
-    _record(uow, issue, action="register", from_status=None, to_status=IssueStatus.registered, reason=None,
-            event_id=str(envelope.id))
-    return issue
-
-
-async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[IssueRegistered]:
+async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[dict[str, Any]]:
     """Create every row of a ledger in this transaction, or none: a 422 lists every bad cell."""
     problems = ledger.check_header(sheet)
     if problems:
@@ -159,8 +137,8 @@ async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[IssueRe
     return await _create_many(uow, fields=fields)
 
 
-async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list[IssueRegistered]:
-    """Insert many checked issues with few round trips: rows in bulk, then one issue.registered each."""
+async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert checked issues with few round trips (Core inserts, not the ORM), one issue.registered each; the rows."""
     now = uow.clock.now()
     payloads = [IssueRegistered.model_validate({**f, "issue_id": str(uuid.uuid4())}) for f in fields]
     issue_rows, party_rows = [], []
@@ -190,7 +168,7 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
                           "actor_org": uow.actor.org, "actor_role": uow.actor.role, "reason": None,
                           "details": None, "event_id": str(envelope.id), "at": now})
     await session.execute(insert(Transition.__table__), steps)  # type: ignore[attr-defined]
-    return payloads
+    return issue_rows
 
 
 def _record(uow: UnitOfWork, issue: Issue, *, action: str, from_status: str | None, to_status: str,
