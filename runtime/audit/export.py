@@ -74,19 +74,20 @@ async def export_http(root: Path, urls: dict[str, str], *, token: str, progress:
     return manifest
 
 
-async def export_kafka(root: Path, services: list[str], *, bootstrap: str, progress: Progress | None = None) -> dict[str, Any]:
+async def export_kafka(root: Path, services: list[str], *, bootstrap: str, progress: Progress | None = None,
+                       topics: dict[str, str] | None = None) -> dict[str, Any]:
     """Export from the Kafka topics: each partition read from its beginning to the end offset seen at start."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     root.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {}
     for service in services:
-        topic = topic_for(service)
+        topic = (topics or {}).get(service) or topic_for(service)
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                     auto_offset_reset="earliest", group_id=None)
         await consumer.start()
         try:
-            partitions = sorted(await asyncio.wait_for(_partitions(consumer, topic), 30))
+            partitions = sorted(await asyncio.wait_for(_partitions(bootstrap, topic), 30))
             tps = [TopicPartition(topic, p) for p in partitions]
             events = 0
             with events_file(root, service).open("wb") as fh:
@@ -122,9 +123,16 @@ async def export_kafka(root: Path, services: list[str], *, bootstrap: str, progr
     return manifest
 
 
-async def _partitions(consumer: Any, topic: str) -> set[int]:
-    if topic not in await consumer.topics():  # also refreshes the metadata
-        return set()
-    while (parts := consumer.partitions_for_topic(topic)) is None:
-        await asyncio.sleep(0.2)
-    return set(parts)
+async def _partitions(bootstrap: str, topic: str) -> set[int]:
+    """The topic's partitions (none when it does not exist)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            return set()
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return {int(p["partition"]) for p in described[0]["partitions"]}

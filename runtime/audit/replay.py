@@ -160,18 +160,28 @@ async def replay_export(root: Path, *, until: date | None = None, handlers: bool
     projections = Projections()
     limit = cutoff(until)
     kept: dict[str, list[dict[str, Any]]] = {s: [] for s in services}
-    apply = projections.apply
+    # A Kafka export is in offset order per partition, not in commit order: fold it in time order instead
+    # (a subject's events are in one partition, in order, and their times never go back).
+    from_kafka = manifest.get("source") == "kafka"
+    apply = None if from_kafka else projections.apply
+    keep = handlers or from_kafka
 
     def on_event(service: str, event: dict[str, Any]) -> None:
         if limit is None or event["time"] < limit:
-            apply(event)
-            if handlers:
+            if apply is not None:
+                apply(event)
+            if keep:
                 kept[service].append(event)
 
     verified = verify_export(root, trusted=trusted, on_event=on_event, progress=progress)
     result = ReplayResult(until=until, verified=verified, projections=projections)
     if not all(r.ok for r in verified):
         return result
+    if from_kafka:
+        for service in services:
+            kept[service].sort(key=lambda e: e["time"])
+            for event in kept[service]:
+                projections.apply(event)
     if handlers:
         with tempfile.TemporaryDirectory(prefix="closeloop-replay-") as tmp:
             for service in services:

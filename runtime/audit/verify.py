@@ -16,9 +16,13 @@ only when the export also holds the checkpoints and the topic has a single parti
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import json
+import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,14 +30,15 @@ from typing import Any
 import orjson
 
 from contracts.envelope import GENESIS_HASH, compute_hash
+from contracts.registry import REGISTRY
 from runtime.audit.files import checkpoints_file, events_file, public_key_file, read_manifest
 from runtime.checkpoints import key_id, parse_public_key, signature_ok
 
 ENVELOPE_KEYS = frozenset({"id", "type", "version", "source", "subject", "time", "actor", "correlation_id",
                            "causation_id", "seq", "prev_hash", "hash", "data"})
-_EXPONENT = re.compile(rb"[0-9][eE][-+0-9]")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+_FLOATY: dict[Any, bool] = {}
 _sha256 = hashlib.sha256
 _dumps = orjson.dumps
 _loads = orjson.loads
@@ -75,24 +80,54 @@ class ServiceResult:
         return max(0, self.events - self.signed_size)
 
 
+def _floaty(type_: Any) -> bool:
+    """Whether any registered version of the type has a number field (unknown types: assume so)."""
+    answer = _FLOATY.get(type_)
+    if answer is None:
+        versions = [m for (t, _), m in REGISTRY.items() if t == type_]
+        answer = not versions or any('"number"' in json.dumps(m.model_json_schema()) for m in versions)
+        _FLOATY[type_] = answer
+    return answer
+
+
+def _exponent_float(value: Any) -> bool:
+    """Whether a float in the value is written with an exponent by repr (|x| < 1e-4 or ≥ 1e16), or is not finite."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is float:
+            if math.isnan(v) or (v != 0.0 and not 1e-4 <= abs(v) < 1e16):
+                return True
+        elif t is dict:
+            stack.extend(v.values())
+        elif t is list:
+            stack.extend(v)
+    return False
+
+
 def event_hash(event: dict[str, Any]) -> str:
-    """The hash an event should carry (over its canonical JSON without `hash`), computed fast."""
+    """The hash an event should carry (over its canonical JSON without `hash`), computed fast.
+
+    orjson with sorted keys renders the same bytes as contracts.canonical_json but for floats written with an
+    exponent; events whose type has number fields are searched for those, and they (and any event whose fast
+    hash does not match) are hashed by contracts.compute_hash itself.
+    """
     stored = event.pop("hash", None)
     try:
-        body = _dumps(event, option=_SORT)
+        body: bytes | None = _dumps(event, option=_SORT)
     except (TypeError, orjson.JSONEncodeError):
-        body = b""
-    finally:
-        if stored is not None:
-            event["hash"] = stored
-    if body and not _EXPONENT.search(body):
+        body = None  # e.g. an integer beyond 64 bits: the slow path decides
+    if stored is not None:
+        event["hash"] = stored
+    if body is not None and not (_floaty(event.get("type")) and _exponent_float(event.get("data"))):
         fast = _sha256(body).hexdigest()
         if fast == stored:
             return fast
     return compute_hash(event)
 
 
-def _shape_problem(event: Any, service: str, kafka: bool) -> str | None:
+def _shape_problem(event: Any, service: str) -> str | None:
     if not isinstance(event, dict):
         return "the event is not a JSON object"
     if event.keys() != ENVELOPE_KEYS:
@@ -118,6 +153,7 @@ class LogVerifier:
     """Checks one service's log line by line; hands every good event on, stops at the first bad one."""
 
     def __init__(self, service: str, checkpoints: list[dict[str, Any]] | None = None) -> None:
+        self.service = service
         self.result = ServiceResult(service)
         self.heads: dict[str, tuple[int, str]] = {}
         self.running = GENESIS_HASH
@@ -132,70 +168,110 @@ class LogVerifier:
 
     def feed(self, line: bytes) -> dict[str, Any] | None:
         """Check one line of `<service>.events.jsonl`; the event when it is good, None at the first problem."""
-        expected = self.position + 1
-        try:
-            record = _loads(line)
-        except orjson.JSONDecodeError as exc:
-            self.fail(expected, f"line {expected} is not valid JSON ({exc}): the file was altered")
-            return None
-        if not isinstance(record, dict) or "event" not in record:
-            self.fail(expected, f"line {expected} is not a log record")
-            return None
-        position = record.get("position")
-        if position != expected:
-            if isinstance(position, int) and position > expected:
-                why = (f"position {expected} is missing (record {position} comes next): an event was deleted "
-                       "or moved")
-            elif isinstance(position, int):
-                why = (f"record {position} found where {expected} was expected: an event was inserted, "
-                       "duplicated or moved")
-            else:
-                why = f"record has no valid position ({position!r})"
-            self.fail(expected, why)
-            return None
-        event = record["event"]
-        shape = _shape_problem(event, self.result.service, kafka=False)
-        if shape:
-            self.fail(expected, shape)
-            return None
-        computed = event_hash(event)
-        if computed != event["hash"]:
-            self.fail(expected, f"event {event['id']} ({event['type']}) does not match its hash: "
-                                "its content was altered")
-            return None
-        if not self._link(event, expected):
-            return None
-        running = _sha256((self.running + computed).encode("ascii")).hexdigest()
-        if record.get("log_hash") != running:
-            self.fail(expected, "the running log hash differs here: an event before or at this position was "
-                                "inserted, deleted or reordered, or the log hash was altered")
-            return None
-        root = self.roots.get(expected)
-        if root is not None:
-            if root != running:
-                self.fail(expected, f"the signed checkpoint of size {expected} has root {root[:12]}…, the log "
-                                    f"gives {running[:12]}…: an event between positions {self.matched + 1} and "
-                                    f"{expected} was altered, inserted, deleted or moved (and the log rewritten "
-                                    "to hide it)")
-                return None
-            self.matched = expected
-        self.running = running
-        self.position = expected
-        return event
+        out: list[dict[str, Any]] = []
+        self.scan([line], out.append)
+        return out[0] if out else None
 
-    def _link(self, event: dict[str, Any], where: int) -> bool:
-        subject = event["subject"]
-        seq, prev = self.heads.get(subject, (0, GENESIS_HASH))
-        if event["seq"] != seq + 1:
-            self.fail(where, f"subject {subject!r} jumps from seq {seq} to {event['seq']}: its chain has a gap, "
-                             "a repeat or is out of order")
-            return False
-        if event["prev_hash"] != prev:
-            self.fail(where, f"subject {subject!r} seq {event['seq']}: prev_hash does not link to the previous "
-                             "event of that subject")
-            return False
-        self.heads[subject] = (event["seq"], event["hash"])
+    def scan(self, lines: Iterable[bytes], on_event: Callable[[dict[str, Any]], None] | None = None,
+             progress: Callable[[int], None] | None = None) -> bool:
+        """Check lines in order (the hot loop: locals only); False at the first problem, which is recorded."""
+        loads, sha256, floaty, exponent, time_ok = _loads, _sha256, _floaty, _exponent_float, _TIME.match
+        dumps, sort, keys, service, heads, roots = _dumps, _SORT, ENVELOPE_KEYS, self.service, self.heads, self.roots
+        genesis = GENESIS_HASH
+        expected, running = self.position, self.running
+        try:
+            for line in lines:
+                if not line.strip():
+                    continue
+                expected += 1
+                try:
+                    record = loads(line)
+                    position, event, log_hash = record["position"], record["event"], record["log_hash"]
+                except orjson.JSONDecodeError as exc:
+                    self.fail(expected, f"line {expected} is not valid JSON ({exc}): the file was altered")
+                    return False
+                except (KeyError, TypeError):
+                    self.fail(expected, f"line {expected} is not a log record (position, log_hash, event)")
+                    return False
+                if position != expected:
+                    self._misplaced(expected, position)
+                    return False
+                try:
+                    subject, seq, type_ = event["subject"], event["seq"], event["type"]
+                    fast = (event.keys() == keys and type(seq) is int and seq > 0 and type(subject) is str
+                            and subject != "" and event["source"] == service and time_ok(event["time"]))
+                except (AttributeError, KeyError, TypeError):
+                    fast = False
+                if not fast:
+                    self.fail(expected, _shape_problem(event, service) or "the envelope is malformed")
+                    return False
+                # event_hash(), inlined
+                stored = event.pop("hash")
+                try:
+                    body: bytes | None = dumps(event, option=sort)
+                except (TypeError, orjson.JSONEncodeError):
+                    body = None
+                event["hash"] = stored
+                computed = None
+                if body is not None and not (floaty(type_) and exponent(event["data"])):
+                    computed = sha256(body).hexdigest()
+                if computed != stored:
+                    computed = compute_hash(event)
+                    if computed != stored:
+                        self.fail(expected, f"event {event['id']} ({type_}) does not match its hash: its content "
+                                            "was altered")
+                        return False
+                head = heads.get(subject)
+                if head is None:
+                    linked = seq == 1 and event["prev_hash"] == genesis
+                else:
+                    linked = seq == head[0] + 1 and event["prev_hash"] == head[1]
+                if not linked:
+                    self._unlinked(expected, event, head)
+                    return False
+                heads[subject] = (seq, computed)
+                new = sha256((running + computed).encode("ascii")).hexdigest()
+                if log_hash != new:
+                    self.fail(expected, "the running log hash differs here: an event before or at this position "
+                                        "was inserted, deleted or reordered, or the log hash was altered")
+                    return False
+                if expected in roots:
+                    root = roots[expected]
+                    if root != new:
+                        self.fail(expected, f"the signed checkpoint of size {expected} has root {root[:12]}…, the "
+                                            f"log gives {new[:12]}…: an event between positions "
+                                            f"{self.matched + 1} and {expected} was altered, inserted, deleted or "
+                                            "moved (and the log rewritten to hide it)")
+                        return False
+                    self.matched = expected
+                running = new
+                if on_event is not None:
+                    on_event(event)
+                if progress is not None and not expected % 10000:
+                    progress(10000)
+        finally:
+            self.position = expected - 1 if self.result.problems else expected
+            self.running = running
         return True
+
+    def _misplaced(self, expected: int, position: Any) -> None:
+        if isinstance(position, int) and position > expected:
+            why = f"position {expected} is missing (record {position} comes next): an event was deleted or moved"
+        elif isinstance(position, int):
+            why = f"record {position} found where {expected} was expected: an event was inserted, duplicated or moved"
+        else:
+            why = f"record has no valid position ({position!r})"
+        self.fail(expected, why)
+
+    def _unlinked(self, where: int, event: dict[str, Any], head: tuple[int, str] | None) -> None:
+        subject, seq = event["subject"], event["seq"]
+        last = head[0] if head else 0
+        if seq != last + 1:
+            self.fail(where, f"subject {subject!r} jumps from seq {last} to {seq}: its chain has a gap, a repeat "
+                             "or is out of order")
+        else:
+            self.fail(where, f"subject {subject!r} seq {seq}: prev_hash does not link to the previous event of "
+                             "that subject")
 
     def finish(self) -> ServiceResult:
         """Close the log: checkpoints beyond its end mean a truncated tail."""
@@ -252,6 +328,19 @@ def check_checkpoints(service: str, checkpoints: list[dict[str, Any]], public: d
     return problems
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic collector off while scanning: the scan makes no cycles, and the collector's passes over a
+    growing replayed state would cost more than the scan itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """All lines of a small JSONL file."""
     if not path.exists():
@@ -272,19 +361,8 @@ def verify_service(root: Path, service: str, *, trusted: str | None = None,
     if not path.exists():
         verifier.fail(None, f"{path.name} is missing")
     else:
-        n = 0
-        with path.open("rb") as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                event = verifier.feed(line)
-                if event is None:
-                    break
-                if on_event is not None:
-                    on_event(event)
-                n += 1
-                if progress is not None and n % 10000 == 0:
-                    progress(10000)
+        with path.open("rb") as fh, _no_gc():
+            verifier.scan(fh, on_event, progress)
     result = verifier.finish()
     result.checkpoints = len(checkpoints)
     result.signed_size = max((int(c.get("size", 0)) for c in checkpoints), default=0)
@@ -318,7 +396,7 @@ def verify_kafka_service(root: Path, service: str, *,
                 fail(i, f"partition {partition} offset {offset} comes after offset {last_offset[partition]}")
                 break
             last_offset[partition] = offset
-            shape = _shape_problem(event, service, kafka=True)
+            shape = _shape_problem(event, service)
             if shape:
                 fail(i, f"partition {partition} offset {offset}: {shape}")
                 break
