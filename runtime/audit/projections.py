@@ -238,10 +238,11 @@ class Projections:
 
     def _reading(self, event: Event, d: dict[str, Any]) -> None:
         self.readings[d["reading_id"]] = {"org_id": d["org_id"], "indicator": d["indicator"], "value": d["value"],
-                                          "observed_at": d["observed_at"]}
+                                          "observed_at": d["observed_at"], "recorded_at": event["time"],
+                                          "recorded_by": event["actor"].get("user") or "?"}
 
     def _scheme(self, event: Event, d: dict[str, Any]) -> None:
-        self.schemes[f"{d['scheme_id']}@{d['version']}"] = dict(d)
+        self.schemes[f"{d['scheme_id']}@{d['version']}"] = {**d, "_time": event["time"]}
 
     def _ranking(self, event: Event, d: dict[str, Any]) -> None:
         self.rankings[d["ranking_id"]] = {**d, "superseded_by": None}

@@ -16,7 +16,7 @@ import heapq
 import importlib
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -53,15 +53,19 @@ class ReplayResult:
     projections: Projections
     derived: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     handler_failures: list[str] = field(default_factory=list)
+    scores: dict[str, Any] | None = None
+    score_anomalies: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.verified) and not self.projections.anomalies and not self.handler_failures
+        return (all(r.ok for r in self.verified) and not self.projections.anomalies and not self.handler_failures
+                and not self.score_anomalies)
 
     def state(self) -> dict[str, Any]:
         """Everything rebuilt, JSON-ready."""
         return {"until": self.until.isoformat() if self.until else None, "own": self.projections.state(),
-                "derived": self.derived, "anomalies": self.projections.anomalies,
+                "derived": self.derived, "scores": self.scores,
+                "anomalies": [*self.projections.anomalies, *self.score_anomalies],
                 "handler_failures": self.handler_failures}
 
     def state_json(self) -> bytes:
@@ -74,6 +78,12 @@ class ReplayResult:
         out["until"] = self.until.isoformat() if self.until else None
         out["derived_rows"] = {svc: {t: len(rows) for t, rows in tables.items()} for svc, tables in self.derived.items()}
         out["handler_failures"] = len(self.handler_failures)
+        out["anomalies"] += len(self.score_anomalies)
+        if self.scores is not None:
+            out["scores"] = {"period": self.scores.get("period"),
+                             "rankings_recomputed": self.scores.get("rankings_checked"),
+                             "orgs_scored": {k: len(v) if isinstance(v, list) else v.get("error")
+                                             for k, v in self.scores.get("scores", {}).items()}}
         return out
 
 
@@ -84,6 +94,8 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"  # a rendered file (e.g. a bulletin): its size, not its bytes
     return value
 
 
@@ -110,8 +122,11 @@ def _normalize(value: Any, known: set[str]) -> Any:
     return value
 
 
-async def replay_handlers(service: str, peers: dict[str, list[dict[str, Any]]], *,
-                          workdir: Path) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+After = Callable[[Any], Awaitable[None]]
+
+
+async def replay_handlers(service: str, peers: dict[str, list[dict[str, Any]]], *, workdir: Path,
+                          after: After | None = None) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
     """Run `service`'s handler table over its peers' events on a fresh database; its tables, and failures."""
     from sqlmodel import SQLModel
 
@@ -137,6 +152,8 @@ async def replay_handlers(service: str, peers: dict[str, list[dict[str, Any]]], 
             if outcome.status == "dead":
                 failures.append(f"{service} could not handle {event['source']} {event['type']} {event['id']}: "
                                 f"{outcome.error}")
+        if after is not None:
+            await after(consumer.sessions)
         tables: dict[str, list[dict[str, Any]]] = {}
         async with engine.connect() as conn:
             for table in SQLModel.metadata.sorted_tables:
@@ -149,6 +166,26 @@ async def replay_handlers(service: str, peers: dict[str, list[dict[str, Any]]], 
     finally:
         await engine.dispose()
     return tables, failures
+
+
+def _scores_hook(result: ReplayResult, limit: str | None) -> After:
+    """Score on scoring's rebuilt database with scoring's own code (left out, and said so, if it is missing)."""
+
+    async def after(sessions: Any) -> None:
+        last = limit or result.projections.last_time
+        if not last:
+            return
+        as_of = datetime.strptime(last, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        if limit:
+            as_of -= timedelta(microseconds=1)
+        try:
+            from runtime.audit.scores import rebuild_scores
+
+            result.scores, result.score_anomalies = await rebuild_scores(sessions, result.projections, as_of=as_of)
+        except (ImportError, AttributeError) as exc:
+            result.scores = {"unavailable": f"the scoring service's scoring code cannot be used: {exc}"}
+
+    return after
 
 
 async def replay_export(root: Path, *, until: date | None = None, handlers: bool = True,
@@ -190,7 +227,8 @@ async def replay_export(root: Path, *, until: date | None = None, handlers: bool
                 spec = importlib.import_module(f"services.{service}.app").SPEC
                 if not spec.handlers:
                     continue
-                tables, failures = await replay_handlers(service, kept, workdir=Path(tmp))
+                after = _scores_hook(result, limit) if service == "scoring" else None
+                tables, failures = await replay_handlers(service, kept, workdir=Path(tmp), after=after)
                 result.derived[service] = tables
                 result.handler_failures.extend(failures)
     return result

@@ -80,6 +80,7 @@ async def history(w: World) -> None:
 
     HH-A: registered 06-01, started 06-10, applied 07-15, rejected 08-01, applied 09-01, accepted 09-20.
     HH-B: registered 06-01, started 06-10, still in progress; its deadline extended 2020-09-30 → 2020-12-31 on 09-25.
+    A PM2.5 reading for 新城区 on 09-28; the 2020-09 ranking of regions published on 10-01.
     """
     issues, ver = w.services["issues"], w.services["verification"]
     admin = issues.auth(org="inspection-office", roles="admin")
@@ -153,4 +154,17 @@ async def history(w: World) -> None:
     r = await issues.client.post(f"/v1/issues/{b}/extensions/{extension_id}/decision", headers=admin,
                                  json={"approved": True, "opinion": "同意延期"})
     assert r.status_code == 200, r.text
+    await w.sync()
+
+    scoring = w.services["scoring"]
+    w.at("2020-09-28 10:00")
+    r = await scoring.client.post("/v1/readings", headers=scoring.auth(org="inspection-office", roles="admin"),
+                                  json={"org_id": "xincheng", "indicator": "pm25_annual_mean", "value": 38.0,
+                                        "observed_at": "2020-09-27T00:00:00+08:00"})
+    assert r.status_code == 201, r.text
+    await w.sync()
+    w.at("2020-10-01 10:00")
+    r = await scoring.client.post("/v1/rankings", headers=scoring.auth(org="inspection-office", roles="admin"),
+                                  json={"period": "2020-09", "kind": "region"})
+    assert r.status_code == 201, r.text
     await w.sync()

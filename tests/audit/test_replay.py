@@ -38,7 +38,7 @@ async def test_the_exported_scenario_verifies(scenario: tuple[World, Path]) -> N
     results = verify_export(out)
     assert all(r.ok for r in results), [str(p) for r in results for p in r.problems]
     assert {r.service: r.events > 0 for r in results} == {"issues": True, "verification": True,
-                                                          "scoring": False, "notify": True}
+                                                          "scoring": True, "notify": True}
 
 
 async def test_replay_of_the_full_scenario_equals_the_live_services(scenario: tuple[World, Path]) -> None:
@@ -53,6 +53,17 @@ async def test_replay_of_the_full_scenario_equals_the_live_services(scenario: tu
     assert all(any(rows for rows in tables.values()) for tables in result.derived.values())
     diffs = await compare_live(result, w.urls(), token=w.auditor_token(), transport=w.transports())
     assert diffs == []
+
+
+async def test_published_rankings_are_recomputed_from_events_with_the_scoring_code(
+        scenario: tuple[World, Path]) -> None:
+    _, out = scenario
+    result = await replay_export(out)
+    assert result.scores is not None and result.scores["rankings_checked"] == 1
+    assert result.score_anomalies == []
+    [ranking] = result.projections.rankings.values()
+    assert (ranking["period"], ranking["kind"]) == ("2020-09", "region")
+    assert [row["org_id"] for row in result.scores["scores"]["region"]] == ["xincheng"]
 
 
 async def test_two_replays_are_byte_identical(scenario: tuple[World, Path]) -> None:
