@@ -5,7 +5,7 @@
 1. `POST /v1/issues` at 32 concurrent clients against the real service (uvicorn subprocess, PostgreSQL): sustained
    throughput and p99, beside a bare FastAPI app (uvicorn subprocess, same SQLAlchemy/asyncpg stack) whose
    endpoint writes one row to the same database. Goal: >= 50 % of the bare throughput.
-2. `GET /v1/issues` with the design's filters over 100,000 issues (20,000 with --quick): p50/p95 per query
+2. `GET /v1/issues` with the design's filters over 100,000 issues (10,000 with --quick): p50/p95 per query
    shape, one client, beside the bare app reading 50 rows of the same table by deadline. Goal: p95 < 50 ms.
 
 Needs CLOSELOOP_TEST_PG (scripts/servers.sh start; source var/test-servers/env). The client runs on the same
@@ -168,7 +168,7 @@ async def latencies(client: httpx.AsyncClient, path: str, params: dict, headers:
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="shorter runs, 20,000 issues for the list")
+    ap.add_argument("--quick", action="store_true", help="shorter runs, 10,000 issues for the list")
     ap.add_argument("--serve-bare", nargs=2, metavar=("PORT", "URL"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_bare:
@@ -179,9 +179,9 @@ async def main() -> None:
                                 access_log=False)
         await uvicorn.Server(config).serve()
         return
-    seconds = 6.0 if args.quick else 20.0
-    list_rows = 20_000 if args.quick else 100_000
-    samples = 60 if args.quick else 300
+    seconds = 4.0 if args.quick else 20.0
+    list_rows = 10_000 if args.quick else 100_000
+    samples = 40 if args.quick else 300
     url = await fresh_database("api")
     try:
         settings = get_settings(service="issues")
