@@ -86,8 +86,11 @@ class Projections:
         version = event["version"]
         if version != self.latest.get(type_, version):
             version, data = upcast(type_, version, data)
-        self.counts[type_] = self.counts.get(type_, 0) + 1
-        self.last_time = max(self.last_time, event["time"])
+        counts = self.counts
+        counts[type_] = counts.get(type_, 0) + 1
+        time = event["time"]
+        if time > self.last_time:  # noqa: PLR1730  (a comparison is cheaper than max() per event)
+            self.last_time = time
         fn = self.apply_by_type.get(type_)
         if fn is not None:
             fn(event, data)
@@ -108,9 +111,7 @@ class Projections:
 
     def _step(self, issue: dict[str, Any], event: Event, action: str, src: str | None, dst: str,
               reason: str | None = None) -> None:
-        actor = event["actor"]
-        issue["history"].append({"action": action, "from": src, "to": dst, "at": event["time"],
-                                 "by": {"user": actor.get("user"), "org": actor.get("org"), "role": actor.get("role")},
+        issue["history"].append({"action": action, "from": src, "to": dst, "at": event["time"], "by": event["actor"],
                                  "reason": reason, "event_id": event["id"]})
         issue["status"] = dst
 
@@ -146,8 +147,9 @@ class Projections:
             self._transition(event, issue, "start")
 
     def _issue_status_changed(self, event: Event, d: dict[str, Any]) -> None:
-        issue = self._issue(event, d)
+        issue = self.issues.get(d["issue_id"])
         if issue is None:
+            self.anomaly(event, f"issue {d['issue_id']} was never registered")
             return
         src, dst = d["from_status"], d["to_status"]
         if src != issue["status"]:
@@ -157,7 +159,7 @@ class Projections:
         if action is None:
             self.anomaly(event, f"{src} → {dst} is no transition of services.issues.domain.TRANSITIONS")
             return
-        self._transition(event, issue, action, d.get("reason"))
+        self._step(issue, event, action, src, dst, d.get("reason"))
 
     def _issue_updated(self, event: Event, d: dict[str, Any]) -> None:
         issue = self._issue(event, d)

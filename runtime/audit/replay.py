@@ -95,7 +95,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"  # a rendered file (e.g. a bulletin): its size, not its bytes
+        return "<binary>"  # a rendered file (e.g. a bulletin's XLSX): not comparable byte for byte, nor sized
     return value
 
 

@@ -175,13 +175,13 @@ class LogVerifier:
     def scan(self, lines: Iterable[bytes], on_event: Callable[[dict[str, Any]], None] | None = None,
              progress: Callable[[int], None] | None = None) -> bool:
         """Check lines in order (the hot loop: locals only); False at the first problem, which is recorded."""
-        loads, sha256, floaty, exponent, time_ok = _loads, _sha256, _floaty, _exponent_float, _TIME.match
+        loads, sha256, floaty, exponent, time_ok = _loads, _sha256, _FLOATY.get, _exponent_float, _TIME.match
         dumps, sort, keys, service, heads, roots = _dumps, _SORT, ENVELOPE_KEYS, self.service, self.heads, self.roots
         genesis = GENESIS_HASH
         expected, running = self.position, self.running
         try:
             for line in lines:
-                if not line.strip():
+                if len(line) < 16 and not line.strip():
                     continue
                 expected += 1
                 try:
@@ -213,7 +213,10 @@ class LogVerifier:
                     body = None
                 event["hash"] = stored
                 computed = None
-                if body is not None and not (floaty(type_) and exponent(event["data"])):
+                has_numbers = floaty(type_)
+                if has_numbers is None:
+                    has_numbers = _floaty(type_)
+                if body is not None and not (has_numbers and exponent(event["data"])):
                     computed = sha256(body).hexdigest()
                 if computed != stored:
                     computed = compute_hash(event)
