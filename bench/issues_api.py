@@ -142,8 +142,7 @@ async def load_issues(url: str, n: int) -> None:
                       "original_deadline": d, "target": None, "measures": "措施", "location": None,
                       "status": rnd.choice(STATUSES), "last_progress_percent": None, "last_progress_note": None,
                       "last_progress_at": None, "created_at": now, "updated_at": now})
-        parties += [{"org_id": p.org_id, "issue_id": p.issue_id, "relation": p.relation}
-                    for p in parties_of(issue_id=iid, responsible=resp, cooperating=coop, supervising=sup)]
+        parties += parties_of(issue_id=iid, responsible=resp, cooperating=coop, supervising=sup, deadline=d)
         if len(batch) >= 5000:
             await flush()
     if batch:

@@ -284,7 +284,7 @@ async def list_issues(filters: Filters, rt: RT, who: Caller, limit: Annotated[in
     # Plain rows, not ORM objects: a page is read-only and this is the hottest path of the service.
     stmt = filtered(select(*Issue.__table__.c), visible_to=who.org, sees_all=who.sees_all,  # type: ignore[attr-defined]
                     today=today, **filters.model_dump())
-    stmt = page(stmt, cursor=cursor, limit=limit, descending=sort.startswith("-"))
+    stmt = page(stmt, cursor=cursor, limit=limit, scoped=not who.sees_all, descending=sort.startswith("-"))
     async with rt.read() as session:
         rows = list((await session.execute(stmt)).mappings().all())
     nxt = encode_cursor(deadline=rows[-1]["deadline"], issue_id=rows[-1]["id"]) if len(rows) == limit else None
@@ -296,7 +296,7 @@ async def list_issues(filters: Filters, rt: RT, who: Caller, limit: Annotated[in
 async def export_issues(filters: Filters, rt: RT, who: Caller) -> Response:
     today = _today(rt)
     stmt = filtered(select(Issue), visible_to=who.org, sees_all=who.sees_all, today=today, **filters.model_dump())
-    stmt = stmt.order_by(Issue.deadline, Issue.id).limit(MAX_EXPORT_ROWS)
+    stmt = page(stmt, cursor=None, limit=MAX_EXPORT_ROWS, scoped=not who.sees_all)
     async with rt.read() as session:
         rows = list((await session.execute(stmt)).scalars().all())
         names = dict((await session.execute(select(Org.id, Org.name))).all())  # type: ignore[arg-type]
@@ -429,7 +429,7 @@ async def public_issues(rt: RT, limit: Annotated[int, Query(ge=1, le=500)] = 50,
         responsible, responsible.id == Issue.responsible_org_id)  # type: ignore[arg-type]
     stmt = filtered(stmt, visible_to=None, sees_all=True, today=_today(rt), status=status, category=category,
                     region_id=region_id, q=q)
-    stmt = page(stmt, cursor=cursor, limit=limit)
+    stmt = page(stmt, cursor=cursor, limit=limit, scoped=False)
     async with rt.read() as session:
         rows = (await session.execute(stmt)).all()
     items = [{"code": c, "title": t, "category": cat, "region": reg, "responsible_org": resp,

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from contracts import Envelope
 from contracts.enums import IssueStatus
@@ -152,9 +152,9 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
             "status": IssueStatus.registered.value, "created_at": now, "updated_at": now,
             "last_progress_percent": None, "last_progress_note": None, "last_progress_at": None,
         })
-        party_rows += [{"org_id": x.org_id, "issue_id": x.issue_id, "relation": x.relation}
-                       for x in parties_of(issue_id=p.issue_id, responsible=p.responsible_org_id,
-                                           cooperating=p.cooperating_org_ids, supervising=p.supervising_org_id)]
+        party_rows += parties_of(issue_id=p.issue_id, responsible=p.responsible_org_id,
+                                 cooperating=p.cooperating_org_ids, supervising=p.supervising_org_id,
+                                 deadline=p.deadline)
     session = uow.session
     await session.execute(insert(Issue.__table__), issue_rows)  # type: ignore[attr-defined]
     await session.execute(insert(Party.__table__), party_rows)  # type: ignore[attr-defined]
@@ -260,6 +260,7 @@ async def decide_extension(uow: UnitOfWork, *, issue: Issue, ext: Extension, app
         issue.deadline = new
         issue.updated_at = now
         uow.session.add(issue)
+        await uow.session.execute(update(Party).where(Party.issue_id == issue.id).values(deadline=new))  # type: ignore[arg-type]
     return ext
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     delete,
-    exists,
+    insert,
     not_,
     or_,
     select,
@@ -96,14 +96,19 @@ class Issue(SQLModel, table=True):
 
 
 class Party(SQLModel, table=True):
-    """Which org takes part in an issue and how (responsible, cooperating, supervising): the scoping index."""
+    """One row per org taking part in an issue (relations: responsible, cooperating, supervising): the scope.
+
+    It carries the issue's deadline so that a scoped page is one ordered range of (org_id, deadline, issue_id).
+    """
 
     __tablename__ = "issues_party"
-    __table_args__ = (Index("ix_party_issue", "issue_id"), {"info": OWN})
+    __table_args__ = (Index("ix_party_org_deadline", "org_id", "deadline", "issue_id"),
+                      Index("ix_party_issue", "issue_id"), {"info": OWN})
 
     org_id: str = Field(primary_key=True, max_length=64)
     issue_id: str = Field(primary_key=True, max_length=36, foreign_key="issues_issue.id")
-    relation: str = Field(primary_key=True, max_length=20)
+    relations: str = Field(max_length=80)
+    deadline: date
 
 
 class Extension(SQLModel, table=True):
@@ -171,18 +176,23 @@ async def extensions(session: AsyncSession, *, issue_id: str) -> list[Extension]
     return list(rows.scalars().all())
 
 
-def parties_of(*, issue_id: str, responsible: str, cooperating: Sequence[str], supervising: str) -> list[Party]:
-    """The scoping rows of one issue."""
-    rows = {(responsible, "responsible"), (supervising, "supervising")}
-    rows.update((org, "cooperating") for org in cooperating)
-    return [Party(org_id=o, issue_id=issue_id, relation=r) for o, r in sorted(rows)]
+def parties_of(*, issue_id: str, responsible: str, cooperating: Sequence[str], supervising: str,
+               deadline: date) -> list[dict[str, Any]]:
+    """The scoping rows of one issue, one per org."""
+    relations: dict[str, list[str]] = {}
+    for org, relation in ((responsible, "responsible"), *((c, "cooperating") for c in cooperating),
+                          (supervising, "supervising")):
+        relations.setdefault(org, []).append(relation)
+    return [{"org_id": org, "issue_id": issue_id, "relations": ",".join(rel), "deadline": deadline}
+            for org, rel in sorted(relations.items())]
 
 
 async def replace_parties(session: AsyncSession, *, issue: Issue) -> None:
-    """Rewrite an issue's scoping rows after a reassignment."""
+    """Rewrite an issue's scoping rows after a reassignment or a new deadline."""
     await session.execute(delete(Party).where(Party.issue_id == issue.id))  # type: ignore[arg-type]
-    session.add_all(parties_of(issue_id=issue.id, responsible=issue.responsible_org_id,
-                               cooperating=issue.cooperating_org_ids, supervising=issue.supervising_org_id))
+    await session.execute(insert(Party.__table__), parties_of(  # type: ignore[attr-defined]
+        issue_id=issue.id, responsible=issue.responsible_org_id, cooperating=issue.cooperating_org_ids,
+        supervising=issue.supervising_org_id, deadline=issue.deadline))
 
 
 # ---- listing ------------------------------------------------------------------------------------------------
@@ -214,7 +224,8 @@ def filtered(stmt: Select[Any], *, visible_to: str | None, sees_all: bool, today
              round_id: str | None = None, overdue: bool | None = None, q: str | None = None) -> Select[Any]:
     """Add the caller's scope and the list filters to a select over Issue, all in SQL."""
     if not sees_all:
-        stmt = stmt.where(exists().where(Party.issue_id == Issue.id, Party.org_id == (visible_to or "\x00")))
+        stmt = stmt.join(Party, and_(Party.issue_id == Issue.id,  # type: ignore[arg-type]
+                                     Party.org_id == (visible_to or "\x00")))
     for column, value in ((Issue.status, status), (Issue.responsible_org_id, responsible_org_id),
                           (Issue.supervising_org_id, supervising_org_id), (Issue.region_id, region_id),
                           (Issue.category, category), (Issue.round_id, round_id)):
@@ -230,14 +241,16 @@ def filtered(stmt: Select[Any], *, visible_to: str | None, sees_all: bool, today
     return stmt
 
 
-def page(stmt: Select[Any], *, cursor: str | None, limit: int, descending: bool = False) -> Select[Any]:
-    """Order by (deadline, id) and continue after the cursor."""
-    key = tuple_(Issue.deadline, Issue.id)
+def page(stmt: Select[Any], *, cursor: str | None, limit: int | None, scoped: bool,
+         descending: bool = False) -> Select[Any]:
+    """Order by (deadline, id) and continue after the cursor; a scoped select orders by its party row's copy."""
+    day_col, id_col = (Party.deadline, Party.issue_id) if scoped else (Issue.deadline, Issue.id)
+    key = tuple_(day_col, id_col)
     if cursor:
         day, issue_id = decode_cursor(cursor)
         stmt = stmt.where(key < tuple_(day, issue_id) if descending else key > tuple_(day, issue_id))
     if descending:
-        stmt = stmt.order_by(Issue.deadline.desc(), Issue.id.desc())  # type: ignore[attr-defined]
+        stmt = stmt.order_by(day_col.desc(), id_col.desc())  # type: ignore[attr-defined]
     else:
-        stmt = stmt.order_by(Issue.deadline, Issue.id)
-    return stmt.limit(limit)
+        stmt = stmt.order_by(day_col, id_col)
+    return stmt if limit is None else stmt.limit(limit)

@@ -95,3 +95,30 @@ async def test_public_view_needs_no_token_and_shows_only_the_public_fields(tmp_p
         regional = [i for i in seen if i["region"]]
         assert {i["region"] for i in regional} <= {"赛罕区", "玉泉区", "新城区", "回民区", "土默特左旗", "托克托县",
                                                   "和林格尔县", "清水河县", "武川县", "呼和浩特经济技术开发区"}
+
+
+async def test_scoped_pages_follow_the_deadline_and_an_extended_deadline(tmp_path: Path) -> None:
+    rows = ledger_rows()
+    async with running("issues", tmp_path) as s:
+        await load_reference(s)
+        eeb = s.auth(org="city-eeb", roles="responsible")
+        mine = {r["code"] for r in rows if "city-eeb" in
+                {r["responsible_org"], r["supervising_org"], *r["cooperating_orgs"].split(";")}}
+        items = await all_pages(s, eeb, limit=4)
+        assert {i["code"] for i in items} == mine and len(items) == len(mine)
+        assert [(i["deadline"], i["id"]) for i in items] == sorted((i["deadline"], i["id"]) for i in items)
+        # the earliest of its issues gets a later deadline: the scoped order follows
+        first = items[0]
+        r = await s.client.post(f"/v1/issues/{first['id']}/extensions", headers=eeb,
+                                json={"requested_deadline": "2031-01-01", "reason": "延期"})
+        if r.status_code == 403:  # city-eeb only supervises or cooperates on it: ask as its responsible org
+            who = s.auth(org=first["responsible_org_id"], roles="responsible")
+            r = await s.client.post(f"/v1/issues/{first['id']}/extensions", headers=who,
+                                    json={"requested_deadline": "2031-01-01", "reason": "延期"})
+        assert r.status_code == 201, r.text
+        r = await s.client.post(f"/v1/issues/{first['id']}/extensions/{r.json()['id']}/decision",
+                                headers=s.auth(roles="admin"), json={"approved": True})
+        assert r.status_code == 200
+        again = await all_pages(s, eeb, limit=4, sort="-deadline")
+        assert again[0]["id"] == first["id"] and again[0]["deadline"] == "2031-01-01"
+        assert {i["code"] for i in again} == mine

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: e7c4ab784ddc
+Revision ID: 4cd41740abfc
 Revises: 
-Create Date: 2026-11-28 18:20:49.431411
+Create Date: 2026-11-28 18:54:57.132829
 """
 from collections.abc import Sequence
 
@@ -12,7 +12,7 @@ from alembic import op
 
 import runtime.db
 
-revision: str = 'e7c4ab784ddc'
+revision: str = '4cd41740abfc'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -177,13 +177,15 @@ def upgrade() -> None:
     op.create_table('issues_party',
     sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('issue_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
-    sa.Column('relation', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('relations', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('deadline', sa.Date(), nullable=False),
     sa.ForeignKeyConstraint(['issue_id'], ['issues_issue.id'], ),
-    sa.PrimaryKeyConstraint('org_id', 'issue_id', 'relation'),
+    sa.PrimaryKeyConstraint('org_id', 'issue_id'),
     info={'service': 'issues'}
     )
     with op.batch_alter_table('issues_party', schema=None) as batch_op:
         batch_op.create_index('ix_party_issue', ['issue_id'], unique=False)
+        batch_op.create_index('ix_party_org_deadline', ['org_id', 'deadline', 'issue_id'], unique=False)
 
     op.create_table('issues_transition',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -215,6 +217,7 @@ def downgrade() -> None:
 
     op.drop_table('issues_transition')
     with op.batch_alter_table('issues_party', schema=None) as batch_op:
+        batch_op.drop_index('ix_party_org_deadline')
         batch_op.drop_index('ix_party_issue')
 
     op.drop_table('issues_party')
