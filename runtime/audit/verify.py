@@ -364,7 +364,7 @@ def verify_service(root: Path, service: str, *, trusted: str | None = None,
     if not path.exists():
         verifier.fail(None, f"{path.name} is missing")
     else:
-        with path.open("rb") as fh, _no_gc():
+        with path.open("rb", buffering=1 << 20) as fh, _no_gc():
             verifier.scan(fh, on_event, progress)
     result = verifier.finish()
     result.checkpoints = len(checkpoints)
