@@ -21,8 +21,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.e2e.cluster import Cluster, create_pg_databases, drop_pg_databases  # noqa: E402
-from tests.e2e.flow import register_issue, setup_orgs, sign_off, signed_off_everywhere  # noqa: E402
+from tests.e2e.cluster import Cluster, create_pg_databases, drop_pg_databases
+from tests.e2e.flow import register_issue, setup_orgs, sign_off, signed_off_everywhere
 
 
 async def measure(c: Cluster, runs: int) -> list[float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -27,7 +27,7 @@ def format_time(value: datetime) -> str:
     """UTC time as ISO 8601 with microseconds and a Z suffix (the canonical form)."""
     if value.tzinfo is None:
         raise ValueError("event times must be timezone-aware")
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Envelope(BaseModel):
@@ -54,7 +54,7 @@ class Envelope(BaseModel):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("time must carry a timezone")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     @field_serializer("time")
     def _time(self, value: datetime) -> str:

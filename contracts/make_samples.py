@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ def write_sample(type_: str, version: int, data: dict[str, Any], *, source: str,
     """Seal `data` in a fixed envelope and store it as the golden sample of (type, version)."""
     REGISTRY[(type_, version)].model_validate(data)
     env = seal(id=uuid.UUID(int=len(type_) * 7919 + version), type=type_, version=version, source=source,
-               subject=subject, time=datetime(2020, 6, 1, 2, 0, tzinfo=timezone.utc),
+               subject=subject, time=datetime(2020, 6, 1, 2, 0, tzinfo=UTC),
                actor=Actor(org="inspection-office", user="sample", role="admin"), correlation_id="sample",
                causation_id=None, seq=1, prev_hash=GENESIS_HASH, data=data)
     path = SAMPLES / f"{type_}.v{version}.json"

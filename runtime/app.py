@@ -21,8 +21,8 @@ from contracts import DEAD_LETTER_TOPIC, topic_for
 from runtime.audit.routes import audit_router
 from runtime.auth import Principal, require, system_token
 from runtime.bus.embedded import FeedFollower
-from runtime.checkpoints import checkpoint_if_due
 from runtime.bus.kafka import KafkaFollower, KafkaPublisher
+from runtime.checkpoints import checkpoint_if_due
 from runtime.clock import Clock
 from runtime.consumer import Consumer, Handler
 from runtime.db import make_engine, make_sessionmaker, migrate
@@ -36,6 +36,8 @@ from runtime.settings import Settings
 log = structlog.get_logger("closeloop.app")
 
 Task = Callable[["Runtime"], Awaitable[None]]
+AUDIT_READERS = require("auditor", "system")
+DEAD_LETTER_READERS = require("admin", "auditor", "system")
 
 
 @dataclass
@@ -100,7 +102,7 @@ def _log_router(service: str) -> APIRouter:
         after: int = Query(0, ge=0, description="last position already read"),
         limit: int = Query(100, ge=1, le=1000),
         rt: Runtime = Depends(get_runtime),
-        _: Principal = Depends(require("auditor", "system")),
+        _: Principal = Depends(AUDIT_READERS),
     ) -> dict[str, Any]:
         if name != service:
             raise NotFound(f"this is the {service} service; its log is at /v1/logs/{service}")
@@ -120,7 +122,7 @@ def _log_router(service: str) -> APIRouter:
     async def dead_letters(
         limit: int = Query(100, ge=1, le=1000),
         rt: Runtime = Depends(get_runtime),
-        _: Principal = Depends(require("admin", "auditor", "system")),
+        _: Principal = Depends(DEAD_LETTER_READERS),
     ) -> dict[str, Any]:
         async with rt.read() as session:
             rows = (await session.execute(select(DeadLetter).order_by(DeadLetter.id).limit(limit))).scalars().all()
@@ -239,7 +241,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
             async with rt.read() as session:
                 await session.execute(text("SELECT 1"))
             checks["database"] = "ok"
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 — any failure means not ready, and says why
             checks["database"] = f"failed: {exc}"
         if rt.publisher is not None:
             checks["kafka"] = "ok" if await rt.publisher.ping() else "unreachable"

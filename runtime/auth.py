@@ -35,7 +35,7 @@ class Principal:
 
     def actor(self, acting_as: str | None = None) -> Actor:
         """The actor written into events."""
-        role = acting_as or (sorted(self.roles)[0] if self.roles else "none")
+        role = acting_as or (min(self.roles) if self.roles else "none")
         return Actor(org=self.org, user=self.sub, role=role)
 
 

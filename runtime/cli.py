@@ -59,7 +59,7 @@ def serve(
     _check_service(service)
     try:
         settings = get_settings(service=service)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 — any settings error is shown with what to do
         fail(f"bad settings: {exc}", "fix the CLOSELOOP_* environment variables (see README, Configuration)")
     module = importlib.import_module(f"services.{service}.app")
     application = module.create_app(settings)
@@ -122,7 +122,7 @@ def dev(
         if seed:
             settings = get_settings(service="issues", issues_url=urls["issues"])
             asyncio.run(_seed(settings, urls["issues"]))
-        typer.secho("\nClosed Loop is running (embedded mode, data in %s):" % data_dir.resolve(), fg="green")
+        typer.secho(f"\nClosed Loop is running (embedded mode, data in {data_dir.resolve()}):", fg="green")
         for name, url in urls.items():
             typer.echo(f"  {name:<13} {url}   API docs: {url}/docs")
         typer.echo("\nGet a token, e.g. for the inspection office's admin:")

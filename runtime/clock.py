@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -13,14 +13,14 @@ class Clock:
 
     def now(self) -> datetime:
         """The current UTC time."""
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class SettableClock(Clock):
     """A clock that stands still until moved (tests, replays)."""
 
     def __init__(self, start: datetime) -> None:
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
 
     def now(self) -> datetime:
         """The time it was set to."""
@@ -28,7 +28,7 @@ class SettableClock(Clock):
 
     def set(self, value: datetime) -> None:
         """Move to a given time."""
-        self._now = value.astimezone(timezone.utc)
+        self._now = value.astimezone(UTC)
 
     def advance(self, delta: timedelta) -> None:
         """Move forward."""
@@ -37,4 +37,4 @@ class SettableClock(Clock):
 
 def utcnow() -> datetime:
     """The current UTC time (timezone-aware)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

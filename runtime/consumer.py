@@ -94,7 +94,7 @@ class Consumer:
                 break
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 — retried, then dead-lettered with the error
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("handler_failed", consumer=self.name, event_id=event_id, type=event_type,
                             attempt=attempt, error=error)

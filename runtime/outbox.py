@@ -202,7 +202,7 @@ class Relay:
                     continue
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # retried: the rows stay in the outbox
+            except Exception as exc:  # noqa: BLE001 — retried: the rows stay in the outbox
                 self.failures += 1
                 log.warning("relay_retry", error=repr(exc), failures=self.failures)
                 backoff = min(backoff * 2, 5.0)

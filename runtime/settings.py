@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     smtp_from: str = "closeloop@localhost"
 
     @model_validator(mode="after")
-    def _safe(self) -> "Settings":
+    def _safe(self) -> Settings:
         if self.env == "production":
             if self.jwt_secret == DEV_JWT_SECRET and not self.jwt_public_key:
                 raise ValueError(

@@ -40,7 +40,7 @@ async def pg_url() -> AsyncIterator[str]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     try:
         conn = await asyncpg.connect(pg_admin_dsn())
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 — reported as a failure or skip with the reason
         if _required():
             pytest.fail(f"cannot connect to PostgreSQL at {base}: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")
@@ -68,7 +68,7 @@ async def kafka_bootstrap() -> str:
     try:
         await admin.start()
         await admin.list_topics()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 — reported as a failure or skip with the reason
         if _required():
             pytest.fail(f"cannot reach Kafka at {bootstrap}: {exc}")
         pytest.skip(f"Kafka unreachable: {exc}")

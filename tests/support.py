@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,8 @@ DATA = ROOT / "data"
 
 def settings_for(service: str, tmp: Path, **overrides: Any) -> Settings:
     """Test settings: a SQLite file per service under tmp, embedded bus, fast polling."""
-    values: dict[str, Any] = dict(service=service, env="test", data_dir=tmp, bus="embedded", poll_interval=0.05,
-                                  retry_backoff=0.01, log_json=True)
+    values: dict[str, Any] = {"service": service, "env": "test", "data_dir": tmp, "bus": "embedded",
+                              "poll_interval": 0.05, "retry_backoff": 0.01, "log_json": True}
     values.update(overrides)
     return get_settings(**values)
 
@@ -100,7 +100,7 @@ class EventFactory:
         seq, prev = self.heads.get(subject, (0, GENESIS_HASH))
         env = seal(
             id=uuid.uuid4(), type=type_, version=version or latest_version(type_), source=self.source,
-            subject=subject, time=time or datetime.now(timezone.utc),
+            subject=subject, time=time or datetime.now(UTC),
             actor=actor or Actor(org="inspection-office", user="tester", role="admin"),
             correlation_id=str(uuid.uuid4()), causation_id=None, seq=seq + 1, prev_hash=prev, data=data,
         )

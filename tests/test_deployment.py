@@ -25,7 +25,8 @@ def rendered() -> dict[str, object]:
             pytest.fail("docker-compose is not installed: scripts/servers.sh installs it (apt-get install docker-compose)")
         pytest.skip("docker-compose not installed")
     env = {**os.environ, "POSTGRES_PASSWORD": "pw", "CLOSELOOP_JWT_SECRET": "s" * 40, "CLOSELOOP_CHECKPOINT_KEY": "k"}
-    out = subprocess.run([exe, "-f", str(ROOT / "docker-compose.yml"), "config"], env=env, capture_output=True,
+    out = subprocess.run([exe, "-f", str(ROOT / "docker-compose.yml"), "config"], check=False, env=env,
+                         capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return yaml.safe_load(out.stdout)  # type: ignore[no-any-return]
@@ -52,7 +53,8 @@ def test_compose_refuses_to_render_without_the_secrets() -> None:
     if exe is None:
         pytest.skip("docker-compose not installed")
     env = {k: v for k, v in os.environ.items() if k not in ("POSTGRES_PASSWORD", "CLOSELOOP_JWT_SECRET")}
-    out = subprocess.run([exe, "-f", str(ROOT / "docker-compose.yml"), "config"], env=env, capture_output=True,
+    out = subprocess.run([exe, "-f", str(ROOT / "docker-compose.yml"), "config"], check=False, env=env,
+                         capture_output=True,
                          text=True, timeout=60)
     assert out.returncode != 0
     assert "set POSTGRES_PASSWORD" in out.stderr or "set CLOSELOOP_JWT_SECRET" in out.stderr, out.stderr

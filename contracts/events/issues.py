@@ -50,7 +50,7 @@ class IssueRegistered(Payload):
     description: str | None = None
     region_id: str | None = None
     responsible_org_id: str
-    cooperating_org_ids: list[str] = []
+    cooperating_org_ids: list[str] = Field(default_factory=list)
     supervising_org_id: str
     leader: str | None = None
     deadline: date
@@ -83,7 +83,7 @@ class IssueUpdated(Payload):
     issue_id: str
     changed: list[str]
     responsible_org_id: str
-    cooperating_org_ids: list[str] = []
+    cooperating_org_ids: list[str] = Field(default_factory=list)
     supervising_org_id: str
     leader: str | None = None
     region_id: str | None = None
@@ -101,7 +101,7 @@ class IssueProgressReported(Payload):
     responsible_org_id: str
     note: str
     percent: int = Field(ge=0, le=100)
-    evidence_ids: list[str] = []
+    evidence_ids: list[str] = Field(default_factory=list)
 
 
 @event("issue.extension_requested", 1)

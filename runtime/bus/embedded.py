@@ -55,7 +55,7 @@ class FeedFollower:
                     await asyncio.sleep(self.interval)
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 — a peer that is down is retried, never fatal
                     self.connected = False
                     log.info("feed_unavailable", feed=self.feed, url=self.base_url, error=repr(exc))
                     backoff = min(backoff * 2, 5.0)

@@ -45,7 +45,7 @@ class KafkaPublisher:
             producer, self.producer = self.producer, None
             try:
                 await producer.stop()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 — a broken producer is dropped either way
                 log.warning("producer_stop_failed", error=repr(exc))
 
     async def send_rows(self, topic: str, rows: list[OutboxRow]) -> None:
@@ -77,7 +77,7 @@ class KafkaPublisher:
             producer = await self._producer()
             await producer.client.fetch_all_metadata()
             return True
-        except Exception:
+        except Exception:  # noqa: BLE001 — readiness only reports reachability
             return False
 
     async def stop(self) -> None:
@@ -86,7 +86,7 @@ class KafkaPublisher:
 
 
 class _Revoked(ConsumerRebalanceListener):
-    def __init__(self, follower: "KafkaFollower") -> None:
+    def __init__(self, follower: KafkaFollower) -> None:
         self.follower = follower
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
@@ -150,14 +150,14 @@ class KafkaFollower:
                     await self.commit_pending()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 — the consumer restarts; uncommitted offsets are redelivered
                 log.warning("kafka_consumer_restart", error=repr(exc))
                 await asyncio.sleep(1.0)
             finally:
                 if self.kafka is not None:
                     try:
                         await self.kafka.stop()
-                    except Exception:
-                        pass
+                    except Exception as exc:  # noqa: BLE001 — stopping a failed consumer may fail too
+                        log.info("kafka_consumer_stop_failed", error=repr(exc))
                     self.kafka = None
                     self.pending = {}
