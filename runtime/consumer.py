@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contracts import Envelope
 from contracts.registry import is_known, parse_data
 from runtime.clock import Clock
+from runtime.logs import correlation_id
 from runtime.models import DeadLetter, FeedCursor, InboxRow
 from runtime.outbox import UnitOfWork
 
@@ -112,6 +113,14 @@ class Consumer:
     async def _handle_once(self, envelope: Envelope, *, feed: str | None, position: int | None) -> Outcome:
         handler = self.handlers.get(envelope.type)
         event_id = str(envelope.id)
+        token = correlation_id.set(envelope.correlation_id)  # the handler's logs carry the request's id
+        try:
+            return await self._in_transaction(envelope, handler, event_id, feed=feed, position=position)
+        finally:
+            correlation_id.reset(token)
+
+    async def _in_transaction(self, envelope: Envelope, handler: Handler | None, event_id: str, *,
+                              feed: str | None, position: int | None) -> Outcome:
         async with self.sessions() as session, session.begin():
             if feed is not None and position is not None:
                 await self._advance(session, feed, position)
