@@ -64,15 +64,25 @@ class UnitOfWork:
     clock: Clock
     emitted: list[Envelope] = field(default_factory=list)
 
-    async def emit(self, type_: str, subject: str, data: BaseModel | dict[str, Any]) -> Envelope:
-        """Append an event of the newest version of `type_` to the subject's chain."""
+    async def emit(self, type_: str, subject: str, data: BaseModel | dict[str, Any], *,
+                   new_subject: bool = False) -> Envelope:
+        """Append an event of the newest version of `type_` to the subject's chain.
+
+        `new_subject=True` says the subject is created in this transaction (a fresh id): its chain starts here,
+        so no head is read or locked and the rows are flushed in one batch at commit; should the subject
+        exist after all, the head's primary key refuses the commit.
+        """
         version = latest_version(type_)
         model = payload_model(type_, version)
         payload = data if isinstance(data, model) else model.model_validate(
             data.model_dump() if isinstance(data, BaseModel) else data
         )
         body = json.loads(payload.model_dump_json())
-        head = await _lock_head(self.session, subject)
+        if new_subject:
+            head = SubjectHead(subject=subject, seq=0, hash=GENESIS_HASH)
+            self.session.add(head)
+        else:
+            head = await _lock_head(self.session, subject)
         now: datetime = self.clock.now()
         envelope = seal(
             id=uuid.uuid4(),
@@ -147,12 +157,13 @@ class Relay:
                 )
             ).scalars().all()
             position, running = state.position, state.log_hash
+            changes = []
             for row in rows:
                 position += 1
                 running = chain(running, json.loads(row.envelope)["hash"])
-                await session.execute(
-                    update(OutboxRow).where(OutboxRow.id == row.id).values(position=position, log_hash=running)
-                )
+                changes.append({"id": row.id, "position": position, "log_hash": running})
+            if changes:
+                await session.execute(update(OutboxRow), changes)  # one bulk UPDATE by primary key
             state.position, state.log_hash = position, running
             if rows and self.after_sequence is not None:
                 await self.after_sequence(session, state)

@@ -162,7 +162,7 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
     # The outbox rows and chain heads of the events are flushed together at commit, not one by one.
     with session.no_autoflush:
         for p in payloads:
-            envelope = await uow.emit("issue.registered", p.issue_id, p)
+            envelope = await uow.emit("issue.registered", p.issue_id, p, new_subject=True)
             steps.append({"issue_id": p.issue_id, "action": "register", "from_status": None,
                           "to_status": IssueStatus.registered.value, "actor_user": uow.actor.user,
                           "actor_org": uow.actor.org, "actor_role": uow.actor.role, "reason": None,
