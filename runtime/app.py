@@ -22,14 +22,14 @@ from runtime.audit.routes import audit_router
 from runtime.auth import Principal, require, system_token
 from runtime.bus.embedded import FeedFollower
 from runtime.bus.kafka import KafkaFollower, KafkaPublisher
-from runtime.checkpoints import checkpoint_if_due
+from runtime.checkpoints import checkpoint_if_due, signing_key
 from runtime.clock import Clock
 from runtime.consumer import Consumer, Handler
 from runtime.db import make_engine, make_sessionmaker, migrate
 from runtime.errors import NotFound, install_error_handlers
 from runtime.logs import configure_logging, correlation_id
 from runtime.metrics import Metrics
-from runtime.models import DeadLetter, OutboxRow
+from runtime.models import DeadLetter, LogState, OutboxRow
 from runtime.outbox import Relay, UnitOfWork
 from runtime.settings import Settings
 
@@ -155,12 +155,21 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
 
         clock_ = clock or Clock()
 
+        private_key = signing_key(service=spec.name, configured=settings.checkpoint_key or None,
+                                  db_url=engine.url, data_dir=settings.data_dir)
+
         async def checkpoint(session: AsyncSession, state: Any) -> None:
-            await checkpoint_if_due(session, state=state, now=clock_.now(), service=spec.name,
-                                    key=settings.checkpoint_key or None)
+            await checkpoint_if_due(session, state=state, now=clock_.now(), service=spec.name, key=private_key)
+
+        async def sign_tail() -> None:
+            # When events stop arriving the newest ones still get a checkpoint within about a second.
+            async with sessions() as session, session.begin():
+                state = (await session.execute(select(LogState).where(LogState.id == 1))).scalar_one_or_none()
+                if state is not None:
+                    await checkpoint(session, state)
 
         relay = Relay(sessions, publish=publish if publisher else None, interval=settings.poll_interval,
-                      on_sequenced=metrics.log_position.set, after_sequence=checkpoint)
+                      on_sequenced=metrics.log_position.set, after_sequence=checkpoint, on_idle=sign_tail)
         rt = Runtime(settings=settings, engine=engine, sessions=sessions, clock=clock_,
                      metrics=metrics, relay=relay, publisher=publisher)
         app.state.runtime = rt

@@ -72,12 +72,14 @@ def new_key_text() -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def key_dir(db_url: URL | str) -> Path:
+def key_dir(db_url: URL | str, data_dir: Path | None = None) -> Path:
     """Where a development key is kept: beside the SQLite file, else the configured data folder."""
     url = db_url if isinstance(db_url, URL) else None
     database = url.database if url is not None else None
     if url is not None and url.get_backend_name() == "sqlite" and database and database != ":memory:":
         return Path(database).resolve().parent
+    if data_dir is not None:
+        return Path(data_dir).resolve()
     return Path(os.environ.get("CLOSELOOP_DATA_DIR", "var")).resolve()
 
 
@@ -99,14 +101,15 @@ def _load_or_create(path: Path) -> Ed25519PrivateKey:
     return parse_private_key(path.read_text(encoding="ascii"))
 
 
-def signing_key(*, service: str, configured: str | None, db_url: URL | str) -> Ed25519PrivateKey:
+def signing_key(*, service: str, configured: str | None, db_url: URL | str,
+                data_dir: Path | None = None) -> Ed25519PrivateKey:
     """The service's checkpoint key: from settings, else (development, test) one kept in the data folder."""
     if configured:
         cache_key = (service, "configured:" + hashlib.sha256(configured.encode()).hexdigest())
         if cache_key not in _KEYS:
             _KEYS[cache_key] = parse_private_key(configured)
         return _KEYS[cache_key]
-    path = key_dir(db_url) / f"{service}.checkpoint.key"
+    path = key_dir(db_url, data_dir) / f"{service}.checkpoint.key"
     cache_key = (service, str(path))
     if cache_key not in _KEYS or not path.exists():
         _KEYS[cache_key] = _load_or_create(path)

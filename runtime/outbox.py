@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -128,6 +129,8 @@ class Relay:
         interval: float = 0.2,
         on_sequenced: Callable[[int], None] | None = None,
         after_sequence: Callable[[AsyncSession, LogState], Awaitable[None]] | None = None,
+        on_idle: Callable[[], Awaitable[None]] | None = None,
+        idle_every: float = 1.0,
     ) -> None:
         self.sessions = sessions
         self.publish = publish
@@ -135,6 +138,10 @@ class Relay:
         self.wake = asyncio.Event()
         self.on_sequenced = on_sequenced
         self.after_sequence = after_sequence
+        self.on_idle = on_idle
+        self.idle_every = idle_every
+        self._last_idle = 0.0
+        self._dirty = False
         self.failures = 0
 
     def poke(self) -> None:
@@ -210,7 +217,13 @@ class Relay:
                 self.failures = 0
                 backoff = self.interval
                 if busy:
+                    self._dirty = True
                     continue
+                now = time.monotonic()
+                if self.on_idle is not None and self._dirty and now - self._last_idle >= self.idle_every:
+                    self._last_idle = now
+                    await self.on_idle()
+                    self._dirty = False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 — retried: the rows stay in the outbox

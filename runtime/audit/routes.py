@@ -43,7 +43,8 @@ def audit_router(service: str) -> APIRouter:
     async def public_key(name: str, request: Request) -> dict[str, Any]:
         _mine(name)
         rt = request.app.state.runtime
-        key = signing_key(service=service, configured=rt.settings.checkpoint_key or None, db_url=rt.engine.url)
+        key = signing_key(service=service, configured=rt.settings.checkpoint_key or None, db_url=rt.engine.url,
+                          data_dir=rt.settings.data_dir)
         return {"service": service, "algorithm": ALGORITHM, "key_id": key_id(key),
                 "public_key": base64.b64encode(public_raw(key)).decode("ascii")}
 

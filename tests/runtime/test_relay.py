@@ -1,0 +1,43 @@
+"""The relay: commit order, and the newest events signed even when activity stops."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from tests.support import running
+
+
+async def test_tail_of_the_log_gets_a_checkpoint_after_activity_stops(tmp_path: Path) -> None:
+    async with running("issues", tmp_path) as svc:
+        admin = svc.auth(org="inspection-office", roles="admin")
+        for i in range(3):  # within a second: only the first is signed while they arrive
+            r = await svc.client.post("/v1/orgs", headers=admin,
+                                      json={"id": f"org-{i}", "name": f"单位{i}", "kind": "department"})
+            assert r.status_code == 201
+        auditor = svc.auth(roles="auditor")
+        deadline = time.monotonic() + 10
+        sizes: list[int] = []
+        while time.monotonic() < deadline:
+            r = await svc.client.get("/v1/checkpoints/issues", headers=auditor, params={"limit": 100})
+            sizes = [cp["size"] for cp in r.json()["items"]]
+            if sizes and sizes[-1] == 3:
+                break
+            await asyncio.sleep(0.2)
+        assert sizes and sizes[-1] == 3, sizes
+
+
+async def test_log_positions_follow_commit_order_without_gaps(tmp_path: Path) -> None:
+    async with running("issues", tmp_path) as svc:
+        admin = svc.auth(org="inspection-office", roles="admin")
+        results = await asyncio.gather(*(
+            svc.client.post("/v1/orgs", headers=admin, json={"id": f"o-{i}", "name": f"单位{i}", "kind": "region"})
+            for i in range(20)))
+        assert all(r.status_code == 201 for r in results)
+        r = await svc.client.get("/v1/logs/issues", headers=svc.auth(roles="auditor"), params={"limit": 100})
+        while len(r.json()["items"]) < 20:
+            await asyncio.sleep(0.05)
+            r = await svc.client.get("/v1/logs/issues", headers=svc.auth(roles="auditor"), params={"limit": 100})
+        positions = [item["position"] for item in r.json()["items"]]
+        assert positions == list(range(1, 21))
