@@ -18,12 +18,18 @@ OPTIONAL = {"host", "port", "system_token", "jwt_public_key", "jwt_algorithm", "
             "retry_backoff", "log_level", "log_json", "kafka_prefix"}
 
 
-def rendered() -> dict[str, object]:
+def compose_exe() -> str:
+    """Debian's docker-compose (validation only); make test installs it, so there it must exist."""
     exe = shutil.which("docker-compose")
     if exe is None:
         if os.environ.get("CI", "").lower() == "true" or os.environ.get("CLOSELOOP_REQUIRE_SERVERS") == "1":
-            pytest.fail("docker-compose is not installed: scripts/servers.sh installs it (apt-get install docker-compose)")
+            pytest.fail("docker-compose is not installed: scripts/test.sh installs it (apt-get install docker-compose)")
         pytest.skip("docker-compose not installed")
+    return exe
+
+
+def rendered() -> dict[str, object]:
+    exe = compose_exe()
     env = {**os.environ, "POSTGRES_PASSWORD": "pw", "CLOSELOOP_JWT_SECRET": "s" * 40, "CLOSELOOP_CHECKPOINT_KEY": "k"}
     out = subprocess.run([exe, "-f", str(ROOT / "docker-compose.yml"), "config"], check=False, env=env,
                          capture_output=True,
@@ -49,9 +55,7 @@ def test_compose_file_validates_and_configures_every_setting_of_every_service() 
 
 
 def test_compose_refuses_to_render_without_the_secrets() -> None:
-    exe = shutil.which("docker-compose")
-    if exe is None:
-        pytest.skip("docker-compose not installed")
+    exe = compose_exe()
     env = {k: v for k, v in os.environ.items() if k not in ("POSTGRES_PASSWORD", "CLOSELOOP_JWT_SECRET")}
     out = subprocess.run([exe, "-f", str(ROOT / "docker-compose.yml"), "config"], check=False, env=env,
                          capture_output=True,
