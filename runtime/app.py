@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from contracts import DEAD_LETTER_TOPIC, topic_for
 from runtime.audit.routes import audit_router
@@ -35,7 +36,7 @@ from runtime.settings import Settings
 
 log = structlog.get_logger("closeloop.app")
 
-Task = Callable[["Runtime"], Awaitable[None]]
+Task = Callable[["Runtime"], Coroutine[Any, Any, None]]
 AUDIT_READERS = require("auditor", "system")
 DEAD_LETTER_READERS = require("admin", "auditor", "system")
 
@@ -90,7 +91,7 @@ class Runtime:
 
 def get_runtime(request: Request) -> Runtime:
     """FastAPI dependency: the service's runtime."""
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 def _log_router(service: str) -> APIRouter:
@@ -108,9 +109,9 @@ def _log_router(service: str) -> APIRouter:
             raise NotFound(f"this is the {service} service; its log is at /v1/logs/{service}")
         async with rt.read() as session:
             rows = (await session.execute(
-                select(OutboxRow.position, OutboxRow.log_hash, OutboxRow.envelope)
-                .where(OutboxRow.position > after)
-                .order_by(OutboxRow.position)
+                select(col(OutboxRow.position), col(OutboxRow.log_hash), col(OutboxRow.envelope))
+                .where(col(OutboxRow.position) > after)
+                .order_by(col(OutboxRow.position))
                 .limit(limit)
             )).all()
         import json
@@ -125,7 +126,9 @@ def _log_router(service: str) -> APIRouter:
         _: Principal = Depends(DEAD_LETTER_READERS),
     ) -> dict[str, Any]:
         async with rt.read() as session:
-            rows = (await session.execute(select(DeadLetter).order_by(DeadLetter.id).limit(limit))).scalars().all()
+            rows = (
+                await session.execute(select(DeadLetter).order_by(col(DeadLetter.id)).limit(limit))
+            ).scalars().all()
         return {"items": [r.model_dump(mode="json") for r in rows], "next_cursor": None}
 
     return router
@@ -164,7 +167,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         async def sign_tail() -> None:
             # When events stop arriving the newest ones still get a checkpoint within about a second.
             async with sessions() as session, session.begin():
-                state = (await session.execute(select(LogState).where(LogState.id == 1))).scalar_one_or_none()
+                state = (await session.execute(select(LogState).where(col(LogState.id) == 1))).scalar_one_or_none()
                 if state is not None:
                     await checkpoint(session, state)
 

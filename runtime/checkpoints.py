@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from sqlalchemy import select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from contracts.envelope import format_time
 from runtime.models import Checkpoint, LogState, OutboxRow
@@ -147,7 +148,9 @@ async def checkpoint_if_due(session: AsyncSession, *, state: LogState, now: date
     Signs the log at every multiple of 1,000 events passed since the last checkpoint (its root read from the
     row at that position), and at the newest position when the last checkpoint is a second old or more.
     """
-    last = (await session.execute(select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1))).scalar_one_or_none()
+    last = (
+        await session.execute(select(Checkpoint).order_by(col(Checkpoint.size).desc()).limit(1))
+    ).scalar_one_or_none()
     last_size = last.size if last is not None else 0
     if state.position <= last_size:
         return
@@ -156,9 +159,9 @@ async def checkpoint_if_due(session: AsyncSession, *, state: LogState, now: date
     marks = list(range(mark, state.position, EVERY_EVENTS))
     if marks:
         rows = (await session.execute(
-            select(OutboxRow.position, OutboxRow.log_hash).where(OutboxRow.position.in_(marks))  # type: ignore[union-attr]
+            select(col(OutboxRow.position), col(OutboxRow.log_hash)).where(col(OutboxRow.position).in_(marks))
         )).all()
-        due.extend((int(p), str(h)) for p, h in sorted(rows))
+        due.extend((int(p), str(h)) for p, h in sorted(rows) if p is not None)  # IN (marks) never matches NULL
     stale = last is None or now - last.time >= timedelta(seconds=EVERY_SECONDS)
     if stale or state.position % EVERY_EVENTS == 0:
         due.append((state.position, state.log_hash))
@@ -167,7 +170,7 @@ async def checkpoint_if_due(session: AsyncSession, *, state: LogState, now: date
     bind = session.bind
     private = key if isinstance(key, Ed25519PrivateKey) else signing_key(
         service=service, configured=key if isinstance(key, str) else None,
-        db_url=bind.url if bind is not None else "")
+        db_url=bind.sync_engine.url if bind is not None else "")
     for size, root in due:
         session.add(sign(private, service=service, size=size, root=root, time=now))
     await session.flush()

@@ -12,6 +12,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from contracts import Envelope
 from contracts.registry import is_known, parse_data
@@ -161,7 +162,7 @@ class Consumer:
                            error: str, feed: str | None, position: int | None) -> None:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (
             raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False))
-        record = {"consumer": self.name, "event_id": event_id, "type": event_type, "origin": origin,
+        record: dict[str, Any] = {"consumer": self.name, "event_id": event_id, "type": event_type, "origin": origin,
                   "error": error, "payload": text}
         log.error("dead_letter", consumer=self.name, event_id=event_id, type=event_type, origin=origin, error=error)
         if self.dead_letter_sink is not None:
@@ -175,6 +176,6 @@ class Consumer:
         """How far this consumer has read a feed."""
         async with self.sessions() as session:
             row = (await session.execute(
-                select(FeedCursor).where(FeedCursor.consumer == self.name, FeedCursor.feed == feed)
+                select(FeedCursor).where(col(FeedCursor.consumer) == self.name, col(FeedCursor.feed) == feed)
             )).scalar_one_or_none()
             return row.position if row else 0

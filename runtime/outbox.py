@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from contracts import GENESIS_HASH, Actor, Envelope
 from contracts.envelope import seal
@@ -34,7 +35,7 @@ def chain(prev: str, event_hash: str) -> str:
 
 
 def _insert(session: AsyncSession) -> Any:
-    return sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
+    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
 
 
 async def _lock_head(session: AsyncSession, subject: str) -> SubjectHead:
@@ -45,7 +46,7 @@ async def _lock_head(session: AsyncSession, subject: str) -> SubjectHead:
     )
     head = (
         await session.execute(
-            select(SubjectHead).where(SubjectHead.subject == subject).with_for_update().execution_options(
+            select(SubjectHead).where(col(SubjectHead.subject) == subject).with_for_update().execution_options(
                 populate_existing=True
             )
         )
@@ -152,15 +153,15 @@ class Relay:
         """Give the next committed rows their log positions; returns how many."""
         async with self.sessions() as session, session.begin():
             state = (
-                await session.execute(select(LogState).where(LogState.id == 1).with_for_update())
+                await session.execute(select(LogState).where(col(LogState.id) == 1).with_for_update())
             ).scalar_one_or_none()
             if state is None:
                 session.add(LogState(id=1))
                 await session.flush()
-                state = (await session.execute(select(LogState).where(LogState.id == 1))).scalar_one()
+                state = (await session.execute(select(LogState).where(col(LogState.id) == 1))).scalar_one()
             rows = (
                 await session.execute(
-                    select(OutboxRow).where(OutboxRow.position.is_(None)).order_by(OutboxRow.id).limit(batch)
+                    select(OutboxRow).where(col(OutboxRow.position).is_(None)).order_by(col(OutboxRow.id)).limit(batch)
                 )
             ).scalars().all()
             position, running = state.position, state.log_hash
@@ -183,15 +184,15 @@ class Relay:
         if self.publish is None:
             return 0
         async with self.sessions() as session:
-            state = (await session.execute(select(LogState).where(LogState.id == 1))).scalar_one_or_none()
+            state = (await session.execute(select(LogState).where(col(LogState.id) == 1))).scalar_one_or_none()
             if state is None:
                 return 0
             rows = list(
                 (
                     await session.execute(
                         select(OutboxRow)
-                        .where(OutboxRow.position > state.published)
-                        .order_by(OutboxRow.position)
+                        .where(col(OutboxRow.position) > state.published)
+                        .order_by(col(OutboxRow.position))
                         .limit(batch)
                     )
                 ).scalars().all()
@@ -202,7 +203,7 @@ class Relay:
         async with self.sessions() as session, session.begin():
             await session.execute(
                 update(LogState)
-                .where(LogState.id == 1, LogState.published < rows[-1].position)
+                .where(col(LogState.id) == 1, col(LogState.published) < rows[-1].position)
                 .values(published=rows[-1].position)
             )
         return len(rows)

@@ -36,7 +36,7 @@ async def _get(client: httpx.AsyncClient, path: str) -> dict[str, Any] | None:
     if r.status_code == 404:
         return None
     r.raise_for_status()
-    return r.json()  # type: ignore[no-any-return]
+    return r.json()
 
 
 async def compare_issues(client: httpx.AsyncClient, result: ReplayResult) -> list[str]:
@@ -57,14 +57,14 @@ async def compare_issues(client: httpx.AsyncClient, result: ReplayResult) -> lis
     for extra in sorted(live_ids - set(p.issues)):
         diffs.append(f"issues: issue {extra} is live, not in the replay")
     for issue_id, issue in sorted(p.issues.items()):
-        live = await _get(client, f"/v1/issues/{issue_id}")
-        if live is None:
+        live_issue = await _get(client, f"/v1/issues/{issue_id}")
+        if live_issue is None:
             diffs.append(f"issues: issue {issue_id} is in the replay, not live")
             continue
-        diffs.extend(_diff_fields(f"issues: issue {issue['code']} ({issue_id})", issue, live, ISSUE_FIELDS))
-        if "history" in live:
+        diffs.extend(_diff_fields(f"issues: issue {issue['code']} ({issue_id})", issue, live_issue, ISSUE_FIELDS))
+        if "history" in live_issue:
             mine = [(h["action"], h["from"], h["to"], h["event_id"]) for h in issue["history"]]
-            theirs = [(h.get("action"), h.get("from"), h.get("to"), h.get("event_id")) for h in live["history"]
+            theirs = [(h.get("action"), h.get("from"), h.get("to"), h.get("event_id")) for h in live_issue["history"]
                       if h.get("action") in STATUS_ACTIONS]
             if mine != theirs:
                 diffs.append(f"issues: issue {issue['code']} ({issue_id}) history differs: replay {mine}, "

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
+from sqlmodel import col
 
 from runtime.auth import Principal, require
 from runtime.checkpoints import ALGORITHM, checkpoint_out, key_id, public_raw, signing_key
@@ -34,7 +35,7 @@ def audit_router(service: str) -> APIRouter:
         rt = request.app.state.runtime
         async with rt.read() as session:
             rows = (await session.execute(
-                select(Checkpoint).where(Checkpoint.size > after).order_by(Checkpoint.size).limit(limit)
+                select(Checkpoint).where(col(Checkpoint.size) > after).order_by(col(Checkpoint.size)).limit(limit)
             )).scalars().all()
         items = [checkpoint_out(service, cp) for cp in rows]
         return {"items": items, "next_cursor": str(items[-1]["size"]) if len(items) == limit else None}
