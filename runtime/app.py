@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +14,7 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -30,7 +30,7 @@ from runtime.db import make_engine, make_sessionmaker, migrate
 from runtime.errors import NotFound, install_error_handlers
 from runtime.logs import configure_logging, correlation_id
 from runtime.metrics import Metrics
-from runtime.models import DeadLetter, LogState, OutboxRow
+from runtime.models import Checkpoint, DeadLetter, LogState, OutboxRow
 from runtime.outbox import Relay, UnitOfWork
 from runtime.settings import Settings
 
@@ -87,6 +87,52 @@ class Runtime:
         """A session for reads."""
         async with self.sessions() as session:
             yield session
+
+
+class RequestContext:
+    """Pure ASGI middleware: correlation id in and out, request metrics and one log line per request.
+
+    (Starlette's BaseHTTPMiddleware would run every request through an extra task and stream.)
+    """
+
+    QUIET = frozenset({"/healthz", "/metrics", "/v1/logs/{name}"})
+
+    def __init__(self, app: Any, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cid = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-correlation-id":
+                cid = value.decode("latin-1")[:200]
+                break
+        cid = cid or str(uuid.uuid4())
+        token = correlation_id.set(cid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-correlation-id", cid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            correlation_id.reset(token)
+            path = getattr(scope.get("route"), "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            self.metrics.requests(method=scope["method"], route=path, status=str(status)).inc()
+            self.metrics.latency.labels(route=path).observe(elapsed)
+            if path not in self.QUIET:
+                log.info("request", method=scope["method"], path=scope["path"], status=status,
+                         ms=round(elapsed * 1000, 1), correlation_id=cid)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -164,12 +210,15 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         async def checkpoint(session: AsyncSession, state: Any) -> None:
             await checkpoint_if_due(session, state=state, now=clock_.now(), service=spec.name, key=private_key)
 
-        async def sign_tail() -> None:
+        async def sign_tail() -> bool:
             # When events stop arriving the newest ones still get a checkpoint within about a second.
             async with sessions() as session, session.begin():
                 state = (await session.execute(select(LogState).where(col(LogState.id) == 1))).scalar_one_or_none()
-                if state is not None:
-                    await checkpoint(session, state)
+                if state is None:
+                    return True
+                await checkpoint(session, state)
+                signed = (await session.execute(select(func.max(col(Checkpoint.size))))).scalar_one_or_none()
+                return (signed or 0) >= state.position
 
         relay = Relay(sessions, publish=publish if publisher else None, interval=settings.poll_interval,
                       on_sequenced=metrics.log_position.set, after_sequence=checkpoint, on_idle=sign_tail)
@@ -221,25 +270,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
     app.state.metrics = metrics
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        cid = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-        token = correlation_id.set(cid)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            correlation_id.reset(token)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        elapsed = time.perf_counter() - started
-        metrics.requests(method=request.method, route=path, status=str(response.status_code)).inc()
-        metrics.latency.labels(route=path).observe(elapsed)
-        response.headers["X-Correlation-ID"] = cid
-        if path not in ("/healthz", "/metrics", "/v1/logs/{name}"):
-            log.info("request", method=request.method, path=request.url.path, status=response.status_code,
-                     ms=round(elapsed * 1000, 1), correlation_id=cid)
-        return response
+    app.add_middleware(RequestContext, metrics=metrics)
 
     @app.get("/healthz", tags=["ops"], summary="Alive")
     async def healthz() -> dict[str, str]:

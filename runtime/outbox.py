@@ -130,7 +130,7 @@ class Relay:
         interval: float = 0.2,
         on_sequenced: Callable[[int], None] | None = None,
         after_sequence: Callable[[AsyncSession, LogState], Awaitable[None]] | None = None,
-        on_idle: Callable[[], Awaitable[None]] | None = None,
+        on_idle: Callable[[], Awaitable[bool]] | None = None,
         idle_every: float = 1.0,
     ) -> None:
         self.sessions = sessions
@@ -223,8 +223,8 @@ class Relay:
                 now = time.monotonic()
                 if self.on_idle is not None and self._dirty and now - self._last_idle >= self.idle_every:
                     self._last_idle = now
-                    await self.on_idle()
-                    self._dirty = False
+                    # stays due until the hook says the tail is covered (it may have been too early)
+                    self._dirty = not await self.on_idle()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 — retried: the rows stay in the outbox
