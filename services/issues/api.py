@@ -10,8 +10,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import RowMapping, select
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from contracts.enums import IssueStatus, OrgKind, RoundLevel, ZoneType
 from contracts.events.issues import Location, OrgRegistered, RoundRegistered, Target
@@ -136,7 +137,7 @@ def _json_time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-def issue_out(issue: Issue | Mapping[str, Any], *, today: date) -> dict[str, Any]:
+def issue_out(issue: Issue | Mapping[str, Any] | RowMapping, *, today: date) -> dict[str, Any]:
     """An issue as the API shows it: its fields, derived overdue and overdue days, the last progress."""
     out = dict(issue.model_dump() if isinstance(issue, Issue) else issue)
     deadline, status = out["deadline"], out["status"]
@@ -173,7 +174,7 @@ async def list_orgs(rt: RT, _: Caller, limit: Annotated[int, Query(ge=1, le=1000
     async with rt.read() as session:
         stmt = select(Org).order_by(Org.id)
         if cursor:
-            stmt = stmt.where(Org.id > cursor)
+            stmt = stmt.where(col(Org.id) > cursor)
         rows = list((await session.execute(stmt.limit(limit))).scalars().all())
     return page_of([org_out(o) for o in rows], limit=limit, key="id")
 
@@ -200,7 +201,7 @@ async def list_rounds(rt: RT, _: Caller, limit: Annotated[int, Query(ge=1, le=10
     async with rt.read() as session:
         stmt = select(Round).order_by(Round.id)
         if cursor:
-            stmt = stmt.where(Round.id > cursor)
+            stmt = stmt.where(col(Round.id) > cursor)
         rows = list((await session.execute(stmt.limit(limit))).scalars().all())
     return page_of([round_out(r) for r in rows], limit=limit, key="id")
 
@@ -282,7 +283,7 @@ async def list_issues(filters: Filters, rt: RT, who: Caller, limit: Annotated[in
                                                  description="deadline or -deadline")] = "deadline") -> dict[str, Any]:
     today = _today(rt)
     # Plain rows, not ORM objects: a page is read-only and this is the hottest path of the service.
-    stmt = filtered(select(*Issue.__table__.c), visible_to=who.org, sees_all=who.sees_all,  # type: ignore[attr-defined]
+    stmt = filtered(select(*Issue.__table__.c), visible_to=who.org, sees_all=who.sees_all,  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
                     today=today, **filters.model_dump())
     stmt = page(stmt, cursor=cursor, limit=limit, scoped=not who.sees_all, descending=sort.startswith("-"))
     async with rt.read() as session:
@@ -299,8 +300,8 @@ async def export_issues(filters: Filters, rt: RT, who: Caller) -> Response:
     stmt = page(stmt, cursor=None, limit=MAX_EXPORT_ROWS, scoped=not who.sees_all)
     async with rt.read() as session:
         rows = list((await session.execute(stmt)).scalars().all())
-        names = dict((await session.execute(select(Org.id, Org.name))).all())  # type: ignore[arg-type]
-        rounds = dict((await session.execute(select(Round.id, Round.name))).all())  # type: ignore[arg-type]
+        names: dict[str, str] = dict((await session.execute(select(col(Org.id), col(Org.name)))).all())
+        rounds: dict[str, str] = dict((await session.execute(select(col(Round.id), col(Round.name)))).all())
 
     def line(i: Issue) -> dict[str, Any]:
         target = i.target or {}
@@ -423,10 +424,10 @@ async def public_issues(rt: RT, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                         status: IssueStatus | None = None, category: str | None = None,
                         region_id: str | None = None) -> dict[str, Any]:
     region, responsible = aliased(Org), aliased(Org)
-    stmt = select(Issue.code, Issue.title, Issue.category, region.name, responsible.name, Issue.deadline,
-                  Issue.status, Issue.id)
-    stmt = stmt.outerjoin(region, region.id == Issue.region_id).outerjoin(  # type: ignore[arg-type]
-        responsible, responsible.id == Issue.responsible_org_id)  # type: ignore[arg-type]
+    stmt = select(col(Issue.code), col(Issue.title), col(Issue.category), col(region.name), col(responsible.name),
+                  col(Issue.deadline), col(Issue.status), col(Issue.id))
+    stmt = stmt.outerjoin(region, col(region.id) == Issue.region_id).outerjoin(
+        responsible, col(responsible.id) == Issue.responsible_org_id)
     stmt = filtered(stmt, visible_to=None, sees_all=True, today=_today(rt), status=status, category=category,
                     region_id=region_id, q=q)
     stmt = page(stmt, cursor=cursor, limit=limit, scoped=False)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func, insert, select, update
+from sqlmodel import col
 
 from contracts import Envelope
 from contracts.enums import IssueStatus
@@ -94,7 +95,7 @@ async def register_issue(uow: UnitOfWork, *, fields: dict[str, Any]) -> Issue:
         select(func.count()).select_from(Round).where(Round.id == fields["round_id"]).scalar_subquery(),
         select(func.count()).select_from(Issue).where(Issue.round_id == fields["round_id"],
                                                       Issue.code == fields["code"]).scalar_subquery(),
-        select(func.count()).select_from(Org).where(Org.id.in_(sorted(orgs))).scalar_subquery(),  # type: ignore[attr-defined]
+        select(func.count()).select_from(Org).where(col(Org.id).in_(sorted(orgs))).scalar_subquery(),
     ))).one()
     problems = []
     if not round_known:
@@ -122,12 +123,12 @@ async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[dict[st
     # Chunked so the IN lists stay within every driver's parameter limit.
     code_list = sorted(codes)
     for i in range(0, len(code_list), 5000):
-        rows = await uow.session.execute(select(Issue.round_id, Issue.code).where(
-            Issue.round_id.in_(sorted(rounds)), Issue.code.in_(code_list[i:i + 5000])))  # type: ignore[attr-defined]
+        rows = await uow.session.execute(select(col(Issue.round_id), col(Issue.code)).where(
+            col(Issue.round_id).in_(sorted(rounds)), col(Issue.code).in_(code_list[i:i + 5000])))
         existing.update((r, c) for r, c in rows.all())
     refs = ledger.Refs(
-        orgs=set((await uow.session.execute(select(Org.id))).scalars().all()),
-        rounds=set((await uow.session.execute(select(Round.id))).scalars().all()),
+        orgs=set((await uow.session.execute(select(col(Org.id)))).scalars().all()),
+        rounds=set((await uow.session.execute(select(col(Round.id)))).scalars().all()),
         existing_codes=existing,
     )
     fields, problems = ledger.check_rows(sheet, refs)
@@ -156,8 +157,8 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
                                  cooperating=p.cooperating_org_ids, supervising=p.supervising_org_id,
                                  deadline=p.deadline)
     session = uow.session
-    await session.execute(insert(Issue.__table__), issue_rows)  # type: ignore[attr-defined]
-    await session.execute(insert(Party.__table__), party_rows)  # type: ignore[attr-defined]
+    await session.execute(insert(Issue.__table__), issue_rows)  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
+    await session.execute(insert(Party.__table__), party_rows)  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
     steps = []
     # The outbox rows and chain heads of the events are flushed together at commit, not one by one.
     with session.no_autoflush:
@@ -167,7 +168,7 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
                           "to_status": IssueStatus.registered.value, "actor_user": uow.actor.user,
                           "actor_org": uow.actor.org, "actor_role": uow.actor.role, "reason": None,
                           "details": None, "event_id": str(envelope.id), "at": now})
-    await session.execute(insert(Transition.__table__), steps)  # type: ignore[attr-defined]
+    await session.execute(insert(Transition.__table__), steps)  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
     return issue_rows
 
 
@@ -217,7 +218,8 @@ async def request_extension(uow: UnitOfWork, *, issue: Issue, requested_deadline
                       details=[{"field": "requested_deadline",
                                 "message": f"must be after the current deadline {issue.deadline.isoformat()}"}])
     pending = await uow.session.execute(
-        select(Extension.id).where(Extension.issue_id == issue.id, Extension.state == "pending"))
+        select(col(Extension.id)).where(col(Extension.issue_id) == issue.id,
+                                        col(Extension.state) == "pending"))
     if pending.first() is not None:
         raise Conflict("an extension request of this issue is already pending", code="illegal_transition",
                        details=[{"field": "extension", "message": "wait for the pending request's decision"}])
@@ -260,7 +262,7 @@ async def decide_extension(uow: UnitOfWork, *, issue: Issue, ext: Extension, app
         issue.deadline = new
         issue.updated_at = now
         uow.session.add(issue)
-        await uow.session.execute(update(Party).where(Party.issue_id == issue.id).values(deadline=new))  # type: ignore[arg-type]
+        await uow.session.execute(update(Party).where(col(Party.issue_id) == issue.id).values(deadline=new))
     return ext
 
 
@@ -280,7 +282,7 @@ async def update_issue(uow: UnitOfWork, *, issue: Issue, changes: dict[str, Any]
         cooperating_org_ids=list(issue.cooperating_org_ids), supervising_org_id=issue.supervising_org_id,
         leader=issue.leader, region_id=issue.region_id, category=issue.category, title=issue.title,
         description=issue.description, measures=issue.measures,
-        target=issue.target, location=issue.location,  # type: ignore[arg-type]
+        target=issue.target, location=issue.location,  # type: ignore[arg-type]  # pydantic validates the dicts
     )
     envelope = await uow.emit("issue.updated", issue.id, payload)
     _record(uow, issue, action="update", from_status=issue.status, to_status=issue.status, reason=reason,
@@ -295,7 +297,7 @@ async def update_issue(uow: UnitOfWork, *, issue: Issue, changes: dict[str, Any]
 
 async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
     """Move the issue's status as the verification service decided, and log why."""
-    issue_id = payload.issue_id  # type: ignore[attr-defined]
+    issue_id = payload.issue_id  # type: ignore[attr-defined]  # every payload in HANDLERS has one
     issue = await get_issue(uow.session, issue_id=issue_id, lock=True)
     if issue is None:
         raise NotFound(f"issue {issue_id} named by {envelope.type} {envelope.id} is unknown here")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import (
     JSON,
@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from runtime.db import UTCDateTime
 from runtime.errors import Invalid
@@ -157,7 +157,7 @@ async def get_org(session: AsyncSession, *, org_id: str) -> Org | None:
 
 async def get_issue(session: AsyncSession, *, issue_id: str, lock: bool = False) -> Issue | None:
     """One issue by id, optionally locked for update."""
-    stmt = select(Issue).where(Issue.id == issue_id)
+    stmt = select(Issue).where(col(Issue.id) == issue_id)
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -165,14 +165,16 @@ async def get_issue(session: AsyncSession, *, issue_id: str, lock: bool = False)
 
 async def history(session: AsyncSession, *, issue_id: str) -> list[Transition]:
     """The transitions of an issue, oldest first."""
-    rows = await session.execute(select(Transition).where(Transition.issue_id == issue_id).order_by(Transition.id))
+    rows = await session.execute(
+        select(Transition).where(col(Transition.issue_id) == issue_id).order_by(col(Transition.id)))
     return list(rows.scalars().all())
 
 
 async def extensions(session: AsyncSession, *, issue_id: str) -> list[Extension]:
     """The extension requests of an issue, oldest first."""
     rows = await session.execute(
-        select(Extension).where(Extension.issue_id == issue_id).order_by(Extension.requested_at, Extension.id))
+        select(Extension).where(col(Extension.issue_id) == issue_id)
+        .order_by(col(Extension.requested_at), col(Extension.id)))
     return list(rows.scalars().all())
 
 
@@ -189,8 +191,8 @@ def parties_of(*, issue_id: str, responsible: str, cooperating: Sequence[str], s
 
 async def replace_parties(session: AsyncSession, *, issue: Issue) -> None:
     """Rewrite an issue's scoping rows after a reassignment or a new deadline."""
-    await session.execute(delete(Party).where(Party.issue_id == issue.id))  # type: ignore[arg-type]
-    await session.execute(insert(Party.__table__), parties_of(  # type: ignore[attr-defined]
+    await session.execute(delete(Party).where(col(Party.issue_id) == issue.id))
+    await session.execute(insert(Party.__table__), parties_of(  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
         issue_id=issue.id, responsible=issue.responsible_org_id, cooperating=issue.cooperating_org_ids,
         supervising=issue.supervising_org_id, deadline=issue.deadline))
 
@@ -213,44 +215,48 @@ def decode_cursor(cursor: str) -> tuple[date, str]:
                       details=[{"field": "cursor", "message": "not a cursor this service handed out"}]) from None
 
 
+Ts = TypeVarTuple("Ts")
+
+
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
-def filtered(stmt: Select[Any], *, visible_to: str | None, sees_all: bool, today: date,
+def filtered(stmt: Select[*Ts], *, visible_to: str | None, sees_all: bool, today: date,
              status: str | None = None, responsible_org_id: str | None = None,
              supervising_org_id: str | None = None, region_id: str | None = None, category: str | None = None,
-             round_id: str | None = None, overdue: bool | None = None, q: str | None = None) -> Select[Any]:
+             round_id: str | None = None, overdue: bool | None = None, q: str | None = None) -> Select[*Ts]:
     """Add the caller's scope and the list filters to a select over Issue, all in SQL."""
     if not sees_all:
-        stmt = stmt.join(Party, and_(Party.issue_id == Issue.id,  # type: ignore[arg-type]
-                                     Party.org_id == (visible_to or "\x00")))
-    for column, value in ((Issue.status, status), (Issue.responsible_org_id, responsible_org_id),
-                          (Issue.supervising_org_id, supervising_org_id), (Issue.region_id, region_id),
-                          (Issue.category, category), (Issue.round_id, round_id)):
+        stmt = stmt.join(Party, and_(col(Party.issue_id) == Issue.id,
+                                     col(Party.org_id) == (visible_to or "\x00")))
+    for column, value in ((col(Issue.status), status), (col(Issue.responsible_org_id), responsible_org_id),
+                          (col(Issue.supervising_org_id), supervising_org_id), (col(Issue.region_id), region_id),
+                          (col(Issue.category), category), (col(Issue.round_id), round_id)):
         if value is not None:
             stmt = stmt.where(column == value)
     if overdue is not None:
-        late = and_(Issue.deadline < today, Issue.status.not_in(sorted(CLOSED)))  # type: ignore[attr-defined]
+        late = and_(col(Issue.deadline) < today, col(Issue.status).not_in(sorted(CLOSED)))
         stmt = stmt.where(late if overdue else not_(late))
     if q:
         pattern = _like(q)
-        stmt = stmt.where(or_(Issue.code.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
-                              Issue.title.ilike(pattern, escape="\\")))  # type: ignore[attr-defined]
+        stmt = stmt.where(or_(col(Issue.code).ilike(pattern, escape="\\"),
+                              col(Issue.title).ilike(pattern, escape="\\")))
     return stmt
 
 
-def page(stmt: Select[Any], *, cursor: str | None, limit: int | None, scoped: bool,
-         descending: bool = False) -> Select[Any]:
+def page(stmt: Select[*Ts], *, cursor: str | None, limit: int | None, scoped: bool,
+         descending: bool = False) -> Select[*Ts]:
     """Order by (deadline, id) and continue after the cursor; a scoped select orders by its party row's copy."""
-    day_col, id_col = (Party.deadline, Party.issue_id) if scoped else (Issue.deadline, Issue.id)
+    day_col, id_col = ((col(Party.deadline), col(Party.issue_id)) if scoped
+                       else (col(Issue.deadline), col(Issue.id)))
     key = tuple_(day_col, id_col)
     if cursor:
         day, issue_id = decode_cursor(cursor)
         stmt = stmt.where(key < tuple_(day, issue_id) if descending else key > tuple_(day, issue_id))
     if descending:
-        stmt = stmt.order_by(day_col.desc(), id_col.desc())  # type: ignore[attr-defined]
+        stmt = stmt.order_by(day_col.desc(), id_col.desc())
     else:
         stmt = stmt.order_by(day_col, id_col)
     return stmt if limit is None else stmt.limit(limit)
