@@ -65,7 +65,8 @@ async def seed_reference(client: httpx.AsyncClient, *, data: Path, round_: dict[
             created["orgs"] += 1
         elif r.status_code != 409:
             raise RuntimeError(f"org {org['id']}: {r.status_code} {r.text}")
-        echo(f"seed: orgs {i}/{len(orgs)} ({created['orgs']} new)")
+        if i % 10 == 0 or i == len(orgs):
+            echo(f"seed: orgs {i}/{len(orgs)} ({created['orgs']} new)")
     r = await client.post("/v1/rounds", json=round_)
     if r.status_code == 201:
         created["rounds"] += 1
