@@ -125,7 +125,11 @@ def dev(
         _wait_healthy(urls, procs)
         if seed:
             settings = get_settings(service="issues", issues_url=urls["issues"])
-            asyncio.run(_seed(settings, urls["issues"]))
+            try:
+                asyncio.run(_seed(settings, urls["issues"]))
+            except (RuntimeError, httpx.HTTPError) as exc:
+                fail(f"seeding the reference data failed: {exc}",
+                     "the services keep running data as it was; fix the data in data/ or run `closeloop seed` again")
         typer.secho(f"\nClosed Loop is running (embedded mode, data in {data_dir.resolve()}):", fg="green")
         for name, url in urls.items():
             typer.echo(f"  {name:<13} {url}   API docs: {url}/docs")
@@ -189,6 +193,8 @@ def seed(
         asyncio.run(_seed(settings, (issues_url or settings.issues_url).rstrip("/"), data))
     except httpx.HTTPError as exc:
         fail(f"cannot reach the issues service: {exc}", "start it (make run) or pass --issues-url")
+    except RuntimeError as exc:
+        fail(f"seeding failed: {exc}", "the rows named above were refused; fix them in the data folder and rerun")
 
 
 @db_app.command("upgrade")
