@@ -129,7 +129,7 @@ def dev(
                 asyncio.run(_seed(settings, urls["issues"]))
             except (RuntimeError, httpx.HTTPError) as exc:
                 fail(f"seeding the reference data failed: {exc}",
-                     "the services keep running data as it was; fix the data in data/ or run `closeloop seed` again")
+                     "fix the refused rows in data/ and run `make run` again (what was already created is kept)")
         typer.secho(f"\nClosed Loop is running (embedded mode, data in {data_dir.resolve()}):", fg="green")
         for name, url in urls.items():
             typer.echo(f"  {name:<13} {url}   API docs: {url}/docs")
