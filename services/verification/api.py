@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import and_, or_, select
+from sqlmodel import col
 
 from contracts.enums import EvidenceKind, RejectReason
 from runtime.app import Runtime, get_runtime
@@ -53,7 +54,7 @@ def config(rt: Runtime) -> VerificationSettings:
     cfg = rt.extras.get("verification_settings")
     if cfg is None:
         cfg = rt.extras["verification_settings"] = settings_of(rt.settings)
-    return cfg  # type: ignore[no-any-return]
+    return cfg
 
 
 class UploadForm(BaseModel):
@@ -252,11 +253,11 @@ async def list_evidence(rt: RT, who: Reader, issue_id: Annotated[str, Query(min_
                         limit: Annotated[int, Query(ge=1, le=500)] = 100,
                         cursor: str | None = None) -> dict[str, Any]:
     await _issue_for(rt, who, issue_id)
-    stmt = select(Evidence).where(Evidence.issue_id == issue_id)
+    stmt = select(Evidence).where(col(Evidence.issue_id) == issue_id)
     stmt = _after_cursor(stmt, Evidence, cursor)
     async with rt.read() as session:
         rows = list((await session.execute(
-            stmt.order_by(Evidence.created_at, Evidence.id).limit(limit))).scalars().all())  # type: ignore[arg-type]
+            stmt.order_by(col(Evidence.created_at), col(Evidence.id)).limit(limit))).scalars().all())
     return {"items": [evidence_out(e) for e in rows], "next_cursor": _cursor_of(rows, limit)}
 
 
@@ -327,15 +328,15 @@ async def list_closures(
     async with rt.read() as session:
         if not who.sees_all:
             ids = await visible_issue_ids(session, org=who.org) if who.org else []
-            stmt = stmt.where(Closure.issue_id.in_(ids))  # type: ignore[attr-defined]
-        for column, value in ((Closure.issue_id, issue_id), (Closure.state, state),
-                              (Closure.responsible_org_id, responsible_org_id),
-                              (Closure.supervising_org_id, supervising_org_id)):
+            stmt = stmt.where(col(Closure.issue_id).in_(ids))
+        for column, value in ((col(Closure.issue_id), issue_id), (col(Closure.state), state),
+                              (col(Closure.responsible_org_id), responsible_org_id),
+                              (col(Closure.supervising_org_id), supervising_org_id)):
             if value is not None:
                 stmt = stmt.where(column == value)
         stmt = _after_cursor(stmt, Closure, cursor)
         rows = list((await session.execute(
-            stmt.order_by(Closure.created_at, Closure.id).limit(limit))).scalars().all())  # type: ignore[arg-type]
+            stmt.order_by(col(Closure.created_at), col(Closure.id)).limit(limit))).scalars().all())
     return {"items": [closure_out(c) for c in rows], "next_cursor": _cursor_of(rows, limit)}
 
 
@@ -414,6 +415,6 @@ async def list_reopenings(issue_id: Annotated[str, Query(min_length=1)], rt: RT,
                           who: Reader) -> dict[str, Any]:
     await _issue_for(rt, who, issue_id)
     async with rt.read() as session:
-        rows = (await session.execute(select(Reopening).where(Reopening.issue_id == issue_id)
-                                      .order_by(Reopening.number))).scalars().all()
+        rows = (await session.execute(select(Reopening).where(col(Reopening.issue_id) == issue_id)
+                                      .order_by(col(Reopening.number)))).scalars().all()
     return {"items": [r.model_dump(mode="json") for r in rows], "next_cursor": None}

@@ -127,7 +127,8 @@ async def submit_evidence(uow: UnitOfWork, *, issue: KnownIssue, evidence: Evide
     evidence.flag_details = flags.details
     uow.session.add(evidence)
     await uow.emit("evidence.submitted", issue.id, EvidenceSubmitted(
-        evidence_id=evidence.id, issue_id=issue.id, kind=evidence.kind, sha256=evidence.sha256, size=evidence.size,
+        evidence_id=evidence.id, issue_id=issue.id, kind=evidence.kind,  # type: ignore[arg-type]  # pydantic validates
+        sha256=evidence.sha256, size=evidence.size,
         media_type=evidence.media_type, captured_at=evidence.captured_at or facts.captured_at,
         latitude=evidence.latitude if evidence.latitude is not None else facts.latitude,
         longitude=evidence.longitude if evidence.longitude is not None else facts.longitude,
@@ -212,7 +213,7 @@ async def decide(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue, decisi
         issue.status = "in_progress"
         issue.rejections += 1
         await uow.emit("closure.rejected", issue.id, ClosureRejected(
-            opinion=opinion or "", reason_code=reason_code, **common))  # type: ignore[arg-type]
+            opinion=opinion or "", reason_code=reason_code, **common))  # type: ignore[arg-type]  # pydantic validates
     uow.session.add(closure)
     uow.session.add(issue)
     return record

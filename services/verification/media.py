@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
+from typing import Any
 
 from runtime.clock import SHANGHAI
 
@@ -58,20 +59,20 @@ def _exif_time(value: object, offset: object) -> datetime | None:
         local = datetime.strptime(value.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
-    tz = SHANGHAI
+    tz: tzinfo = SHANGHAI
     if isinstance(offset, str) and len(offset.strip("\x00 ")) == 6:
         o = offset.strip("\x00 ")
         try:
             sign = -1 if o[0] == "-" else 1
-            tz = timezone(sign * timedelta(hours=int(o[1:3]), minutes=int(o[4:6])))  # type: ignore[assignment]
+            tz = timezone(sign * timedelta(hours=int(o[1:3]), minutes=int(o[4:6])))
         except ValueError:
             tz = SHANGHAI
     return local.replace(tzinfo=tz).astimezone(UTC)
 
 
-def _gps_coord(value: object, ref: object, negative: str) -> float | None:
+def _gps_coord(value: Any, ref: object, negative: str) -> float | None:
     try:
-        d, m, s = (float(x) for x in value)  # type: ignore[union-attr]
+        d, m, s = (float(x) for x in value)  # EXIF of any shape: a wrong one raises below
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     coord = d + m / 60 + s / 3600

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from runtime.db import UTCDateTime
 
@@ -131,7 +131,7 @@ class Reopening(SQLModel, table=True):
 
 async def known_issue(session: AsyncSession, *, issue_id: str, lock: bool = False) -> KnownIssue | None:
     """The issue as verification knows it."""
-    stmt = select(KnownIssue).where(KnownIssue.id == issue_id)
+    stmt = select(KnownIssue).where(col(KnownIssue.id) == issue_id)
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -139,38 +139,39 @@ async def known_issue(session: AsyncSession, *, issue_id: str, lock: bool = Fals
 
 async def open_closure(session: AsyncSession, *, issue_id: str) -> Closure | None:
     """The issue's open application, if any."""
-    stmt = select(Closure).where(Closure.issue_id == issue_id, Closure.state == "open")
+    stmt = select(Closure).where(col(Closure.issue_id) == issue_id, col(Closure.state) == "open")
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def last_accepted_closure(session: AsyncSession, *, issue_id: str) -> Closure | None:
     """The issue's most recent accepted or filed application."""
-    stmt = (select(Closure).where(Closure.issue_id == issue_id, Closure.state.in_(("accepted", "filed")))  # type: ignore[attr-defined]
-            .order_by(Closure.created_at.desc(), Closure.attempt.desc()))  # type: ignore[attr-defined]
+    stmt = (select(Closure).where(col(Closure.issue_id) == issue_id, col(Closure.state).in_(("accepted", "filed")))
+            .order_by(col(Closure.created_at).desc(), col(Closure.attempt).desc()))
     return (await session.execute(stmt)).scalars().first()
 
 
 async def evidence_with_sha(session: AsyncSession, *, sha256: str, other_than_issue: str) -> list[Evidence]:
     """Evidence with this content that belongs to other issues."""
-    stmt = select(Evidence).where(Evidence.sha256 == sha256, Evidence.issue_id != other_than_issue)
+    stmt = select(Evidence).where(col(Evidence.sha256) == sha256, col(Evidence.issue_id) != other_than_issue)
     return list((await session.execute(stmt)).scalars().all())
 
 
 async def image_hashes(session: AsyncSession, *, other_than_issue: str) -> list[tuple[str, str, str]]:
     """(evidence id, issue id, pHash) of every image of other issues."""
-    stmt = select(Evidence.id, Evidence.issue_id, Evidence.phash).where(
-        Evidence.phash.is_not(None), Evidence.issue_id != other_than_issue)  # type: ignore[union-attr]
-    return [(a, b, c) for a, b, c in (await session.execute(stmt)).all()]
+    stmt = select(col(Evidence.id), col(Evidence.issue_id), col(Evidence.phash)).where(
+        col(Evidence.phash).is_not(None), col(Evidence.issue_id) != other_than_issue)
+    return [(a, b, c) for a, b, c in (await session.execute(stmt)).all() if c is not None]  # none is: see the WHERE
 
 
 async def visible_issue_ids(session: AsyncSession, *, org: str) -> list[str]:
     """Ids of the issues an org is responsible for, supervises or cooperates on."""
-    rows = (await session.execute(select(KnownIssue.id, KnownIssue.responsible_org_id, KnownIssue.supervising_org_id,
-                                         KnownIssue.cooperating_org_ids))).all()
+    rows = (await session.execute(select(col(KnownIssue.id), col(KnownIssue.responsible_org_id),
+                                         col(KnownIssue.supervising_org_id), col(KnownIssue.cooperating_org_ids)))).all()
     return [i for i, r, s, c in rows if org in (r, s) or org in (c or [])]
 
 
 async def decisions_of(session: AsyncSession, *, closure_id: str) -> list[DecisionRecord]:
     """An application's decisions in the order they were taken."""
-    stmt = select(DecisionRecord).where(DecisionRecord.closure_id == closure_id).order_by(DecisionRecord.id)
+    stmt = (select(DecisionRecord).where(col(DecisionRecord.closure_id) == closure_id)
+            .order_by(col(DecisionRecord.id)))
     return list((await session.execute(stmt)).scalars().all())

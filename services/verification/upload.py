@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from fastapi import Request
 from python_multipart import MultipartParser
@@ -40,6 +41,17 @@ def safe_name(raw: str | None) -> str | None:
     return name[:255] or None
 
 
+
+class _PartState(TypedDict):
+    """What the multipart callbacks share while one part is parsed."""
+
+    headers: dict[bytes, bytes]
+    name: str | None
+    buf: bytearray | None
+    header_field: bytes
+    header_value: bytes
+
+
 def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"the file is larger than the limit of {limit} bytes",
                            details=[{"field": "file", "message": f"larger than {limit} bytes"}])
@@ -56,22 +68,22 @@ async def read_form(request: Request, upload: Incoming) -> Form:
     if declared and declared.isdigit() and int(declared) > upload.limit + FORM_OVERHEAD:
         raise _too_large(upload.limit)
     form = Form()
-    state: dict[str, object] = {"headers": {}, "name": None, "buf": None, "header_field": b"", "header_value": b""}
+    state: _PartState = {"headers": {}, "name": None, "buf": None, "header_field": b"", "header_value": b""}
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["header_field"] = state["header_field"] + data[start:end]  # type: ignore[operator]
+        state["header_field"] = state["header_field"] + data[start:end]
 
     def on_header_value(data: bytes, start: int, end: int) -> None:
-        state["header_value"] = state["header_value"] + data[start:end]  # type: ignore[operator]
+        state["header_value"] = state["header_value"] + data[start:end]
 
     def on_header_end() -> None:
-        headers: dict[bytes, bytes] = state["headers"]  # type: ignore[assignment]
-        headers[bytes(state["header_field"]).lower()] = bytes(state["header_value"])  # type: ignore[arg-type]
+        headers: dict[bytes, bytes] = state["headers"]
+        headers[bytes(state["header_field"]).lower()] = bytes(state["header_value"])
         state["header_field"] = b""
         state["header_value"] = b""
 
     def on_headers_finished() -> None:
-        headers: dict[bytes, bytes] = state["headers"]  # type: ignore[assignment]
+        headers: dict[bytes, bytes] = state["headers"]
         _, disp = parse_options_header(headers.get(b"content-disposition", b""))
         name = disp.get(b"name", b"").decode("utf-8", "replace")
         state["name"] = name
@@ -108,7 +120,7 @@ async def read_form(request: Request, upload: Incoming) -> Form:
         state["headers"] = {}
         state["buf"] = None
 
-    parser = MultipartParser(boundary, callbacks={  # type: ignore[arg-type]
+    parser = MultipartParser(boundary, callbacks={
         "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
         "on_headers_finished": on_headers_finished, "on_part_data": on_part_data, "on_part_end": on_part_end,
     })
