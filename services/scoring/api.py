@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlmodel import col
 
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, current_principal, require
@@ -114,19 +115,19 @@ async def list_rankings(rt: RT, _: Caller, period: str | None = None, kind: str 
                         current: Annotated[bool, Query(description="only those no correction supersedes")] = False,
                         limit: Annotated[int, Query(ge=1, le=500)] = 50,
                         cursor: str | None = None) -> dict[str, Any]:
-    query = select(Ranking).order_by(Ranking.published_at.desc(), Ranking.id.desc())
+    query = select(Ranking).order_by(col(Ranking.published_at).desc(), col(Ranking.id).desc())
     if period:
-        query = query.where(Ranking.period == period)
+        query = query.where(col(Ranking.period) == period)
     if kind:
-        query = query.where(Ranking.kind == kind)
+        query = query.where(col(Ranking.kind) == kind)
     if scheme_id:
-        query = query.where(Ranking.scheme_id == scheme_id)
+        query = query.where(col(Ranking.scheme_id) == scheme_id)
     async with rt.read() as session:
         if cursor:
             anchor = await session.get(Ranking, cursor)
             if anchor is None:
                 raise field_error("cursor", "unknown cursor")
-            query = query.where((Ranking.published_at < anchor.published_at) | (
+            query = query.where((col(Ranking.published_at) < anchor.published_at) | (
                 (Ranking.published_at == anchor.published_at) & (Ranking.id < anchor.id)))
         rows = list((await session.execute(query)).scalars().all())
         successors = await superseded_by(session, ids=[r.id for r in rows])

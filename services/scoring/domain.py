@@ -443,15 +443,15 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
             rejected=t.rejected, reopened=t.reopened)
         targets, total, counted = [], Fraction(0), 0
         for issue_id, target in sorted(t.targets, key=lambda it: (it[1].indicator, it[0])):
-            rd = latest.get((org.org_id, target.indicator))
+            last = latest.get((org.org_id, target.indicator))
             item: dict[str, Any] = {"issue_id": issue_id, "indicator": target.indicator, "op": target.op,
                                     "target": target.value, "reading": None, "observed_at": None,
-                                    "met": None, "attainment": None, "included": rd is not None}
-            if rd is not None:
-                met, ratio = attainment(target, rd.value)
+                                    "met": None, "attainment": None, "included": last is not None}
+            if last is not None:
+                met, ratio = attainment(target, last.value)
                 total += ratio
                 counted += 1
-                item.update(reading=rd.value, observed_at=rd.observed_at.isoformat(), met=met,
+                item.update(reading=last.value, observed_at=last.observed_at.isoformat(), met=met,
                             attainment=_round2(100 * ratio))
             targets.append(item)
         components["environment"] = _component(

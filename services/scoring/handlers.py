@@ -55,7 +55,7 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel
     """Keep an issue or closure event as a fact with its event time; scores are computed from these at query time."""
     if await uow.session.get(IssueEventFact, str(envelope.id)) is not None:
         return
-    issue_id = str(payload.issue_id)
+    issue_id = str(payload.issue_id)  # type: ignore[attr-defined]  # every payload in HANDLERS has one
     fact = IssueEventFact(event_id=str(envelope.id), issue_id=issue_id, type=envelope.type, source=envelope.source,
                           seq=envelope.seq, time=envelope.time)
     if isinstance(payload, (IssueRegistered, IssueUpdated)):
@@ -193,13 +193,16 @@ async def publish_ranking(uow: UnitOfWork, *, period: str, kind: str, scheme_id:
     except IntegrityError as exc:
         raise Conflict(f"another ranking of {p.label}/{kind}/{scheme_id} was published at the same moment; "
                        "read it and publish again if it still needs correcting") from exc
+    # plain dicts: RankingPublished validates each into a RankingRow
+    payload_rows: list[Any] = [
+        {"org_id": r["org_id"], "org_name": r["org_name"], "score": r["score"], "rank": r["rank"],
+         "components": {c: r["components"][c]["score"] for c in domain.COMPONENTS},
+         "overdue": r["overdue"], "named": r["named"], "penalty": r["penalty"]}
+        for r in frozen["rows"]]
     await uow.emit("ranking.published", f"{p.label}/{kind}/{scheme_id}", RankingPublished(
         ranking_id=ranking.id, period=p.label, kind=kind, scheme_id=scheme_id, scheme_version=scheme.version,
         published_at=now, supersedes=ranking.supersedes, bottom_named=ranking.bottom_named,
-        penalized=ranking.penalized,
-        rows=[{"org_id": r["org_id"], "org_name": r["org_name"], "score": r["score"], "rank": r["rank"],
-               "components": {c: r["components"][c]["score"] for c in domain.COMPONENTS},
-               "overdue": r["overdue"], "named": r["named"], "penalty": r["penalty"]} for r in frozen["rows"]],
+        penalized=ranking.penalized, rows=payload_rows,
     ))
     return ranking_view(ranking)
 

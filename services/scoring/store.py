@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from runtime.db import UTCDateTime
 from services.scoring import domain
@@ -123,7 +123,7 @@ def default_scheme_row(now: datetime) -> SchemeVersion:
 async def scheme_versions(session: AsyncSession, *, scheme_id: str) -> list[SchemeVersion]:
     """Every stored version of a scheme, oldest first (the default's first version even when never stored)."""
     rows = list((await session.execute(
-        select(SchemeVersion).where(SchemeVersion.id == scheme_id).order_by(SchemeVersion.version)
+        select(SchemeVersion).where(col(SchemeVersion.id) == scheme_id).order_by(col(SchemeVersion.version))
     )).scalars().all())
     if scheme_id == "default" and not any(r.version == 1 for r in rows):
         rows.insert(0, default_scheme_row(datetime.fromisoformat("2020-01-01T00:00:00+00:00")))
@@ -140,7 +140,7 @@ async def get_scheme(session: AsyncSession, *, scheme_id: str, version: int | No
 
 async def scheme_ids(session: AsyncSession) -> list[str]:
     """The ids of all schemes, `default` included."""
-    ids = set((await session.execute(select(SchemeVersion.id).distinct())).scalars().all())
+    ids = set((await session.execute(select(col(SchemeVersion.id)).distinct())).scalars().all())
     return sorted(ids | {"default"})
 
 
@@ -155,20 +155,22 @@ def to_domain_scheme(row: SchemeVersion) -> domain.Scheme:
 
 async def load_orgs(session: AsyncSession) -> list[domain.OrgFact]:
     """Every org scoring has heard of."""
-    rows = (await session.execute(select(OrgFact.id, OrgFact.name, OrgFact.kind, OrgFact.zone_type))).all()
+    rows = (await session.execute(
+        select(col(OrgFact.id), col(OrgFact.name), col(OrgFact.kind), col(OrgFact.zone_type)))).all()
     return [domain.OrgFact(org_id=i, name=n, kind=k, zone_type=z) for i, n, k, z in rows]
 
 
 def _event(row: Any) -> domain.IssueEvent:
     ind = row[8]
     target = domain.Target(indicator=ind, op=row[9], value=row[10]) if ind is not None else None
-    return domain.IssueEvent(*row[:8], target)
+    return domain.IssueEvent._make((*row[:8], target))
 
 
 # in the order of domain.IssueEvent's fields, the target's three last
-_EVENT_COLUMNS = (IssueEventFact.event_id, IssueEventFact.issue_id, IssueEventFact.type, IssueEventFact.time,
-                  IssueEventFact.source, IssueEventFact.seq, IssueEventFact.org_id, IssueEventFact.deadline,
-                  IssueEventFact.target_indicator, IssueEventFact.target_op, IssueEventFact.target_value)
+_EVENT_COLUMNS = (col(IssueEventFact.event_id), col(IssueEventFact.issue_id), col(IssueEventFact.type),
+                  col(IssueEventFact.time), col(IssueEventFact.source), col(IssueEventFact.seq),
+                  col(IssueEventFact.org_id), col(IssueEventFact.deadline), col(IssueEventFact.target_indicator),
+                  col(IssueEventFact.target_op), col(IssueEventFact.target_value))
 
 
 async def load_issue_events(session: AsyncSession, *, before: datetime | None = None,
@@ -176,9 +178,9 @@ async def load_issue_events(session: AsyncSession, *, before: datetime | None = 
     """Issue events with time before `before` (all when None), optionally of one issue."""
     query = select(*_EVENT_COLUMNS)
     if before is not None:
-        query = query.where(IssueEventFact.time < before)
+        query = query.where(col(IssueEventFact.time) < before)
     if issue_id is not None:
-        query = query.where(IssueEventFact.issue_id == issue_id)
+        query = query.where(col(IssueEventFact.issue_id) == issue_id)
     # Core, not ORM, execution: these are plain tuples, and there may be tens of thousands of them
     conn = await session.connection()
     return [_event(r) for r in (await conn.execute(query)).all()]
@@ -187,9 +189,9 @@ async def load_issue_events(session: AsyncSession, *, before: datetime | None = 
 async def load_readings(session: AsyncSession, *, start: datetime, end: datetime) -> list[domain.Reading]:
     """Readings observed in [start, end)."""
     rows = (await session.execute(
-        select(ReadingRow.id, ReadingRow.org_id, ReadingRow.indicator, ReadingRow.value, ReadingRow.observed_at,
-               ReadingRow.recorded_at)
-        .where(ReadingRow.observed_at >= start, ReadingRow.observed_at < end)
+        select(col(ReadingRow.id), col(ReadingRow.org_id), col(ReadingRow.indicator), col(ReadingRow.value),
+               col(ReadingRow.observed_at), col(ReadingRow.recorded_at))
+        .where(col(ReadingRow.observed_at) >= start, col(ReadingRow.observed_at) < end)
     )).all()
     return [domain.Reading(reading_id=i, org_id=o, indicator=ind, value=v, observed_at=at, recorded_at=rec)
             for i, o, ind, v, at, rec in rows]
@@ -199,16 +201,17 @@ async def known_org_ids(session: AsyncSession, *, ids: set[str]) -> set[str]:
     """Which of the ids are orgs scoring has heard of."""
     if not ids:
         return set()
-    return set((await session.execute(select(OrgFact.id).where(OrgFact.id.in_(ids)))).scalars().all())
+    return set((await session.execute(select(col(OrgFact.id)).where(col(OrgFact.id).in_(ids)))).scalars().all())
 
 
 async def known_indicators(session: AsyncSession, *, names: set[str]) -> set[str]:
     """Which of the names are indicators some issue target uses."""
     if not names:
         return set()
-    return set((await session.execute(
-        select(IssueEventFact.target_indicator).where(IssueEventFact.target_indicator.in_(names)).distinct()
-    )).scalars().all())
+    found = (await session.execute(
+        select(col(IssueEventFact.target_indicator)).where(col(IssueEventFact.target_indicator).in_(names)).distinct()
+    )).scalars().all()
+    return {name for name in found if name is not None}  # IN (names) never matches NULL
 
 
 # ---------------------------------------------------------------- rankings
@@ -217,8 +220,9 @@ async def known_indicators(session: AsyncSession, *, names: set[str]) -> set[str
 async def current_ranking(session: AsyncSession, *, period: str, kind: str, scheme_id: str) -> Ranking | None:
     """The newest publication for (period, kind, scheme), the one no other supersedes."""
     return (await session.execute(
-        select(Ranking).where(Ranking.period == period, Ranking.kind == kind, Ranking.scheme_id == scheme_id)
-        .order_by(Ranking.generation.desc()).limit(1)
+        select(Ranking).where(col(Ranking.period) == period, col(Ranking.kind) == kind,
+                              col(Ranking.scheme_id) == scheme_id)
+        .order_by(col(Ranking.generation).desc()).limit(1)
     )).scalar_one_or_none()
 
 
@@ -227,9 +231,9 @@ async def superseded_by(session: AsyncSession, *, ids: list[str]) -> dict[str, s
     if not ids:
         return {}
     rows = (await session.execute(
-        select(Ranking.supersedes, Ranking.id).where(Ranking.supersedes.in_(ids))
+        select(col(Ranking.supersedes), col(Ranking.id)).where(col(Ranking.supersedes).in_(ids))
     )).all()
-    return {old: new for old, new in rows}
+    return {old: new for old, new in rows if old is not None}  # IN (ids) never matches NULL
 
 
 async def count_rows(session: AsyncSession, model: Any) -> int:
