@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
+from sqlmodel import col
 
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, current_principal, require
@@ -69,11 +70,11 @@ async def inbox(*, limit: int = Query(50, ge=1, le=500), cursor: str | None = No
     start = _offset(cursor)
     async with rt.read() as session:
         stmt = select(InboxItem).where(_inbox_owner(who, leader)).order_by(
-            InboxItem.created_at.desc(), InboxItem.id.desc())  # type: ignore[attr-defined]
+            col(InboxItem.created_at).desc(), col(InboxItem.id).desc())
         if unread:
-            stmt = stmt.where(InboxItem.read_at.is_(None))  # type: ignore[union-attr]
+            stmt = stmt.where(col(InboxItem.read_at).is_(None))
         if type:
-            stmt = stmt.where(InboxItem.type == type)
+            stmt = stmt.where(col(InboxItem.type) == type)
         rows = list((await session.execute(stmt.offset(start).limit(limit + 1))).scalars().all())
     return _page([item_out(i) for i in rows[:limit]], start=start, limit=limit, more=len(rows) > limit)
 
@@ -137,7 +138,7 @@ async def put_leader(title: str, body: LeaderIn, rt: RtDep,
         row.name, row.org_id, row.emails, row.updated_at = body.name, body.org_id, emails, rt.clock.now()
         session.add(row)
         # notices already in this leader's inbox move to the office named now
-        for item in (await session.execute(select(InboxItem).where(InboxItem.recipient == f"leader:{title}"))
+        for item in (await session.execute(select(InboxItem).where(col(InboxItem.recipient) == f"leader:{title}"))
                      ).scalars():
             item.org_id = body.org_id
             session.add(item)
@@ -207,9 +208,9 @@ async def create_webhook(body: WebhookIn, rt: RtDep,
 async def list_webhooks(rt: RtDep,
                         who: Caller) -> dict[str, Any]:
     async with rt.read() as session:
-        stmt = select(Webhook).order_by(Webhook.created_at)
+        stmt = select(Webhook).order_by(col(Webhook.created_at))
         if not who.has("admin", "auditor"):
-            stmt = stmt.where(Webhook.org_id == (who.org or ""))
+            stmt = stmt.where(col(Webhook.org_id) == (who.org or ""))
         rows = (await session.execute(stmt)).scalars().all()
     return {"items": [webhook_out(h) for h in rows], "next_cursor": None}
 
@@ -239,13 +240,13 @@ async def list_deliveries(*, status: str | None = Query(None, pattern="^(pending
                           rt: RtDep,
                           who: Caller) -> dict[str, Any]:
     start = _offset(cursor)
-    stmt = select(Delivery).order_by(Delivery.created_at.desc(), Delivery.id)  # type: ignore[attr-defined]
+    stmt = select(Delivery).order_by(col(Delivery.created_at).desc(), col(Delivery.id))
     if not who.has("admin", "auditor"):
-        stmt = stmt.where(Delivery.org_id == (who.org or ""))
+        stmt = stmt.where(col(Delivery.org_id) == (who.org or ""))
     if status:
-        stmt = stmt.where(Delivery.status == status)
+        stmt = stmt.where(col(Delivery.status) == status)
     if channel:
-        stmt = stmt.where(Delivery.channel == channel)
+        stmt = stmt.where(col(Delivery.channel) == channel)
     async with rt.read() as session:
         rows = list((await session.execute(stmt.offset(start).limit(limit + 1))).scalars().all())
     return _page([delivery_out(d) for d in rows[:limit]], start=start, limit=limit, more=len(rows) > limit)
@@ -291,9 +292,9 @@ async def list_digests(*, kind: str | None = Query(None, pattern="^(weekly|month
                        limit: int = Query(50, ge=1, le=500), cursor: str | None = None,
                        rt: RtDep, _: Caller) -> dict[str, Any]:
     start = _offset(cursor)
-    stmt = select(Digest).order_by(Digest.created_at.desc(), Digest.id)  # type: ignore[attr-defined]
+    stmt = select(Digest).order_by(col(Digest.created_at).desc(), col(Digest.id))
     if kind:
-        stmt = stmt.where(Digest.kind == kind)
+        stmt = stmt.where(col(Digest.kind) == kind)
     async with rt.read() as session:
         rows = list((await session.execute(stmt.offset(start).limit(limit + 1))).scalars().all())
     return _page([r.model_dump(mode="json") for r in rows[:limit]], start=start, limit=limit, more=len(rows) > limit)
@@ -312,10 +313,11 @@ async def list_bulletins(*, period: str | None = None, limit: int = Query(50, ge
                          rt: RtDep,
                          _: Caller) -> dict[str, Any]:
     start = _offset(cursor)
-    cols = [c for c in Bulletin.__table__.columns if c.name not in ("html", "xlsx")]  # type: ignore[attr-defined]
-    stmt = select(*cols).order_by(Bulletin.published_at.desc(), Bulletin.id)  # type: ignore[attr-defined]
+    cols = [c for c in Bulletin.__table__.columns  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
+            if c.name not in ("html", "xlsx")]
+    stmt = select(*cols).order_by(col(Bulletin.published_at).desc(), col(Bulletin.id))
     if period:
-        stmt = stmt.where(Bulletin.period == period)
+        stmt = stmt.where(col(Bulletin.period) == period)
     async with rt.read() as session:
         rows = (await session.execute(stmt.offset(start).limit(limit + 1))).mappings().all()
     items = [bulletin_out(Bulletin.model_validate({**r, "html": "", "xlsx": b""})) for r in rows[:limit]]

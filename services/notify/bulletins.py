@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from contracts.events.notify import DigestPublished
 from contracts.events.scoring import RankingPublished
@@ -28,15 +29,15 @@ OVERDUE_HEADERS = ["编号", "整改任务", "责任单位", "监管单位", "�
 
 async def org_names(session: AsyncSession) -> dict[str, str]:
     """Org id → name, as registered."""
-    return dict((await session.execute(select(OrgView.id, OrgView.name))).all())
+    return dict((await session.execute(select(col(OrgView.id), col(OrgView.name)))).all())
 
 
 async def overdue_issues(session: AsyncSession, *, now: datetime) -> list[IssueView]:
     """Open issues whose deadline has passed at `now`, most overdue first."""
     today = domain.shanghai_day(now)
     rows = (await session.execute(
-        select(IssueView).where(IssueView.status.in_(domain.OPEN_STATUSES), IssueView.deadline < today)
-        .order_by(IssueView.deadline, IssueView.code)
+        select(IssueView).where(col(IssueView.status).in_(domain.OPEN_STATUSES), col(IssueView.deadline) < today)
+        .order_by(col(IssueView.deadline), col(IssueView.code))
     )).scalars().all()
     return list(rows)
 
@@ -131,9 +132,9 @@ async def publish_bulletin(uow: UnitOfWork, ranking: RankingPublished) -> Bullet
     session.add(bulletin)
     d = Directory(session)
     org_ids = sorted(set(names) | {r.org_id for r in ranking.rows})
-    leaders = (await session.execute(select(IssueView.leader).where(IssueView.leader.is_not(None)).distinct())
-               ).scalars().all()
-    recipients = [await d.org(o) for o in org_ids] + await d.all_leaders(list(leaders))
+    leaders = (await session.execute(
+        select(col(IssueView.leader)).where(col(IssueView.leader).is_not(None)).distinct())).scalars().all()
+    recipients = [await d.org(o) for o in org_ids] + await d.all_leaders([t for t in leaders if t is not None])
     body = "".join(summary) + f"通报全文见 /v1/bulletins/{ranking.ranking_id}(HTML、XLSX 可下载)。"
     created = await notify(uow, trigger="digest.monthly", key=f"digest.monthly:{ranking.ranking_id}",
                            subject=ranking.period, title=title, body=body, recipients=recipients)

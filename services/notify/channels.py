@@ -22,6 +22,7 @@ import aiosmtplib
 import httpx
 import structlog
 from sqlalchemy import or_, select, update
+from sqlmodel import col
 
 from runtime.clock import SHANGHAI
 from services.notify.digests import settings_of
@@ -107,7 +108,7 @@ async def claim_due(rt: Any, *, limit: int) -> list[Delivery]:
     due = or_(and_pending(now), and_expired(now))
     async with rt.read() as session:
         ids = (await session.execute(
-            select(Delivery.id).where(due).order_by(Delivery.next_attempt_at).limit(limit))).scalars().all()
+            select(col(Delivery.id)).where(due).order_by(col(Delivery.next_attempt_at)).limit(limit))).scalars().all()
     claimed: list[Delivery] = []
     for delivery_id in ids:
         token = str(uuid.uuid4())
@@ -129,7 +130,7 @@ def and_pending(now: datetime) -> Any:
 
 
 def and_expired(now: datetime) -> Any:
-    return (Delivery.status == "sending") & (Delivery.lease_until <= now)
+    return (col(Delivery.status) == "sending") & (col(Delivery.lease_until) <= now)
 
 
 async def _record(rt: Any, d: Delivery, error: str | None) -> None:
@@ -143,7 +144,7 @@ async def _record(rt: Any, d: Delivery, error: str | None) -> None:
         values = {"status": "pending", "last_error": error,
                   "next_attempt_at": now + backoff(d.attempts, cfg.delivery_backoff)}
     async with rt.sessions() as session, session.begin():
-        await session.execute(update(Delivery).where(Delivery.id == d.id, Delivery.claim == d.claim)
+        await session.execute(update(Delivery).where(col(Delivery.id) == d.id, col(Delivery.claim) == d.claim)
                               .values(claim=None, lease_until=None, **values))
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from contracts.events.notify import DigestPublished
 from runtime.auth import Principal
@@ -36,7 +37,7 @@ def settings_of(rt: Any) -> NotifySettings:
     """The notify settings of a runtime (built on first use; tests may replace them in rt.extras)."""
     if "notify" not in rt.extras:
         rt.extras["notify"] = get_notify_settings()
-    return rt.extras["notify"]  # type: ignore[no-any-return]
+    return rt.extras["notify"]
 
 
 # --- reminders -------------------------------------------------------------------------------------------------
@@ -44,13 +45,14 @@ def settings_of(rt: Any) -> NotifySettings:
 async def _pending_reminders(session: AsyncSession, now: datetime) -> list[tuple[str, domain.Reminder]]:
     horizon = domain.earliest_reminder_deadline(now)
     open_issues = (await session.execute(
-        select(IssueView.id, IssueView.deadline)
-        .where(IssueView.status.in_(domain.OPEN_STATUSES), IssueView.deadline <= horizon)
+        select(col(IssueView.id), col(IssueView.deadline))
+        .where(col(IssueView.status).in_(domain.OPEN_STATUSES), col(IssueView.deadline) <= horizon)
     )).all()
     sent = set((await session.execute(
-        select(ReminderSent.issue_id, ReminderSent.kind).join(
-            IssueView, and_(IssueView.id == ReminderSent.issue_id, IssueView.deadline == ReminderSent.deadline))
-        .where(IssueView.status.in_(domain.OPEN_STATUSES), IssueView.deadline <= horizon)
+        select(col(ReminderSent.issue_id), col(ReminderSent.kind)).join(
+            IssueView, and_(col(IssueView.id) == ReminderSent.issue_id,
+                            col(IssueView.deadline) == ReminderSent.deadline))
+        .where(col(IssueView.status).in_(domain.OPEN_STATUSES), col(IssueView.deadline) <= horizon)
     )).all())
     return [(issue_id, r) for issue_id, deadline in open_issues for r in domain.due_reminders(deadline, now)
             if (issue_id, r.kind) not in sent]
@@ -167,10 +169,10 @@ async def run_weekly(uow: UnitOfWork, *, now: datetime, run_key: str, origin: st
     if digest_id is None:
         return None
     session = uow.session
-    stmt = select(IssueView).where(IssueView.status.in_(domain.OPEN_STATUSES)).order_by(
-        IssueView.deadline, IssueView.code)
+    stmt = select(IssueView).where(col(IssueView.status).in_(domain.OPEN_STATUSES)).order_by(
+        col(IssueView.deadline), col(IssueView.code))
     if org_id:
-        stmt = stmt.where(IssueView.responsible_org_id == org_id)
+        stmt = stmt.where(col(IssueView.responsible_org_id) == org_id)
     by_org: dict[str, list[IssueView]] = defaultdict(list)
     for issue in (await session.execute(stmt)).scalars():
         by_org[issue.responsible_org_id].append(issue)
@@ -197,8 +199,8 @@ async def half_year_table(session: AsyncSession, *, period: str, now: datetime) 
                                                          "penalized": 0})
     as_of = min(now, end)
     for org, status, deadline in (await session.execute(
-            select(IssueView.responsible_org_id, IssueView.status, IssueView.deadline)
-            .where(IssueView.registered_at < end))).all():
+            select(col(IssueView.responsible_org_id), col(IssueView.status), col(IssueView.deadline))
+            .where(col(IssueView.registered_at) < end))).all():
         r = rows[org]
         r["assigned"] += 1
         if status in domain.DONE_STATUSES:
@@ -206,7 +208,7 @@ async def half_year_table(session: AsyncSession, *, period: str, now: datetime) 
         elif domain.days_overdue(deadline, as_of):
             r["overdue"] += 1
     for org, kind, n in (await session.execute(
-            select(Fact.org_id, Fact.kind, func.count()).where(Fact.at >= start, Fact.at < end)
+            select(col(Fact.org_id), col(Fact.kind), func.count()).where(col(Fact.at) >= start, col(Fact.at) < end)
             .group_by(Fact.org_id, Fact.kind))).all():
         rows[org][kind] = n
     names = await org_names(session)
@@ -233,7 +235,7 @@ async def run_half_year(uow: UnitOfWork, *, period: str, now: datetime, run_key:
     session = uow.session
     table = await half_year_table(session, period=period, now=now)
     per_leader: dict[str, list[IssueView]] = defaultdict(list)
-    for issue in (await session.execute(select(IssueView).where(IssueView.leader.is_not(None)))).scalars():
+    for issue in (await session.execute(select(IssueView).where(col(IssueView.leader).is_not(None)))).scalars():
         per_leader[issue.leader or ""].append(issue)
     directory = Directory(session)
     sent = 0

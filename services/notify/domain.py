@@ -114,7 +114,7 @@ def week_period(moment: datetime) -> str:
 
 def half_year_occurrences(since: datetime, now: datetime) -> list[datetime]:
     """Every 1 Jan / 1 Jul 09:00 Shanghai in (since, now], oldest first."""
-    out = []
+    out: list[datetime] = []
     year = since.astimezone(SHANGHAI).year
     while True:
         for month in (1, 7):

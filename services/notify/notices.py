@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from contracts.events.notify import NotificationCreated
 from runtime.outbox import UnitOfWork
@@ -35,7 +37,8 @@ class Directory:
         if org_id not in self.cache:
             addresses = await self.session.get(OrgAddresses, org_id)
             hooks = (await self.session.execute(
-                select(Webhook.id, Webhook.event_types).where(Webhook.org_id == org_id, Webhook.active.is_(True))
+                select(col(Webhook.id), col(Webhook.event_types))
+                .where(col(Webhook.org_id) == org_id, col(Webhook.active).is_(True))
             )).all()
             self.cache[org_id] = Recipient(
                 key=org_id, org_id=org_id, emails=tuple(addresses.emails) if addresses else (),
@@ -51,9 +54,9 @@ class Directory:
                                         emails=tuple(entry.emails) if entry else ())
         return self.cache[key]
 
-    async def all_leaders(self, extra_titles: list[str] = ()) -> list[Recipient]:  # type: ignore[assignment]
+    async def all_leaders(self, extra_titles: Sequence[str] = ()) -> list[Recipient]:
         """Every leader in the address book, and any other titles given (e.g. from the ledger)."""
-        titles = set((await self.session.execute(select(Leader.title))).scalars().all()) | set(extra_titles)
+        titles = set((await self.session.execute(select(col(Leader.title)))).scalars().all()) | set(extra_titles)
         return [await self.leader(t) for t in sorted(titles)]
 
 

@@ -18,7 +18,7 @@ OWN = {"service": "notify"}
 
 def insert_for(session: AsyncSession) -> Any:
     """The dialect's INSERT (for ON CONFLICT DO NOTHING)."""
-    return sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
+    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
 
 
 # --- what notify knows of other services (projections of their events) -----------------------------------
