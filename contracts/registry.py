@@ -27,6 +27,7 @@ def event(type_: str, version: int = 1) -> Callable[[M], M]:
         if key in REGISTRY:
             raise ValueError(f"event {type_} v{version} registered twice")
         REGISTRY[key] = model
+        # class attributes the decorator adds; BaseModel's type doesn't declare them
         model.event_type = type_  # type: ignore[attr-defined]
         model.event_version = version  # type: ignore[attr-defined]
         return model

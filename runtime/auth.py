@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import jwt
@@ -85,7 +86,7 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
-def require(*roles: str):  # type: ignore[no-untyped-def]
+def require(*roles: str) -> Callable[[Principal], Principal]:
     """FastAPI dependency: the caller must hold one of the roles, else 403."""
 
     def dependency(principal: Principal = Depends(current_principal)) -> Principal:

@@ -11,7 +11,7 @@ import structlog
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
 
-def _add_correlation(_: object, __: str, event_dict: dict[str, object]) -> dict[str, object]:
+def _add_correlation(_: object, __: str, event_dict: structlog.typing.EventDict) -> structlog.typing.EventDict:
     cid = correlation_id.get()
     if cid and "correlation_id" not in event_dict:
         event_dict["correlation_id"] = cid
@@ -21,7 +21,7 @@ def _add_correlation(_: object, __: str, event_dict: dict[str, object]) -> dict[
 def configure_logging(*, level: str = "INFO", json: bool = True, service: str | None = None) -> None:
     """Set up structlog and the stdlib root logger to write one JSON object per line."""
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO))
-    processors: list[object] = [
+    processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         _add_correlation,
         structlog.processors.add_log_level,
@@ -33,7 +33,7 @@ def configure_logging(*, level: str = "INFO", json: bool = True, service: str | 
         structlog.contextvars.bind_contextvars(service=service)
     renderer = structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
-        processors=[*processors, renderer],  # type: ignore[list-item]
+        processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,

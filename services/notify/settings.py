@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +23,6 @@ class NotifySettings(BaseSettings):
     reminder_batch: int = Field(default=500, ge=1, description="issues per transaction when issuing reminders")
 
 
-def get_notify_settings(**overrides: object) -> NotifySettings:
+def get_notify_settings(**overrides: Any) -> NotifySettings:
     """Build from the environment, explicit overrides winning."""
-    return NotifySettings(**overrides)  # type: ignore[arg-type]
+    return NotifySettings(**overrides)
