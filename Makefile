@@ -24,6 +24,7 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check contracts runtime services tests bench
+	$(VENV)/bin/mypy contracts runtime services
 
 servers-start:
 	scripts/servers.sh start
