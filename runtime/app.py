@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,51 +89,7 @@ class Runtime:
             yield session
 
 
-class RequestContext:
-    """Pure ASGI middleware: correlation id in and out, request metrics and one log line per request.
-
-    (Starlette's BaseHTTPMiddleware would run every request through an extra task and stream.)
-    """
-
-    QUIET = frozenset({"/healthz", "/metrics", "/v1/logs/{name}"})
-
-    def __init__(self, app: Any, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        cid = ""
-        for name, value in scope.get("headers", ()):
-            if name == b"x-correlation-id":
-                cid = value.decode("latin-1")[:200]
-                break
-        cid = cid or str(uuid.uuid4())
-        token = correlation_id.set(cid)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"x-correlation-id", cid.encode("latin-1"))]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            correlation_id.reset(token)
-            path = getattr(scope.get("route"), "path", "unmatched")
-            elapsed = time.perf_counter() - started
-            self.metrics.requests(method=scope["method"], route=path, status=str(status)).inc()
-            self.metrics.latency.labels(route=path).observe(elapsed)
-            if path not in self.QUIET:
-                log.info("request", method=scope["method"], path=scope["path"], status=status,
-                         ms=round(elapsed * 1000, 1), correlation_id=cid)
-
+QUIET_ROUTES = frozenset({"/healthz", "/metrics", "/v1/logs/{name}"})
 
 def get_runtime(request: Request) -> Runtime:
     """FastAPI dependency: the service's runtime."""
@@ -270,7 +226,24 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
     app.state.metrics = metrics
     install_error_handlers(app)
 
-    app.add_middleware(RequestContext, metrics=metrics)
+    @app.middleware("http")
+    async def context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        cid = request.headers.get("x-correlation-id", "")[:200] or str(uuid.uuid4())
+        token = correlation_id.set(cid)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            correlation_id.reset(token)
+        path = getattr(request.scope.get("route"), "path", "unmatched")
+        elapsed = time.perf_counter() - started
+        metrics.requests(method=request.method, route=path, status=str(response.status_code)).inc()
+        metrics.latency.labels(route=path).observe(elapsed)
+        response.headers["X-Correlation-ID"] = cid
+        if path not in QUIET_ROUTES:
+            log.info("request", method=request.method, path=request.url.path, status=response.status_code,
+                     ms=round(elapsed * 1000, 1), correlation_id=cid)
+        return response
 
     @app.get("/healthz", tags=["ops"], summary="Alive")
     async def healthz() -> dict[str, str]:
