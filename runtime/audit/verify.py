@@ -218,7 +218,7 @@ class LogVerifier:
                     has_numbers = _floaty(type_)
                 if body is not None and not (has_numbers and exponent(event["data"])):
                     computed = sha256(body).hexdigest()
-                if computed != stored:
+                if computed is None or computed != stored:
                     computed = compute_hash(event)
                     if computed != stored:
                         self.fail(expected, f"event {event['id']} ({type_}) does not match its hash: its content "
