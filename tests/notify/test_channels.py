@@ -11,9 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 
 from runtime.clock import SettableClock
+from services.notify import channels
 from services.notify.channels import claim_due, deliver_due
 from services.notify.settings import get_notify_settings
 from tests.notify.helpers import Receiver, deliveries, registered, settle, sh
@@ -113,15 +115,22 @@ async def test_webhook_receives_only_the_triggers_it_subscribed_to(tmp_path: Pat
         await receiver.stop()
 
 
-async def test_a_worker_crash_after_claiming_loses_nothing_and_sends_once_after_the_lease(tmp_path: Path) -> None:
+async def test_a_worker_crash_after_claiming_loses_nothing_and_sends_once_after_the_lease(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = SettableClock(sh("2020-06-01T10:00"))
     receiver = await Receiver(SECRET).start()
+    # The first instance's own background worker must not take the delivery before the "dying" worker does.
+    async def idle_worker(rt: object) -> int:
+        return 0
+
+    monkeypatch.setattr(channels, "deliver_due", idle_worker)
     try:
         async with running("notify", tmp_path, clock=clock) as s:
             await subscribe(s, receiver.url)
             await s.deliver(registered(new_id()))
             claimed = await claim_due(s.rt, limit=10)  # ... and the worker dies before sending
             assert len(claimed) == 1
+        monkeypatch.undo()
         async with running("notify", tmp_path, clock=clock) as s:
             s.rt.extras["notify"] = get_notify_settings(delivery_lease=120)
             assert await deliver_due(s.rt) == 0
