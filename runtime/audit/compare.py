@@ -63,7 +63,7 @@ async def compare_issues(client: httpx.AsyncClient, result: ReplayResult) -> lis
             continue
         diffs.extend(_diff_fields(f"issues: issue {issue['code']} ({issue_id})", issue, live_issue, ISSUE_FIELDS))
         if "history" in live_issue:
-            mine = [(h["action"], h["from"], h["to"], h["event_id"]) for h in issue["history"]]
+            mine = [(h["action"], h["from"], h["to"], h["event_id"]) for h in p.history(issue_id)]
             theirs = [(h.get("action"), h.get("from"), h.get("to"), h.get("event_id")) for h in live_issue["history"]
                       if h.get("action") in STATUS_ACTIONS]
             if mine != theirs:

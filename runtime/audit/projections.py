@@ -20,6 +20,7 @@ ISSUE_FIELDS = ("id", "code", "round_id", "category", "title", "description", "r
                 "status")
 ASSIGNMENT_FIELDS = ("responsible_org_id", "cooperating_org_ids", "supervising_org_id", "leader", "region_id",
                      "category", "title", "description", "measures", "target", "location")
+HISTORY_FIELDS = ("action", "from", "to", "at", "by", "reason", "event_id")
 STATUS_ACTIONS = frozenset({"register", "start", "apply", "accept", "reject", "file", "reopen"})
 
 
@@ -53,6 +54,7 @@ class Projections:
         self.counts: dict[str, int] = {}
         self.anomalies: list[str] = []
         self.last_time = ""
+        self.actors: dict[Any, Any] = {}
         self.apply_by_type: dict[str, Callable[[Event, dict[str, Any]], None]] = {
             "org.registered": self._org,
             "round.registered": self._round,
@@ -98,7 +100,22 @@ class Projections:
     def anomaly(self, event: Event, message: str) -> None:
         self.anomalies.append(f"{event['source']} {event['type']} {event['id']} ({event['time']}): {message}")
 
+    def _actor(self, event: Event) -> Any:
+        """The event's actor, one shared copy per distinct actor (a replay keeps one per history step)."""
+        actor = event["actor"]
+        known = self.actors.get(actor.get("user"))
+        if known == actor:
+            return known
+        self.actors[actor.get("user")] = actor
+        return actor
+
     # -- issues ----------------------------------------------------------------------------------------------
+    # An issue's history is kept as tuples in HISTORY_FIELDS order (a million-event replay holds one per status
+    # move); `history()` and `state()` give them as records.
+
+    def history(self, issue_id: str) -> list[dict[str, Any]]:
+        """The issue's status moves as records: action, from, to, at, by, reason, event_id."""
+        return [dict(zip(HISTORY_FIELDS, step, strict=True)) for step in self.issues[issue_id]["history"]]
 
     def _org(self, event: Event, d: dict[str, Any]) -> None:
         self.orgs[d["org_id"]] = {"id": d["org_id"], "name": d["name"], "kind": d["kind"],
@@ -109,12 +126,6 @@ class Projections:
                                       "started_on": d.get("started_on"), "ended_on": d.get("ended_on"),
                                       "feedback_on": d.get("feedback_on")}
 
-    def _step(self, issue: dict[str, Any], event: Event, action: str, src: str | None, dst: str,
-              reason: str | None = None) -> None:
-        issue["history"].append({"action": action, "from": src, "to": dst, "at": event["time"], "by": event["actor"],
-                                 "reason": reason, "event_id": event["id"]})
-        issue["status"] = dst
-
     def _issue(self, event: Event, d: dict[str, Any]) -> dict[str, Any] | None:
         issue = self.issues.get(d["issue_id"])
         if issue is None:
@@ -122,29 +133,33 @@ class Projections:
         return issue
 
     def _issue_registered(self, event: Event, d: dict[str, Any]) -> None:
-        if d["issue_id"] in self.issues:
-            self.anomaly(event, f"issue {d['issue_id']} registered twice")
+        issue_id = d["issue_id"]
+        if issue_id in self.issues:
+            self.anomaly(event, f"issue {issue_id} registered twice")
             return
-        issue: dict[str, Any] = {"id": d["issue_id"], "code": d["code"], "round_id": d["round_id"]}
-        for name in ASSIGNMENT_FIELDS:
-            issue[name] = d.get(name, [] if name == "cooperating_org_ids" else None)
-        issue.update(deadline=d["deadline"], original_deadline=d["deadline"], status=None, history=[],
-                     progress=None, progress_reports=0, extensions=[], registered_at=event["time"])
-        self.issues[d["issue_id"]] = issue
-        self._step(issue, event, "register", None, "registered")
-
-    def _transition(self, event: Event, issue: dict[str, Any], action: str, reason: str | None = None) -> None:
-        current = issue["status"]
-        target = self.transitions.get((action, current))
-        if target is None:
-            self.anomaly(event, f"{action} is not allowed from {current} (services.issues.domain.TRANSITIONS)")
-            return
-        self._step(issue, event, action, current, target, reason)
+        get = d.get
+        self.issues[issue_id] = {
+            "id": issue_id, "code": d["code"], "round_id": d["round_id"],
+            "responsible_org_id": get("responsible_org_id"), "cooperating_org_ids": get("cooperating_org_ids", []),
+            "supervising_org_id": get("supervising_org_id"), "leader": get("leader"), "region_id": get("region_id"),
+            "category": get("category"), "title": get("title"), "description": get("description"),
+            "measures": get("measures"), "target": get("target"), "location": get("location"),
+            "deadline": d["deadline"], "original_deadline": d["deadline"], "status": "registered",
+            "history": [("register", None, "registered", event["time"], self._actor(event), None, event["id"])],
+            "progress": None, "progress_reports": 0, "extensions": [], "registered_at": event["time"]}
 
     def _issue_started(self, event: Event, d: dict[str, Any]) -> None:
-        issue = self._issue(event, d)
-        if issue is not None:
-            self._transition(event, issue, "start")
+        issue = self.issues.get(d["issue_id"])
+        if issue is None:
+            self.anomaly(event, f"issue {d['issue_id']} was never registered")
+            return
+        current = issue["status"]
+        target = self.transitions.get(("start", current))
+        if target is None:
+            self.anomaly(event, f"start is not allowed from {current} (services.issues.domain.TRANSITIONS)")
+            return
+        issue["history"].append(("start", current, target, event["time"], self._actor(event), None, event["id"]))
+        issue["status"] = target
 
     def _issue_status_changed(self, event: Event, d: dict[str, Any]) -> None:
         issue = self.issues.get(d["issue_id"])
@@ -159,7 +174,8 @@ class Projections:
         if action is None:
             self.anomaly(event, f"{src} → {dst} is no transition of services.issues.domain.TRANSITIONS")
             return
-        self._step(issue, event, action, src, dst, d.get("reason"))
+        issue["history"].append((action, src, dst, event["time"], self._actor(event), d.get("reason"), event["id"]))
+        issue["status"] = dst
 
     def _issue_updated(self, event: Event, d: dict[str, Any]) -> None:
         issue = self._issue(event, d)
@@ -169,11 +185,13 @@ class Projections:
                     issue[name] = d[name]
 
     def _progress(self, event: Event, d: dict[str, Any]) -> None:
-        issue = self._issue(event, d)
-        if issue is not None:
-            issue["progress"] = {"percent": d["percent"], "note": d["note"], "at": event["time"],
-                                 "evidence_ids": d.get("evidence_ids", [])}
-            issue["progress_reports"] += 1
+        issue = self.issues.get(d["issue_id"])
+        if issue is None:
+            self.anomaly(event, f"issue {d['issue_id']} was never registered")
+            return
+        issue["progress"] = {"percent": d["percent"], "note": d["note"], "at": event["time"],
+                             "evidence_ids": d.get("evidence_ids", [])}
+        issue["progress_reports"] += 1
 
     def _extension_requested(self, event: Event, d: dict[str, Any]) -> None:
         issue = self._issue(event, d)
@@ -267,7 +285,8 @@ class Projections:
     def state(self) -> dict[str, Any]:
         """Everything rebuilt, as plain JSON-ready data (keys sorted when written)."""
         return {
-            "issues": {"orgs": self.orgs, "rounds": self.rounds, "issues": self.issues},
+            "issues": {"orgs": self.orgs, "rounds": self.rounds,
+                       "issues": {k: {**v, "history": self.history(k)} for k, v in self.issues.items()}},
             "verification": {"evidence": self.evidence, "closures": self.closures, "reopenings": self.reopenings},
             "scoring": {"readings": self.readings, "schemes": self.schemes, "rankings": self.rankings},
             "notify": {"notifications": self.notifications, "digests": self.digests},

@@ -3,8 +3,9 @@
 Built for speed (one core, a million events): orjson parses and renders, and the canonical form of
 contracts/envelope.py (sorted keys, separators (",", ":"), UTF-8 kept) is rebuilt with orjson's
 OPT_SORT_KEYS, which gives the same bytes as `contracts.canonical_json` for everything but numbers written
-with an exponent; those, and any event whose fast hash does not match, are rehashed with
-`contracts.compute_hash` itself, which has the last word.
+with an exponent; an event whose fast hash does not match its stored hash (such a number, or altered content)
+is rehashed with `contracts.compute_hash` itself, which has the last word. A fast hash that does match proves
+the bytes are the ones the service hashed, short of a SHA-256 collision.
 
 Kafka exports (`--from-kafka`) carry no log positions: their lines are `{partition, offset, event}` and a
 subject's events all sit in one partition (the key is the subject). There verify checks every event hash and
@@ -18,8 +19,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
-import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -30,19 +29,21 @@ from typing import Any
 import orjson
 
 from contracts.envelope import GENESIS_HASH, compute_hash
-from contracts.registry import REGISTRY
 from runtime.audit.files import checkpoints_file, events_file, public_key_file, read_manifest
 from runtime.checkpoints import key_id, parse_public_key, signature_ok
 
 ENVELOPE_KEYS = frozenset({"id", "type", "version", "source", "subject", "time", "actor", "correlation_id",
                            "causation_id", "seq", "prev_hash", "hash", "data"})
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
-_FLOATY: dict[Any, bool] = {}
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\Z")
 _sha256 = hashlib.sha256
 _dumps = orjson.dumps
 _loads = orjson.loads
 _SORT = orjson.OPT_SORT_KEYS
+# In an exported line, `{"event":{…},"log_hash":"<64 hex>","position":N}`, the event's canonical bytes run from
+# offset 9 to the log hash, with its own `,"hash":"<64 hex>"` member (74 bytes) inside.
+_LOG_KEY = b',"log_hash":"'
+_HASH_KEY = b',"hash":"'
 
 
 @dataclass(frozen=True)
@@ -80,38 +81,13 @@ class ServiceResult:
         return max(0, self.events - self.signed_size)
 
 
-def _floaty(type_: Any) -> bool:
-    """Whether any registered version of the type has a number field (unknown types: assume so)."""
-    answer = _FLOATY.get(type_)
-    if answer is None:
-        versions = [m for (t, _), m in REGISTRY.items() if t == type_]
-        answer = not versions or any('"number"' in json.dumps(m.model_json_schema()) for m in versions)
-        _FLOATY[type_] = answer
-    return answer
-
-
-def _exponent_float(value: Any) -> bool:
-    """Whether a float in the value is written with an exponent by repr (|x| < 1e-4 or ≥ 1e16), or is not finite."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        t = type(v)
-        if t is float:
-            if math.isnan(v) or (v != 0.0 and not 1e-4 <= abs(v) < 1e16):
-                return True
-        elif t is dict:
-            stack.extend(v.values())
-        elif t is list:
-            stack.extend(v)
-    return False
-
-
 def event_hash(event: dict[str, Any]) -> str:
     """The hash an event should carry (over its canonical JSON without `hash`), computed fast.
 
-    orjson with sorted keys renders the same bytes as contracts.canonical_json but for floats written with an
-    exponent; events whose type has number fields are searched for those, and they (and any event whose fast
-    hash does not match) are hashed by contracts.compute_hash itself.
+    orjson with sorted keys renders the same bytes as contracts.canonical_json for every value an orjson parse
+    gives, but for floats written with an exponent (1e-05, 1e+16). So the orjson rendering is hashed first;
+    when that gives the stored hash, the bytes are the ones the service hashed (anything else would be a
+    SHA-256 collision); when it does not (an exponent, or altered content), contracts.compute_hash decides.
     """
     stored = event.pop("hash", None)
     try:
@@ -120,7 +96,7 @@ def event_hash(event: dict[str, Any]) -> str:
         body = None  # e.g. an integer beyond 64 bits: the slow path decides
     if stored is not None:
         event["hash"] = stored
-    if body is not None and not (_floaty(event.get("type")) and _exponent_float(event.get("data"))):
+    if body is not None:
         fast = _sha256(body).hexdigest()
         if fast == stored:
             return fast
@@ -175,8 +151,9 @@ class LogVerifier:
     def scan(self, lines: Iterable[bytes], on_event: Callable[[dict[str, Any]], None] | None = None,
              progress: Callable[[int], None] | None = None) -> bool:
         """Check lines in order (the hot loop: locals only); False at the first problem, which is recorded."""
-        loads, sha256, floaty, exponent, time_ok = _loads, _sha256, _FLOATY.get, _exponent_float, _TIME.match
-        dumps, sort, keys, service, heads, roots = _dumps, _SORT, ENVELOPE_KEYS, self.service, self.heads, self.roots
+        loads, sha256, time_ok = _loads, _sha256, _TIME.match
+        keys, service, heads, roots = ENVELOPE_KEYS, self.service, self.heads, self.roots
+        log_key, hash_key = _LOG_KEY, _HASH_KEY
         genesis = GENESIS_HASH
         expected, running = self.position, self.running
         try:
@@ -205,21 +182,15 @@ class LogVerifier:
                 if not fast:
                     self.fail(expected, _shape_problem(event, service) or "the envelope is malformed")
                     return False
-                # event_hash(), inlined
-                stored = event.pop("hash")
-                try:
-                    body: bytes | None = dumps(event, option=sort)
-                except (TypeError, orjson.JSONEncodeError):
-                    body = None
-                event["hash"] = stored
-                computed = None
-                has_numbers = floaty(type_)
-                if has_numbers is None:
-                    has_numbers = _floaty(type_)
-                if body is not None and not (has_numbers and exponent(event["data"])):
-                    computed = sha256(body).hexdigest()
-                if computed is None or computed != stored:
-                    computed = compute_hash(event)
+                # The event's own bytes in the line, less its `,"hash":"…"` member (see the class docstring).
+                stored = event["hash"]
+                at = line.rfind(log_key)
+                cut = line.rfind(hash_key, 9, at)
+                digest = sha256(line[9:cut])
+                digest.update(line[cut + 74:at])
+                computed = digest.hexdigest()
+                if computed != stored:
+                    computed = event_hash(event)
                     if computed != stored:
                         self.fail(expected, f"event {event['id']} ({type_}) does not match its hash: its content "
                                             "was altered")
@@ -334,12 +305,17 @@ def check_checkpoints(service: str, checkpoints: list[dict[str, Any]], public: d
 @contextmanager
 def _no_gc() -> Iterator[None]:
     """The cyclic collector off while scanning: the scan makes no cycles, and the collector's passes over a
-    growing replayed state would cost more than the scan itself."""
+    growing replayed state would cost more than the scan itself.
+
+    On the way out the objects made meanwhile (a million-event replay's state) are moved to the permanent
+    generation (gc.freeze), or the first collection after re-enabling would walk every one of them; reference
+    counting still frees them when they are dropped."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
 

@@ -46,7 +46,7 @@ async def test_replay_of_the_full_scenario_equals_the_live_services(scenario: tu
     result = await replay_export(out)
     assert result.ok, (result.projections.anomalies, result.handler_failures)
     assert statuses(result) == {"HH-A": ("signed_off", "2020-12-31"), "HH-B": ("in_progress", "2020-12-31")}
-    assert [h["to"] for h in result.projections.issues[w.issue_ids["HH-A"]]["history"]] == [
+    assert [h["to"] for h in result.projections.history(w.issue_ids["HH-A"])] == [
         "registered", "in_progress", "closure_requested", "in_progress", "closure_requested", "signed_off"]
     assert sorted(c["state"] for c in result.projections.closures.values()) == ["accepted", "rejected"]
     assert set(result.derived) == {"verification", "scoring", "notify"}
