@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import gc
+import hashlib
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from contracts.envelope import canonical_json, compute_hash
-from runtime.audit.files import events_file
+from runtime.audit.files import dumps_line, events_file
 from runtime.audit.verify import Problem, event_hash, verify_export
 from runtime.cli import app
 from tests.audit.logs import START, Log, make_log, relink
@@ -207,3 +210,88 @@ def test_verify_cli_exits_non_zero_and_names_the_service_and_position(tmp_path: 
     result = CliRunner().invoke(app, ["audit", "verify", str(good)])
     assert result.exit_code == 0, result.output
     assert "ok   issues" in result.output
+
+
+def _rewrite_line(root: Path, index: int, edit) -> None:  # type: ignore[no-untyped-def]
+    path = events_file(root, "issues")
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[index] = edit(lines[index])
+    path.write_bytes(b"".join(lines))
+
+
+def test_an_event_written_in_another_json_layout_is_judged_by_its_canonical_form(tmp_path: Path) -> None:
+    """Verify hashes an event's own bytes first; bytes that are not the canonical ones (white space, key order,
+    escapes) but say the same thing fall back to the canonical hash and pass."""
+    log = make_log()
+    root = log.write(tmp_path / "export")
+    record = log.records[6]
+    event = record["event"]
+    reordered = {k: event[k] for k in reversed(list(event))}
+    line = json.dumps({"position": record["position"], "log_hash": record["log_hash"], "event": reordered},
+                      ensure_ascii=True, indent=1).replace("\n", " ").encode() + b"\n"
+    _rewrite_line(root, 6, lambda _: line)
+    [result] = verify_export(root)
+    assert result.ok, result.problems
+
+
+def test_a_number_written_with_an_exponent_is_hashed_canonically(tmp_path: Path) -> None:
+    log = make_log(4, every=2)
+    event = log.records[3]["event"]  # the last of its subject: no later event links to its hash
+    event["data"]["tiny"], event["data"]["huge"] = 1.5e-7, 2e16
+    event["hash"] = compute_hash(event)
+    log.records = relink(log.records)
+    log.checkpoints = [log.checkpoint(2), log.checkpoint(4)]
+    [result] = verify_export(log.write(tmp_path / "export"))
+    assert result.ok, result.problems
+    assert b"1.5e-07" not in events_file(tmp_path / "export", "issues").read_bytes()  # orjson wrote 1.5e-7
+
+
+def test_a_hash_member_moved_out_of_the_event_is_refused(tmp_path: Path) -> None:
+    """`{"event":{…},"hash":"…",…}`: the bytes less that member are the canonical event, but the event itself has
+    lost its hash, so the line is no event of the log."""
+    log = make_log()
+    root = log.write(tmp_path / "export")
+
+    def move(line: bytes) -> bytes:
+        record = orjson.loads(line)
+        stored = record["event"].pop("hash")
+        body = orjson.dumps(record["event"], option=orjson.OPT_SORT_KEYS)
+        return (b'{"event":' + body + b',"hash":"' + stored.encode() + b'","log_hash":"'
+                + record["log_hash"].encode() + b'","position":' + str(record["position"]).encode() + b"}\n")
+
+    _rewrite_line(root, 3, move)
+    [result] = verify_export(root)
+    assert result.problems[0].position == 4 and "fields are wrong" in result.problems[0].reason
+
+
+def test_an_event_whose_hash_was_forged_over_non_canonical_bytes_is_refused(tmp_path: Path) -> None:
+    """A forger who hashes a re-laid-out event gets the hash over its bytes, not over its canonical form: the
+    next checkpoint (or the running hash) gives it away, never the fast path."""
+    log = make_log()
+    root = log.write(tmp_path / "export")
+
+    def forge(line: bytes) -> bytes:
+        record = orjson.loads(line)
+        event = record["event"]
+        event["data"]["name"] = "另一个单位"
+        event.pop("hash")
+        spaced = json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(", ", ": ")).encode()
+        event["hash"] = hashlib.sha256(spaced).hexdigest()
+        return dumps_line({**record, "event": event})
+
+    _rewrite_line(root, 2, forge)
+    [result] = verify_export(root)
+    assert result.problems[0].position == 3 and "does not match its hash" in result.problems[0].reason
+
+
+def test_verify_leaves_the_cyclic_collector_as_it_found_it(tmp_path: Path) -> None:
+    root = make_log().write(tmp_path / "export")
+    assert gc.isenabled()
+    verify_export(root)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        verify_export(root)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
