@@ -2,8 +2,9 @@
 
 The rules are the services' own: the issue state machine is `services.issues.domain.TRANSITIONS`, read here,
 never copied. State the services derive from OTHER services' events is rebuilt by running their handler
-tables (see runtime.audit.replay). No I/O here, no pydantic per event: payloads are read as the JSON they are,
-after the registry's upcasters bring an older `version` to the newest.
+tables (see runtime.audit.replay). No I/O here, no pydantic per event: events are the audit's typed records
+(runtime.audit.records.LoggedEvent) and payloads are read as the JSON they are, after the registry's upcasters
+bring an older `version` to the newest.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from contracts.registry import REGISTRY, upcast
+from runtime.audit.records import LoggedActor, LoggedEvent, actor_dict
 
-Event = dict[str, Any]
+Event = LoggedEvent
 
 ISSUE_FIELDS = ("id", "code", "round_id", "category", "title", "description", "region_id", "responsible_org_id",
                 "cooperating_org_ids", "supervising_org_id", "leader", "deadline", "target", "measures", "location",
@@ -39,6 +41,10 @@ class Projections:
 
         self.transitions = {(action, str(src)): str(dst) for (action, src), dst in TRANSITIONS.items()}
         self.action_of = {(str(src), str(dst)): action for (action, src), dst in TRANSITIONS.items()}
+        # from status -> {to status -> (action, to status)}: one lookup per move, and one string per status
+        self.moves: dict[str, dict[str, tuple[str, str]]] = {}
+        for (action, src), dst in TRANSITIONS.items():
+            self.moves.setdefault(str(src), {})[str(dst)] = (action, str(dst))
         self.latest = _latest()
         self.orgs: dict[str, dict[str, Any]] = {}
         self.rounds: dict[str, dict[str, Any]] = {}
@@ -54,7 +60,7 @@ class Projections:
         self.counts: dict[str, int] = {}
         self.anomalies: list[str] = []
         self.last_time = ""
-        self.actors: dict[Any, Any] = {}
+        self.actors: dict[str, LoggedActor] = {}
         self.apply_by_type: dict[str, Callable[[Event, dict[str, Any]], None]] = {
             "org.registered": self._org,
             "round.registered": self._round,
@@ -83,14 +89,14 @@ class Projections:
 
     def apply(self, event: Event) -> None:
         """Fold one event of any service into the state (older versions upcast first)."""
-        type_ = event["type"]
-        data = event["data"]
-        version = event["version"]
+        type_ = event.type
+        data = event.data
+        version = event.version
         if version != self.latest.get(type_, version):
             version, data = upcast(type_, version, data)
         counts = self.counts
         counts[type_] = counts.get(type_, 0) + 1
-        time = event["time"]
+        time = event.time
         if time > self.last_time:  # noqa: PLR1730  (a comparison is cheaper than max() per event)
             self.last_time = time
         fn = self.apply_by_type.get(type_)
@@ -98,15 +104,15 @@ class Projections:
             fn(event, data)
 
     def anomaly(self, event: Event, message: str) -> None:
-        self.anomalies.append(f"{event['source']} {event['type']} {event['id']} ({event['time']}): {message}")
+        self.anomalies.append(f"{event.source} {event.type} {event.id} ({event.time}): {message}")
 
-    def _actor(self, event: Event) -> Any:
+    def _actor(self, event: Event) -> LoggedActor:
         """The event's actor, one shared copy per distinct actor (a replay keeps one per history step)."""
-        actor = event["actor"]
-        known = self.actors.get(actor.get("user"))
+        actor = event.actor
+        known = self.actors.get(actor.user)
         if known == actor:
             return known
-        self.actors[actor.get("user")] = actor
+        self.actors[actor.user] = actor
         return actor
 
     # -- issues ----------------------------------------------------------------------------------------------
@@ -115,7 +121,8 @@ class Projections:
 
     def history(self, issue_id: str) -> list[dict[str, Any]]:
         """The issue's status moves as records: action, from, to, at, by, reason, event_id."""
-        return [dict(zip(HISTORY_FIELDS, step, strict=True)) for step in self.issues[issue_id]["history"]]
+        return [{"action": action, "from": src, "to": dst, "at": at, "by": actor_dict(by), "reason": reason,
+                 "event_id": event_id} for action, src, dst, at, by, reason, event_id in self.issues[issue_id]["history"]]
 
     def _org(self, event: Event, d: dict[str, Any]) -> None:
         self.orgs[d["org_id"]] = {"id": d["org_id"], "name": d["name"], "kind": d["kind"],
@@ -145,8 +152,8 @@ class Projections:
             "category": get("category"), "title": get("title"), "description": get("description"),
             "measures": get("measures"), "target": get("target"), "location": get("location"),
             "deadline": d["deadline"], "original_deadline": d["deadline"], "status": "registered",
-            "history": [("register", None, "registered", event["time"], self._actor(event), None, event["id"])],
-            "progress": None, "progress_reports": 0, "extensions": [], "registered_at": event["time"]}
+            "history": [("register", None, "registered", event.time, self._actor(event), None, event.id)],
+            "progress": None, "progress_reports": 0, "extensions": [], "registered_at": event.time}
 
     def _issue_started(self, event: Event, d: dict[str, Any]) -> None:
         issue = self.issues.get(d["issue_id"])
@@ -158,7 +165,7 @@ class Projections:
         if target is None:
             self.anomaly(event, f"start is not allowed from {current} (services.issues.domain.TRANSITIONS)")
             return
-        issue["history"].append(("start", current, target, event["time"], self._actor(event), None, event["id"]))
+        issue["history"].append(("start", current, target, event.time, self._actor(event), None, event.id))
         issue["status"] = target
 
     def _issue_status_changed(self, event: Event, d: dict[str, Any]) -> None:
@@ -166,16 +173,20 @@ class Projections:
         if issue is None:
             self.anomaly(event, f"issue {d['issue_id']} was never registered")
             return
-        src, dst = d["from_status"], d["to_status"]
-        if src != issue["status"]:
-            self.anomaly(event, f"says the issue moved from {src}, but it was {issue['status']}")
+        current = issue["status"]
+        if d["from_status"] != current:
+            self.anomaly(event, f"says the issue moved from {d['from_status']}, but it was {current}")
             return
-        action = self.action_of.get((src, dst))
-        if action is None:
-            self.anomaly(event, f"{src} → {dst} is no transition of services.issues.domain.TRANSITIONS")
+        move = self.moves.get(current, {}).get(d["to_status"])
+        if move is None:
+            self.anomaly(event, f"{current} → {d['to_status']} is no transition of services.issues.domain.TRANSITIONS")
             return
-        issue["history"].append((action, src, dst, event["time"], self._actor(event), d.get("reason"), event["id"]))
-        issue["status"] = dst
+        actor = event.actor
+        known = self.actors.get(actor.user)
+        if known != actor:
+            self.actors[actor.user] = known = actor
+        issue["history"].append((move[0], current, move[1], event.time, known, d.get("reason"), event.id))
+        issue["status"] = move[1]
 
     def _issue_updated(self, event: Event, d: dict[str, Any]) -> None:
         issue = self._issue(event, d)
@@ -189,7 +200,7 @@ class Projections:
         if issue is None:
             self.anomaly(event, f"issue {d['issue_id']} was never registered")
             return
-        issue["progress"] = {"percent": d["percent"], "note": d["note"], "at": event["time"],
+        issue["progress"] = {"percent": d["percent"], "note": d["note"], "at": event.time,
                              "evidence_ids": d.get("evidence_ids", [])}
         issue["progress_reports"] += 1
 
@@ -198,7 +209,7 @@ class Projections:
         if issue is not None:
             issue["extensions"].append({"id": d["extension_id"], "requested_deadline": d["requested_deadline"],
                                         "current_deadline": d["current_deadline"], "reason": d["reason"],
-                                        "requested_at": event["time"], "approved": None})
+                                        "requested_at": event.time, "approved": None})
 
     def _extension_decided(self, event: Event, d: dict[str, Any]) -> None:
         issue = self._issue(event, d)
@@ -206,7 +217,7 @@ class Projections:
             return
         for ext in issue["extensions"]:
             if ext["id"] == d["extension_id"]:
-                ext.update(approved=d["approved"], decided_at=event["time"], opinion=d.get("opinion"))
+                ext.update(approved=d["approved"], decided_at=event.time, opinion=d.get("opinion"))
                 break
         else:
             self.anomaly(event, f"extension {d['extension_id']} was never requested")
@@ -219,7 +230,7 @@ class Projections:
         self.evidence[d["evidence_id"]] = {"id": d["evidence_id"], "issue_id": d["issue_id"], "kind": d["kind"],
                                            "sha256": d["sha256"], "size": d["size"], "media_type": d["media_type"],
                                            "org_id": d.get("org_id"), "flags": list(d.get("flags") or []),
-                                           "submitted_at": event["time"]}
+                                           "submitted_at": event.time}
 
     def _evidence_flagged(self, event: Event, d: dict[str, Any]) -> None:
         ev = self.evidence.get(d["evidence_id"])
@@ -232,7 +243,7 @@ class Projections:
         self.closures[d["closure_id"]] = {"id": d["closure_id"], "issue_id": d["issue_id"],
                                           "responsible_org_id": d["responsible_org_id"],
                                           "supervising_org_id": d["supervising_org_id"], "state": "open",
-                                          "attempt": d.get("attempt", 1), "requested_at": event["time"],
+                                          "attempt": d.get("attempt", 1), "requested_at": event.time,
                                           "evidence_ids": list(d.get("evidence_ids") or [])}
 
     def _closure_state(self, state: str) -> Callable[[Event, dict[str, Any]], None]:
@@ -246,23 +257,23 @@ class Projections:
             if closure["state"] != expected:
                 self.anomaly(event, f"closure {d['closure_id']} is {closure['state']}, cannot become {state}")
             closure["state"] = state
-            closure[f"{state}_at"] = event["time"]
+            closure[f"{state}_at"] = event.time
 
         return apply
 
     def _reopened(self, event: Event, d: dict[str, Any]) -> None:
         self.reopenings[d["reopening_id"]] = {"id": d["reopening_id"], "issue_id": d["issue_id"],
-                                              "reason": d["reason"], "at": event["time"]}
+                                              "reason": d["reason"], "at": event.time}
 
     # -- scoring and notify ----------------------------------------------------------------------------------
 
     def _reading(self, event: Event, d: dict[str, Any]) -> None:
         self.readings[d["reading_id"]] = {"org_id": d["org_id"], "indicator": d["indicator"], "value": d["value"],
-                                          "observed_at": d["observed_at"], "recorded_at": event["time"],
-                                          "recorded_by": event["actor"].get("user") or "?"}
+                                          "observed_at": d["observed_at"], "recorded_at": event.time,
+                                          "recorded_by": event.actor.user or "?"}
 
     def _scheme(self, event: Event, d: dict[str, Any]) -> None:
-        self.schemes[f"{d['scheme_id']}@{d['version']}"] = {**d, "_time": event["time"]}
+        self.schemes[f"{d['scheme_id']}@{d['version']}"] = {**d, "_time": event.time}
 
     def _ranking(self, event: Event, d: dict[str, Any]) -> None:
         self.rankings[d["ranking_id"]] = {**d, "superseded_by": None}

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from contracts.envelope import format_time
 from runtime.audit.files import read_manifest
 from runtime.audit.projections import Projections
+from runtime.audit.records import LoggedEvent, as_dict
 from runtime.audit.verify import ServiceResult, verify_export
 from runtime.clock import SHANGHAI, SettableClock
 
@@ -125,7 +126,7 @@ def _normalize(value: Any, known: set[str]) -> Any:
 After = Callable[[Any], Awaitable[None]]
 
 
-async def replay_handlers(service: str, peers: dict[str, list[dict[str, Any]]], *, workdir: Path,
+async def replay_handlers(service: str, peers: dict[str, list[LoggedEvent]], *, workdir: Path,
                           after: After | None = None) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
     """Run `service`'s handler table over its peers' events on a fresh database; its tables, and failures."""
     from sqlmodel import SQLModel
@@ -143,7 +144,8 @@ async def replay_handlers(service: str, peers: dict[str, list[dict[str, Any]]], 
         consumer = Consumer(name=f"audit-replay-{service}", service=service, sessions=make_sessionmaker(engine),
                             handlers=spec.handlers, clock=clock, attempts=1, backoff=0)
         streams = [peers[p] for p in spec.follows if p in peers and p != service]
-        for event in heapq.merge(*streams, key=lambda e: e["time"]):
+        for logged in heapq.merge(*streams, key=lambda e: e.time):
+            event = as_dict(logged)
             known.add(event["id"])
             known.add(event["subject"])
             _collect_ids(event["data"], known)
@@ -196,15 +198,15 @@ async def replay_export(root: Path, *, until: date | None = None, handlers: bool
     services = list(manifest["services"])
     projections = Projections()
     limit = cutoff(until)
-    kept: dict[str, list[dict[str, Any]]] = {s: [] for s in services}
+    kept: dict[str, list[LoggedEvent]] = {s: [] for s in services}
     # A Kafka export is in offset order per partition, not in commit order: fold it in time order instead
     # (a subject's events are in one partition, in order, and their times never go back).
     from_kafka = manifest.get("source") == "kafka"
     apply = None if from_kafka else projections.apply
     keep = handlers or from_kafka
 
-    def on_event(service: str, event: dict[str, Any]) -> None:
-        if limit is None or event["time"] < limit:
+    def on_event(service: str, event: LoggedEvent) -> None:
+        if limit is None or event.time < limit:
             if apply is not None:
                 apply(event)
             if keep:
@@ -216,7 +218,7 @@ async def replay_export(root: Path, *, until: date | None = None, handlers: bool
         return result
     if from_kafka:
         for service in services:
-            kept[service].sort(key=lambda e: e["time"])
+            kept[service].sort(key=lambda e: e.time)
             for event in kept[service]:
                 projections.apply(event)
     if handlers:

@@ -30,6 +30,7 @@ import orjson
 
 from contracts.envelope import GENESIS_HASH, compute_hash
 from runtime.audit.files import checkpoints_file, events_file, public_key_file, read_manifest
+from runtime.audit.records import DecodeError, LoggedEvent, as_dict, from_dict, read_log_line
 from runtime.checkpoints import key_id, parse_public_key, signature_ok
 
 ENVELOPE_KEYS = frozenset({"id", "type", "version", "source", "subject", "time", "actor", "correlation_id",
@@ -142,18 +143,26 @@ class LogVerifier:
     def fail(self, position: int | None, reason: str) -> None:
         self.result.problems.append(Problem(self.result.service, position, reason))
 
-    def feed(self, line: bytes) -> dict[str, Any] | None:
+    def feed(self, line: bytes) -> LoggedEvent | None:
         """Check one line of `<service>.events.jsonl`; the event when it is good, None at the first problem."""
-        out: list[dict[str, Any]] = []
+        out: list[LoggedEvent] = []
         self.scan([line], out.append)
         return out[0] if out else None
 
-    def scan(self, lines: Iterable[bytes], on_event: Callable[[dict[str, Any]], None] | None = None,
+    def scan(self, lines: Iterable[bytes], on_event: Callable[[LoggedEvent], None] | None = None,
              progress: Callable[[int], None] | None = None) -> bool:
-        """Check lines in order (the hot loop: locals only); False at the first problem, which is recorded."""
-        loads, sha256, time_ok = _loads, _sha256, _TIME.match
-        keys, service, heads, roots = ENVELOPE_KEYS, self.service, self.heads, self.roots
+        """Check lines in order (the hot loop: locals only); False at the first problem, which is recorded.
+
+        Each line is decoded straight into a LoggedEvent record (exactly the envelope's fields, of its types);
+        a line that will not decode is read again as plain JSON to say what is wrong with it. The event's hash
+        is checked over its own bytes in the line, less its `,"hash":"…"` member: when that gives the stored
+        hash, those are the canonical bytes the service hashed (anything else would be a SHA-256 second
+        preimage) and the event need not be rendered again; otherwise `event_hash` renders it canonically.
+        """
+        read, sha256, time_ok = read_log_line, _sha256, _TIME.match
+        service, heads, roots = self.service, self.heads, self.roots
         log_key, hash_key = _LOG_KEY, _HASH_KEY
+        decode_error = DecodeError
         genesis = GENESIS_HASH
         expected, running = self.position, self.running
         try:
@@ -162,50 +171,41 @@ class LogVerifier:
                     continue
                 expected += 1
                 try:
-                    record = loads(line)
-                    position, event, log_hash = record["position"], record["event"], record["log_hash"]
-                except orjson.JSONDecodeError as exc:
-                    self.fail(expected, f"line {expected} is not valid JSON ({exc}): the file was altered")
+                    record = read(line)
+                except decode_error as exc:
+                    self._explain(expected, line, exc)
                     return False
-                except (KeyError, TypeError):
-                    self.fail(expected, f"line {expected} is not a log record (position, log_hash, event)")
+                if record.position != expected:
+                    self._misplaced(expected, record.position)
                     return False
-                if position != expected:
-                    self._misplaced(expected, position)
+                event = record.event
+                subject, seq = event.subject, event.seq
+                if seq < 1 or not subject or event.source != service or not time_ok(event.time):
+                    self.fail(expected, _shape_problem(as_dict(event), service) or "the envelope is malformed")
                     return False
-                try:
-                    subject, seq, type_ = event["subject"], event["seq"], event["type"]
-                    fast = (event.keys() == keys and type(seq) is int and seq > 0 and type(subject) is str
-                            and subject != "" and event["source"] == service and time_ok(event["time"]))
-                except (AttributeError, KeyError, TypeError):
-                    fast = False
-                if not fast:
-                    self.fail(expected, _shape_problem(event, service) or "the envelope is malformed")
-                    return False
-                # The event's own bytes in the line, less its `,"hash":"…"` member (see the class docstring).
-                stored = event["hash"]
+                stored = event.hash
                 at = line.rfind(log_key)
                 cut = line.rfind(hash_key, 9, at)
                 digest = sha256(line[9:cut])
                 digest.update(line[cut + 74:at])
                 computed = digest.hexdigest()
                 if computed != stored:
-                    computed = event_hash(event)
+                    computed = event_hash(as_dict(event))
                     if computed != stored:
-                        self.fail(expected, f"event {event['id']} ({type_}) does not match its hash: its content "
+                        self.fail(expected, f"event {event.id} ({event.type}) does not match its hash: its content "
                                             "was altered")
                         return False
                 head = heads.get(subject)
                 if head is None:
-                    linked = seq == 1 and event["prev_hash"] == genesis
+                    linked = seq == 1 and event.prev_hash == genesis
                 else:
-                    linked = seq == head[0] + 1 and event["prev_hash"] == head[1]
+                    linked = seq == head[0] + 1 and event.prev_hash == head[1]
                 if not linked:
                     self._unlinked(expected, event, head)
                     return False
                 heads[subject] = (seq, computed)
                 new = sha256((running + computed).encode("ascii")).hexdigest()
-                if log_hash != new:
+                if record.log_hash != new:
                     self.fail(expected, "the running log hash differs here: an event before or at this position "
                                         "was inserted, deleted or reordered, or the log hash was altered")
                     return False
@@ -228,6 +228,23 @@ class LogVerifier:
             self.running = running
         return True
 
+    def _explain(self, expected: int, line: bytes, error: Exception) -> None:
+        """Say why a line would not decode as a log record, reading it as plain JSON."""
+        try:
+            record = _loads(line)
+            position, event = record["position"], record["event"]
+            record["log_hash"]
+        except orjson.JSONDecodeError as exc:
+            self.fail(expected, f"line {expected} is not valid JSON ({exc}): the file was altered")
+            return
+        except (KeyError, TypeError):
+            self.fail(expected, f"line {expected} is not a log record (position, log_hash, event)")
+            return
+        if position != expected:
+            self._misplaced(expected, position)
+            return
+        self.fail(expected, _shape_problem(event, self.service) or f"the line is not a log record: {error}")
+
     def _misplaced(self, expected: int, position: Any) -> None:
         if isinstance(position, int) and position > expected:
             why = f"position {expected} is missing (record {position} comes next): an event was deleted or moved"
@@ -237,8 +254,8 @@ class LogVerifier:
             why = f"record has no valid position ({position!r})"
         self.fail(expected, why)
 
-    def _unlinked(self, where: int, event: dict[str, Any], head: tuple[int, str] | None) -> None:
-        subject, seq = event["subject"], event["seq"]
+    def _unlinked(self, where: int, event: LoggedEvent, head: tuple[int, str] | None) -> None:
+        subject, seq = event.subject, event.seq
         last = head[0] if head else 0
         if seq != last + 1:
             self.fail(where, f"subject {subject!r} jumps from seq {last} to {seq}: its chain has a gap, a repeat "
@@ -328,7 +345,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def verify_service(root: Path, service: str, *, trusted: str | None = None,
-                   on_event: Callable[[dict[str, Any]], None] | None = None,
+                   on_event: Callable[[LoggedEvent], None] | None = None,
                    progress: Callable[[int], None] | None = None) -> ServiceResult:
     """Verify one service's files in an export folder; good events go to `on_event` in log order."""
     checkpoints = read_jsonl(checkpoints_file(root, service))
@@ -351,7 +368,7 @@ def verify_service(root: Path, service: str, *, trusted: str | None = None,
 
 
 def verify_kafka_service(root: Path, service: str, *,
-                         on_event: Callable[[dict[str, Any]], None] | None = None) -> ServiceResult:
+                         on_event: Callable[[LoggedEvent], None] | None = None) -> ServiceResult:
     """Verify a Kafka export: hashes and per-subject chains per partition; identical redeliveries skipped."""
     result = ServiceResult(service)
     heads: dict[str, tuple[int, str]] = {}
@@ -379,6 +396,11 @@ def verify_kafka_service(root: Path, service: str, *,
             if shape:
                 fail(i, f"partition {partition} offset {offset}: {shape}")
                 break
+            try:
+                logged = from_dict(event)
+            except DecodeError as exc:
+                fail(i, f"partition {partition} offset {offset}: the event is not an envelope: {exc}")
+                break
             if event_hash(event) != event["hash"]:
                 fail(i, f"partition {partition} offset {offset}: event {event['id']} does not match its hash")
                 break
@@ -396,13 +418,13 @@ def verify_kafka_service(root: Path, service: str, *,
             heads[event["subject"]] = (event["seq"], event["hash"])
             n += 1
             if on_event is not None:
-                on_event(event)
+                on_event(logged)
     result.events, result.subjects = n, len(heads)
     return result
 
 
 def verify_export(root: Path, *, trusted: dict[str, str] | None = None,
-                  on_event: Callable[[str, dict[str, Any]], None] | None = None,
+                  on_event: Callable[[str, LoggedEvent], None] | None = None,
                   progress: Callable[[int], None] | None = None) -> list[ServiceResult]:
     """Verify every service of an export folder."""
     manifest = read_manifest(root)

@@ -9,6 +9,7 @@ import pytest
 
 from contracts.registry import REGISTRY, UPCASTERS, Payload, event, parse_data, upcaster
 from runtime.audit.projections import Projections
+from runtime.audit.records import from_dict
 from tests.support import EventFactory
 
 TYPE = "audit_test.measured"
@@ -43,15 +44,16 @@ def two_versions() -> Iterator[None]:
 
 def test_an_old_version_is_folded_as_the_newest(two_versions: None) -> None:
     factory = EventFactory("scoring")
-    old = factory.make(TYPE, "o1", {"org_id": "o1", "value_mg": 0.035}, version=1).model_dump(mode="json")
-    new = factory.make(TYPE, "o1", {"org_id": "o1", "value": 40.0, "unit": "ug"}, version=2).model_dump(mode="json")
+    old = from_dict(factory.make(TYPE, "o1", {"org_id": "o1", "value_mg": 0.035}, version=1).model_dump(mode="json"))
+    new = from_dict(factory.make(TYPE, "o1", {"org_id": "o1", "value": 40.0, "unit": "ug"}, version=2)
+                    .model_dump(mode="json"))
     seen: list[dict[str, Any]] = []
     projections = Projections()
     projections.apply_by_type[TYPE] = lambda _event, data: seen.append(data)
     projections.apply(old)
     projections.apply(new)
     assert seen == [{"org_id": "o1", "value": 35.0, "unit": "ug"}, {"org_id": "o1", "value": 40.0, "unit": "ug"}]
-    assert old["data"] == {"org_id": "o1", "value_mg": 0.035}, "the event itself is left as it was logged"
+    assert old.data == {"org_id": "o1", "value_mg": 0.035}, "the event itself is left as it was logged"
 
 
 def test_the_handlers_path_reads_an_old_version_as_the_newest(two_versions: None) -> None:
