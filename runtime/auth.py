@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import jwt
@@ -33,6 +33,13 @@ class Principal:
     def sees_all(self) -> bool:
         """Admins, leaders, auditors and services read everything."""
         return self.has("admin", "leader", "auditor", "system")
+
+    def sees_issue(self, *, responsible: str, supervising: str, cooperating: Iterable[str] = ()) -> bool:
+        """The design's read rule for an issue and all that hangs off it (history, evidence, closures): those who
+        see all see it; an org sees the issues it is responsible for, cooperates on or supervises."""
+        if self.sees_all:
+            return True
+        return self.org is not None and self.org in {responsible, supervising, *cooperating}
 
     def actor(self, acting_as: str | None = None) -> Actor:
         """The actor written into events."""

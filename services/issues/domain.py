@@ -60,9 +60,7 @@ def require_status(*, action: str, current: str, allowed: frozenset[IssueStatus]
 
 def may_see(principal: Principal, *, responsible: str, cooperating: list[str], supervising: str) -> bool:
     """Admins, leaders, auditors see all; an org sees the issues it is responsible for, cooperates on or supervises."""
-    if principal.sees_all:
-        return True
-    return principal.org is not None and principal.org in {responsible, supervising, *cooperating}
+    return principal.sees_issue(responsible=responsible, supervising=supervising, cooperating=cooperating)
 
 
 def may_act_as_responsible(principal: Principal, *, responsible: str) -> bool:

@@ -132,10 +132,8 @@ class ReopeningIn(BaseModel):
 
 def may_see(who: Principal, issue: KnownIssue) -> bool:
     """Admins, leaders, auditors and services see all; an org sees the issues it is responsible for, helps or supervises."""
-    if who.sees_all:
-        return True
-    return who.org is not None and who.org in {issue.responsible_org_id, issue.supervising_org_id,
-                                               *issue.cooperating_org_ids}
+    return who.sees_issue(responsible=issue.responsible_org_id, supervising=issue.supervising_org_id,
+                          cooperating=issue.cooperating_org_ids)
 
 
 def evidence_out(ev: Evidence) -> dict[str, Any]:
