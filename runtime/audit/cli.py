@@ -181,9 +181,17 @@ def replay(
     configure_logging(level="CRITICAL", json=True, service="audit")
     total = sum(int(v.get("events", 0)) for v in manifest["services"].values())
     with _progress() as bar:
-        task = bar.add_task("replaying", total=total)
+        task = bar.add_task("verifying and folding", total=total)
+        derived: dict[str, Any] = {}
+
+        def handled(svc: str, done: int, of: int) -> None:
+            if svc not in derived:
+                derived[svc] = bar.add_task(f"{svc}: its handlers over its peers' events", total=of)
+            bar.update(derived[svc], completed=done)
+
         result = asyncio.run(replay_export(folder, until=day, handlers=handlers, trusted=_trusted(trust),
-                                           progress=lambda n: bar.update(task, advance=n)))
+                                           progress=lambda n: bar.update(task, advance=n),
+                                           handler_progress=handled if handlers else None))
     for r in result.verified:
         for p in r.problems:
             typer.secho(f"FAIL {p}", fg="red")

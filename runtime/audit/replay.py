@@ -127,7 +127,9 @@ After = Callable[[Any], Awaitable[None]]
 
 
 async def replay_handlers(service: str, peers: dict[str, list[LoggedEvent]], *, workdir: Path,
-                          after: After | None = None) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+                          after: After | None = None,
+                          progress: Callable[[int, int], None] | None = None,
+                          ) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
     """Run `service`'s handler table over its peers' events on a fresh database; its tables, and failures."""
     from sqlmodel import SQLModel
 
@@ -144,6 +146,9 @@ async def replay_handlers(service: str, peers: dict[str, list[LoggedEvent]], *, 
         consumer = Consumer(name=f"audit-replay-{service}", service=service, sessions=make_sessionmaker(engine),
                             handlers=spec.handlers, clock=clock, attempts=1, backoff=0)
         streams = [peers[p] for p in spec.follows if p in peers and p != service]
+        handled, total = 0, sum(len(s) for s in streams)
+        if progress is not None:
+            progress(0, total)
         for logged in heapq.merge(*streams, key=lambda e: e.time):
             event = as_dict(logged)
             known.add(event["id"])
@@ -154,6 +159,11 @@ async def replay_handlers(service: str, peers: dict[str, list[LoggedEvent]], *, 
             if outcome.status == "dead":
                 failures.append(f"{service} could not handle {event['source']} {event['type']} {event['id']}: "
                                 f"{outcome.error}")
+            handled += 1
+            if progress is not None and not handled % 100:
+                progress(handled, total)
+        if progress is not None:
+            progress(handled, total)
         if after is not None:
             await after(consumer.sessions)
         tables: dict[str, list[dict[str, Any]]] = {}
@@ -192,8 +202,12 @@ def _scores_hook(result: ReplayResult, limit: str | None) -> After:
 
 async def replay_export(root: Path, *, until: date | None = None, handlers: bool = True,
                         trusted: dict[str, str] | None = None,
-                        progress: Callable[[int], None] | None = None) -> ReplayResult:
-    """Verify the export and rebuild the state as of the end of `until` (Asia/Shanghai); all of it when None."""
+                        progress: Callable[[int], None] | None = None,
+                        handler_progress: Callable[[str, int, int], None] | None = None) -> ReplayResult:
+    """Verify the export and rebuild the state as of the end of `until` (Asia/Shanghai); all of it when None.
+
+    `progress(n)` hears of every n events verified and folded; `handler_progress(service, done, total)` of
+    each service's handler replay."""
     manifest = read_manifest(root)
     services = list(manifest["services"])
     projections = Projections()
@@ -230,7 +244,9 @@ async def replay_export(root: Path, *, until: date | None = None, handlers: bool
                 if not spec.handlers:
                     continue
                 after = _scores_hook(result, limit) if service == "scoring" else None
-                tables, failures = await replay_handlers(service, kept, workdir=Path(tmp), after=after)
+                advance = (lambda done, total, s=service: handler_progress(s, done, total)) if handler_progress else None
+                tables, failures = await replay_handlers(service, kept, workdir=Path(tmp), after=after,
+                                                         progress=advance)
                 result.derived[service] = tables
                 result.handler_failures.extend(failures)
     return result

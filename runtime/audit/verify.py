@@ -359,6 +359,8 @@ def verify_service(root: Path, service: str, *, trusted: str | None = None,
     else:
         with path.open("rb", buffering=1 << 20) as fh, _no_gc():
             verifier.scan(fh, on_event, progress)
+        if progress is not None and verifier.position % 10000:
+            progress(verifier.position % 10000)  # the lines since the scan's last report
     result = verifier.finish()
     result.checkpoints = len(checkpoints)
     result.signed_size = max((int(c.get("size", 0)) for c in checkpoints), default=0)

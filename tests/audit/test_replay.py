@@ -114,3 +114,15 @@ def test_replay_cli_prints_a_summary_and_writes_the_state(scenario: tuple[World,
     assert (tmp_path / "state.json").read_bytes().startswith(b"{")
     result = runner.invoke(app, ["audit", "replay", str(out), "--until", "31/08/2020"])
     assert result.exit_code == 2 and "not a date" in result.output
+
+
+async def test_replay_reports_progress_for_every_event_and_every_handler_delivery(
+        scenario: tuple[World, Path]) -> None:
+    _, out = scenario
+    folded: list[int] = []
+    handled: dict[str, tuple[int, int]] = {}
+    result = await replay_export(out, progress=folded.append,
+                                 handler_progress=lambda svc, done, total: handled.__setitem__(svc, (done, total)))
+    assert sum(folded) == sum(r.events for r in result.verified)
+    assert set(handled) == {"verification", "scoring", "notify"}
+    assert all(done == total > 0 for done, total in handled.values()), handled
