@@ -1,11 +1,12 @@
 """Verify an audit export: every event hash, every per-subject chain, the running log hash, every checkpoint.
 
-Built for speed (one core, a million events): orjson parses and renders, and the canonical form of
-contracts/envelope.py (sorted keys, separators (",", ":"), UTF-8 kept) is rebuilt with orjson's
-OPT_SORT_KEYS, which gives the same bytes as `contracts.canonical_json` for everything but numbers written
-with an exponent; an event whose fast hash does not match its stored hash (such a number, or altered content)
-is rehashed with `contracts.compute_hash` itself, which has the last word. A fast hash that does match proves
-the bytes are the ones the service hashed, short of a SHA-256 collision.
+Built for speed (one core, a million events). Each line is decoded straight into a typed envelope record
+(runtime.audit.records) and its event's hash is checked over the event's own bytes in the line, less its
+`"hash"` member: a match proves those are the canonical bytes the service hashed, short of a SHA-256 second
+preimage. Any other layout (white space, key order, a number written with an exponent) falls back to
+`event_hash`, which renders the canonical form of contracts/envelope.py again and, failing that, asks
+`contracts.compute_hash` itself, which has the last word. Only a line that will not decode is parsed as plain
+JSON, to say what is wrong with it.
 
 Kafka exports (`--from-kafka`) carry no log positions: their lines are `{partition, offset, event}` and a
 subject's events all sit in one partition (the key is the subject). There verify checks every event hash and
