@@ -22,7 +22,6 @@ ISSUE_FIELDS = ("id", "code", "round_id", "category", "title", "description", "r
                 "status")
 ASSIGNMENT_FIELDS = ("responsible_org_id", "cooperating_org_ids", "supervising_org_id", "leader", "region_id",
                      "category", "title", "description", "measures", "target", "location")
-HISTORY_FIELDS = ("action", "from", "to", "at", "by", "reason", "event_id")
 STATUS_ACTIONS = frozenset({"register", "start", "apply", "accept", "reject", "file", "reopen"})
 
 
@@ -40,7 +39,6 @@ class Projections:
         from services.issues.domain import TRANSITIONS
 
         self.transitions = {(action, str(src)): str(dst) for (action, src), dst in TRANSITIONS.items()}
-        self.action_of = {(str(src), str(dst)): action for (action, src), dst in TRANSITIONS.items()}
         # from status -> {to status -> (action, to status)}: one lookup per move, and one string per status
         self.moves: dict[str, dict[str, tuple[str, str]]] = {}
         for (action, src), dst in TRANSITIONS.items():
@@ -116,8 +114,8 @@ class Projections:
         return actor
 
     # -- issues ----------------------------------------------------------------------------------------------
-    # An issue's history is kept as tuples in HISTORY_FIELDS order (a million-event replay holds one per status
-    # move); `history()` and `state()` give them as records.
+    # An issue's history is kept as tuples (action, from, to, at, by, reason, event_id): a million-event replay
+    # holds one per status move. `history()` and `state()` give them as records.
 
     def history(self, issue_id: str) -> list[dict[str, Any]]:
         """The issue's status moves as records: action, from, to, at, by, reason, event_id."""
@@ -145,15 +143,14 @@ class Projections:
             self.anomaly(event, f"issue {issue_id} registered twice")
             return
         get = d.get
-        self.issues[issue_id] = {
-            "id": issue_id, "code": d["code"], "round_id": d["round_id"],
-            "responsible_org_id": get("responsible_org_id"), "cooperating_org_ids": get("cooperating_org_ids", []),
-            "supervising_org_id": get("supervising_org_id"), "leader": get("leader"), "region_id": get("region_id"),
-            "category": get("category"), "title": get("title"), "description": get("description"),
-            "measures": get("measures"), "target": get("target"), "location": get("location"),
-            "deadline": d["deadline"], "original_deadline": d["deadline"], "status": "registered",
-            "history": [("register", None, "registered", event.time, self._actor(event), None, event.id)],
-            "progress": None, "progress_reports": 0, "extensions": [], "registered_at": event.time}
+        issue = {"id": issue_id, "code": d["code"], "round_id": d["round_id"],
+                 **{name: get(name) for name in ASSIGNMENT_FIELDS}}
+        if "cooperating_org_ids" not in d:
+            issue["cooperating_org_ids"] = []
+        issue.update(deadline=d["deadline"], original_deadline=d["deadline"], status="registered",
+                     history=[("register", None, "registered", event.time, self._actor(event), None, event.id)],
+                     progress=None, progress_reports=0, extensions=[], registered_at=event.time)
+        self.issues[issue_id] = issue
 
     def _issue_started(self, event: Event, d: dict[str, Any]) -> None:
         issue = self.issues.get(d["issue_id"])
