@@ -12,8 +12,8 @@ Kafka exports (`--from-kafka`) carry no log positions: their lines are `{partiti
 subject's events all sit in one partition (the key is the subject). There verify checks every event hash and
 every per-subject chain, in offset order within each partition; an identical redelivered copy of an event (the
 relay sends at least once) is skipped, a different event with the same id is an error. The running log hash and
-the checkpoints need the commit order, which only the services' export has; for a Kafka export they are checked
-only when the export also holds the checkpoints and the topic has a single partition.
+the checkpoints need the commit order, which only the services' export has: a Kafka export carries neither, so
+they are not checked there (export from the services for that).
 """
 
 from __future__ import annotations
@@ -144,12 +144,6 @@ class LogVerifier:
     def fail(self, position: int | None, reason: str) -> None:
         self.result.problems.append(Problem(self.result.service, position, reason))
 
-    def feed(self, line: bytes) -> LoggedEvent | None:
-        """Check one line of `<service>.events.jsonl`; the event when it is good, None at the first problem."""
-        out: list[LoggedEvent] = []
-        self.scan([line], out.append)
-        return out[0] if out else None
-
     def scan(self, lines: Iterable[bytes], on_event: Callable[[LoggedEvent], None] | None = None,
              progress: Callable[[int], None] | None = None) -> bool:
         """Check lines in order (the hot loop: locals only); False at the first problem, which is recorded.
@@ -205,7 +199,7 @@ class LogVerifier:
                     self._unlinked(expected, event, head)
                     return False
                 heads[subject] = (seq, computed)
-                new = sha256((running + computed).encode("ascii")).hexdigest()
+                new = sha256((running + computed).encode("ascii")).hexdigest()  # runtime.outbox.chain, inlined
                 if record.log_hash != new:
                     self.fail(expected, "the running log hash differs here: an event before or at this position "
                                         "was inserted, deleted or reordered, or the log hash was altered")
@@ -440,14 +434,3 @@ def verify_export(root: Path, *, trusted: dict[str, str] | None = None,
             results.append(verify_service(root, service, trusted=(trusted or {}).get(service), on_event=handler,
                                           progress=progress))
     return results
-
-
-def iter_events(root: Path, service: str) -> Iterator[dict[str, Any]]:
-    """The events of one service's export file in file order (no checks: verify first)."""
-    path = events_file(root, service)
-    if not path.exists():
-        return
-    with path.open("rb") as fh:
-        for line in fh:
-            if line.strip():
-                yield _loads(line)["event"]
