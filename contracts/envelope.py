@@ -11,6 +11,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 GENESIS_HASH = "0" * 64
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # event times: UTC with microseconds and a Z
 
 
 class Actor(BaseModel):
@@ -27,7 +28,12 @@ def format_time(value: datetime) -> str:
     """UTC time as ISO 8601 with microseconds and a Z suffix (the canonical form)."""
     if value.tzinfo is None:
         raise ValueError("event times must be timezone-aware")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    """The inverse of format_time: an aware UTC datetime from the canonical form."""
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
 
 
 class Envelope(BaseModel):

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from contracts.envelope import format_time
+from contracts.envelope import format_time, parse_time
 from runtime.audit.files import read_manifest
 from runtime.audit.projections import Projections
 from runtime.audit.records import LoggedEvent, as_dict
@@ -154,7 +154,7 @@ async def replay_handlers(service: str, peers: dict[str, list[LoggedEvent]], *, 
             known.add(event["id"])
             known.add(event["subject"])
             _collect_ids(event["data"], known)
-            clock.set(datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC))
+            clock.set(parse_time(event["time"]))
             outcome = await consumer.process(event, origin=f"audit-replay:{event['source']}")
             if outcome.status == "dead":
                 failures.append(f"{service} could not handle {event['source']} {event['type']} {event['id']}: "
@@ -187,7 +187,7 @@ def _scores_hook(result: ReplayResult, limit: str | None) -> After:
         last = limit or result.projections.last_time
         if not last:
             return
-        as_of = datetime.strptime(last, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        as_of = parse_time(last)
         if limit:
             as_of -= timedelta(microseconds=1)
         try:

@@ -13,12 +13,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts.envelope import parse_time
 from runtime.audit.projections import Projections
 from runtime.clock import SHANGHAI
-
-
-def _time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def _instant(value: Any) -> datetime:
@@ -37,11 +34,11 @@ async def rebuild_scores(sessions: async_sessionmaker[AsyncSession], projections
         for reading_id, r in projections.readings.items():
             session.add(store.ReadingRow(id=reading_id, org_id=r["org_id"], indicator=r["indicator"],
                                          value=float(r["value"]), observed_at=_instant(r["observed_at"]),
-                                         recorded_at=_time(r["recorded_at"]), recorded_by=r["recorded_by"]))
+                                         recorded_at=parse_time(r["recorded_at"]), recorded_by=r["recorded_by"]))
         for s in projections.schemes.values():
             session.add(store.SchemeVersion(id=s["scheme_id"], version=s["version"], weights=s["weights"],
                                             bottom_named=s["bottom_named"], penalized=s["penalized"],
-                                            penalty=s.get("penalty"), created_at=_time(s["_time"]),
+                                            penalty=s.get("penalty"), created_at=parse_time(s["_time"]),
                                             created_by="replay"))
         if ("default", 1) not in {(s["scheme_id"], s["version"]) for s in projections.schemes.values()}:
             session.add(store.default_scheme_row(as_of))
