@@ -72,30 +72,29 @@ async def compare_issues(client: httpx.AsyncClient, result: ReplayResult) -> lis
     return diffs
 
 
+async def _compare_each(client: httpx.AsyncClient, what: str, path: str, replayed: dict[str, dict[str, Any]],
+                        fields: tuple[str, ...]) -> list[str]:
+    """Each replayed record against `path/{id}` on the live service, field by field."""
+    diffs: list[str] = []
+    for key, record in sorted(replayed.items()):
+        live = await _get(client, f"{path}/{key}")
+        if live is None:
+            diffs.append(f"{what} {key} is in the replay, not live")
+            continue
+        diffs.extend(_diff_fields(f"{what} {key}", record, live, fields))
+    return diffs
+
+
 async def compare_verification(client: httpx.AsyncClient, result: ReplayResult) -> list[str]:
     """Every closure application's issue, attempt and state."""
-    diffs: list[str] = []
-    for closure_id, closure in sorted(result.projections.closures.items()):
-        live = await _get(client, f"/v1/closures/{closure_id}")
-        if live is None:
-            diffs.append(f"verification: closure {closure_id} is in the replay, not live")
-            continue
-        diffs.extend(_diff_fields(f"verification: closure {closure_id}", closure, live,
-                                  ("issue_id", "attempt", "state")))
-    return diffs
+    return await _compare_each(client, "verification: closure", "/v1/closures", result.projections.closures,
+                               ("issue_id", "attempt", "state"))
 
 
 async def compare_scoring(client: httpx.AsyncClient, result: ReplayResult) -> list[str]:
     """Every published ranking: its period, kind, scheme and what supersedes it."""
-    diffs: list[str] = []
-    for ranking_id, ranking in sorted(result.projections.rankings.items()):
-        live = await _get(client, f"/v1/rankings/{ranking_id}")
-        if live is None:
-            diffs.append(f"scoring: ranking {ranking_id} is in the replay, not live")
-            continue
-        diffs.extend(_diff_fields(f"scoring: ranking {ranking_id}", ranking, live,
-                                  ("period", "kind", "scheme_id", "supersedes", "bottom_named", "penalized")))
-    return diffs
+    return await _compare_each(client, "scoring: ranking", "/v1/rankings", result.projections.rankings,
+                               ("period", "kind", "scheme_id", "supersedes", "bottom_named", "penalized"))
 
 
 COMPARERS = {"issues": compare_issues, "verification": compare_verification, "scoring": compare_scoring}
