@@ -142,7 +142,7 @@ def checkpoint_out(service: str, cp: Checkpoint) -> dict[str, object]:
 
 
 async def checkpoint_if_due(session: AsyncSession, *, state: LogState, now: datetime, service: str,
-                            key: object | None) -> None:
+                            key: Ed25519PrivateKey) -> None:
     """Called by the relay inside its sequencing transaction after new events got positions.
 
     Signs the log at every multiple of 1,000 events passed since the last checkpoint (its root read from the
@@ -167,10 +167,6 @@ async def checkpoint_if_due(session: AsyncSession, *, state: LogState, now: date
         due.append((state.position, state.log_hash))
     if not due:
         return
-    bind = session.bind
-    private = key if isinstance(key, Ed25519PrivateKey) else signing_key(
-        service=service, configured=key if isinstance(key, str) else None,
-        db_url=bind.sync_engine.url if bind is not None else "")
     for size, root in due:
-        session.add(sign(private, service=service, size=size, root=root, time=now))
+        session.add(sign(key, service=service, size=size, root=root, time=now))
     await session.flush()

@@ -36,8 +36,10 @@ async def test_relay_signs_every_thousand_events_and_the_first(tmp_path: Path, m
             {"event_id": f"e{i}", "type": "org.registered", "subject": f"s{i}", "seq": 1, "time": clock.now(),
              "envelope": f'{{"hash":"{hashlib.sha256(str(i).encode()).hexdigest()}"}}'} for i in range(25)])
 
+    key = signing_key(service="issues", configured=None, db_url=engine.url)
+
     async def hook(session, state):  # type: ignore[no-untyped-def]
-        await checkpoints.checkpoint_if_due(session, state=state, now=clock.now(), service="issues", key=None)
+        await checkpoints.checkpoint_if_due(session, state=state, now=clock.now(), service="issues", key=key)
 
     relay = Relay(sessions, after_sequence=hook)
     while await relay.sequence_once(batch=7):
@@ -47,7 +49,6 @@ async def test_relay_signs_every_thousand_events_and_the_first(tmp_path: Path, m
         roots = dict((await session.execute(select(OutboxRow.position, OutboxRow.log_hash))).all())
     assert [c.size for c in cps] == [7, 10, 20]  # the first batch, then each (scaled) thousand; same second: no tip
     assert all(c.root == roots[c.size] for c in cps)
-    key = signing_key(service="issues", configured=None, db_url=engine.url)
     public = key.public_key()
     assert all(signature_ok(public, service="issues", size=c.size, root=c.root, signature=c.signature,
                             time=c.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")) for c in cps)
