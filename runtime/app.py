@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
@@ -116,8 +117,6 @@ def _log_router(service: str) -> APIRouter:
                 .order_by(col(OutboxRow.position))
                 .limit(limit)
             )).all()
-        import json
-
         items = [{"position": p, "log_hash": h, "event": json.loads(e)} for p, h, e in rows]
         return {"items": items, "next_cursor": str(items[-1]["position"]) if len(items) == limit else None}
 
