@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -168,24 +168,34 @@ async def create_org(body: OrgIn, rt: RT, who: AdminP) -> dict[str, Any]:
     return org_out(org)
 
 
+async def _page_by_id(rt: Runtime, model: type[Org | Round], out: Callable[[Any], dict[str, Any]], *,
+                      limit: int, cursor: str | None) -> dict[str, Any]:
+    """Orgs or rounds in id order, a page after `cursor`."""
+    async with rt.read() as session:
+        stmt = select(model).order_by(col(model.id))
+        if cursor:
+            stmt = stmt.where(col(model.id) > cursor)
+        rows = list((await session.execute(stmt.limit(limit))).scalars().all())
+    return page_of([out(r) for r in rows], limit=limit, key="id")
+
+
+async def _one(rt: Runtime, model: type[Org | Round], key: str, what: str) -> Any:
+    async with rt.read() as session:
+        row = await session.get(model, key)
+    if row is None:
+        raise NotFound(f"no {what} {key}")
+    return row
+
+
 @router.get("/v1/orgs", tags=["orgs"], summary="List orgs")
 async def list_orgs(rt: RT, _: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                     cursor: str | None = None) -> dict[str, Any]:
-    async with rt.read() as session:
-        stmt = select(Org).order_by(Org.id)
-        if cursor:
-            stmt = stmt.where(col(Org.id) > cursor)
-        rows = list((await session.execute(stmt.limit(limit))).scalars().all())
-    return page_of([org_out(o) for o in rows], limit=limit, key="id")
+    return await _page_by_id(rt, Org, org_out, limit=limit, cursor=cursor)
 
 
 @router.get("/v1/orgs/{org_id}", tags=["orgs"], summary="One org")
 async def read_org(org_id: str, rt: RT, _: Caller) -> dict[str, Any]:
-    async with rt.read() as session:
-        org = await session.get(Org, org_id)
-    if org is None:
-        raise NotFound(f"no org {org_id}")
-    return org_out(org)
+    return org_out(await _one(rt, Org, org_id, "org"))
 
 
 @router.post("/v1/rounds", status_code=201, tags=["rounds"], summary="Register an inspection round (admin)")
@@ -198,21 +208,12 @@ async def create_round(body: RoundIn, rt: RT, who: AdminP) -> dict[str, Any]:
 @router.get("/v1/rounds", tags=["rounds"], summary="List inspection rounds")
 async def list_rounds(rt: RT, _: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                       cursor: str | None = None) -> dict[str, Any]:
-    async with rt.read() as session:
-        stmt = select(Round).order_by(Round.id)
-        if cursor:
-            stmt = stmt.where(col(Round.id) > cursor)
-        rows = list((await session.execute(stmt.limit(limit))).scalars().all())
-    return page_of([round_out(r) for r in rows], limit=limit, key="id")
+    return await _page_by_id(rt, Round, round_out, limit=limit, cursor=cursor)
 
 
 @router.get("/v1/rounds/{round_id}", tags=["rounds"], summary="One inspection round")
 async def read_round(round_id: str, rt: RT, _: Caller) -> dict[str, Any]:
-    async with rt.read() as session:
-        rnd = await session.get(Round, round_id)
-    if rnd is None:
-        raise NotFound(f"no round {round_id}")
-    return round_out(rnd)
+    return round_out(await _one(rt, Round, round_id, "round"))
 
 
 # ---- the ledger -------------------------------------------------------------------------------------------
