@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
-from tests.issues.helpers import ROUND, issue_by_code, ledger_rows, load_reference
-from tests.support import Running, fixed_clock, running
+from tests.issues.helpers import ROUND, issue_by_code, ledger_rows, load_orgs_and_round, load_reference
+from tests.support import DATA, Running, fixed_clock, running
 
 
 async def all_pages(s: Running, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
@@ -122,3 +123,29 @@ async def test_scoped_pages_follow_the_deadline_and_an_extended_deadline(tmp_pat
         again = await all_pages(s, eeb, limit=4, sort="-deadline")
         assert again[0]["id"] == first["id"] and again[0]["deadline"] == "2031-01-01"
         assert {i["code"] for i in again} == mine
+
+
+async def test_orgs_and_rounds_page_in_id_order_and_an_unknown_one_is_404(tmp_path: Path) -> None:
+    with (DATA / "orgs.csv").open(encoding="utf-8-sig", newline="") as fh:
+        org_ids = sorted(o["id"] for o in csv.DictReader(fh))
+    async with running("issues", tmp_path) as s:
+        await load_orgs_and_round(s)
+        reader = s.auth(org="district-x", roles="responsible")
+        seen: list[str] = []
+        cursor = None
+        while True:
+            r = await s.client.get("/v1/orgs", params={"limit": 7, **({"cursor": cursor} if cursor else {})},
+                                   headers=reader)
+            assert r.status_code == 200, r.text
+            seen += [o["id"] for o in r.json()["items"]]
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                break
+        assert seen == org_ids
+        r = await s.client.get("/v1/rounds", params={"limit": 1}, headers=reader)
+        assert [x["id"] for x in r.json()["items"]] == [ROUND]
+        assert (await s.client.get(f"/v1/rounds/{ROUND}", headers=reader)).json()["id"] == ROUND
+        assert (await s.client.get(f"/v1/orgs/{org_ids[0]}", headers=reader)).json()["id"] == org_ids[0]
+        for path, what in (("/v1/orgs/nobody", "no org nobody"), ("/v1/rounds/never", "no round never")):
+            r = await s.client.get(path, headers=reader)
+            assert r.status_code == 404 and what in r.text
