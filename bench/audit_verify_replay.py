@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from runtime.audit.files import checkpoints_file, dumps_line, events_file, public_key_file, write_manifest
 from runtime.checkpoints import checkpoint_out, key_id, public_raw, sign
+from runtime.outbox import chain
 
 GENESIS = "0" * 64
 SORT = orjson.OPT_SORT_KEYS
@@ -70,7 +71,7 @@ class Writer:
         body["hash"] = h
         self.heads[subject] = (seq + 1, h)
         self.position += 1
-        self.running = hashlib.sha256((self.running + h).encode()).hexdigest()
+        self.running = chain(self.running, h)
         self.fh.write(dumps_line({"position": self.position, "log_hash": self.running, "event": body}))
         if self.position % 1000 == 0:
             self.cps.append(checkpoint_out("issues", sign(self.key, service="issues", size=self.position,
