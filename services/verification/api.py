@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from contracts.enums import EvidenceKind, RejectReason
@@ -356,16 +357,22 @@ async def read_closure(closure_id: str, rt: RT,
     return closure_out(closure, decisions)
 
 
+async def _lock_closure(session: AsyncSession, closure_id: str) -> tuple[Closure, KnownIssue]:
+    """A closure seen by `_closure_visible`, and its issue, both locked for the decision or filing."""
+    closure = await session.get(Closure, closure_id, with_for_update=True)
+    assert closure is not None
+    issue = await known_issue(session, issue_id=closure.issue_id, lock=True)
+    assert issue is not None
+    return closure, issue
+
+
 @router.post("/v1/closures/{closure_id}/decision", tags=["closures"],
              summary="Accept (signs off) or reject (back to in_progress): the supervising org")
 async def decide(closure_id: str, body: DecisionIn, rt: RT,
                  who: Supervisor) -> dict[str, Any]:
     await _closure_visible(rt, who, closure_id)
     async with rt.unit_of_work(who, role="supervisor") as uow:
-        closure = await uow.session.get(Closure, closure_id, with_for_update=True)
-        assert closure is not None
-        issue = await known_issue(uow.session, issue_id=closure.issue_id, lock=True)
-        assert issue is not None
+        closure, issue = await _lock_closure(uow.session, closure_id)
         if who.org != issue.supervising_org_id:
             raise Forbidden("only the issue's supervising org may decide on its sign-off")
         record = await handlers.decide(uow, closure=closure, issue=issue, decision=body.decision,
@@ -382,10 +389,7 @@ async def file_closure(closure_id: str, rt: RT,
                        who: Admin) -> dict[str, Any]:
     await _closure_visible(rt, who, closure_id)
     async with rt.unit_of_work(who, role="admin") as uow:
-        closure = await uow.session.get(Closure, closure_id, with_for_update=True)
-        assert closure is not None
-        issue = await known_issue(uow.session, issue_id=closure.issue_id, lock=True)
-        assert issue is not None
+        closure, issue = await _lock_closure(uow.session, closure_id)
         await handlers.file_closure(uow, closure=closure, issue=issue)
     return closure_out(closure)
 
