@@ -8,9 +8,9 @@ and a signed checkpoint every 1,000 events, as `closeloop audit export` writes i
 pinned to one core:
 
 1. the ceiling: read the file and parse every line, nothing else: with orjson into dictionaries, and with the
-   typed decoder verify itself uses (runtime.audit.records, msgspec);
-2. verify: `runtime.audit.verify.verify_service` (hashes, chains, log hash, checkpoints);
-3. verify + replay: the same pass folding every event into `runtime.audit.projections.Projections`
+   typed decoder verify itself uses (audit.records, msgspec);
+2. verify: `audit.verify.verify_service` (hashes, chains, log hash, checkpoints);
+3. verify + replay: the same pass folding every event into `audit.projections.Projections`
    (issue status by services.issues.domain.TRANSITIONS), i.e. `closeloop audit replay --no-handlers`.
 
 It also times the derived-state part of a replay (a service's HANDLERS through the runtime Consumer over a fresh
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from runtime.audit.files import checkpoints_file, dumps_line, events_file, public_key_file, write_manifest
+from audit.files import checkpoints_file, dumps_line, events_file, public_key_file, write_manifest
 from runtime.checkpoints import checkpoint_out, key_id, public_raw, sign
 from runtime.outbox import chain
 
@@ -151,9 +151,9 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
 
-    from runtime.audit.projections import Projections
-    from runtime.audit.replay import replay_export
-    from runtime.audit.verify import verify_service
+    from audit.projections import Projections
+    from audit.replay import replay_export
+    from audit.verify import verify_service
 
     Projections()  # imports the services' domain rules (≈ 0.3 s, once per process) before anything is timed
 
@@ -173,7 +173,7 @@ def main() -> None:
             return count
 
         def decode_only() -> int:
-            from runtime.audit.records import read_log_line
+            from audit.records import read_log_line
 
             count = 0
             with events_file(root, "issues").open("rb") as fh:

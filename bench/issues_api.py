@@ -27,7 +27,7 @@ from issues_common import drop_database, free_port, fresh_database, orgs, pct, s
 from sqlalchemy import insert, text
 
 from runtime.auth import issue_token
-from runtime.cli import REFERENCE_ROUND
+from closeloop.cli import REFERENCE_ROUND
 from runtime.db import make_engine, migrate
 from runtime.settings import get_settings
 from services.issues.store import Issue, Party, parties_of
@@ -192,7 +192,7 @@ async def main() -> None:
         sport, bport = free_port(), free_port()
         env = {"CLOSELOOP_DATABASE_URL": url, "CLOSELOOP_LOG_LEVEL": "WARNING", "CLOSELOOP_ENV": "development",
                "CLOSELOOP_VERIFICATION_URL": f"http://127.0.0.1:{free_port()}", "CLOSELOOP_POLL_INTERVAL": "1"}
-        with server(["-m", "runtime.cli", "serve", "issues", "--host", "127.0.0.1", "--port", str(sport)], env=env,
+        with server(["-m", "closeloop.cli", "serve", "issues", "--host", "127.0.0.1", "--port", str(sport)], env=env,
                     health=f"http://127.0.0.1:{sport}/healthz"), \
              server([__file__, "--serve-bare", str(bport), url], env={}, health=f"http://127.0.0.1:{bport}/healthz"):
             base, bare = f"http://127.0.0.1:{sport}", f"http://127.0.0.1:{bport}"

@@ -21,7 +21,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from runtime.cli import REFERENCE_ROUND
+from closeloop.cli import REFERENCE_ROUND
 from services.issues.ledger import COLUMNS
 
 CATEGORIES = ["air", "water", "soil", "ecology", "governance", "solid_waste"]

@@ -24,7 +24,7 @@ from sqlalchemy import func, insert, select
 
 from runtime.app import build_app
 from runtime.auth import issue_token
-from runtime.cli import REFERENCE_ROUND
+from closeloop.cli import REFERENCE_ROUND
 from runtime.db import make_engine, migrate
 from runtime.models import OutboxRow
 from runtime.settings import get_settings

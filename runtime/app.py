@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from contracts import DEAD_LETTER_TOPIC, topic_for
-from runtime.audit.routes import audit_router
+from runtime.log_routes import audit_router
 from runtime.auth import Principal, require, system_token
 from runtime.bus.embedded import FeedFollower
 from runtime.bus.kafka import KafkaFollower, KafkaPublisher

@@ -10,9 +10,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from runtime.audit.export import export_kafka
-from runtime.audit.replay import replay_export
-from runtime.audit.verify import verify_export
+from audit.export import export_kafka
+from audit.replay import replay_export
+from audit.verify import verify_export
 from tests.audit.logs import make_log
 
 pytestmark = pytest.mark.kafka

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runtime.audit.export import export_http
-from runtime.audit.verify import verify_export
+from audit.export import export_http
+from audit.verify import verify_export
 from runtime.checkpoints import new_key_text
 from tests.support import fixed_clock, running
 

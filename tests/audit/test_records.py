@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from contracts.envelope import Actor, Envelope
-from runtime.audit.files import dumps_line, events_file
-from runtime.audit.records import (
+from audit.files import dumps_line, events_file
+from audit.records import (
     DecodeError,
     LoggedActor,
     LoggedEvent,
@@ -19,7 +19,7 @@ from runtime.audit.records import (
     read_kafka_line,
     read_log_line,
 )
-from runtime.audit.verify import verify_export
+from audit.verify import verify_export
 from tests.audit.logs import make_log
 
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from runtime.audit.compare import compare_live
-from runtime.audit.export import export_http
-from runtime.audit.replay import replay_export
-from runtime.audit.verify import verify_export
-from runtime.cli import app
+from audit.compare import compare_live
+from audit.export import export_http
+from audit.replay import replay_export
+from audit.verify import verify_export
+from closeloop.cli import app
 from tests.audit.scenario import World, history, world
 
 

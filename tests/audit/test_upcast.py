@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from contracts.registry import REGISTRY, UPCASTERS, Payload, event, parse_data, upcaster
-from runtime.audit.projections import Projections
-from runtime.audit.records import from_dict
+from audit.projections import Projections
+from audit.records import from_dict
 from tests.support import EventFactory
 
 TYPE = "audit_test.measured"

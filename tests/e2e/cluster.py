@@ -64,7 +64,7 @@ class Cluster:
     def start(self, service: str) -> None:
         log = (self.data_dir / f"{service}.log").open("ab")
         self.procs[service] = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "serve", service, "--host", "127.0.0.1",
+            [sys.executable, "-m", "closeloop.cli", "serve", service, "--host", "127.0.0.1",
              "--port", str(self.ports[service])],
             env=self.env(service), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )

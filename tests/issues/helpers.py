@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from typing import Any
 
-from runtime.cli import REFERENCE_ROUND
-from runtime.seed import seed_reference
+from closeloop.cli import REFERENCE_ROUND
+from closeloop.seed import seed_reference
 from tests.support import DATA, Running
 
 ROUND = REFERENCE_ROUND["id"]

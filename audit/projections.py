@@ -2,8 +2,8 @@
 
 The rules are the services' own: the issue state machine is `services.issues.domain.TRANSITIONS`, read here,
 never copied. State the services derive from OTHER services' events is rebuilt by running their handler
-tables (see runtime.audit.replay). No I/O here, no pydantic per event: events are the audit's typed records
-(runtime.audit.records.LoggedEvent) and payloads are read as the JSON they are, after the registry's upcasters
+tables (see audit.replay). No I/O here, no pydantic per event: events are the audit's typed records
+(audit.records.LoggedEvent) and payloads are read as the JSON they are, after the registry's upcasters
 bring an older `version` to the newest.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from contracts.registry import REGISTRY, upcast
-from runtime.audit.records import LoggedActor, LoggedEvent, actor_dict
+from audit.records import LoggedActor, LoggedEvent, actor_dict
 
 Event = LoggedEvent
 

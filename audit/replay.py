@@ -2,7 +2,7 @@
 
 Two parts, each the services' own code path:
 - what a service derives from its OWN events (issue status in issues, closures in verification, rankings in
-  scoring, ...): the pure projections of runtime.audit.projections, whose rules are the services' domain rules;
+  scoring, ...): the pure projections of audit.projections, whose rules are the services' domain rules;
 - what a service derives from OTHER services' events: its `HANDLERS` table run through the runtime's Consumer
   over a fresh SQLite database migrated with runtime.db.migrate, fed its peers' events (each peer's log in
   order, peers merged by event time), with a clock set to each event's time; then its tables are read out.
@@ -27,10 +27,10 @@ import orjson
 from sqlalchemy import select
 
 from contracts.envelope import format_time, parse_time
-from runtime.audit.files import read_manifest
-from runtime.audit.projections import Projections
-from runtime.audit.records import LoggedEvent, as_dict
-from runtime.audit.verify import ServiceResult, verify_export
+from audit.files import read_manifest
+from audit.projections import Projections
+from audit.records import LoggedEvent, as_dict
+from audit.verify import ServiceResult, verify_export
 from runtime.clock import SHANGHAI, SettableClock
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -191,7 +191,7 @@ def _scores_hook(result: ReplayResult, limit: str | None) -> After:
         if limit:
             as_of -= timedelta(microseconds=1)
         try:
-            from runtime.audit.scores import rebuild_scores
+            from audit.scores import rebuild_scores
 
             result.scores, result.score_anomalies = await rebuild_scores(sessions, result.projections, as_of=as_of)
         except (ImportError, AttributeError) as exc:

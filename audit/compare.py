@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from runtime.audit.projections import ISSUE_FIELDS, STATUS_ACTIONS
-from runtime.audit.replay import ReplayResult
+from audit.projections import ISSUE_FIELDS, STATUS_ACTIONS
+from audit.replay import ReplayResult
 
 
 async def _all(client: httpx.AsyncClient, path: str) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import httpx
 import orjson
 
 from contracts.topics import topic_for
-from runtime.audit.files import checkpoints_file, dumps_line, events_file, public_key_file, write_manifest
+from audit.files import checkpoints_file, dumps_line, events_file, public_key_file, write_manifest
 
 Progress = Callable[[str, int, int | None], None]  # (service, how many more, total if known)
 PAGE = 1000

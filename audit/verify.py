@@ -1,7 +1,7 @@
 """Verify an audit export: every event hash, every per-subject chain, the running log hash, every checkpoint.
 
 Built for speed (one core, a million events). Each line is decoded straight into a typed envelope record
-(runtime.audit.records) and its event's hash is checked over the event's own bytes in the line, less its
+(audit.records) and its event's hash is checked over the event's own bytes in the line, less its
 `"hash"` member: a match proves those are the canonical bytes the service hashed, short of a SHA-256 second
 preimage. Any other layout (white space, key order, a number written with an exponent) falls back to
 `event_hash`, which renders the canonical form of contracts/envelope.py again and, failing that, asks
@@ -30,8 +30,8 @@ from typing import Any
 import orjson
 
 from contracts.envelope import GENESIS_HASH, compute_hash
-from runtime.audit.files import checkpoints_file, events_file, public_key_file, read_manifest
-from runtime.audit.records import DecodeError, LoggedEvent, as_dict, from_dict, read_log_line
+from audit.files import checkpoints_file, events_file, public_key_file, read_manifest
+from audit.records import DecodeError, LoggedEvent, as_dict, from_dict, read_log_line
 from runtime.checkpoints import key_id, parse_public_key, signature_ok
 
 ENVELOPE_KEYS = frozenset({"id", "type", "version", "source", "subject", "time", "actor", "correlation_id",

@@ -4,7 +4,7 @@ The envelope's schema is `contracts.envelope.Envelope`; this is how the audit re
 straight into slotted records instead of dictionaries (a million-event verify reads every field of every event).
 Each field is required and nothing else is allowed, so a decoded event has exactly the envelope's fields, of
 the envelope's JSON types; `tests/audit/test_records.py` keeps the two field lists equal. `data` stays a plain
-dictionary: payloads are read by type, after the registry's upcasters (see runtime.audit.projections).
+dictionary: payloads are read by type, after the registry's upcasters (see audit.projections).
 """
 
 from __future__ import annotations

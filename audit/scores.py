@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.envelope import parse_time
-from runtime.audit.projections import Projections
+from audit.projections import Projections
 from runtime.clock import SHANGHAI
 
 

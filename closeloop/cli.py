@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from runtime.audit.cli import audit_app
+from audit.cli import audit_app
 from runtime.settings import SERVICE_NAMES, Settings, get_settings
 
 app = typer.Typer(help="Closed Loop (闭环): rectification tracking for environmental-inspection findings.",
@@ -102,7 +102,7 @@ def dev(
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for name in SERVICE_NAMES:
         procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "serve", name, "--host", host, "--port", str(ports[name])],
+            [sys.executable, "-m", "closeloop.cli", "serve", name, "--host", host, "--port", str(ports[name])],
             env=env, cwd=ROOT,
         )
 
@@ -174,7 +174,7 @@ def _ledger_rows(path: Path) -> list[dict[str, str]]:
 
 async def _seed(settings: Settings, issues_url: str, data: Path = DATA) -> None:
     from runtime.auth import issue_token
-    from runtime.seed import seed_reference
+    from closeloop.seed import seed_reference
 
     token_ = issue_token(settings, sub="seed", org="inspection-office", roles=["admin"])
     async with httpx.AsyncClient(base_url=issues_url, headers={"Authorization": f"Bearer {token_}"},

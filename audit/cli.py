@@ -71,7 +71,7 @@ def export(
     notify_url: UrlOpt = None,
 ) -> None:
     """Write each service's log and checkpoints as JSONL, and its public key, into a folder."""
-    from runtime.audit.export import export_http, export_kafka
+    from audit.export import export_http, export_kafka
 
     services = _services(service)
     with _progress() as bar:
@@ -120,8 +120,8 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Check every event hash, per-subject chain, running log hash and checkpoint; exit 1 at the first fault."""
-    from runtime.audit.files import read_manifest
-    from runtime.audit.verify import verify_export
+    from audit.files import read_manifest
+    from audit.verify import verify_export
 
     try:
         manifest = read_manifest(folder)
@@ -164,8 +164,8 @@ def replay(
     notify_url: UrlOpt = None,
 ) -> None:
     """Rebuild, from the events alone, every issue's status and all the services derive, as of a date."""
-    from runtime.audit.files import read_manifest
-    from runtime.audit.replay import replay_export
+    from audit.files import read_manifest
+    from audit.replay import replay_export
     from runtime.logs import configure_logging
 
     try:
@@ -205,7 +205,7 @@ def replay(
         typer.secho(f"ANOMALY {line}", fg="yellow")
     failed = not result.ok
     if compare:
-        from runtime.audit.compare import compare_live
+        from audit.compare import compare_live
 
         services = list(manifest["services"])
         urls = _urls(services, {"issues": issues_url, "verification": verification_url, "scoring": scoring_url,
