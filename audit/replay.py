@@ -134,14 +134,15 @@ async def replay_handlers(service: str, peers: dict[str, list[LoggedEvent]], *, 
     from sqlmodel import SQLModel
 
     from runtime.consumer import Consumer
-    from runtime.db import make_engine, make_sessionmaker, migrate
+    from runtime.db import make_engine, make_sessionmaker
+    from runtime.migrations import migrate
 
     spec = importlib.import_module(f"services.{service}.app").SPEC
     engine = make_engine(f"sqlite+aiosqlite:///{workdir / f'{service}.replay.db'}")
     failures: list[str] = []
     known: set[str] = set()
     try:
-        await migrate(engine, service)
+        await migrate(engine, service, spec.migrations)
         clock = SettableClock(datetime(2000, 1, 1, tzinfo=UTC))
         consumer = Consumer(name=f"audit-replay-{service}", service=service, sessions=make_sessionmaker(engine),
                             handlers=spec.handlers, clock=clock, attempts=1, backoff=0)

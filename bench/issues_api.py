@@ -28,8 +28,10 @@ from sqlalchemy import insert, text
 
 from runtime.auth import issue_token
 from closeloop.cli import REFERENCE_ROUND
-from runtime.db import make_engine, migrate
-from runtime.settings import get_settings
+from runtime.db import make_engine
+from runtime.migrations import migrate
+from services.issues.app import SPEC
+from services.issues.settings import get_settings
 from services.issues.store import Issue, Party, parties_of
 
 STATUSES = ["registered", "in_progress", "closure_requested", "signed_off", "filed"]
@@ -183,11 +185,11 @@ async def main() -> None:
     samples = 40 if args.quick else 300
     url = await fresh_database("api")
     try:
-        settings = get_settings(service="issues")
+        settings = get_settings()
         admin = {"Authorization": "Bearer " + issue_token(settings, sub="bench", org="inspection-office",
                                                           roles=["admin"])}
         engine = make_engine(url)
-        await migrate(engine, "issues")
+        await migrate(engine, "issues", SPEC.migrations)
         await engine.dispose()
         sport, bport = free_port(), free_port()
         env = {"CLOSELOOP_DATABASE_URL": url, "CLOSELOOP_LOG_LEVEL": "WARNING", "CLOSELOOP_ENV": "development",

@@ -25,15 +25,16 @@ from sqlalchemy import func, insert, select
 from runtime.app import build_app
 from runtime.auth import issue_token
 from closeloop.cli import REFERENCE_ROUND
-from runtime.db import make_engine, migrate
+from runtime.db import make_engine
+from runtime.migrations import migrate
 from runtime.models import OutboxRow
-from runtime.settings import get_settings
+from services.issues.settings import get_settings
 from services.issues.app import SPEC
 from services.issues.store import Issue, Round
 
 
 async def timed_import(url: str, body: bytes, tmp: Path) -> tuple[float, int]:
-    settings = get_settings(service="issues", database_url=url, data_dir=tmp, log_level="WARNING", env="test")
+    settings = get_settings(database_url=url, data_dir=tmp, log_level="WARNING", env="test")
     app = build_app(SPEC, settings, follow=False)
     headers = {"Authorization": "Bearer " + issue_token(settings, sub="bench", org="inspection-office",
                                                         roles=["admin"])}
@@ -55,7 +56,7 @@ async def timed_import(url: str, body: bytes, tmp: Path) -> tuple[float, int]:
 
 async def timed_bulk_insert(url: str, rows: list[dict[str, str]]) -> float:
     engine = make_engine(url)
-    await migrate(engine, "issues")
+    await migrate(engine, "issues", SPEC.migrations)
     now = datetime.now(UTC)
     values = []
     for r in rows:

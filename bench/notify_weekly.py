@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select
 
 from runtime.app import build_app
 from runtime.clock import SHANGHAI, SettableClock
-from runtime.settings import get_settings
+from services.notify.settings import get_settings
 from services.notify.app import SPEC
 from services.notify.digests import SYSTEM, run_weekly
 from services.notify.store import Delivery, InboxItem, IssueView, OrgAddresses, OrgView
@@ -29,7 +29,7 @@ async def main(issues: int, orgs: int, rounds: int) -> None:
 
     clock = SettableClock(datetime(2020, 6, 8, 9, 0, tzinfo=SHANGHAI))
     with tempfile.TemporaryDirectory() as tmp:
-        settings = get_settings(service="notify", env="test", data_dir=Path(tmp), log_level="WARNING")
+        settings = get_settings(env="test", data_dir=Path(tmp), log_level="WARNING")
         app = build_app(SPEC, settings, clock=clock, follow=False)
         async with app.router.lifespan_context(app):
             rt = app.state.runtime

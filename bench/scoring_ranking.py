@@ -26,8 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert
 
 from runtime.clock import SHANGHAI
-from runtime.db import make_engine, make_sessionmaker, migrate
+from runtime.db import make_engine, make_sessionmaker
+from runtime.migrations import migrate
 from services.scoring import domain
+from services.scoring.app import SPEC as SCORING
 from services.scoring.handlers import compute
 from services.scoring.store import (
     IssueEventFact,
@@ -94,7 +96,7 @@ def facts(orgs: int, issues: int, seed: int = 7) -> tuple[list[dict], list[dict]
 
 async def run(url: str, *, orgs: int, issues: int, repeats: int) -> None:
     engine = make_engine(url)
-    await migrate(engine, "scoring")
+    await migrate(engine, "scoring", SCORING.migrations)
     sessions = make_sessionmaker(engine)
     org_rows, events, readings = facts(orgs, issues)
     async with sessions() as session, session.begin():

@@ -17,6 +17,7 @@ import httpx
 import typer
 
 from audit.cli import audit_app
+from runtime.bootstrap import ServiceSpec
 from runtime.settings import SERVICE_NAMES, Settings, get_settings
 
 app = typer.Typer(help="Closed Loop (闭环): rectification tracking for environmental-inspection findings.",
@@ -47,6 +48,18 @@ def _check_service(service: str) -> None:
         fail(f"unknown service {service!r}", f"choose one of: {', '.join(SERVICE_NAMES)}")
 
 
+def service_spec(service: str) -> ServiceSpec:
+    """A service's spec (imported only when that service is asked for)."""
+    spec: ServiceSpec = importlib.import_module(f"services.{service}.app").SPEC
+    return spec
+
+
+def service_settings(service: str, **overrides: Any) -> Settings:
+    """A service's own settings, from the environment and the overrides."""
+    settings: Settings = importlib.import_module(f"services.{service}.settings").get_settings(**overrides)
+    return settings
+
+
 @app.command()
 def serve(
     service: Annotated[str, typer.Argument(help="issues, verification, scoring or notify")],
@@ -58,7 +71,7 @@ def serve(
 
     _check_service(service)
     try:
-        settings = get_settings(service=service)
+        settings = service_settings(service)
     except Exception as exc:  # noqa: BLE001 — any settings error is shown with what to do
         fail(f"bad settings: {exc}", "fix the CLOSELOOP_* environment variables (see README, Configuration)")
     module = importlib.import_module(f"services.{service}.app")
@@ -200,14 +213,16 @@ def seed(
 @db_app.command("upgrade")
 def db_upgrade(service: str) -> None:
     """Apply pending migrations to a service's database (services also do this at start)."""
-    from runtime.db import make_engine, migrate
+    from runtime.db import make_engine
+    from runtime.migrations import migrate
 
     _check_service(service)
-    settings = get_settings(service=service)
+    settings = service_settings(service)
+    spec = service_spec(service)
 
     async def run() -> None:
         engine = make_engine(settings.db_url())
-        await migrate(engine, service)
+        await migrate(engine, service, spec.migrations)
         await engine.dispose()
 
     asyncio.run(run())
@@ -219,17 +234,18 @@ def db_revision(service: str, message: Annotated[str, typer.Option("-m", "--mess
     """Autogenerate a migration from the models (developers)."""
     import tempfile
 
-    from runtime.db import make_engine, migrate
-    from runtime.migrations import new_revision
+    from runtime.db import make_engine
+    from runtime.migrations import migrate, new_revision
 
     _check_service(service)
+    spec = service_spec(service)
 
     async def run() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             engine = make_engine(f"sqlite+aiosqlite:///{tmp}/gen.db")
-            await migrate(engine, service)
+            await migrate(engine, service, spec.migrations)
             async with engine.begin() as conn:
-                await conn.run_sync(new_revision, service, message)
+                await conn.run_sync(new_revision, service, spec.migrations, message)
             await engine.dispose()
 
     asyncio.run(run())

@@ -1,100 +1,46 @@
-"""The one app factory: each service hands in its routes and handler table; this wires the rest."""
+"""The one app factory: a service's routes over its runtime (runtime.bootstrap), with health, metrics, its log."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import select, text
 from sqlmodel import col
 
-from contracts import DEAD_LETTER_TOPIC, topic_for
-from runtime.log_routes import audit_router
-from runtime.auth import Principal, require, system_token
-from runtime.bus.embedded import FeedFollower
-from runtime.bus.kafka import KafkaFollower, KafkaPublisher
-from runtime.checkpoints import checkpoint_if_due, signing_key
+from runtime.auth import Principal, require
+from runtime.bootstrap import Runtime, ServiceSpec, Task, start_runtime
 from runtime.clock import Clock
-from runtime.consumer import Consumer, Handler
-from runtime.db import make_engine, make_sessionmaker, migrate
 from runtime.errors import NotFound, install_error_handlers
+from runtime.log_routes import audit_router
 from runtime.logs import configure_logging, correlation_id
 from runtime.metrics import Metrics
-from runtime.models import Checkpoint, DeadLetter, LogState, OutboxRow
-from runtime.outbox import Relay, UnitOfWork
+from runtime.models import DeadLetter, OutboxRow
 from runtime.settings import Settings
+
+__all__ = ["Runtime", "ServiceSpec", "Task", "build_app", "get_runtime"]
 
 log = structlog.get_logger("closeloop.app")
 
-Task = Callable[["Runtime"], Coroutine[Any, Any, None]]
 AUDIT_READERS = require("auditor", "system")
 DEAD_LETTER_READERS = require("admin", "auditor", "system")
 
 
-@dataclass
-class ServiceSpec:
-    """What a service brings: its name, routes, handler table, the peers it follows, background tasks."""
-
-    name: str
-    routers: list[APIRouter]
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
-    follows: tuple[str, ...] = ()
-    tasks: list[Task] = field(default_factory=list)
-    description: str = ""
-
-
-@dataclass
-class Runtime:
-    """Everything a request or handler of a service needs, built once in the lifespan."""
-
-    settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    clock: Clock
-    metrics: Metrics
-    relay: Relay
-    publisher: KafkaPublisher | None = None
-    consumer: Consumer | None = None
-    followers: list[Any] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    @asynccontextmanager
-    async def unit_of_work(self, principal: Principal, *, role: str | None = None) -> AsyncIterator[UnitOfWork]:
-        """One transaction for a command; its events commit with it and the relay is woken after."""
-        async with self.sessions() as session, session.begin():
-            yield UnitOfWork(
-                session=session,
-                service=self.settings.service,
-                actor=principal.actor(role),
-                correlation_id=correlation_id.get() or str(uuid.uuid4()),
-                causation_id=None,
-                clock=self.clock,
-            )
-        self.relay.poke()
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads."""
-        async with self.sessions() as session:
-            yield session
-
-
 QUIET_ROUTES = frozenset({"/healthz", "/metrics", "/v1/logs/{name}"})
+
 
 def get_runtime(request: Request) -> Runtime:
     """FastAPI dependency: the service's runtime."""
-    return request.app.state.runtime
+    rt: Runtime = request.app.state.runtime
+    return rt
 
 
 def _log_router(service: str) -> APIRouter:
@@ -138,85 +84,17 @@ def _log_router(service: str) -> APIRouter:
 def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = None, follow: bool = True) -> FastAPI:
     """A FastAPI app for one service, with health, metrics, its log, error shape, bus and relay.
 
-    `follow=False` builds the consumer but starts no follower (tests hand it events directly).
+    The lifespan runs `start_runtime`; `follow=False` builds the consumer but starts no follower (tests hand it
+    events directly).
     """
     configure_logging(level=settings.log_level, json=settings.log_json, service=spec.name)
     metrics = Metrics(spec.name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.db_url())
-        await migrate(engine, spec.name)
-        sessions = make_sessionmaker(engine)
-        publisher: KafkaPublisher | None = None
-        if settings.bus == "kafka":
-            publisher = KafkaPublisher(settings.kafka_bootstrap, client_id=f"closeloop-{spec.name}")
-        topic = settings.kafka_prefix + topic_for(spec.name)
-
-        async def publish(rows: list[OutboxRow]) -> None:
-            assert publisher is not None
-            await publisher.send_rows(topic, rows)
-
-        clock_ = clock or Clock()
-
-        private_key = signing_key(service=spec.name, configured=settings.checkpoint_key or None,
-                                  db_url=engine.url, data_dir=settings.data_dir)
-
-        async def checkpoint(session: AsyncSession, state: Any) -> None:
-            await checkpoint_if_due(session, state=state, now=clock_.now(), service=spec.name, key=private_key)
-
-        async def sign_tail() -> bool:
-            # When events stop arriving the newest ones still get a checkpoint within about a second.
-            async with sessions() as session, session.begin():
-                state = (await session.execute(select(LogState).where(col(LogState.id) == 1))).scalar_one_or_none()
-                if state is None:
-                    return True
-                await checkpoint(session, state)
-                signed = (await session.execute(select(func.max(col(Checkpoint.size))))).scalar_one_or_none()
-                return (signed or 0) >= state.position
-
-        relay = Relay(sessions, publish=publish if publisher else None, interval=settings.poll_interval,
-                      on_sequenced=metrics.log_position.set, after_sequence=checkpoint, on_idle=sign_tail)
-        rt = Runtime(settings=settings, engine=engine, sessions=sessions, clock=clock_,
-                     metrics=metrics, relay=relay, publisher=publisher)
-        app.state.runtime = rt
-        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(relay.run(), name="relay")]
-        if spec.follows:
-            rt.consumer = Consumer(name=spec.name, service=spec.name, sessions=sessions, handlers=spec.handlers,
-                                   clock=rt.clock, attempts=settings.handler_attempts, backoff=settings.retry_backoff,
-                                   after_commit=relay.poke, metrics=metrics)
-            if not follow:
-                pass
-            elif publisher is not None:
-                follower = KafkaFollower(rt.consumer, bootstrap=settings.kafka_bootstrap,
-                                         topics=[settings.kafka_prefix + topic_for(p) for p in spec.follows],
-                                         group=f"{settings.kafka_prefix}closeloop-{spec.name}",
-                                         publisher=publisher,
-                                         dead_letter_topic=settings.kafka_prefix + DEAD_LETTER_TOPIC)
-                rt.followers.append(follower)
-                tasks.append(asyncio.create_task(follower.run(), name="kafka-follower"))
-            else:
-                token = system_token(settings)
-                for peer in spec.follows:
-                    if peer == spec.name:
-                        continue
-                    ff = FeedFollower(rt.consumer, feed=peer, base_url=settings.peer_url(peer), token=token,
-                                      interval=settings.poll_interval)
-                    rt.followers.append(ff)
-                    tasks.append(asyncio.create_task(ff.run(), name=f"follow-{peer}"))
-        for task in spec.tasks:
-            tasks.append(asyncio.create_task(task(rt), name=getattr(task, "__name__", "task")))
-        log.info("service_started", bus=settings.bus, database=engine.url.render_as_string(hide_password=True))
-        try:
+        async with start_runtime(spec, settings, clock=clock, metrics=metrics, follow=follow) as rt:
+            app.state.runtime = rt
             yield
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if publisher is not None:
-                await publisher.stop()
-            await engine.dispose()
-            log.info("service_stopped")
 
     app = FastAPI(title=f"Closed Loop — {spec.name}", description=spec.description, version="1",
                   lifespan=lifespan)

@@ -1,4 +1,4 @@
-"""Async database access (SQLite via aiosqlite, PostgreSQL via asyncpg) and migrations."""
+"""Async database access (SQLite via aiosqlite, PostgreSQL via asyncpg); migrations are in runtime.migrations."""
 
 from __future__ import annotations
 
@@ -76,10 +76,3 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
     async with sessions() as session, session.begin():
         yield session
 
-
-async def migrate(engine: AsyncEngine, service: str) -> None:
-    """Bring a service's database to the newest migration (alembic upgrade head)."""
-    from runtime.migrations import upgrade_head
-
-    async with engine.begin() as conn:
-        await conn.run_sync(upgrade_head, service)

@@ -1,29 +1,27 @@
-"""Alembic migrations, one history per service, run programmatically at start-up."""
+"""Alembic migrations, one history per service, run programmatically at start-up.
+
+A service hands in where its history lives (`ServiceSpec.migrations`) and its tables are known to the metadata
+because the service imported its store; the runtime never reaches into a service to find either.
+"""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-ROOT = Path(__file__).resolve().parent.parent
+import runtime.models  # noqa: F401 — the shared tables join the metadata every history is compared with
 
 
-def load_models(service: str) -> None:
-    """Import the shared tables and the service's own, so the metadata knows them."""
-    importlib.import_module("runtime.models")
-    importlib.import_module(f"services.{service}.store")
-
-
-def alembic_config(service: str, connection: Connection | None = None) -> Config:
-    """The alembic configuration of one service's migration history."""
+def alembic_config(service: str, location: Path, connection: Connection | None = None) -> Config:
+    """The alembic configuration of one service's migration history (scripts in `location`)."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(ROOT / "services" / service / "migrations"))
+    cfg.set_main_option("script_location", str(location))
     cfg.attributes["service"] = service
     if connection is not None:
         cfg.attributes["connection"] = connection
@@ -46,12 +44,11 @@ def include_for(service: str) -> Any:
 
 
 def run_env() -> None:
-    """Body of every service's migrations/env.py."""
+    """Body of every service's migrations/env.py (which imports the service's store first)."""
     from alembic import context
 
     cfg = context.config
     service = cfg.attributes["service"]
-    load_models(service)
     connection = cfg.attributes["connection"]
     context.configure(
         connection=connection,
@@ -64,11 +61,17 @@ def run_env() -> None:
         context.run_migrations()
 
 
-def upgrade_head(connection: Connection, service: str) -> None:
+def upgrade_head(connection: Connection, service: str, location: Path) -> None:
     """Apply every pending migration of a service."""
-    command.upgrade(alembic_config(service, connection), "head")
+    command.upgrade(alembic_config(service, location, connection), "head")
 
 
-def new_revision(connection: Connection, service: str, message: str) -> None:
+def new_revision(connection: Connection, service: str, location: Path, message: str) -> None:
     """Autogenerate a migration from the difference between the models and the database."""
-    command.revision(alembic_config(service, connection), message=message, autogenerate=True)
+    command.revision(alembic_config(service, location, connection), message=message, autogenerate=True)
+
+
+async def migrate(engine: AsyncEngine, service: str, location: Path) -> None:
+    """Bring a service's database to the newest migration of its history (alembic upgrade head)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade_head, service, location)

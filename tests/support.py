@@ -20,7 +20,7 @@ from contracts.registry import latest_version
 from runtime.app import Runtime
 from runtime.auth import issue_token
 from runtime.clock import Clock, SettableClock
-from runtime.settings import Settings, get_settings
+from runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -31,7 +31,8 @@ def settings_for(service: str, tmp: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"service": service, "env": "test", "data_dir": tmp, "bus": "embedded",
                               "poll_interval": 0.05, "retry_backoff": 0.01, "log_json": True}
     values.update(overrides)
-    return get_settings(**values)
+    settings: Settings = importlib.import_module(f"services.{service}.settings").get_settings(**values)
+    return settings
 
 
 def token(settings: Settings, *, sub: str = "tester", org: str | None = None, roles: list[str] | str = "admin",

@@ -1,4 +1,5 @@
-"""docker-compose.yml is valid and sets every setting the services read; settings refuse unsafe production values."""
+"""docker-compose.yml is valid and sets every setting each service reads (its own Settings class); unsafe production
+values are refused."""
 
 from __future__ import annotations
 
@@ -11,11 +12,21 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from runtime.settings import DEV_JWT_SECRET, Settings
+from services.issues.settings import IssuesSettings
+from services.notify.settings import NotifySettings
+from services.scoring.settings import ScoringSettings
+from services.verification.settings import VerificationSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 # Settings that have a sound default in every deployment and need not be spelled out in compose.
 OPTIONAL = {"host", "port", "system_token", "jwt_public_key", "jwt_algorithm", "poll_interval", "handler_attempts",
-            "retry_backoff", "log_level", "log_json", "kafka_prefix"}
+            "retry_backoff", "log_level", "log_json", "kafka_prefix",
+            # service settings whose defaults suit every deployment (upload limits, schedule, delivery retries)
+            "max_upload_bytes", "far_from_site_metres", "reuse_phash_distance",
+            *(name for name in NotifySettings.model_fields if name.startswith("notify_"))}
+# Each service reads its own Settings subclass; compose must configure every field of that class.
+SERVICE_SETTINGS: dict[str, type[Settings]] = {"issues": IssuesSettings, "verification": VerificationSettings,
+                                               "scoring": ScoringSettings, "notify": NotifySettings}
 
 
 def compose_exe() -> str:
@@ -41,8 +52,8 @@ def rendered() -> dict[str, object]:
 def test_compose_file_validates_and_configures_every_setting_of_every_service() -> None:
     config = rendered()
     services = config["services"]  # type: ignore[index]
-    fields = {name.upper() for name in Settings.model_fields if name not in OPTIONAL}
-    for name in ("issues", "verification", "scoring", "notify"):
+    for name, settings_class in SERVICE_SETTINGS.items():
+        fields = {field.upper() for field in settings_class.model_fields if field not in OPTIONAL}
         env = services[name]["environment"]
         missing = sorted(f"CLOSELOOP_{f}" for f in fields if f"CLOSELOOP_{f}" not in env)
         assert missing == [], f"{name} lacks {missing}"
@@ -50,7 +61,8 @@ def test_compose_file_validates_and_configures_every_setting_of_every_service() 
         assert env["CLOSELOOP_BUS"] == "kafka" and env["CLOSELOOP_ENV"] == "production"
         assert env["CLOSELOOP_DATABASE_URL"].startswith("postgresql+asyncpg://")
         assert "healthcheck" in services[name]
-        Settings(**{k.removeprefix("CLOSELOOP_").lower(): v for k, v in env.items()})  # the values parse
+        parsed = settings_class(**{k.removeprefix("CLOSELOOP_").lower(): v for k, v in env.items()})  # they parse
+        assert parsed.service == name
     assert services["kafka"]["image"] == "apache/kafka:3.9.1"
 
 
@@ -70,3 +82,17 @@ def test_production_refuses_the_development_secret() -> None:
     with pytest.raises(ValueError, match="CLOSELOOP_CHECKPOINT_KEY"):
         Settings(env="production", jwt_secret="s" * 40, database_url="postgresql+asyncpg://x")
     assert Settings(env="production", jwt_secret="s" * 40, checkpoint_key="k", database_url="postgresql+asyncpg://x")
+
+
+def test_every_service_reads_its_settings_from_the_same_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOSELOOP_MAX_UPLOAD_BYTES", "4096")
+    monkeypatch.setenv("CLOSELOOP_NOTIFY_DELIVERY_ATTEMPTS", "2")
+    monkeypatch.setenv("CLOSELOOP_NOTIFY_SCHEDULER_INTERVAL", "7.5")
+    monkeypatch.setenv("CLOSELOOP_POLL_INTERVAL", "0.5")
+    from services.notify.settings import get_settings as notify_settings
+    from services.verification.settings import get_settings as verification_settings
+
+    verification, notify = verification_settings(), notify_settings()
+    assert (verification.service, verification.max_upload_bytes, verification.poll_interval) == ("verification", 4096, 0.5)
+    assert (notify.service, notify.notify_delivery_attempts, notify.notify_scheduler_interval) == ("notify", 2, 7.5)
+    assert notify.poll_interval == 0.5

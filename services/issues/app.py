@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from runtime.app import ServiceSpec, build_app
 from runtime.clock import Clock
-from runtime.settings import Settings
 from services.issues.api import router
 from services.issues.handlers import HANDLERS
+from services.issues.settings import IssuesSettings
 
 SPEC = ServiceSpec(
     name="issues",
+    settings=IssuesSettings,
+    migrations=Path(__file__).resolve().parent / "migrations",
     routers=[router],
     handlers=HANDLERS,
     follows=("verification",),
@@ -19,6 +23,6 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: IssuesSettings, *, clock: Clock | None = None) -> FastAPI:
     """The issues app."""
     return build_app(SPEC, settings, clock=clock)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from runtime.app import ServiceSpec, build_app
 from runtime.clock import Clock
-from runtime.settings import Settings
 from services.notify.api import router
 from services.notify.channels import delivery_worker
 from services.notify.digests import scheduler
 from services.notify.handlers import HANDLERS
+from services.notify.settings import NotifySettings
 
 SPEC = ServiceSpec(
     name="notify",
+    settings=NotifySettings,
+    migrations=Path(__file__).resolve().parent / "migrations",
     routers=[router],
     handlers=HANDLERS,
     follows=("issues", "verification", "scoring"),
@@ -23,6 +27,6 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: NotifySettings, *, clock: Clock | None = None) -> FastAPI:
     """The notify app."""
     return build_app(SPEC, settings, clock=clock)

@@ -16,16 +16,17 @@ import uuid
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, cast
 
 import aiosmtplib
 import httpx
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlmodel import col
 
+from runtime.bootstrap import Runtime
 from runtime.clock import SHANGHAI
-from services.notify.digests import settings_of
+from services.notify.settings import settings_of
 from services.notify.store import Delivery, Webhook
 
 log = structlog.get_logger("closeloop.notify.delivery")
@@ -63,7 +64,7 @@ def email_message(d: Delivery, *, sender: str) -> EmailMessage:
 class Sender:
     """Sends one delivery over its channel; raises with a readable error when it fails."""
 
-    def __init__(self, rt: Any) -> None:
+    def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
     async def __call__(self, d: Delivery, now: datetime) -> None:
@@ -83,7 +84,7 @@ class Sender:
         headers = {"Content-Type": "application/json; charset=utf-8", SIGNATURE_HEADER: sign(hook.secret, body),
                    TIMESTAMP_HEADER: str(int(now.timestamp())), DELIVERY_HEADER: d.id,
                    "X-Closeloop-Event": d.trigger}
-        async with httpx.AsyncClient(timeout=settings_of(self.rt).delivery_timeout) as client:
+        async with httpx.AsyncClient(timeout=settings_of(self.rt).notify_delivery_timeout) as client:
             response = await client.post(hook.url, content=body, headers=headers)
         if response.status_code >= 300:
             raise RuntimeError(f"HTTP {response.status_code} from {hook.url}: {response.text[:200]}")
@@ -93,7 +94,7 @@ class Sender:
         if not s.smtp_host:
             raise RuntimeError("no SMTP server configured (CLOSELOOP_SMTP_HOST)")
         await aiosmtplib.send(email_message(d, sender=s.smtp_from), hostname=s.smtp_host, port=s.smtp_port,
-                              timeout=settings_of(self.rt).delivery_timeout, start_tls=False, use_tls=False)
+                              timeout=settings_of(self.rt).notify_delivery_timeout, start_tls=False, use_tls=False)
 
 
 def backoff(attempts: int, base: float) -> timedelta:
@@ -101,7 +102,7 @@ def backoff(attempts: int, base: float) -> timedelta:
     return timedelta(seconds=base * (2 ** max(0, attempts - 1)))
 
 
-async def claim_due(rt: Any, *, limit: int) -> list[Delivery]:
+async def claim_due(rt: Runtime, *, limit: int) -> list[Delivery]:
     """Take up to `limit` deliveries that are due (or whose worker's lease ran out), each for this worker only."""
     cfg = settings_of(rt)
     now = rt.clock.now()
@@ -114,10 +115,10 @@ async def claim_due(rt: Any, *, limit: int) -> list[Delivery]:
         token = str(uuid.uuid4())
         async with rt.sessions() as session, session.begin():
             result = await session.execute(
-                update(Delivery).where(Delivery.id == delivery_id, due)
-                .values(status="sending", claim=token, lease_until=now + timedelta(seconds=cfg.delivery_lease),
-                        attempts=Delivery.attempts + 1))
-            if result.rowcount != 1:
+                update(Delivery).where(col(Delivery.id) == delivery_id, due)
+                .values(status="sending", claim=token, lease_until=now + timedelta(seconds=cfg.notify_delivery_lease),
+                        attempts=col(Delivery.attempts) + 1))
+            if cast(CursorResult[Any], result).rowcount != 1:
                 continue  # another worker took it
             row = await session.get(Delivery, delivery_id, populate_existing=True)
             assert row is not None
@@ -133,26 +134,26 @@ def and_expired(now: datetime) -> Any:
     return (col(Delivery.status) == "sending") & (col(Delivery.lease_until) <= now)
 
 
-async def _record(rt: Any, d: Delivery, error: str | None) -> None:
+async def _record(rt: Runtime, d: Delivery, error: str | None) -> None:
     cfg = settings_of(rt)
     now = rt.clock.now()
     if error is None:
         values: dict[str, Any] = {"status": "delivered", "delivered_at": now, "last_error": None}
-    elif d.attempts >= cfg.delivery_attempts:
+    elif d.attempts >= cfg.notify_delivery_attempts:
         values = {"status": "failed", "last_error": error}
     else:
         values = {"status": "pending", "last_error": error,
-                  "next_attempt_at": now + backoff(d.attempts, cfg.delivery_backoff)}
+                  "next_attempt_at": now + backoff(d.attempts, cfg.notify_delivery_backoff)}
     async with rt.sessions() as session, session.begin():
         await session.execute(update(Delivery).where(col(Delivery.id) == d.id, col(Delivery.claim) == d.claim)
                               .values(claim=None, lease_until=None, **values))
 
 
-async def deliver_due(rt: Any, *, limit: int | None = None) -> int:
+async def deliver_due(rt: Runtime, *, limit: int | None = None) -> int:
     """Send what is due now; returns how many were attempted."""
     cfg = settings_of(rt)
-    batch = await claim_due(rt, limit=limit or cfg.delivery_batch)
-    send = rt.extras.get("notify_sender") or Sender(rt)
+    batch = await claim_due(rt, limit=limit or cfg.notify_delivery_batch)
+    send = Sender(rt)
     now = rt.clock.now()
 
     async def one(d: Delivery) -> None:
@@ -170,7 +171,7 @@ async def deliver_due(rt: Any, *, limit: int | None = None) -> int:
     return len(batch)
 
 
-async def delivery_worker(rt: Any) -> None:
+async def delivery_worker(rt: Runtime) -> None:
     """Background task: work the delivery queue until cancelled."""
     while True:
         try:
@@ -181,4 +182,4 @@ async def delivery_worker(rt: Any) -> None:
             log.warning("delivery_worker_failed", error=repr(exc))
             busy = 0
         if not busy:
-            await asyncio.sleep(settings_of(rt).worker_interval)
+            await asyncio.sleep(settings_of(rt).notify_worker_interval)

@@ -21,23 +21,17 @@ from sqlmodel import col
 
 from contracts.events.notify import DigestPublished
 from runtime.auth import Principal
+from runtime.bootstrap import Runtime
 from runtime.outbox import UnitOfWork
 from services.notify import domain
 from services.notify.bulletins import org_names
 from services.notify.notices import Directory, leader_or_fallback, notify
-from services.notify.settings import NotifySettings, get_notify_settings
+from services.notify.settings import settings_of
 from services.notify.store import Digest, Fact, IssueView, ReminderSent, ScheduleState, insert_for
 
 log = structlog.get_logger("closeloop.notify.schedule")
 
 SYSTEM = Principal(sub="service:notify", org=None, roles=frozenset({"system"}))
-
-
-def settings_of(rt: Any) -> NotifySettings:
-    """The notify settings of a runtime (built on first use; tests may replace them in rt.extras)."""
-    if "notify" not in rt.extras:
-        rt.extras["notify"] = get_notify_settings()
-    return rt.extras["notify"]
 
 
 # --- reminders -------------------------------------------------------------------------------------------------
@@ -101,9 +95,9 @@ async def issue_reminder(uow: UnitOfWork, *, issue_id: str, reminder: domain.Rem
     return True
 
 
-async def run_reminders(rt: Any, now: datetime, *, batch: int | None = None) -> int:
+async def run_reminders(rt: Runtime, now: datetime, *, batch: int | None = None) -> int:
     """Issue every reminder due at `now` that was not issued yet, `batch` issues per transaction."""
-    batch = batch or settings_of(rt).reminder_batch
+    batch = batch or settings_of(rt).notify_reminder_batch
     async with rt.read() as session:
         pending = await _pending_reminders(session, now)
     issued = 0
@@ -254,7 +248,7 @@ async def run_half_year(uow: UnitOfWork, *, period: str, now: datetime, run_key:
 
 # --- the scheduler -------------------------------------------------------------------------------------------------
 
-async def _state(rt: Any, name: str, now: datetime) -> ScheduleState:
+async def _state(rt: Runtime, name: str, now: datetime) -> ScheduleState:
     """The schedule's persisted state; created with `now` as its anchor the first time the service runs."""
     async with rt.sessions() as session, session.begin():
         await session.execute(insert_for(session)(ScheduleState).values(name=name, anchor_at=now)
@@ -272,7 +266,7 @@ async def _mark(uow: UnitOfWork, name: str, occurrence: datetime) -> None:
         uow.session.add(state)
 
 
-async def run_weekly_schedule(rt: Any, now: datetime) -> dict[str, Any] | None:
+async def run_weekly_schedule(rt: Runtime, now: datetime) -> dict[str, Any] | None:
     """Run the weekly dispatch of the latest Monday 09:00 if it has not run (older missed weeks are superseded
     by it: a dispatch lists the present state, so one catch-up run says everything the missed ones would)."""
     state = await _state(rt, "weekly", now)
@@ -286,7 +280,7 @@ async def run_weekly_schedule(rt: Any, now: datetime) -> dict[str, Any] | None:
     return result
 
 
-async def run_half_year_schedule(rt: Any, now: datetime) -> list[dict[str, Any]]:
+async def run_half_year_schedule(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
     """Run every half-year account that fell due since the last one (each covers its own period)."""
     state = await _state(rt, "half_year", now)
     since = state.last_occurrence or (state.anchor_at - timedelta(microseconds=1))
@@ -302,7 +296,7 @@ async def run_half_year_schedule(rt: Any, now: datetime) -> list[dict[str, Any]]
     return done
 
 
-async def tick(rt: Any) -> dict[str, Any]:
+async def tick(rt: Runtime) -> dict[str, Any]:
     """Everything due at the runtime clock's now: reminders, the weekly dispatch, half-year accounts."""
     now = rt.clock.now()
     reminders = await run_reminders(rt, now)
@@ -313,7 +307,7 @@ async def tick(rt: Any) -> dict[str, Any]:
     return {"reminders": reminders, "weekly": weekly, "half_year": half}
 
 
-async def scheduler(rt: Any) -> None:
+async def scheduler(rt: Runtime) -> None:
     """Background task: tick, then wait; a failed tick is logged and retried at the next one."""
     while True:
         try:
@@ -322,4 +316,4 @@ async def scheduler(rt: Any) -> None:
             raise
         except Exception as exc:  # noqa: BLE001 - the next tick recomputes what is due from the database
             log.warning("schedule_failed", error=repr(exc))
-        await asyncio.sleep(settings_of(rt).scheduler_interval)
+        await asyncio.sleep(settings_of(rt).notify_scheduler_interval)

@@ -51,11 +51,8 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "ap
 
 
 def config(rt: Runtime) -> VerificationSettings:
-    """The service's own settings (upload limit, distances), built once per runtime."""
-    cfg = rt.extras.get("verification_settings")
-    if cfg is None:
-        cfg = rt.extras["verification_settings"] = settings_of(rt.settings)
-    return cfg
+    """The service's own settings (upload limit, distances): those the runtime was built with."""
+    return settings_of(rt)
 
 
 class UploadForm(BaseModel):

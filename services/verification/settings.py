@@ -1,4 +1,4 @@
-"""Settings of the verification service: the shared runtime settings plus upload and integrity limits."""
+"""Settings of the verification service: the runtime's settings plus upload and integrity limits."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from runtime.bootstrap import Runtime
 from runtime.settings import Settings
 
 
@@ -18,12 +19,12 @@ class VerificationSettings(Settings):
 
 
 def get_settings(**overrides: Any) -> VerificationSettings:
-    """Build the verification settings from the environment, with explicit overrides winning."""
+    """Build the verification settings from the CLOSELOOP_* environment, with explicit overrides winning."""
     return VerificationSettings(**{"service": "verification", **overrides})
 
 
-def settings_of(base: Settings) -> VerificationSettings:
-    """The verification settings for a runtime built with plain Settings (its values win, the rest from env)."""
-    if isinstance(base, VerificationSettings):
-        return base
-    return VerificationSettings(**base.model_dump(exclude_unset=False))
+def settings_of(rt: Runtime) -> VerificationSettings:
+    """The verification settings a runtime was built with (start_runtime refuses any other class)."""
+    if not isinstance(rt.settings, VerificationSettings):
+        raise TypeError(f"the verification service runs with VerificationSettings, not {type(rt.settings).__name__}")
+    return rt.settings

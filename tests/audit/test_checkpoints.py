@@ -19,7 +19,9 @@ from runtime.checkpoints import (
     signature_ok,
     signing_key,
 )
-from runtime.db import make_engine, make_sessionmaker, migrate
+from runtime.db import make_engine, make_sessionmaker
+from runtime.migrations import migrate
+from services.issues.app import SPEC
 from runtime.models import Checkpoint, OutboxRow
 from runtime.outbox import Relay
 from tests.support import fixed_clock, running
@@ -28,7 +30,7 @@ from tests.support import fixed_clock, running
 async def test_relay_signs_every_thousand_events_and_the_first(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(checkpoints, "EVERY_EVENTS", 10)  # a thousand, scaled down to keep the test fast
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'issues.db'}")
-    await migrate(engine, "issues")
+    await migrate(engine, "issues", SPEC.migrations)
     sessions = make_sessionmaker(engine)
     clock = fixed_clock("2020-06-01T01:00:00+00:00")
     async with sessions() as session, session.begin():

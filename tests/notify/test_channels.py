@@ -17,7 +17,6 @@ from aiosmtpd.controller import Controller
 from runtime.clock import SettableClock
 from services.notify import channels
 from services.notify.channels import claim_due, deliver_due
-from services.notify.settings import get_notify_settings
 from tests.notify.helpers import Receiver, deliveries, registered, settle, sh
 from tests.support import running
 
@@ -40,8 +39,8 @@ async def test_webhook_is_signed_and_retried_with_backoff_until_it_succeeds(tmp_
     clock = SettableClock(sh("2020-06-01T10:00"))
     receiver = await Receiver(SECRET, fail=2).start()
     try:
-        async with running("notify", tmp_path, clock=clock) as s:
-            s.rt.extras["notify"] = get_notify_settings(delivery_backoff=60, delivery_attempts=5)
+        async with running("notify", tmp_path, clock=clock, notify_delivery_backoff=60,
+                           notify_delivery_attempts=5) as s:
             await subscribe(s, receiver.url)
             issue = new_id()
             await s.deliver(registered(issue))
@@ -77,8 +76,8 @@ async def test_webhook_that_keeps_failing_is_marked_failed_with_the_last_error(t
     clock = SettableClock(sh("2020-06-01T10:00"))
     receiver = await Receiver("a-different-secret-than-ours!!").start()  # every signature is wrong for it
     try:
-        async with running("notify", tmp_path, clock=clock) as s:
-            s.rt.extras["notify"] = get_notify_settings(delivery_backoff=10, delivery_attempts=3)
+        async with running("notify", tmp_path, clock=clock, notify_delivery_backoff=10,
+                           notify_delivery_attempts=3) as s:
             await subscribe(s, receiver.url)
             await s.deliver(registered(new_id()))
             for _ in range(4):
@@ -131,8 +130,7 @@ async def test_a_worker_crash_after_claiming_loses_nothing_and_sends_once_after_
             claimed = await claim_due(s.rt, limit=10)  # ... and the worker dies before sending
             assert len(claimed) == 1
         monkeypatch.undo()
-        async with running("notify", tmp_path, clock=clock) as s:
-            s.rt.extras["notify"] = get_notify_settings(delivery_lease=120)
+        async with running("notify", tmp_path, clock=clock, notify_delivery_lease=120) as s:
             assert await deliver_due(s.rt) == 0
             assert receiver.received == []  # still leased to the dead worker
             clock.advance(timedelta(seconds=121))
@@ -184,8 +182,7 @@ async def test_email_reaches_a_real_smtp_server_with_chinese_subject_and_body_in
 
 async def test_email_without_an_smtp_server_is_recorded_as_failed_not_lost(tmp_path: Path) -> None:
     clock = SettableClock(sh("2020-06-01T10:00"))
-    async with running("notify", tmp_path, clock=clock) as s:
-        s.rt.extras["notify"] = get_notify_settings(delivery_attempts=1)
+    async with running("notify", tmp_path, clock=clock, notify_delivery_attempts=1) as s:
         await s.client.put("/v1/recipients/city-eeb", headers=s.auth(org="inspection-office", roles="admin"),
                            json={"emails": ["eeb@hohhot.gov.cn"]})
         await s.deliver(registered(new_id()))

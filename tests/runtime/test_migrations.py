@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +14,21 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from runtime.db import make_engine, migrate
-from runtime.migrations import alembic_config, include_for, load_models
+from runtime.bootstrap import ServiceSpec
+from runtime.db import make_engine
+from runtime.migrations import alembic_config, include_for, migrate
 
 SERVICES = ("issues", "verification", "scoring", "notify")
 SHARED = {"checkpoint", "dead_letter", "feed_cursor", "inbox", "log_state", "outbox", "subject_head"}
 
 
+def _location(service: str) -> Path:
+    spec: ServiceSpec = importlib.import_module(f"services.{service}.app").SPEC  # its tables join the metadata
+    return spec.migrations
+
+
 def _differences(connection: Connection, service: str) -> list[Any]:
-    load_models(service)
+    _location(service)
     context = MigrationContext.configure(connection, opts={"include_object": include_for(service),
                                                            "compare_type": True})
     return list(compare_metadata(context, SQLModel.metadata))
@@ -32,13 +39,13 @@ def _tables(connection: Connection) -> set[str]:
 
 
 def _downgrade(connection: Connection, service: str) -> None:
-    command.downgrade(alembic_config(service, connection), "base")
+    command.downgrade(alembic_config(service, _location(service), connection), "base")
 
 
 async def _check(url: str, service: str) -> None:
     engine = make_engine(url)
     try:
-        await migrate(engine, service)
+        await migrate(engine, service, _location(service))
         async with engine.connect() as conn:
             assert await conn.run_sync(_differences, service) == []
             tables = await conn.run_sync(_tables)
@@ -48,7 +55,7 @@ async def _check(url: str, service: str) -> None:
             await conn.run_sync(_downgrade, service)
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) == set()
-        await migrate(engine, service)  # and up again from nothing
+        await migrate(engine, service, _location(service))  # and up again from nothing
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) == tables
     finally:

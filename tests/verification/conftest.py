@@ -12,6 +12,8 @@ from tests.verification.helpers import World
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async with running("verification", tmp_path) as ver:
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    """The service, started with the settings a `@pytest.mark.settings(...)` marker names (if any)."""
+    marker = request.node.get_closest_marker("settings")
+    async with running("verification", tmp_path, **(marker.kwargs if marker else {})) as ver:
         yield World(ver)

@@ -100,9 +100,8 @@ async def test_an_empty_file_is_refused_422(world: World) -> None:
     assert stored_files(world) == []
 
 
-async def test_an_oversize_file_is_refused_413_without_keeping_it(world: World, monkeypatch: pytest.MonkeyPatch
-                                                                  ) -> None:
-    monkeypatch.setenv("CLOSELOOP_MAX_UPLOAD_BYTES", "4096")
+@pytest.mark.settings(max_upload_bytes=4096)
+async def test_an_oversize_file_is_refused_413_without_keeping_it(world: World) -> None:
     issue = await world.issue()
     r = await world.upload(issue, photo(size=(640, 480)))
     assert r.status_code == 413, r.text
@@ -112,9 +111,8 @@ async def test_an_oversize_file_is_refused_413_without_keeping_it(world: World, 
     assert (await world.upload(issue, small)).status_code == 201
 
 
-async def test_a_declared_length_over_the_limit_is_refused_before_reading(world: World,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CLOSELOOP_MAX_UPLOAD_BYTES", "1024")
+@pytest.mark.settings(max_upload_bytes=1024)
+async def test_a_declared_length_over_the_limit_is_refused_before_reading(world: World) -> None:
     issue = await world.issue()
     body = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.jpg\"\r\n\r\n" + b"x" * 5000
     r = await world.client.post("/v1/evidence", headers={**world.resp, "Content-Type": "multipart/form-data; "
