@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint servers-start servers-stop clean
+.PHONY: run test test-fast install lint servers-start servers-stop clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
@@ -21,6 +21,10 @@ run: install
 ## make test: starts Kafka and PostgreSQL (scripts/servers.sh), runs every test, stops them.
 test: install
 	scripts/test.sh
+
+## make test-fast: the handler tier only (runtimes without an app, no servers), in seconds.
+test-fast: install
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m fast tests
 
 lint: install
 	$(VENV)/bin/ruff check contracts runtime services audit closeloop tests bench
