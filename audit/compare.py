@@ -36,7 +36,8 @@ async def _get(client: httpx.AsyncClient, path: str) -> dict[str, Any] | None:
     if r.status_code == 404:
         return None
     r.raise_for_status()
-    return r.json()
+    body: dict[str, Any] = r.json()
+    return body
 
 
 async def compare_issues(client: httpx.AsyncClient, result: ReplayResult) -> list[str]:

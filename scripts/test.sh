@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 started_at=$(date +%s)
+# Lint first (ruff's rule set and mypy strict, see pyproject.toml): an error fails the run before any server starts.
+make --no-print-directory lint
 # docker-compose (Debian's 1.29) only validates docker-compose.yml in a test; no engine is needed.
 if ! command -v docker-compose >/dev/null 2>&1; then
   echo "test.sh: installing docker-compose (to validate docker-compose.yml)"

@@ -85,7 +85,7 @@ class KafkaPublisher:
         await self.reset()
 
 
-class _Revoked(ConsumerRebalanceListener):
+class _Revoked(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no type information
     def __init__(self, follower: KafkaFollower) -> None:
         self.follower = follower
 

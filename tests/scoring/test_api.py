@@ -46,7 +46,8 @@ def closure(f: EventFactory, type_: str, issue_id: str, org: str, at: str) -> En
 def streams() -> tuple[list[Envelope], list[Envelope]]:
     """The issues topic and the verification topic of a small June."""
     iss, ver = EventFactory("issues"), EventFactory("verification")
-    issues = org_events(iss) + [
+    issues = [
+        *org_events(iss),
         issue(iss, "i1", "xincheng", "2020-06-10", "2020-05-01 09:00"),
         issue(iss, "i2", "xincheng", "2020-06-30", "2020-05-01 09:00",
               target={"indicator": "pm25", "op": "<=", "value": 35, "unit": "ug/m3"}),
