@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +59,18 @@ class Settings(BaseSettings):
             if not self.database_url:
                 raise ValueError("CLOSELOOP_DATABASE_URL must be set in production")
         return self
+
+    @classmethod
+    def build(cls, service: str, /, **overrides: Any) -> Self:
+        """This class of settings for `service`, from the environment, explicit overrides winning."""
+        return cls(**{"service": service, **overrides})
+
+    @classmethod
+    def of(cls, settings: Settings) -> Self:
+        """`settings` as this class: what a service's runtime was built with (start_runtime refuses others)."""
+        if not isinstance(settings, cls):
+            raise TypeError(f"{cls.__name__} expected, got {type(settings).__name__}")
+        return settings
 
     def db_url(self) -> str:
         """The database URL; a SQLite file in the data folder when none is configured."""

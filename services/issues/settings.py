@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.bootstrap import Runtime
 from runtime.settings import Settings
 
 
@@ -14,11 +13,5 @@ class IssuesSettings(Settings):
 
 def get_settings(**overrides: Any) -> IssuesSettings:
     """Build the issues settings from the CLOSELOOP_* environment, with explicit overrides winning."""
-    return IssuesSettings(**{"service": "issues", **overrides})
+    return IssuesSettings.build("issues", **overrides)
 
-
-def settings_of(rt: Runtime) -> IssuesSettings:
-    """The issues settings a runtime was built with (start_runtime refuses any other class)."""
-    if not isinstance(rt.settings, IssuesSettings):
-        raise TypeError(f"the issues service runs with IssuesSettings, not {type(rt.settings).__name__}")
-    return rt.settings

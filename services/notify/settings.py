@@ -27,11 +27,9 @@ class NotifySettings(Settings):
 
 def get_settings(**overrides: Any) -> NotifySettings:
     """Build the notify settings from the CLOSELOOP_* environment, with explicit overrides winning."""
-    return NotifySettings(**{"service": "notify", **overrides})
+    return NotifySettings.build("notify", **overrides)
 
 
 def settings_of(rt: Runtime) -> NotifySettings:
-    """The notify settings a runtime was built with (start_runtime refuses any other class)."""
-    if not isinstance(rt.settings, NotifySettings):
-        raise TypeError(f"the notify service runs with NotifySettings, not {type(rt.settings).__name__}")
-    return rt.settings
+    """The notify settings its runtime was built with."""
+    return NotifySettings.of(rt.settings)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.bootstrap import Runtime
 from runtime.settings import Settings
 
 
@@ -14,11 +13,5 @@ class ScoringSettings(Settings):
 
 def get_settings(**overrides: Any) -> ScoringSettings:
     """Build the scoring settings from the CLOSELOOP_* environment, with explicit overrides winning."""
-    return ScoringSettings(**{"service": "scoring", **overrides})
+    return ScoringSettings.build("scoring", **overrides)
 
-
-def settings_of(rt: Runtime) -> ScoringSettings:
-    """The scoring settings a runtime was built with (start_runtime refuses any other class)."""
-    if not isinstance(rt.settings, ScoringSettings):
-        raise TypeError(f"the scoring service runs with ScoringSettings, not {type(rt.settings).__name__}")
-    return rt.settings

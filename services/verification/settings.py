@@ -20,11 +20,9 @@ class VerificationSettings(Settings):
 
 def get_settings(**overrides: Any) -> VerificationSettings:
     """Build the verification settings from the CLOSELOOP_* environment, with explicit overrides winning."""
-    return VerificationSettings(**{"service": "verification", **overrides})
+    return VerificationSettings.build("verification", **overrides)
 
 
 def settings_of(rt: Runtime) -> VerificationSettings:
-    """The verification settings a runtime was built with (start_runtime refuses any other class)."""
-    if not isinstance(rt.settings, VerificationSettings):
-        raise TypeError(f"the verification service runs with VerificationSettings, not {type(rt.settings).__name__}")
-    return rt.settings
+    """The verification settings its runtime was built with."""
+    return VerificationSettings.of(rt.settings)
