@@ -54,8 +54,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 READ = error_responses(401, 422)
 READ_ONE = error_responses(401, 404, 422)
-CREATE = error_responses(401, 403, 409, 422)
-ACT = error_responses(401, 403, 404, 409, 422)
+CREATE = error_responses(400, 401, 403, 409, 422)
+ACT = error_responses(400, 401, 403, 404, 409, 422)
 
 
 def org_out(org: Org) -> OrgOut:
@@ -165,7 +165,7 @@ LEDGER_BODY = {"requestBody": {"required": True, "content": {
 
 @router.post("/v1/issues/import", status_code=201, tags=["issues"], openapi_extra=LEDGER_BODY,
              summary="Import a ledger, CSV (UTF-8) or XLSX, all rows or none (admin)",
-             responses=error_responses(401, 403, 404, 409, 413, 422))
+             responses=error_responses(400, 401, 403, 404, 409, 413, 422))
 async def import_issues(request: Request, rt: RT, who: AdminP) -> ImportOut:
     """Send the file as multipart field `file`, or as the raw body; the format is sniffed from the content."""
     length = request.headers.get("content-length")

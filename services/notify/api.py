@@ -43,6 +43,7 @@ READ = error_responses(401, 422)
 READ_ONE = error_responses(401, 404, 422)
 ADMIN_READ = error_responses(401, 403, 422)
 WRITE = error_responses(401, 403, 404, 422)
+BODY = error_responses(400, 401, 403, 422)
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
@@ -90,7 +91,7 @@ async def mark_read(item_id: str, rt: RtDep, who: Caller) -> InboxItemOut:
 # --- recipients: org addresses and the leaders' address book -------------------------------------------------
 
 @router.put("/v1/recipients/{org_id}", tags=["recipients"], summary="Set an org's e-mail addresses (admin)",
-            responses=ADMIN_READ)
+            responses=BODY)
 async def put_addresses(org_id: str, body: AddressesIn, rt: RtDep,
                         _: Annotated[Principal, Depends(require("admin"))]) -> AddressesOut:
     emails = _emails(body.emails)
@@ -110,7 +111,7 @@ async def list_addresses(rt: RtDep, _: Annotated[Principal, Depends(require("adm
 
 @router.put("/v1/address-book/{title}", tags=["recipients"],
             summary="Map a leader's title, as written in the ledger, to an office inbox and e-mails (admin)",
-            responses=ADMIN_READ)
+            responses=BODY)
 async def put_leader(title: str, body: LeaderIn, rt: RtDep,
                      _: Annotated[Principal, Depends(require("admin"))]) -> LeaderOut:
     title = title.strip()
@@ -154,7 +155,7 @@ def _own_org(who: Principal, org_id: str) -> None:
 
 @router.post("/v1/webhooks", tags=["webhooks"], status_code=201,
              summary="Subscribe a URL to an org's notices; bodies are signed with HMAC-SHA256 (admin, the org)",
-             responses=ADMIN_READ)
+             responses=BODY)
 async def create_webhook(body: WebhookIn, rt: RtDep, who: Caller) -> WebhookOut:
     _own_org(who, body.org_id)
     types = domain.check_triggers(body.event_types)
@@ -208,7 +209,7 @@ async def list_deliveries(*, status: str | None = Query(None, pattern="^(pending
 # --- digests and bulletins ------------------------------------------------------------------------------------
 
 @router.post("/v1/digests/weekly", tags=["digests"], status_code=201, summary="Send the weekly dispatch now (admin)",
-             responses=ADMIN_READ)
+             responses=BODY)
 async def weekly_now(*, body: WeeklyIn | None = None, rt: RtDep,
                      who: Annotated[Principal, Depends(require("admin"))]) -> DigestRunOut:
     now = rt.clock.now()
@@ -220,7 +221,7 @@ async def weekly_now(*, body: WeeklyIn | None = None, rt: RtDep,
 
 
 @router.post("/v1/digests/half-year", tags=["digests"], status_code=201,
-             summary="Send the half-year account (半年交账) now (admin)", responses=ADMIN_READ)
+             summary="Send the half-year account (半年交账) now (admin)", responses=BODY)
 async def half_year_now(*, body: HalfYearIn | None = None, rt: RtDep,
                         who: Annotated[Principal, Depends(require("admin"))]) -> HalfYearRunOut:
     now = rt.clock.now()
@@ -275,7 +276,7 @@ def _download(name: str) -> str:
 
 
 @router.get("/v1/bulletins/{bulletin_id}/html", tags=["digests"], summary="The bulletin as HTML",
-            response_class=HTMLResponse, responses={
+            response_class=Response, responses={
                 200: {"description": "通报 HTML (as an attachment)",
                       "content": {"text/html": {"schema": {"type": "string"}}}}, **READ_ONE})
 async def bulletin_html(bulletin_id: str, rt: RtDep, _: Caller) -> HTMLResponse:

@@ -33,7 +33,7 @@ FeederP = Annotated[Principal, Depends(require("system", "admin"))]
 _ID = r"^[A-Za-z0-9_.\-]+$"
 READ = error_responses(401, 422)
 READ_ONE = error_responses(401, 404, 422)
-WRITE = error_responses(401, 403, 404, 409, 422)
+WRITE = error_responses(400, 401, 403, 404, 409, 422)
 
 
 @router.put("/v1/schemes/{scheme_id}", summary="Store a new version of a scheme (admin)", openapi_extra=SCHEME_BODY,
@@ -70,7 +70,7 @@ async def read_scheme(scheme_id: str, rt: RT, _: Caller,
 
 
 @router.post("/v1/readings", status_code=201, summary="Record monitoring readings, one or a list (system, admin)",
-             responses=error_responses(401, 403, 422))
+             responses=error_responses(400, 401, 403, 422))
 async def post_readings(body: Annotated[ReadingIn | list[ReadingIn], Body()], rt: RT,
                         principal: FeederP) -> Page[ReadingOut]:
     items = body if isinstance(body, list) else [body]

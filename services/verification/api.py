@@ -49,7 +49,7 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 SupervisorOrAdmin = Annotated[Principal, Depends(require("supervisor", "admin"))]
 READ = error_responses(401, 403, 422)
 READ_ONE = error_responses(401, 403, 404, 422)
-ACT = error_responses(401, 403, 404, 409, 422)
+ACT = error_responses(400, 401, 403, 404, 409, 422)
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "application/pdf": "pdf",
               "text/csv": "csv"}
 
