@@ -184,8 +184,7 @@ async def delete_webhook(hook_id: str, rt: RtDep, who: Caller) -> Response:
         if hook is None:
             raise NotFound(f"no webhook {hook_id}")
         _own_org(who, hook.org_id)
-        hook.active = False  # kept, so its delivery records still say where they went
-        session.add(hook)
+        store.deactivate_webhook(session, hook=hook)
     return Response(status_code=204)
 
 

@@ -315,6 +315,12 @@ async def get_webhook(session: AsyncSession, *, hook_id: str) -> Webhook | None:
     return await session.get(Webhook, hook_id)
 
 
+def deactivate_webhook(session: AsyncSession, *, hook: Webhook) -> None:
+    """Stop a subscription; it is kept, so its delivery records still say where they went."""
+    hook.active = False
+    session.add(hook)
+
+
 async def page_webhooks(session: AsyncSession, *, org_id: str | None, everyone: bool, cursor: str | None,
                         limit: int) -> tuple[list[Webhook], str | None]:
     """A page of subscriptions (all of them, or one org's), oldest first."""
