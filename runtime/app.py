@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -16,14 +15,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 from sqlmodel import col
 
+from runtime.answers import DeadLetterOut, HealthOut, LogPageOut, ReadyOut
 from runtime.auth import Principal, require
 from runtime.bootstrap import Runtime, ServiceSpec, Task, start_runtime
 from runtime.clock import Clock
-from runtime.errors import NotFound, install_error_handlers
+from runtime.errors import NotFound, error_responses, install_error_handlers
 from runtime.log_routes import audit_router
 from runtime.logs import configure_logging, correlation_id
 from runtime.metrics import Metrics
 from runtime.models import DeadLetter, OutboxRow
+from runtime.pagination import Key, Page, fetch_page
 from runtime.settings import Settings
 
 __all__ = ["Runtime", "ServiceSpec", "Task", "build_app", "get_runtime"]
@@ -46,14 +47,15 @@ def get_runtime(request: Request) -> Runtime:
 def _log_router(service: str) -> APIRouter:
     router = APIRouter(tags=["audit"])
 
-    @router.get("/v1/logs/{name}", summary="This service's event log in commit order (auditor)")
+    @router.get("/v1/logs/{name}", summary="This service's event log in commit order (auditor)",
+                responses=error_responses(401, 403, 404, 422))
     async def read_log(
         name: str,
         after: int = Query(0, ge=0, description="last position already read"),
         limit: int = Query(100, ge=1, le=1000),
         rt: Runtime = Depends(get_runtime),
         _: Principal = Depends(AUDIT_READERS),
-    ) -> dict[str, Any]:
+    ) -> LogPageOut:
         if name != service:
             raise NotFound(f"this is the {service} service; its log is at /v1/logs/{service}")
         async with rt.read() as session:
@@ -61,22 +63,24 @@ def _log_router(service: str) -> APIRouter:
                 select(col(OutboxRow.position), col(OutboxRow.log_hash), col(OutboxRow.envelope))
                 .where(col(OutboxRow.position) > after)
                 .order_by(col(OutboxRow.position))
-                .limit(limit)
+                .limit(limit + 1)
             )).all()
-        items = [{"position": p, "log_hash": h, "event": json.loads(e)} for p, h, e in rows]
-        return {"items": items, "next_cursor": str(items[-1]["position"]) if len(items) == limit else None}
+        items = [{"position": p, "log_hash": h, "event": json.loads(e)} for p, h, e in rows[:limit]]
+        return LogPageOut.model_validate(
+            {"items": items, "next_cursor": str(items[-1]["position"]) if len(rows) > limit else None})
 
-    @router.get("/v1/dead-letters", summary="Messages this service could not handle (admin, auditor)")
+    @router.get("/v1/dead-letters", summary="Messages this service could not handle (admin, auditor)",
+                responses=error_responses(401, 403, 422))
     async def dead_letters(
         limit: int = Query(100, ge=1, le=1000),
+        cursor: str | None = None,
         rt: Runtime = Depends(get_runtime),
         _: Principal = Depends(DEAD_LETTER_READERS),
-    ) -> dict[str, Any]:
+    ) -> Page[DeadLetterOut]:
         async with rt.read() as session:
-            rows = (
-                await session.execute(select(DeadLetter).order_by(col(DeadLetter.id)).limit(limit))
-            ).scalars().all()
-        return {"items": [r.model_dump(mode="json") for r in rows], "next_cursor": None}
+            rows, nxt = await fetch_page(session, select(DeadLetter), [Key(col(DeadLetter.id), "id", int)],
+                                         cursor=cursor, limit=limit)
+        return Page(items=[DeadLetterOut.model_validate(r.model_dump()) for r in rows], next_cursor=nxt)
 
     return router
 
@@ -123,10 +127,11 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         return response
 
     @app.get("/healthz", tags=["ops"], summary="Alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": spec.name}
+    async def healthz() -> HealthOut:
+        return HealthOut(status="ok", service=spec.name)
 
-    @app.get("/readyz", tags=["ops"], summary="Ready: database and bus reachable")
+    @app.get("/readyz", tags=["ops"], summary="Ready: database and bus reachable", response_model=ReadyOut,
+             responses={503: {"model": ReadyOut, "description": "未就绪 (not ready: which check failed)"}})
     async def readyz(request: Request) -> JSONResponse:
         rt: Runtime = request.app.state.runtime
         checks: dict[str, str] = {}
@@ -142,7 +147,9 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response,
+             responses={200: {"description": "Prometheus 文本格式 (text exposition format)",
+                              "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
     async def metrics_endpoint() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

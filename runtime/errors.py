@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -66,6 +67,49 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details if details is not None else []}}
 
 
+class ErrorDetail(BaseModel):
+    """One problem of a refused request: which field (or ledger row and column) and why."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"example": {"field": "cursor",
+                                                                           "message": "not a cursor"}})
+    message: str = Field(description="为什么被拒绝 (why it was refused)")
+    field: str | None = Field(default=None, description="出错的字段 (the field, dotted for nested ones)")
+    row: int | None = Field(default=None, description="台账导入时出错的行 (ledger import: the row)")
+    column: str | None = Field(default=None, description="台账导入时出错的列 (ledger import: the column)")
+
+
+class ErrorBody(BaseModel):
+    """The inside of the error shape: a stable code, a message and the details."""
+
+    code: str = Field(description="稳定的错误代码 (stable code), e.g. not_found, conflict, invalid")
+    message: str = Field(description="说明 (what went wrong)")
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorOut(BaseModel):
+    """The design's error shape: `{"error": {"code", "message", "details"}}`."""
+
+    error: ErrorBody
+
+
+ERROR_DESCRIPTIONS = {
+    400: "请求有误 (bad request)",
+    401: "未登录或令牌无效 (missing, expired or invalid bearer token)",
+    403: "无权执行 (the caller's role or org may not do this)",
+    404: "不存在或无权查看 (not found, or not visible to the caller)",
+    409: "与当前状态冲突 (conflicts with the current state; nothing changed)",
+    413: "内容过大 (payload too large)",
+    415: "不支持的内容类型 (unsupported media type)",
+    422: "输入无效,details 指明字段 (invalid input; details name the fields)",
+    503: "未就绪 (not ready)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route that may refuse with these statuses, each in the design's error shape."""
+    return {status: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[status]} for status in statuses}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain, validation and HTTP errors to the design's error shape, once."""
 
@@ -85,7 +129,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
         return JSONResponse(
             error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
             status_code=exc.status_code,

@@ -2,39 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import RowMapping, select
-from sqlalchemy.orm import aliased
-from sqlmodel import col
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.enums import IssueStatus, OrgKind, RoundLevel, ZoneType
-from contracts.events.issues import Location, OrgRegistered, RoundRegistered, Target
+from contracts.enums import IssueStatus
+from contracts.events.issues import OrgRegistered, RoundRegistered
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, current_principal, require
 from runtime.clock import SHANGHAI
-from runtime.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
-from runtime.pagination import page_of
-from services.issues import domain, handlers, ledger
+from runtime.errors import Forbidden, Invalid, NotFound, PayloadTooLarge, error_responses
+from runtime.pagination import Page
+from services.issues import domain, handlers, ledger, store
 from services.issues.domain_time import is_overdue, overdue_days, today_in_shanghai
-from services.issues.store import (
-    Extension,
-    Issue,
-    Org,
-    Round,
-    encode_cursor,
-    extensions,
-    filtered,
-    get_issue,
-    history,
-    page,
+from services.issues.schemas import (
+    DecisionIn,
+    ExtensionIn,
+    ExtensionOut,
+    ImportOut,
+    IssueDetailOut,
+    IssueIn,
+    IssueOut,
+    IssuePatch,
+    ListFilters,
+    OrgIn,
+    OrgOut,
+    ProgressIn,
+    PublicIssueOut,
+    RoundIn,
+    RoundOut,
+    StartIn,
+    StepOut,
 )
+from services.issues.store import Extension, Issue, Org, Round
 
 router = APIRouter()
 RT = Annotated[Runtime, Depends(get_runtime)]
@@ -46,112 +52,41 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_EXPORT_ROWS = 200_000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-
-class OrgIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    kind: OrgKind
-    zone_type: ZoneType | None = None
+READ = error_responses(401, 422)
+READ_ONE = error_responses(401, 404, 422)
+CREATE = error_responses(400, 401, 403, 409, 422)
+ACT = error_responses(400, 401, 403, 404, 409, 422)
 
 
-class RoundIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    level: RoundLevel
-    started_on: date | None = None
-    ended_on: date | None = None
-    feedback_on: date | None = None
+def org_out(org: Org) -> OrgOut:
+    """An org as the API shows it."""
+    return OrgOut.model_validate(org.model_dump(exclude={"created_at"}))
 
 
-class IssueIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    code: str = Field(min_length=1, max_length=64)
-    round_id: str = Field(min_length=1, max_length=64)
-    category: str = Field(min_length=1, max_length=40)
-    title: str = Field(min_length=1, max_length=2000)
-    description: str | None = Field(default=None, max_length=20000)
-    region_id: str | None = None
-    responsible_org_id: str = Field(min_length=1)
-    cooperating_org_ids: list[str] = []
-    supervising_org_id: str = Field(min_length=1)
-    leader: str | None = Field(default=None, max_length=200)
-    deadline: date
-    target: Target | None = None
-    measures: str | None = Field(default=None, max_length=20000)
-    location: Location | None = None
+def round_out(rnd: Round) -> RoundOut:
+    """An inspection round as the API shows it."""
+    return RoundOut.model_validate(rnd.model_dump(exclude={"created_at"}))
 
 
-class IssuePatch(BaseModel):
-    """What an admin may change: assignment and text. Status, code, round and deadline are not here."""
-
-    model_config = ConfigDict(extra="forbid")
-    responsible_org_id: str | None = Field(default=None, min_length=1)
-    cooperating_org_ids: list[str] | None = None
-    supervising_org_id: str | None = Field(default=None, min_length=1)
-    leader: str | None = Field(default=None, max_length=200)
-    region_id: str | None = None
-    category: str | None = Field(default=None, min_length=1, max_length=40)
-    title: str | None = Field(default=None, min_length=1, max_length=2000)
-    description: str | None = Field(default=None, max_length=20000)
-    measures: str | None = Field(default=None, max_length=20000)
-    target: Target | None = None
-    location: Location | None = None
-    reason: str | None = Field(default=None, max_length=2000)
-
-
-class StartIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    note: str | None = Field(default=None, max_length=2000)
-
-
-class ProgressIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    note: str = Field(min_length=1, max_length=5000)
-    percent: int = Field(ge=0, le=100)
-    evidence_ids: list[str] = Field(default=[], max_length=100)
-
-
-class ExtensionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    requested_deadline: date
-    reason: str = Field(min_length=1, max_length=5000)
-
-
-class DecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    approved: bool
-    opinion: str | None = Field(default=None, max_length=5000)
-
-
-def org_out(org: Org) -> dict[str, Any]:
-    return {"id": org.id, "name": org.name, "kind": org.kind, "zone_type": org.zone_type}
-
-
-def round_out(rnd: Round) -> dict[str, Any]:
-    return rnd.model_dump(mode="json", exclude={"created_at"})
-
-
-def _json_time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
-def issue_out(issue: Issue | Mapping[str, Any] | RowMapping, *, today: date) -> dict[str, Any]:
+def issue_fields(issue: Issue | Mapping[str, Any] | RowMapping, *, today: date) -> dict[str, Any]:
     """An issue as the API shows it: its fields, derived overdue and overdue days, the last progress."""
     out = dict(issue.model_dump() if isinstance(issue, Issue) else issue)
     deadline, status = out["deadline"], out["status"]
-    out["deadline"], out["original_deadline"] = deadline.isoformat(), out["original_deadline"].isoformat()
-    out["created_at"], out["updated_at"] = _json_time(out["created_at"]), _json_time(out["updated_at"])
     out["overdue"] = is_overdue(deadline=deadline, status=status, today=today)
     out["overdue_days"] = overdue_days(deadline=deadline, status=status, today=today)
     note, percent, at = out.pop("last_progress_note"), out.pop("last_progress_percent"), out.pop("last_progress_at")
-    out["last_progress"] = None if at is None else {"note": note, "percent": percent, "at": _json_time(at)}
+    out["last_progress"] = None if at is None else {"note": note, "percent": percent, "at": at}
     return out
 
 
-def extension_out(ext: Extension) -> dict[str, Any]:
-    return ext.model_dump(mode="json")
+def issue_out(issue: Issue | Mapping[str, Any] | RowMapping, *, today: date) -> IssueOut:
+    """An issue as the API shows it, typed."""
+    return IssueOut.model_validate(issue_fields(issue, today=today))
+
+
+def extension_out(ext: Extension) -> ExtensionOut:
+    """An extension request as the API shows it."""
+    return ExtensionOut.model_validate(ext.model_dump())
 
 
 def _today(rt: Runtime) -> date:
@@ -160,74 +95,78 @@ def _today(rt: Runtime) -> date:
 
 # ---- orgs and rounds --------------------------------------------------------------------------------------
 
-@router.post("/v1/orgs", status_code=201, tags=["orgs"], summary="Register an org (admin)")
-async def create_org(body: OrgIn, rt: RT, who: AdminP) -> dict[str, Any]:
+@router.post("/v1/orgs", status_code=201, tags=["orgs"], summary="Register an org (admin)", responses=CREATE)
+async def create_org(body: OrgIn, rt: RT, who: AdminP) -> OrgOut:
     async with rt.unit_of_work(who, role="admin") as uow:
         org = await handlers.register_org(uow, cmd=OrgRegistered(org_id=body.id, name=body.name, kind=body.kind,
                                                                  zone_type=body.zone_type))
     return org_out(org)
 
 
-async def _page_by_id(rt: Runtime, model: type[Org | Round], out: Callable[[Any], dict[str, Any]], *,
-                      limit: int, cursor: str | None) -> dict[str, Any]:
-    """Orgs or rounds in id order, a page after `cursor`."""
-    async with rt.read() as session:
-        stmt = select(model).order_by(col(model.id))
-        if cursor:
-            stmt = stmt.where(col(model.id) > cursor)
-        rows = list((await session.execute(stmt.limit(limit))).scalars().all())
-    return page_of([out(r) for r in rows], limit=limit, key="id")
-
-
-async def _one(rt: Runtime, model: type[Org | Round], key: str, what: str) -> Any:
-    async with rt.read() as session:
-        row = await session.get(model, key)
-    if row is None:
-        raise NotFound(f"no {what} {key}")
-    return row
-
-
-@router.get("/v1/orgs", tags=["orgs"], summary="List orgs")
+@router.get("/v1/orgs", tags=["orgs"], summary="List orgs", responses=READ)
 async def list_orgs(rt: RT, _: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                    cursor: str | None = None) -> dict[str, Any]:
-    return await _page_by_id(rt, Org, org_out, limit=limit, cursor=cursor)
+                    cursor: str | None = None) -> Page[OrgOut]:
+    async with rt.read() as session:
+        rows, nxt = await store.page_orgs(session, cursor=cursor, limit=limit)
+    return Page(items=[org_out(r) for r in rows], next_cursor=nxt)
 
 
-@router.get("/v1/orgs/{org_id}", tags=["orgs"], summary="One org")
-async def read_org(org_id: str, rt: RT, _: Caller) -> dict[str, Any]:
-    return org_out(await _one(rt, Org, org_id, "org"))
+@router.get("/v1/orgs/{org_id}", tags=["orgs"], summary="One org", responses=READ_ONE)
+async def read_org(org_id: str, rt: RT, _: Caller) -> OrgOut:
+    async with rt.read() as session:
+        org = await store.get_org(session, org_id=org_id)
+    if org is None:
+        raise NotFound(f"no org {org_id}")
+    return org_out(org)
 
 
-@router.post("/v1/rounds", status_code=201, tags=["rounds"], summary="Register an inspection round (admin)")
-async def create_round(body: RoundIn, rt: RT, who: AdminP) -> dict[str, Any]:
+@router.post("/v1/rounds", status_code=201, tags=["rounds"], summary="Register an inspection round (admin)",
+             responses=CREATE)
+async def create_round(body: RoundIn, rt: RT, who: AdminP) -> RoundOut:
     async with rt.unit_of_work(who, role="admin") as uow:
         rnd = await handlers.register_round(uow, cmd=RoundRegistered(round_id=body.id, **body.model_dump(exclude={"id"})))
     return round_out(rnd)
 
 
-@router.get("/v1/rounds", tags=["rounds"], summary="List inspection rounds")
+@router.get("/v1/rounds", tags=["rounds"], summary="List inspection rounds", responses=READ)
 async def list_rounds(rt: RT, _: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                      cursor: str | None = None) -> dict[str, Any]:
-    return await _page_by_id(rt, Round, round_out, limit=limit, cursor=cursor)
+                      cursor: str | None = None) -> Page[RoundOut]:
+    async with rt.read() as session:
+        rows, nxt = await store.page_rounds(session, cursor=cursor, limit=limit)
+    return Page(items=[round_out(r) for r in rows], next_cursor=nxt)
 
 
-@router.get("/v1/rounds/{round_id}", tags=["rounds"], summary="One inspection round")
-async def read_round(round_id: str, rt: RT, _: Caller) -> dict[str, Any]:
-    return round_out(await _one(rt, Round, round_id, "round"))
+@router.get("/v1/rounds/{round_id}", tags=["rounds"], summary="One inspection round", responses=READ_ONE)
+async def read_round(round_id: str, rt: RT, _: Caller) -> RoundOut:
+    async with rt.read() as session:
+        rnd = await store.get_round(session, round_id=round_id)
+    if rnd is None:
+        raise NotFound(f"no round {round_id}")
+    return round_out(rnd)
 
 
 # ---- the ledger -------------------------------------------------------------------------------------------
 
-@router.post("/v1/issues", status_code=201, tags=["issues"], summary="Register a ledger item (admin)")
-async def create_issue(body: IssueIn, rt: RT, who: AdminP) -> dict[str, Any]:
+@router.post("/v1/issues", status_code=201, tags=["issues"], summary="Register a ledger item (admin)",
+             responses=ACT)
+async def create_issue(body: IssueIn, rt: RT, who: AdminP) -> IssueOut:
     async with rt.unit_of_work(who, role="admin") as uow:
         issue = await handlers.register_issue(uow, fields=body.model_dump(mode="json"))
     return issue_out(issue, today=_today(rt))
 
 
-@router.post("/v1/issues/import", status_code=201, tags=["issues"],
-             summary="Import a ledger, CSV (UTF-8) or XLSX, all rows or none (admin)")
-async def import_issues(request: Request, rt: RT, who: AdminP) -> dict[str, Any]:
+LEDGER_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "台账文件 (CSV UTF-8 or XLSX)"}}}},
+    "text/csv": {"schema": {"type": "string", "format": "binary"}},
+    XLSX: {"schema": {"type": "string", "format": "binary"}},
+}}}
+
+
+@router.post("/v1/issues/import", status_code=201, tags=["issues"], openapi_extra=LEDGER_BODY,
+             summary="Import a ledger, CSV (UTF-8) or XLSX, all rows or none (admin)",
+             responses=error_responses(400, 401, 403, 404, 409, 413, 422))
+async def import_issues(request: Request, rt: RT, who: AdminP) -> ImportOut:
     """Send the file as multipart field `file`, or as the raw body; the format is sniffed from the content."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_IMPORT_BYTES + 64 * 1024:
@@ -249,19 +188,8 @@ async def import_issues(request: Request, rt: RT, who: AdminP) -> dict[str, Any]
         raise Invalid(str(exc), details=[{"row": None, "column": None, "message": str(exc)}]) from None
     async with rt.unit_of_work(who, role="admin") as uow:
         created = await handlers.import_ledger(uow, sheet=sheet)
-    return {"created": len(created), "items": [{"id": i["id"], "code": i["code"], "round_id": i["round_id"]}
-                                               for i in created]}
-
-
-class ListFilters(BaseModel):
-    status: IssueStatus | None = None
-    responsible_org_id: str | None = None
-    supervising_org_id: str | None = None
-    region_id: str | None = None
-    category: str | None = None
-    round_id: str | None = None
-    overdue: bool | None = None
-    q: str | None = Field(default=None, min_length=1, max_length=200)
+    return ImportOut.model_validate({"created": len(created), "items": [
+        {"id": i["id"], "code": i["code"], "round_id": i["round_id"]} for i in created]})
 
 
 def list_filters(status: IssueStatus | None = None, responsible_org_id: str | None = None,
@@ -277,32 +205,29 @@ def list_filters(status: IssueStatus | None = None, responsible_org_id: str | No
 Filters = Annotated[ListFilters, Depends(list_filters)]
 
 
-@router.get("/v1/issues", tags=["issues"], summary="List the issues the caller may see, by deadline")
+@router.get("/v1/issues", tags=["issues"], summary="List the issues the caller may see, by deadline", responses=READ)
 async def list_issues(filters: Filters, rt: RT, who: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                       cursor: str | None = None,
                       sort: Annotated[str, Query(pattern=r"^-?deadline$",
-                                                 description="deadline or -deadline")] = "deadline") -> dict[str, Any]:
+                                                 description="deadline or -deadline")] = "deadline") -> Page[IssueOut]:
     today = _today(rt)
-    # Plain rows, not ORM objects: a page is read-only and this is the hottest path of the service.
-    stmt = filtered(select(*Issue.__table__.c), visible_to=who.org, sees_all=who.sees_all,  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
-                    today=today, **filters.model_dump())
-    stmt = page(stmt, cursor=cursor, limit=limit, scoped=not who.sees_all, descending=sort.startswith("-"))
     async with rt.read() as session:
-        rows = list((await session.execute(stmt)).mappings().all())
-    nxt = encode_cursor(deadline=rows[-1]["deadline"], issue_id=rows[-1]["id"]) if len(rows) == limit else None
-    return {"items": [issue_out(i, today=today) for i in rows], "next_cursor": nxt}
+        rows, nxt = await store.page_issues(session, visible_to=who.org, sees_all=who.sees_all, today=today,
+                                            filters=filters.model_dump(), cursor=cursor, limit=limit,
+                                            descending=sort.startswith("-"))
+    return Page(items=[issue_out(i, today=today) for i in rows], next_cursor=nxt)
 
 
 @router.get("/v1/issues/export", tags=["issues"], summary="The ledger (台账) as XLSX, filtered like the list",
-            response_class=Response, responses={200: {"content": {XLSX: {}}}})
+            response_class=Response, responses={
+                200: {"description": "台账 XLSX, 中文表头 (Chinese headers)",
+                      "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}, **READ})
 async def export_issues(filters: Filters, rt: RT, who: Caller) -> Response:
     today = _today(rt)
-    stmt = filtered(select(Issue), visible_to=who.org, sees_all=who.sees_all, today=today, **filters.model_dump())
-    stmt = page(stmt, cursor=None, limit=MAX_EXPORT_ROWS, scoped=not who.sees_all)
     async with rt.read() as session:
-        rows = list((await session.execute(stmt)).scalars().all())
-        names: dict[str, str] = dict((await session.execute(select(col(Org.id), col(Org.name)))).all())
-        rounds: dict[str, str] = dict((await session.execute(select(col(Round.id), col(Round.name)))).all())
+        rows = await store.issues_for_export(session, visible_to=who.org, sees_all=who.sees_all, today=today,
+                                             filters=filters.model_dump(), limit=MAX_EXPORT_ROWS)
+        names, rounds = await store.names_by_id(session)
 
     def line(i: Issue) -> dict[str, Any]:
         target = i.target or {}
@@ -329,8 +254,8 @@ async def export_issues(filters: Filters, rt: RT, who: Caller) -> Response:
                                f"filename*=UTF-8''{quote(name)}"})
 
 
-async def _visible_issue(session: Any, who: Principal, issue_id: str, *, lock: bool = False) -> Issue:
-    issue = await get_issue(session, issue_id=issue_id, lock=lock)
+async def _visible_issue(session: AsyncSession, who: Principal, issue_id: str, *, lock: bool = False) -> Issue:
+    issue = await store.get_issue(session, issue_id=issue_id, lock=lock)
     if issue is None or not domain.may_see(who, responsible=issue.responsible_org_id,
                                            cooperating=issue.cooperating_org_ids,
                                            supervising=issue.supervising_org_id):
@@ -343,25 +268,26 @@ def _as_responsible(who: Principal, issue: Issue, what: str) -> None:
         raise Forbidden(f"only the issue's lead responsible org may {what}")
 
 
-@router.get("/v1/issues/{issue_id}", tags=["issues"], summary="One issue with its history of transitions")
-async def read_issue(issue_id: str, rt: RT, who: Caller) -> dict[str, Any]:
+@router.get("/v1/issues/{issue_id}", tags=["issues"], summary="One issue with its history of transitions",
+            responses=READ_ONE)
+async def read_issue(issue_id: str, rt: RT, who: Caller) -> IssueDetailOut:
     async with rt.read() as session:
         issue = await _visible_issue(session, who, issue_id)
-        steps = await history(session, issue_id=issue_id)
-        exts = await extensions(session, issue_id=issue_id)
-    out = issue_out(issue, today=_today(rt))
-    out["history"] = [
-        {"action": t.action, "from": t.from_status, "to": t.to_status,
-         "by": {"user": t.actor_user, "org": t.actor_org, "role": t.actor_role},
-         "at": t.at.isoformat(), "reason": t.reason, "details": t.details, "event_id": t.event_id}
+        steps = await store.history(session, issue_id=issue_id)
+        exts = await store.extensions(session, issue_id=issue_id)
+    history = [
+        StepOut.model_validate({"action": t.action, "from": t.from_status, "to": t.to_status,
+                                "by": {"user": t.actor_user, "org": t.actor_org, "role": t.actor_role},
+                                "at": t.at, "reason": t.reason, "details": t.details, "event_id": t.event_id})
         for t in steps
     ]
-    out["extensions"] = [extension_out(e) for e in exts]
-    return out
+    return IssueDetailOut.model_validate({**issue_fields(issue, today=_today(rt)), "history": history,
+                                          "extensions": [extension_out(e) for e in exts]})
 
 
-@router.patch("/v1/issues/{issue_id}", tags=["issues"], summary="Reassign orgs or leader, edit text (admin)")
-async def patch_issue(issue_id: str, body: IssuePatch, rt: RT, who: AdminP) -> dict[str, Any]:
+@router.patch("/v1/issues/{issue_id}", tags=["issues"], summary="Reassign orgs or leader, edit text (admin)",
+              responses=ACT)
+async def patch_issue(issue_id: str, body: IssuePatch, rt: RT, who: AdminP) -> IssueOut:
     given = body.model_fields_set - {"reason"}
     for required in ("responsible_org_id", "supervising_org_id", "category", "title", "cooperating_org_ids"):
         if required in given and getattr(body, required) is None:
@@ -373,8 +299,9 @@ async def patch_issue(issue_id: str, body: IssuePatch, rt: RT, who: AdminP) -> d
     return issue_out(issue, today=_today(rt))
 
 
-@router.post("/v1/issues/{issue_id}/start", tags=["issues"], summary="registered → in_progress (responsible)")
-async def start(issue_id: str, rt: RT, who: ResponsibleP, body: StartIn | None = None) -> dict[str, Any]:
+@router.post("/v1/issues/{issue_id}/start", tags=["issues"], summary="registered → in_progress (responsible)",
+             responses=ACT)
+async def start(issue_id: str, rt: RT, who: ResponsibleP, body: StartIn | None = None) -> IssueOut:
     async with rt.unit_of_work(who, role="responsible") as uow:
         issue = await _visible_issue(uow.session, who, issue_id, lock=True)
         _as_responsible(who, issue, "start it")
@@ -383,8 +310,8 @@ async def start(issue_id: str, rt: RT, who: ResponsibleP, body: StartIn | None =
 
 
 @router.post("/v1/issues/{issue_id}/progress", status_code=201, tags=["issues"],
-             summary="Report progress: note, percent, evidence ids (responsible)")
-async def progress(issue_id: str, body: ProgressIn, rt: RT, who: ResponsibleP) -> dict[str, Any]:
+             summary="Report progress: note, percent, evidence ids (responsible)", responses=ACT)
+async def progress(issue_id: str, body: ProgressIn, rt: RT, who: ResponsibleP) -> IssueOut:
     async with rt.unit_of_work(who, role="responsible") as uow:
         issue = await _visible_issue(uow.session, who, issue_id, lock=True)
         _as_responsible(who, issue, "report its progress")
@@ -394,8 +321,8 @@ async def progress(issue_id: str, body: ProgressIn, rt: RT, who: ResponsibleP) -
 
 
 @router.post("/v1/issues/{issue_id}/extensions", status_code=201, tags=["issues"],
-             summary="Ask for a later deadline (responsible)")
-async def request_extension(issue_id: str, body: ExtensionIn, rt: RT, who: ResponsibleP) -> dict[str, Any]:
+             summary="Ask for a later deadline (responsible)", responses=ACT)
+async def request_extension(issue_id: str, body: ExtensionIn, rt: RT, who: ResponsibleP) -> ExtensionOut:
     async with rt.unit_of_work(who, role="responsible") as uow:
         issue = await _visible_issue(uow.session, who, issue_id, lock=True)
         _as_responsible(who, issue, "ask for an extension")
@@ -405,11 +332,11 @@ async def request_extension(issue_id: str, body: ExtensionIn, rt: RT, who: Respo
 
 
 @router.post("/v1/issues/{issue_id}/extensions/{extension_id}/decision", tags=["issues"],
-             summary="Approve or refuse an extension request (admin)")
-async def decide_extension(issue_id: str, extension_id: str, body: DecisionIn, rt: RT, who: AdminP) -> dict[str, Any]:
+             summary="Approve or refuse an extension request (admin)", responses=ACT)
+async def decide_extension(issue_id: str, extension_id: str, body: DecisionIn, rt: RT, who: AdminP) -> ExtensionOut:
     async with rt.unit_of_work(who, role="admin") as uow:
         issue = await _visible_issue(uow.session, who, issue_id, lock=True)
-        ext = await uow.session.get(Extension, extension_id)
+        ext = await store.get_extension(uow.session, extension_id=extension_id)
         if ext is None or ext.issue_id != issue.id:
             raise NotFound(f"no extension request {extension_id} of issue {issue_id}")
         ext = await handlers.decide_extension(uow, issue=issue, ext=ext, approved=body.approved,
@@ -419,22 +346,14 @@ async def decide_extension(issue_id: str, extension_id: str, body: DecisionIn, r
 
 # ---- the public view --------------------------------------------------------------------------------------
 
-@router.get("/v1/public/issues", tags=["public"], summary="The public view (no token): what was found, how far it got")
+@router.get("/v1/public/issues", tags=["public"], summary="The public view (no token): what was found, how far it got",
+            responses=error_responses(422))
 async def public_issues(rt: RT, limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None,
                         q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
                         status: IssueStatus | None = None, category: str | None = None,
-                        region_id: str | None = None) -> dict[str, Any]:
-    region, responsible = aliased(Org), aliased(Org)
-    stmt = select(col(Issue.code), col(Issue.title), col(Issue.category), col(region.name), col(responsible.name),
-                  col(Issue.deadline), col(Issue.status), col(Issue.id))
-    stmt = stmt.outerjoin(region, col(region.id) == Issue.region_id).outerjoin(
-        responsible, col(responsible.id) == Issue.responsible_org_id)
-    stmt = filtered(stmt, visible_to=None, sees_all=True, today=_today(rt), status=status, category=category,
-                    region_id=region_id, q=q)
-    stmt = page(stmt, cursor=cursor, limit=limit, scoped=False)
+                        region_id: str | None = None) -> Page[PublicIssueOut]:
     async with rt.read() as session:
-        rows = (await session.execute(stmt)).all()
-    items = [{"code": c, "title": t, "category": cat, "region": reg, "responsible_org": resp,
-              "deadline": d.isoformat(), "status": s} for c, t, cat, reg, resp, d, s, _ in rows]
-    nxt = encode_cursor(deadline=rows[-1][5], issue_id=rows[-1][7]) if len(rows) == limit else None
-    return {"items": items, "next_cursor": nxt}
+        rows, nxt = await store.page_public_issues(session, today=_today(rt), status=status, category=category,
+                                                   region_id=region_id, q=q, cursor=cursor, limit=limit)
+    return Page(items=[PublicIssueOut.model_validate({k: v for k, v in r.items() if k != "id"}) for r in rows],
+                next_cursor=nxt)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVarTuple
 
@@ -11,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Column,
     Index,
+    RowMapping,
     Text,
     UniqueConstraint,
     and_,
@@ -19,14 +19,14 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlmodel import Field, SQLModel, col
 
 from runtime.db import UTCDateTime
-from runtime.errors import Invalid
+from runtime.pagination import Key, fetch_page
 from services.issues.domain_time import CLOSED
 
 OWN = {"service": "issues"}
@@ -199,22 +199,6 @@ async def replace_parties(session: AsyncSession, *, issue: Issue) -> None:
 
 # ---- listing ------------------------------------------------------------------------------------------------
 
-def encode_cursor(*, deadline: date, issue_id: str) -> str:
-    """An opaque keyset cursor: the last item's (deadline, id)."""
-    return base64.urlsafe_b64encode(f"{deadline.isoformat()}|{issue_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[date, str]:
-    """The (deadline, id) inside a cursor, or a 422 naming `cursor`."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        day, issue_id = raw.split("|", 1)
-        return date.fromisoformat(day), issue_id
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("cursor: not a cursor this service handed out",
-                      details=[{"field": "cursor", "message": "not a cursor this service handed out"}]) from None
-
-
 Ts = TypeVarTuple("Ts")
 
 
@@ -246,17 +230,69 @@ def filtered(stmt: Select[*Ts], *, visible_to: str | None, sees_all: bool, today
     return stmt
 
 
-def page(stmt: Select[*Ts], *, cursor: str | None, limit: int | None, scoped: bool,
-         descending: bool = False) -> Select[*Ts]:
-    """Order by (deadline, id) and continue after the cursor; a scoped select orders by its party row's copy."""
+def by_deadline(*, scoped: bool, descending: bool = False) -> list[Key]:
+    """The (deadline, id) keyset of issue lists; a scoped select orders by its party row's copy of both."""
     day_col, id_col = ((col(Party.deadline), col(Party.issue_id)) if scoped
                        else (col(Issue.deadline), col(Issue.id)))
-    key = tuple_(day_col, id_col)
-    if cursor:
-        day, issue_id = decode_cursor(cursor)
-        stmt = stmt.where(key < tuple_(day, issue_id) if descending else key > tuple_(day, issue_id))
-    if descending:
-        stmt = stmt.order_by(day_col.desc(), id_col.desc())
-    else:
-        stmt = stmt.order_by(day_col, id_col)
-    return stmt if limit is None else stmt.limit(limit)
+    return [Key(day_col, "deadline", date.fromisoformat, descending), Key(id_col, "id", str, descending)]
+
+
+async def page_issues(session: AsyncSession, *, visible_to: str | None, sees_all: bool, today: date,
+                      filters: Mapping[str, Any], cursor: str | None, limit: int,
+                      descending: bool = False) -> tuple[list[RowMapping], str | None]:
+    """A page of the issues the caller may see, as plain rows (read-only, the hottest path of the service)."""
+    stmt = filtered(select(*Issue.__table__.c), visible_to=visible_to, sees_all=sees_all,  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
+                    today=today, **filters)
+    return await fetch_page(session, stmt, by_deadline(scoped=not sees_all, descending=descending),
+                            cursor=cursor, limit=limit, rows="mappings")
+
+
+async def issues_for_export(session: AsyncSession, *, visible_to: str | None, sees_all: bool, today: date,
+                            filters: Mapping[str, Any], limit: int) -> list[Issue]:
+    """Every issue the caller may see that the filters keep, by deadline, at most `limit`."""
+    stmt = filtered(select(Issue), visible_to=visible_to, sees_all=sees_all, today=today, **filters)
+    keys = by_deadline(scoped=not sees_all)
+    return list((await session.execute(stmt.order_by(*(k.column for k in keys)).limit(limit))).scalars().all())
+
+
+async def page_public_issues(session: AsyncSession, *, today: date, status: str | None, category: str | None,
+                             region_id: str | None, q: str | None, cursor: str | None,
+                             limit: int) -> tuple[list[RowMapping], str | None]:
+    """A page of the public view: each issue with its region's and responsible org's names."""
+    region, responsible = aliased(Org), aliased(Org)
+    stmt: Select[*tuple[Any, ...]] = select(col(Issue.code).label("code"), col(Issue.title).label("title"),
+                  col(Issue.category).label("category"), col(region.name).label("region"),
+                  col(responsible.name).label("responsible_org"), col(Issue.deadline).label("deadline"),
+                  col(Issue.status).label("status"), col(Issue.id).label("id"))
+    stmt = stmt.outerjoin(region, col(region.id) == Issue.region_id).outerjoin(
+        responsible, col(responsible.id) == Issue.responsible_org_id)
+    stmt = filtered(stmt, visible_to=None, sees_all=True, today=today, status=status, category=category,
+                    region_id=region_id, q=q)
+    return await fetch_page(session, stmt, by_deadline(scoped=False), cursor=cursor, limit=limit, rows="mappings")
+
+
+async def names_by_id(session: AsyncSession) -> tuple[dict[str, str], dict[str, str]]:
+    """Every org's and every round's name by id (the export shows names, not ids)."""
+    orgs: dict[str, str] = dict((await session.execute(select(col(Org.id), col(Org.name)))).all())
+    rounds: dict[str, str] = dict((await session.execute(select(col(Round.id), col(Round.name)))).all())
+    return orgs, rounds
+
+
+async def page_orgs(session: AsyncSession, *, cursor: str | None, limit: int) -> tuple[list[Org], str | None]:
+    """A page of orgs in id order."""
+    return await fetch_page(session, select(Org), [Key(col(Org.id), "id")], cursor=cursor, limit=limit)
+
+
+async def page_rounds(session: AsyncSession, *, cursor: str | None, limit: int) -> tuple[list[Round], str | None]:
+    """A page of inspection rounds in id order."""
+    return await fetch_page(session, select(Round), [Key(col(Round.id), "id")], cursor=cursor, limit=limit)
+
+
+async def get_round(session: AsyncSession, *, round_id: str) -> Round | None:
+    """One inspection round by id."""
+    return await session.get(Round, round_id)
+
+
+async def get_extension(session: AsyncSession, *, extension_id: str) -> Extension | None:
+    """One extension request by id."""
+    return await session.get(Extension, extension_id)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, RowMapping, Text, UniqueConstraint, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from runtime.db import UTCDateTime
+from runtime.pagination import Key, fetch_page
 
 OWN = {"service": "notify"}
 
@@ -228,3 +229,144 @@ class Bulletin(SQLModel, table=True):
     xlsx: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     published_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+# --- queries of the API ----------------------------------------------------------------------------------------
+
+def _newest_first(created: Any, ident: Any, *, id_descending: bool) -> list[Key]:
+    return [Key(created, created.key, datetime.fromisoformat, descending=True),
+            Key(ident, "id", str, descending=id_descending)]
+
+
+async def page_inbox(session: AsyncSession, *, org_id: str | None, leader: str | None, unread: bool,
+                     type: str | None, cursor: str | None, limit: int) -> tuple[list[InboxItem], str | None]:
+    """A page of an org's inbox, or of a leader's notices (`leader` given), newest first."""
+    stmt = select(InboxItem).where(col(InboxItem.org_id) == (org_id or "") if leader is None
+                                   else col(InboxItem.recipient) == f"leader:{leader}")
+    if unread:
+        stmt = stmt.where(col(InboxItem.read_at).is_(None))
+    if type:
+        stmt = stmt.where(col(InboxItem.type) == type)
+    keys = _newest_first(col(InboxItem.created_at), col(InboxItem.id), id_descending=True)
+    return await fetch_page(session, stmt, keys, cursor=cursor, limit=limit)
+
+
+async def get_inbox_item(session: AsyncSession, *, item_id: str) -> InboxItem | None:
+    """One inbox item by id."""
+    return await session.get(InboxItem, item_id)
+
+
+def mark_read(session: AsyncSession, *, item: InboxItem, now: datetime) -> None:
+    """Mark an inbox item read, once (the first reading time stays)."""
+    if item.read_at is None:
+        item.read_at = now
+        session.add(item)
+
+
+async def put_addresses(session: AsyncSession, *, org_id: str, emails: list[str], now: datetime) -> OrgAddresses:
+    """Set an org's e-mail addresses."""
+    row = await session.get(OrgAddresses, org_id) or OrgAddresses(org_id=org_id, updated_at=now)
+    row.emails, row.updated_at = emails, now
+    session.add(row)
+    return row
+
+
+async def page_addresses(session: AsyncSession, *, cursor: str | None,
+                         limit: int) -> tuple[list[OrgAddresses], str | None]:
+    """A page of every org's addresses, by org id."""
+    keys = [Key(col(OrgAddresses.org_id), "org_id")]
+    return await fetch_page(session, select(OrgAddresses), keys, cursor=cursor, limit=limit)
+
+
+async def put_leader(session: AsyncSession, *, title: str, name: str | None, org_id: str | None,
+                     emails: list[str], now: datetime) -> Leader:
+    """Map a leader's title to an office inbox and e-mails; notices already in that leader's inbox move along."""
+    row = await session.get(Leader, title) or Leader(title=title, updated_at=now)
+    row.name, row.org_id, row.emails, row.updated_at = name, org_id, emails, now
+    session.add(row)
+    for item in (await session.execute(select(InboxItem).where(col(InboxItem.recipient) == f"leader:{title}"))
+                 ).scalars():
+        item.org_id = org_id
+        session.add(item)
+    return row
+
+
+async def page_leaders(session: AsyncSession, *, cursor: str | None, limit: int) -> tuple[list[Leader], str | None]:
+    """A page of the address book, by title."""
+    return await fetch_page(session, select(Leader), [Key(col(Leader.title), "title")], cursor=cursor, limit=limit)
+
+
+async def delete_leader(session: AsyncSession, *, title: str) -> bool:
+    """Remove a leader from the address book; False when there was none."""
+    row = await session.get(Leader, title)
+    if row is None:
+        return False
+    await session.delete(row)
+    return True
+
+
+def add_webhook(session: AsyncSession, *, hook: Webhook) -> None:
+    """Store a new subscription."""
+    session.add(hook)
+
+
+async def get_webhook(session: AsyncSession, *, hook_id: str) -> Webhook | None:
+    """One subscription by id."""
+    return await session.get(Webhook, hook_id)
+
+
+def deactivate_webhook(session: AsyncSession, *, hook: Webhook) -> None:
+    """Stop a subscription; it is kept, so its delivery records still say where they went."""
+    hook.active = False
+    session.add(hook)
+
+
+async def page_webhooks(session: AsyncSession, *, org_id: str | None, everyone: bool, cursor: str | None,
+                        limit: int) -> tuple[list[Webhook], str | None]:
+    """A page of subscriptions (all of them, or one org's), oldest first."""
+    stmt = select(Webhook)
+    if not everyone:
+        stmt = stmt.where(col(Webhook.org_id) == (org_id or ""))
+    keys = [Key(col(Webhook.created_at), "created_at", datetime.fromisoformat), Key(col(Webhook.id), "id")]
+    return await fetch_page(session, stmt, keys, cursor=cursor, limit=limit)
+
+
+async def page_deliveries(session: AsyncSession, *, org_id: str | None, everyone: bool, status: str | None,
+                          channel: str | None, cursor: str | None, limit: int) -> tuple[list[Delivery], str | None]:
+    """A page of delivery records (all of them, or one org's), newest first."""
+    stmt = select(Delivery)
+    if not everyone:
+        stmt = stmt.where(col(Delivery.org_id) == (org_id or ""))
+    if status:
+        stmt = stmt.where(col(Delivery.status) == status)
+    if channel:
+        stmt = stmt.where(col(Delivery.channel) == channel)
+    keys = _newest_first(col(Delivery.created_at), col(Delivery.id), id_descending=False)
+    return await fetch_page(session, stmt, keys, cursor=cursor, limit=limit)
+
+
+async def page_digests(session: AsyncSession, *, kind: str | None, cursor: str | None,
+                       limit: int) -> tuple[list[Digest], str | None]:
+    """A page of digest runs, newest first."""
+    stmt = select(Digest)
+    if kind:
+        stmt = stmt.where(col(Digest.kind) == kind)
+    keys = _newest_first(col(Digest.created_at), col(Digest.id), id_descending=False)
+    return await fetch_page(session, stmt, keys, cursor=cursor, limit=limit)
+
+
+async def page_bulletins(session: AsyncSession, *, period: str | None, cursor: str | None,
+                         limit: int) -> tuple[list[RowMapping], str | None]:
+    """A page of bulletin records without their documents, newest first."""
+    cols = [c for c in Bulletin.__table__.columns  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
+            if c.name not in ("html", "xlsx")]
+    stmt = select(*cols)
+    if period:
+        stmt = stmt.where(col(Bulletin.period) == period)
+    keys = _newest_first(col(Bulletin.published_at), col(Bulletin.id), id_descending=False)
+    return await fetch_page(session, stmt, keys, cursor=cursor, limit=limit, rows="mappings")
+
+
+async def get_bulletin(session: AsyncSession, *, bulletin_id: str) -> Bulletin | None:
+    """One bulletin with its documents."""
+    return await session.get(Bulletin, bulletin_id)

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, func, select
+from sqlalchemy import JSON, Column, UniqueConstraint, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from runtime.db import UTCDateTime
+from runtime.pagination import Key, fetch_page
 from services.scoring import domain
 
 OWN = {"service": "scoring"}
@@ -234,6 +235,27 @@ async def superseded_by(session: AsyncSession, *, ids: list[str]) -> dict[str, s
         select(col(Ranking.supersedes), col(Ranking.id)).where(col(Ranking.supersedes).in_(ids))
     )).all()
     return {old: new for old, new in rows if old is not None}  # IN (ids) never matches NULL
+
+
+async def get_ranking(session: AsyncSession, *, ranking_id: str) -> Ranking | None:
+    """One published ranking by id."""
+    return await session.get(Ranking, ranking_id)
+
+
+async def page_rankings(session: AsyncSession, *, period: str | None, kind: str | None, scheme_id: str | None,
+                        current: bool, cursor: str | None, limit: int) -> tuple[list[Ranking], str | None]:
+    """A page of published rankings, newest first; `current` keeps only those no correction supersedes."""
+    stmt = select(Ranking)
+    for column, value in ((col(Ranking.period), period), (col(Ranking.kind), kind),
+                          (col(Ranking.scheme_id), scheme_id)):
+        if value:
+            stmt = stmt.where(column == value)
+    if current:
+        later = Ranking.__table__.alias("later")  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
+        stmt = stmt.where(~exists().where(later.c.supersedes == col(Ranking.id)))
+    keys = [Key(col(Ranking.published_at), "published_at", datetime.fromisoformat, descending=True),
+            Key(col(Ranking.id), "id", str, descending=True)]
+    return await fetch_page(session, stmt, keys, cursor=cursor, limit=limit)
 
 
 async def count_rows(session: AsyncSession, model: Any) -> int:

@@ -3,39 +3,40 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import and_, or_, select
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from contracts.enums import EvidenceKind, RejectReason
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, require
-from runtime.errors import Forbidden, Invalid, NotFound, UnsupportedMediaType, field_error
-from services.verification import handlers
+from runtime.errors import Forbidden, Invalid, NotFound, UnsupportedMediaType, error_responses, field_error
+from runtime.pagination import Page
+from services.verification import handlers, store
 from services.verification.evidence_store import EvidenceStore
 from services.verification.media import PhotoFacts, read_photo
+from services.verification.schemas import (
+    CONTENT_TYPES,
+    UPLOAD_SCHEMA,
+    ClosureDecidedOut,
+    ClosureDetailOut,
+    ClosureIn,
+    ClosureOut,
+    DecisionIn,
+    EvidenceOut,
+    ReopenedOut,
+    ReopeningIn,
+    ReopeningOut,
+    UploadForm,
+)
 from services.verification.settings import VerificationSettings, settings_of
 from services.verification.sniff import ALLOWED, IMAGES, sniff_stream
-from services.verification.store import (
-    Closure,
-    DecisionRecord,
-    Evidence,
-    KnownIssue,
-    Reopening,
-    decisions_of,
-    known_issue,
-    visible_issue_ids,
-)
-from services.verification.upload import is_sha256, read_form
+from services.verification.store import Closure, DecisionRecord, Evidence, KnownIssue, known_issue
+from services.verification.upload import read_form
 
 router = APIRouter()
 READERS = ("admin", "responsible", "supervisor", "leader", "auditor", "system")
@@ -46,6 +47,9 @@ Responsible = Annotated[Principal, Depends(require("responsible"))]
 Supervisor = Annotated[Principal, Depends(require("supervisor"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 SupervisorOrAdmin = Annotated[Principal, Depends(require("supervisor", "admin"))]
+READ = error_responses(401, 403, 422)
+READ_ONE = error_responses(401, 403, 404, 422)
+ACT = error_responses(400, 401, 403, 404, 409, 422)
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "application/pdf": "pdf",
               "text/csv": "csv"}
 
@@ -55,103 +59,31 @@ def config(rt: Runtime) -> VerificationSettings:
     return settings_of(rt)
 
 
-class UploadForm(BaseModel):
-    """The text fields of an evidence upload."""
-
-    model_config = ConfigDict(extra="ignore")
-    issue_id: str = Field(min_length=1, max_length=36)
-    kind: EvidenceKind
-    captured_at: datetime | None = None
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
-    note: str | None = Field(default=None, max_length=2000)
-    sha256: str | None = None
-
-    @field_validator("captured_at", "latitude", "longitude", "note", "sha256", mode="before")
-    @classmethod
-    def _blank_is_none(cls, v: Any) -> Any:
-        return None if isinstance(v, str) and not v.strip() else v
-
-    @field_validator("captured_at")
-    @classmethod
-    def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
-            raise ValueError("must carry a timezone, e.g. 2020-06-01T10:00:00+08:00")
-        return v
-
-    @field_validator("sha256")
-    @classmethod
-    def _hex(cls, v: str | None) -> str | None:
-        if v is not None and not is_sha256(v):
-            raise ValueError("must be the file's SHA-256 as 64 hex digits")
-        return v.lower() if v else v
-
-    @model_validator(mode="after")
-    def _both_or_neither(self) -> UploadForm:
-        if (self.latitude is None) != (self.longitude is None):
-            raise ValueError("give latitude and longitude together")
-        return self
-
-
-class ClosureIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    issue_id: str = Field(min_length=1)
-    summary: str = Field(min_length=1, max_length=20000)
-    evidence_ids: list[str] = Field(min_length=1)
-
-
-class DecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    decision: Literal["accept", "reject"]
-    opinion: str | None = Field(default=None, max_length=20000)
-    reason_code: RejectReason | None = None
-    inspected_on: date | None = None
-    evidence_ids: list[str] = []
-
-    @model_validator(mode="after")
-    def _reject_needs_reason(self) -> DecisionIn:
-        if self.decision == "reject":
-            problems = []
-            if not (self.opinion or "").strip():
-                problems.append({"field": "opinion", "message": "required when rejecting"})
-            if self.reason_code is None:
-                problems.append({"field": "reason_code", "message": "required when rejecting"})
-            if problems:
-                raise Invalid("a rejection needs an opinion and a reason_code", details=problems)
-        return self
-
-
-class ReopeningIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    issue_id: str = Field(min_length=1)
-    reason: str = Field(min_length=1, max_length=20000)
-    evidence_ids: list[str] = []
-
-
 def may_see(who: Principal, issue: KnownIssue) -> bool:
     """Admins, leaders, auditors and services see all; an org sees the issues it is responsible for, helps or supervises."""
     return who.sees_issue(responsible=issue.responsible_org_id, supervising=issue.supervising_org_id,
                           cooperating=issue.cooperating_org_ids)
 
 
-def evidence_out(ev: Evidence) -> dict[str, Any]:
+def evidence_out(ev: Evidence) -> EvidenceOut:
     """Evidence as shown: what the client said and what the file says, side by side, and the flags."""
-    out = ev.model_dump(mode="json", exclude={"phash"})
+    out = ev.model_dump(exclude={"phash"})
     out["capture"] = {
-        "client": {"captured_at": out["captured_at"], "latitude": ev.latitude, "longitude": ev.longitude},
+        "client": {"captured_at": ev.captured_at, "latitude": ev.latitude, "longitude": ev.longitude},
         "exif": {"captured_at": out.pop("exif_captured_at"), "latitude": out.pop("exif_latitude"),
                  "longitude": out.pop("exif_longitude")},
     }
-    return out
+    return EvidenceOut.model_validate(out)
 
 
-def closure_out(c: Closure, decisions: list[DecisionRecord] | None = None) -> dict[str, Any]:
-    """An application, its number of resubmissions, and (on a single read) its decisions."""
-    out = c.model_dump(mode="json")
-    out["resubmissions"] = c.attempt - 1
-    if decisions is not None:
-        out["decisions"] = [d.model_dump(mode="json", exclude={"id", "closure_id"}) for d in decisions]
-    return out
+def closure_fields(c: Closure) -> dict[str, Any]:
+    """An application's fields and its number of resubmissions."""
+    return {**c.model_dump(), "resubmissions": c.attempt - 1}
+
+
+def decision_fields(d: DecisionRecord) -> dict[str, Any]:
+    """A decision as shown inside its application."""
+    return d.model_dump(exclude={"id", "closure_id"})
 
 
 async def _issue_for(rt: Runtime, who: Principal, issue_id: str) -> KnownIssue:
@@ -170,21 +102,10 @@ def _check_file(upload_fh: Any, size: int, path: Any) -> tuple[str | None, Photo
     return media_type, facts
 
 
-UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file", "issue_id", "kind"],
-    "properties": {
-        "file": {"type": "string", "format": "binary"}, "issue_id": {"type": "string"},
-        "kind": {"type": "string", "enum": [k.value for k in EvidenceKind]},
-        "captured_at": {"type": "string", "format": "date-time"}, "latitude": {"type": "number"},
-        "longitude": {"type": "number"}, "note": {"type": "string"},
-        "sha256": {"type": "string", "description": "the client's SHA-256 of the file; a mismatch is refused"},
-    }}}}}}
-
-
 @router.post("/v1/evidence", status_code=201, tags=["evidence"], openapi_extra=UPLOAD_SCHEMA,
-             summary="Upload evidence (multipart; type decided by content; JPEG, PNG, WebP, PDF, XLSX, DOCX, CSV)")
-async def upload_evidence(request: Request, rt: RT,
-                          who: Uploader) -> dict[str, Any]:
+             summary="Upload evidence (multipart; type decided by content; JPEG, PNG, WebP, PDF, XLSX, DOCX, CSV)",
+             responses=error_responses(401, 403, 404, 413, 415, 422))
+async def upload_evidence(request: Request, rt: RT, who: Uploader) -> EvidenceOut:
     cfg = config(rt)
     store = EvidenceStore(rt.settings.evidence_path())
     upload = store.incoming(limit=cfg.max_upload_bytes)
@@ -237,35 +158,34 @@ async def upload_evidence(request: Request, rt: RT,
 
 async def _evidence_visible(rt: Runtime, who: Principal, evidence_id: str) -> Evidence:
     async with rt.read() as session:
-        ev = await session.get(Evidence, evidence_id)
+        ev = await store.get_evidence(session, evidence_id=evidence_id)
         issue = await known_issue(session, issue_id=ev.issue_id) if ev else None
     if ev is None or issue is None or not may_see(who, issue):
         raise NotFound(f"no evidence {evidence_id} that you may see")
     return ev
 
 
-@router.get("/v1/evidence", tags=["evidence"], summary="An issue's evidence, with flags (scoped)")
+@router.get("/v1/evidence", tags=["evidence"], summary="An issue's evidence, with flags (scoped)", responses=READ_ONE)
 async def list_evidence(rt: RT, who: Reader, issue_id: Annotated[str, Query(min_length=1)],
                         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                        cursor: str | None = None) -> dict[str, Any]:
+                        cursor: str | None = None) -> Page[EvidenceOut]:
     await _issue_for(rt, who, issue_id)
-    stmt = select(Evidence).where(col(Evidence.issue_id) == issue_id)
-    stmt = _after_cursor(stmt, Evidence, cursor)
     async with rt.read() as session:
-        rows = list((await session.execute(
-            stmt.order_by(col(Evidence.created_at), col(Evidence.id)).limit(limit))).scalars().all())
-    return {"items": [evidence_out(e) for e in rows], "next_cursor": _cursor_of(rows, limit)}
+        rows, nxt = await store.page_evidence(session, issue_id=issue_id, cursor=cursor, limit=limit)
+    return Page(items=[evidence_out(e) for e in rows], next_cursor=nxt)
 
 
-@router.get("/v1/evidence/{evidence_id}", tags=["evidence"], summary="Evidence metadata, capture data and flags")
-async def read_evidence(evidence_id: str, rt: RT,
-                        who: Reader) -> dict[str, Any]:
+@router.get("/v1/evidence/{evidence_id}", tags=["evidence"], summary="Evidence metadata, capture data and flags",
+            responses=READ_ONE)
+async def read_evidence(evidence_id: str, rt: RT, who: Reader) -> EvidenceOut:
     return evidence_out(await _evidence_visible(rt, who, evidence_id))
 
 
-@router.get("/v1/evidence/{evidence_id}/content", tags=["evidence"], summary="Evidence file, only as a download")
-async def read_evidence_content(evidence_id: str, rt: RT,
-                                who: Reader) -> FileResponse:
+@router.get("/v1/evidence/{evidence_id}/content", tags=["evidence"], summary="Evidence file, only as a download",
+            response_class=FileResponse, responses={
+                200: {"description": "证据文件,仅供下载 (the stored file, as an attachment, with its sniffed type)",
+                      "content": CONTENT_TYPES}, **READ_ONE})
+async def read_evidence_content(evidence_id: str, rt: RT, who: Reader) -> FileResponse:
     ev = await _evidence_visible(rt, who, evidence_id)
     path = EvidenceStore(rt.settings.evidence_path()).path_for(ev.sha256)
     ext = EXTENSIONS.get(ev.media_type) or ("xlsx" if "sheet" in ev.media_type else "docx")
@@ -277,9 +197,9 @@ async def read_evidence_content(evidence_id: str, rt: RT,
     })
 
 
-@router.post("/v1/closures", status_code=201, tags=["closures"], summary="Apply for sign-off (responsible org)")
-async def create_closure(body: ClosureIn, rt: RT,
-                         who: Responsible) -> dict[str, Any]:
+@router.post("/v1/closures", status_code=201, tags=["closures"], summary="Apply for sign-off (responsible org)",
+             responses=ACT)
+async def create_closure(body: ClosureIn, rt: RT, who: Responsible) -> ClosureOut:
     await _issue_for(rt, who, body.issue_id)
     async with rt.unit_of_work(who, role="responsible") as uow:
         issue = await known_issue(uow.session, issue_id=body.issue_id, lock=True)
@@ -288,28 +208,11 @@ async def create_closure(body: ClosureIn, rt: RT,
             raise Forbidden("only the issue's responsible org may apply for sign-off")
         closure = await handlers.apply_for_closure(uow, issue=issue, summary=body.summary,
                                                    evidence_ids=body.evidence_ids)
-    return closure_out(closure)
+    return ClosureOut.model_validate(closure_fields(closure))
 
 
-def _cursor_of(rows: list[Any], limit: int) -> str | None:
-    if len(rows) < limit or not rows:
-        return None
-    last = rows[-1]
-    return base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.id}".encode()).decode()
-
-
-def _after_cursor(stmt: Any, model: Any, cursor: str | None) -> Any:
-    if not cursor:
-        return stmt
-    try:
-        at, _, last_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        when = datetime.fromisoformat(at)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise field_error("cursor", "not a cursor this list gave out") from None
-    return stmt.where(or_(model.created_at > when, and_(model.created_at == when, model.id > last_id)))
-
-
-@router.get("/v1/closures", tags=["closures"], summary="Applications you may see (scoped), oldest first")
+@router.get("/v1/closures", tags=["closures"], summary="Applications you may see (scoped), oldest first",
+            responses=READ)
 async def list_closures(
     rt: RT,
     who: Reader,
@@ -319,44 +222,36 @@ async def list_closures(
     supervising_org_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
-) -> dict[str, Any]:
-    stmt = select(Closure)
+) -> Page[ClosureOut]:
     async with rt.read() as session:
-        if not who.sees_all:
-            ids = await visible_issue_ids(session, org=who.org) if who.org else []
-            stmt = stmt.where(col(Closure.issue_id).in_(ids))
-        for column, value in ((col(Closure.issue_id), issue_id), (col(Closure.state), state),
-                              (col(Closure.responsible_org_id), responsible_org_id),
-                              (col(Closure.supervising_org_id), supervising_org_id)):
-            if value is not None:
-                stmt = stmt.where(column == value)
-        stmt = _after_cursor(stmt, Closure, cursor)
-        rows = list((await session.execute(
-            stmt.order_by(col(Closure.created_at), col(Closure.id)).limit(limit))).scalars().all())
-    return {"items": [closure_out(c) for c in rows], "next_cursor": _cursor_of(rows, limit)}
+        rows, nxt = await store.page_closures(session, visible_to=who.org, sees_all=who.sees_all, issue_id=issue_id,
+                                              state=state, responsible_org_id=responsible_org_id,
+                                              supervising_org_id=supervising_org_id, cursor=cursor, limit=limit)
+    return Page(items=[ClosureOut.model_validate(closure_fields(c)) for c in rows], next_cursor=nxt)
 
 
 async def _closure_visible(rt: Runtime, who: Principal, closure_id: str) -> tuple[Closure, KnownIssue]:
     async with rt.read() as session:
-        closure = await session.get(Closure, closure_id)
+        closure = await store.get_closure(session, closure_id=closure_id)
         issue = await known_issue(session, issue_id=closure.issue_id) if closure else None
     if closure is None or issue is None or not may_see(who, issue):
         raise NotFound(f"no closure application {closure_id} that you may see")
     return closure, issue
 
 
-@router.get("/v1/closures/{closure_id}", tags=["closures"], summary="An application with its decisions")
-async def read_closure(closure_id: str, rt: RT,
-                       who: Reader) -> dict[str, Any]:
+@router.get("/v1/closures/{closure_id}", tags=["closures"], summary="An application with its decisions",
+            responses=READ_ONE)
+async def read_closure(closure_id: str, rt: RT, who: Reader) -> ClosureDetailOut:
     closure, _ = await _closure_visible(rt, who, closure_id)
     async with rt.read() as session:
-        decisions = await decisions_of(session, closure_id=closure_id)
-    return closure_out(closure, decisions)
+        decisions = await store.decisions_of(session, closure_id=closure_id)
+    return ClosureDetailOut.model_validate({**closure_fields(closure),
+                                            "decisions": [decision_fields(d) for d in decisions]})
 
 
 async def _lock_closure(session: AsyncSession, closure_id: str) -> tuple[Closure, KnownIssue]:
     """A closure seen by `_closure_visible`, and its issue, both locked for the decision or filing."""
-    closure = await session.get(Closure, closure_id, with_for_update=True)
+    closure = await store.get_closure(session, closure_id=closure_id, lock=True)
     assert closure is not None
     issue = await known_issue(session, issue_id=closure.issue_id, lock=True)
     assert issue is not None
@@ -364,9 +259,8 @@ async def _lock_closure(session: AsyncSession, closure_id: str) -> tuple[Closure
 
 
 @router.post("/v1/closures/{closure_id}/decision", tags=["closures"],
-             summary="Accept (signs off) or reject (back to in_progress): the supervising org")
-async def decide(closure_id: str, body: DecisionIn, rt: RT,
-                 who: Supervisor) -> dict[str, Any]:
+             summary="Accept (signs off) or reject (back to in_progress): the supervising org", responses=ACT)
+async def decide(closure_id: str, body: DecisionIn, rt: RT, who: Supervisor) -> ClosureDecidedOut:
     await _closure_visible(rt, who, closure_id)
     async with rt.unit_of_work(who, role="supervisor") as uow:
         closure, issue = await _lock_closure(uow.session, closure_id)
@@ -376,25 +270,22 @@ async def decide(closure_id: str, body: DecisionIn, rt: RT,
                                        opinion=body.opinion,
                                        reason_code=body.reason_code.value if body.reason_code else None,
                                        inspected_on=body.inspected_on, evidence_ids=body.evidence_ids)
-    out = closure_out(closure)
-    out["decision"] = record.model_dump(mode="json", exclude={"id", "closure_id"})
-    return out
+    return ClosureDecidedOut.model_validate({**closure_fields(closure), "decision": decision_fields(record)})
 
 
-@router.post("/v1/closures/{closure_id}/file", tags=["closures"], summary="File (备案) a signed-off closure (admin)")
-async def file_closure(closure_id: str, rt: RT,
-                       who: Admin) -> dict[str, Any]:
+@router.post("/v1/closures/{closure_id}/file", tags=["closures"], summary="File (备案) a signed-off closure (admin)",
+             responses=ACT)
+async def file_closure(closure_id: str, rt: RT, who: Admin) -> ClosureOut:
     await _closure_visible(rt, who, closure_id)
     async with rt.unit_of_work(who, role="admin") as uow:
         closure, issue = await _lock_closure(uow.session, closure_id)
         await handlers.file_closure(uow, closure=closure, issue=issue)
-    return closure_out(closure)
+    return ClosureOut.model_validate(closure_fields(closure))
 
 
 @router.post("/v1/reopenings", status_code=201, tags=["reopenings"],
-             summary="Reopen (反弹) a signed-off or filed issue: its supervising org or the admin")
-async def create_reopening(body: ReopeningIn, rt: RT,
-                           who: SupervisorOrAdmin) -> dict[str, Any]:
+             summary="Reopen (反弹) a signed-off or filed issue: its supervising org or the admin", responses=ACT)
+async def create_reopening(body: ReopeningIn, rt: RT, who: SupervisorOrAdmin) -> ReopenedOut:
     await _issue_for(rt, who, body.issue_id)
     role = "admin" if who.has("admin") else "supervisor"
     async with rt.unit_of_work(who, role=role) as uow:
@@ -404,16 +295,14 @@ async def create_reopening(body: ReopeningIn, rt: RT,
             raise Forbidden("only the issue's supervising org or the admin may reopen it")
         record = await handlers.reopen(uow, issue=issue, reason=body.reason, evidence_ids=body.evidence_ids)
         count = issue.reopenings
-    out = record.model_dump(mode="json")
-    out["reopenings"] = count
-    return out
+    return ReopenedOut.model_validate({**record.model_dump(), "reopenings": count})
 
 
-@router.get("/v1/reopenings", tags=["reopenings"], summary="An issue's rebounds (scoped)")
-async def list_reopenings(issue_id: Annotated[str, Query(min_length=1)], rt: RT,
-                          who: Reader) -> dict[str, Any]:
+@router.get("/v1/reopenings", tags=["reopenings"], summary="An issue's rebounds (scoped)", responses=READ_ONE)
+async def list_reopenings(issue_id: Annotated[str, Query(min_length=1)], rt: RT, who: Reader,
+                          limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                          cursor: str | None = None) -> Page[ReopeningOut]:
     await _issue_for(rt, who, issue_id)
     async with rt.read() as session:
-        rows = (await session.execute(select(Reopening).where(col(Reopening.issue_id) == issue_id)
-                                      .order_by(col(Reopening.number)))).scalars().all()
-    return {"items": [r.model_dump(mode="json") for r in rows], "next_cursor": None}
+        rows, nxt = await store.page_reopenings(session, issue_id=issue_id, cursor=cursor, limit=limit)
+    return Page(items=[ReopeningOut.model_validate(r.model_dump()) for r in rows], next_cursor=nxt)

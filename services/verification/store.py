@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from runtime.db import UTCDateTime
+from runtime.pagination import Key, fetch_page
 
 OWN = {"service": "verification"}
 
@@ -175,3 +176,47 @@ async def decisions_of(session: AsyncSession, *, closure_id: str) -> list[Decisi
     stmt = (select(DecisionRecord).where(col(DecisionRecord.closure_id) == closure_id)
             .order_by(col(DecisionRecord.id)))
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def get_evidence(session: AsyncSession, *, evidence_id: str) -> Evidence | None:
+    """One evidence record by id."""
+    return await session.get(Evidence, evidence_id)
+
+
+async def get_closure(session: AsyncSession, *, closure_id: str, lock: bool = False) -> Closure | None:
+    """One application by id, optionally locked for update."""
+    return await session.get(Closure, closure_id, with_for_update=lock or None)
+
+
+def _by_creation(model: type[Evidence | Closure]) -> list[Key]:
+    return [Key(col(model.created_at), "created_at", datetime.fromisoformat), Key(col(model.id), "id")]
+
+
+async def page_evidence(session: AsyncSession, *, issue_id: str, cursor: str | None,
+                        limit: int) -> tuple[list[Evidence], str | None]:
+    """A page of an issue's evidence, oldest first."""
+    stmt = select(Evidence).where(col(Evidence.issue_id) == issue_id)
+    return await fetch_page(session, stmt, _by_creation(Evidence), cursor=cursor, limit=limit)
+
+
+async def page_closures(session: AsyncSession, *, visible_to: str | None, sees_all: bool, issue_id: str | None,
+                        state: str | None, responsible_org_id: str | None, supervising_org_id: str | None,
+                        cursor: str | None, limit: int) -> tuple[list[Closure], str | None]:
+    """A page of the applications the caller may see that the filters keep, oldest first."""
+    stmt = select(Closure)
+    if not sees_all:
+        ids = await visible_issue_ids(session, org=visible_to) if visible_to else []
+        stmt = stmt.where(col(Closure.issue_id).in_(ids))
+    for column, value in ((col(Closure.issue_id), issue_id), (col(Closure.state), state),
+                          (col(Closure.responsible_org_id), responsible_org_id),
+                          (col(Closure.supervising_org_id), supervising_org_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return await fetch_page(session, stmt, _by_creation(Closure), cursor=cursor, limit=limit)
+
+
+async def page_reopenings(session: AsyncSession, *, issue_id: str, cursor: str | None,
+                          limit: int) -> tuple[list[Reopening], str | None]:
+    """A page of an issue's rebounds in the order they happened."""
+    stmt = select(Reopening).where(col(Reopening.issue_id) == issue_id)
+    return await fetch_page(session, stmt, [Key(col(Reopening.number), "number", int)], cursor=cursor, limit=limit)

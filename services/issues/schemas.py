@@ -1,0 +1,234 @@
+"""What the issues API reads (`*In`) and answers (`*Out`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.enums import IssueStatus, OrgKind, RoundLevel, TargetOp, ZoneType
+from contracts.events.issues import Location, Target
+from runtime.answers import Out
+
+# ---- requests -----------------------------------------------------------------------------------------------
+
+
+class OrgIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: OrgKind
+    zone_type: ZoneType | None = None
+
+
+class RoundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    level: RoundLevel
+    started_on: date | None = None
+    ended_on: date | None = None
+    feedback_on: date | None = None
+
+
+class IssueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=64)
+    round_id: str = Field(min_length=1, max_length=64)
+    category: str = Field(min_length=1, max_length=40)
+    title: str = Field(min_length=1, max_length=2000)
+    description: str | None = Field(default=None, max_length=20000)
+    region_id: str | None = None
+    responsible_org_id: str = Field(min_length=1)
+    cooperating_org_ids: list[str] = []
+    supervising_org_id: str = Field(min_length=1)
+    leader: str | None = Field(default=None, max_length=200)
+    deadline: date
+    target: Target | None = None
+    measures: str | None = Field(default=None, max_length=20000)
+    location: Location | None = None
+
+
+class IssuePatch(BaseModel):
+    """What an admin may change: assignment and text. Status, code, round and deadline are not here."""
+
+    model_config = ConfigDict(extra="forbid")
+    responsible_org_id: str | None = Field(default=None, min_length=1)
+    cooperating_org_ids: list[str] | None = None
+    supervising_org_id: str | None = Field(default=None, min_length=1)
+    leader: str | None = Field(default=None, max_length=200)
+    region_id: str | None = None
+    category: str | None = Field(default=None, min_length=1, max_length=40)
+    title: str | None = Field(default=None, min_length=1, max_length=2000)
+    description: str | None = Field(default=None, max_length=20000)
+    measures: str | None = Field(default=None, max_length=20000)
+    target: Target | None = None
+    location: Location | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class StartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ProgressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=5000)
+    percent: int = Field(ge=0, le=100)
+    evidence_ids: list[str] = Field(default=[], max_length=100)
+
+
+class ExtensionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    requested_deadline: date
+    reason: str = Field(min_length=1, max_length=5000)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approved: bool
+    opinion: str | None = Field(default=None, max_length=5000)
+
+
+class ListFilters(BaseModel):
+    status: IssueStatus | None = None
+    responsible_org_id: str | None = None
+    supervising_org_id: str | None = None
+    region_id: str | None = None
+    category: str | None = None
+    round_id: str | None = None
+    overdue: bool | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+# ---- answers ------------------------------------------------------------------------------------------------
+
+
+class OrgOut(Out):
+    id: str
+    name: str
+    kind: OrgKind
+    zone_type: ZoneType | None
+
+
+class RoundOut(Out):
+    id: str
+    name: str
+    level: RoundLevel
+    started_on: date | None
+    ended_on: date | None
+    feedback_on: date | None
+
+
+class TargetOut(Out):
+    indicator: str
+    op: TargetOp
+    value: float
+    unit: str | None = None
+
+
+class LocationOut(Out):
+    latitude: float
+    longitude: float
+
+
+class LastProgressOut(Out):
+    note: str | None
+    percent: int | None
+    at: datetime
+
+
+class IssueOut(Out):
+    """A ledger item: its fields, its status, derived overdue and overdue days, its last progress."""
+
+    id: str
+    code: str
+    round_id: str
+    category: str
+    title: str
+    description: str | None
+    region_id: str | None
+    responsible_org_id: str
+    cooperating_org_ids: list[str]
+    supervising_org_id: str
+    leader: str | None
+    deadline: date
+    original_deadline: date = Field(description="最初的整改时限 (the deadline before any extension)")
+    target: TargetOut | None
+    measures: str | None
+    location: LocationOut | None
+    status: IssueStatus
+    created_at: datetime
+    updated_at: datetime
+    overdue: bool = Field(description="是否逾期: deadline passed and not signed off or filed")
+    overdue_days: int
+    last_progress: LastProgressOut | None
+
+
+class ActorOut(Out):
+    user: str
+    org: str | None
+    role: str
+
+
+class StepOut(Out):
+    """One transition of an issue: who, when, what, why."""
+
+    action: str
+    from_: IssueStatus | None = Field(alias="from")
+    to: IssueStatus
+    by: ActorOut
+    at: datetime
+    reason: str | None
+    details: dict[str, Any] | None
+    event_id: str
+
+
+class ExtensionOut(Out):
+    """A deadline extension request (延期) and the admin's decision."""
+
+    id: str
+    issue_id: str
+    current_deadline: date
+    requested_deadline: date
+    reason: str
+    state: str = Field(description="pending, approved or refused")
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    opinion: str | None
+
+
+class IssueDetailOut(IssueOut):
+    """One issue with its history of transitions and its extension requests."""
+
+    history: list[StepOut]
+    extensions: list[ExtensionOut]
+
+
+class ImportedOut(Out):
+    id: str
+    code: str
+    round_id: str
+
+
+class ImportOut(Out):
+    """What an import created: every row, or nothing."""
+
+    created: int
+    items: list[ImportedOut]
+
+
+class PublicIssueOut(Out):
+    """An issue as the public sees it."""
+
+    code: str
+    title: str
+    category: str
+    region: str | None
+    responsible_org: str | None
+    deadline: date
+    status: IssueStatus
