@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from runtime.app import build_app
-from runtime.cli import REFERENCE_ROUND
-from runtime.seed import seed_reference
+from closeloop.cli import REFERENCE_ROUND
+from closeloop.seed import seed_reference
 from tests.support import DATA, running, settings_for, token
 
 SERVICES = ("issues", "verification", "scoring", "notify")
