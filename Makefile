@@ -23,8 +23,8 @@ test: install
 	scripts/test.sh
 
 lint: install
-	$(VENV)/bin/ruff check contracts runtime services tests bench
-	$(VENV)/bin/mypy contracts runtime services
+	$(VENV)/bin/ruff check contracts runtime services gateway tests bench
+	$(VENV)/bin/mypy contracts runtime services gateway
 
 servers-start:
 	scripts/servers.sh start

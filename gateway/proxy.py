@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import quote
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import httpx
 from fastapi import Request

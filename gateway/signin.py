@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
 from contracts.enums import Role
-
 from gateway.settings import GatewaySettings
 from runtime.auth import PERSON_ROLES, issue_token, system_token
 from runtime.errors import Unavailable, field_error
@@ -116,7 +115,8 @@ def dev_router() -> APIRouter:
     router = APIRouter(tags=["sign-in"])
 
     def directory(request: Request) -> OrgDirectory:
-        return request.app.state.orgs  # type: ignore[no-any-return]
+        orgs: OrgDirectory = request.app.state.orgs
+        return orgs
 
     @router.get("/auth/dev/orgs", summary="Orgs to sign in as (development only)")
     async def dev_orgs(request: Request) -> list[DevOrg]:
