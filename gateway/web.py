@@ -19,10 +19,12 @@ NOT_BUILT = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>é—
 <p>The web app is not built yet: run <code>make run</code>.</p></html>"""
 
 
-def content_security_policy(*, issuer: str = "") -> str:
-    """The CSP of every answer: everything from this origin only; the identity provider for sign-in."""
+def content_security_policy(*, issuer: str = "", origin: str | None = None) -> str:
+    """The CSP of every answer: everything from this origin only; the identity provider's for sign-in."""
     provider = ""
-    if issuer:
+    if origin is not None:
+        provider = f" {origin}"
+    elif issuer:
         parts = urlsplit(issuer)
         provider = f" {parts.scheme}://{parts.netloc}"
     return "; ".join([

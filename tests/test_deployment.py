@@ -15,7 +15,10 @@ from runtime.settings import DEV_JWT_SECRET, Settings
 ROOT = Path(__file__).resolve().parent.parent
 # Settings that have a sound default in every deployment and need not be spelled out in compose.
 OPTIONAL = {"host", "port", "system_token", "jwt_public_key", "jwt_algorithm", "poll_interval", "handler_attempts",
-            "retry_backoff", "log_level", "log_json", "kafka_prefix"}
+            "retry_backoff", "log_level", "log_json", "kafka_prefix",
+            # discovered from the issuer; cached for 10 minutes; only for providers that cannot emit the claims
+            "oidc_jwks_url", "oidc_jwks_ttl", "oidc_user_map", "oidc_user_map_claim"}
+OIDC = {"CLOSELOOP_OIDC_ISSUER": "https://id.example.gov.cn/realms/city", "CLOSELOOP_OIDC_CLIENT_ID": "closeloop-web"}
 
 
 def compose_exe() -> str:
@@ -30,7 +33,8 @@ def compose_exe() -> str:
 
 def rendered() -> dict[str, object]:
     exe = compose_exe()
-    env = {**os.environ, "POSTGRES_PASSWORD": "pw", "CLOSELOOP_JWT_SECRET": "s" * 40, "CLOSELOOP_CHECKPOINT_KEY": "k"}
+    env = {**os.environ, "POSTGRES_PASSWORD": "pw", "CLOSELOOP_JWT_SECRET": "s" * 40, "CLOSELOOP_CHECKPOINT_KEY": "k",
+           **OIDC}
     out = subprocess.run([exe, "-f", str(ROOT / "docker-compose.yml"), "config"], check=False, env=env,
                          capture_output=True,
                          text=True, timeout=60)
@@ -52,6 +56,17 @@ def test_compose_file_validates_and_configures_every_setting_of_every_service() 
         assert "healthcheck" in services[name]
         Settings(**{k.removeprefix("CLOSELOOP_").lower(): v for k, v in env.items()})  # the values parse
     assert services["kafka"]["image"] == "apache/kafka:3.9.1"
+
+
+def test_compose_puts_nginx_in_front_with_the_generated_route_table() -> None:
+    web = rendered()["services"]["web"]  # type: ignore[index]
+    # docker-compose 1.29 renders short volume syntax as "source:target:mode".
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in web["volumes"]}
+    assert mounts["/etc/nginx/templates/default.conf.template"].endswith("deploy/nginx.conf")
+    assert mounts["/etc/nginx/closeloop-proxy.conf"].endswith("deploy/nginx-proxy.conf")
+    assert web["environment"]["CLOSELOOP_OIDC_ISSUER"] == OIDC["CLOSELOOP_OIDC_ISSUER"]
+    assert set(web["depends_on"]) == {"issues", "verification", "scoring", "notify"}
+    assert "healthcheck" in web and web["build"]["dockerfile"] == "deploy/web.Dockerfile"
 
 
 def test_compose_refuses_to_render_without_the_secrets() -> None:
