@@ -1,8 +1,9 @@
 """deploy/nginx.conf, generated from the gateway's route table: `python -m gateway.nginx > deploy/nginx.conf`.
 
 In docker compose nginx is the one origin: it serves the built web app and proxies the services by the same
-prefixes as the gateway of embedded mode. The file is an nginx image template: `${CLOSELOOP_…}` are filled
-in from the environment when the container starts (nginx's own `$variables` are left alone).
+prefixes as the gateway of embedded mode; `/auth/config` and `/auth/me` go to the gateway process itself. The
+file is an nginx image template: `${CLOSELOOP_OIDC_ORIGIN}` is filled in from the environment when the
+container starts (nginx's own `$variables` are left alone).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _error(status: int, code: str, message: str) -> str:
 def render() -> str:
     """The whole nginx server configuration."""
     out = [HEADER, ""]
-    for service in SERVICES:
+    for service in (*SERVICES, "gateway"):
         out += [f"upstream closeloop_{service} {{", f"    server {service}:{SERVICE_PORT};", "    keepalive 16;",
                 "}", ""]
     out += [
@@ -69,16 +70,11 @@ def render() -> str:
         "        return 200 '" + _json({"status": "ok", "service": "gateway"}) + "';",
         "    }",
         "",
-        "    # Production signs in with OpenID Connect; the development picker does not exist here.",
-        "    location = /auth/config {",
-        "        default_type application/json;",
-        ("        return 200 '{\"mode\":\"oidc\",\"issuer\":\"${CLOSELOOP_OIDC_ISSUER}\","
-         "\"client_id\":\"${CLOSELOOP_OIDC_CLIENT_ID}\",\"demo\":${CLOSELOOP_DEMO}}';"),
-        "    }",
-        "",
-        "    location /auth/dev/ {",
-        "        default_type application/json;",
-        "        return 404 '" + _error(404, "not_found", "没有这个接口 / no such endpoint") + "';",
+        "    # Sign-in configuration and who-am-I come from the gateway process (no development picker in production).",
+        "    location ~ ^/auth/(config|me|dev)(/|$) {",
+        "        proxy_pass http://closeloop_gateway;",
+        "        set $closeloop_service gateway;",
+        "        include /etc/nginx/closeloop-proxy.conf;",
         "    }",
         "",
         "    location /v1/ {",

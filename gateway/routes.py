@@ -22,7 +22,7 @@ OWN_PREFIXES: dict[str, tuple[str, ...]] = {
 }
 
 # Paths the gateway answers itself, never the web app's index page.
-GATEWAY_API_PREFIXES = ("/v1", "/auth/config", "/auth/dev", "/healthz", "/readyz")
+GATEWAY_API_PREFIXES = ("/v1", "/auth/config", "/auth/me", "/auth/dev", "/healthz", "/readyz")
 
 
 @dataclass(frozen=True)

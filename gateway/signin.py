@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
 import jwt
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, field_validator
 
 from contracts.enums import Role
 from gateway.settings import GatewaySettings
-from runtime.auth import PERSON_ROLES, issue_token, system_token
+from runtime.auth import PERSON_ROLES, Principal, current_principal, issue_token, system_token
 from runtime.errors import Unavailable, field_error
 
 ORGS_PAGE = 1000
 # The org list changes rarely (the inspection office registers orgs); a short cache spares the issues service.
-ORGS_TTL = 30.0
+# An empty list is never kept: right after `make run` starts, the reference orgs are still being loaded.
+ORGS_TTL = 10.0
 MAX_ORGS = 100_000
 
 
@@ -61,9 +62,21 @@ class DevTokenOut(BaseModel):
     expires_at: str
 
 
+class Me(BaseModel):
+    """The caller as the services see it (org and roles mapped from the provider's claims)."""
+
+    sub: str
+    org: str | None
+    roles: list[str]
+
+
 def config_router() -> APIRouter:
-    """`GET /auth/config`, in every environment."""
+    """`GET /auth/config` and `GET /auth/me`, in every environment."""
     router = APIRouter(tags=["sign-in"])
+
+    @router.get("/auth/me", summary="Who the bearer token is, with the org and roles the services give it")
+    async def me(principal: Annotated[Principal, Depends(current_principal)]) -> Me:
+        return Me(sub=principal.sub, org=principal.org, roles=sorted(principal.roles))
 
     @router.get("/auth/config", summary="How to sign in (development picker or OpenID Connect)")
     async def auth_config(request: Request) -> AuthConfig:
@@ -87,7 +100,7 @@ class OrgDirectory:
 
     async def all(self) -> list[DevOrg]:
         """Every org, in id order."""
-        if time.monotonic() - self.fetched_at < ORGS_TTL:
+        if self.orgs and time.monotonic() - self.fetched_at < ORGS_TTL:
             return self.orgs
         headers = {"Authorization": f"Bearer {system_token(self.settings)}"}
         url = self.settings.peer_url("issues") + "/v1/orgs"

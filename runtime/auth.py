@@ -9,6 +9,7 @@ with org and roles taken from configurable claims.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ PERSON_ROLES = ROLES - {"system"}
 OIDC_ALGORITHMS = ["RS256"]
 # An unknown key id makes the cache refetch the JWKS (the provider rotated keys), at most this often.
 JWKS_MIN_REFRESH = 10.0
+# Opaque access tokens are checked at the provider's userinfo endpoint; the answer is kept this long.
+OPAQUE_TTL = 60.0
+OPAQUE_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,8 @@ def verify_token(settings: Settings, token: str) -> Principal:
     return Principal(sub=str(claims["sub"]), org=claims.get("org"), roles=frozenset(r for r in roles if r in ROLES))
 
 
-class JwksCache:
-    """The signing keys of one OpenID provider, fetched from its JWKS and kept for `ttl` seconds."""
+class OidcProvider:
+    """One OpenID provider as the services see it: its signing keys (JWKS, kept `ttl` seconds) and userinfo."""
 
     def __init__(self, *, issuer: str, jwks_url: str = "", ttl: float = 600) -> None:
         self.issuer = issuer
@@ -105,15 +109,22 @@ class JwksCache:
         self.ttl = ttl
         self.keys: dict[str, jwt.PyJWK] = {}
         self.fetched_at = -1e9
+        self.document: dict[str, Any] = {}
+        self.opaque: dict[str, tuple[float, Principal]] = {}
         self._lock = asyncio.Lock()
+
+    async def discovery(self, client: httpx.AsyncClient) -> dict[str, Any]:
+        """The provider's discovery document (fetched once)."""
+        if not self.document:
+            response = await client.get(self.issuer.rstrip("/") + "/.well-known/openid-configuration")
+            response.raise_for_status()
+            self.document = dict(response.json())
+        return self.document
 
     async def _fetch(self) -> None:
         async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
             if not self.jwks_url:
-                discovery = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
-                response = await client.get(discovery)
-                response.raise_for_status()
-                self.jwks_url = str(response.json()["jwks_uri"])
+                self.jwks_url = str((await self.discovery(client))["jwks_uri"])
             response = await client.get(self.jwks_url)
             response.raise_for_status()
             keyset = jwt.PyJWKSet.from_dict(response.json())
@@ -139,14 +150,38 @@ class JwksCache:
         return self.keys[kid]
 
 
-_JWKS: dict[tuple[str, str], JwksCache] = {}
+    async def userinfo(self, settings: Settings, token: str) -> Principal:
+        """The caller of an opaque access token, as the provider's userinfo endpoint tells it (kept a minute)."""
+        ident = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        cached = self.opaque.get(ident)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
+                endpoint = str((await self.discovery(client))["userinfo_endpoint"])
+                response = await client.get(endpoint, headers={"Authorization": f"Bearer {token}"})
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            raise Unavailable(f"身份提供方暂时无法访问，请稍后重试 / cannot reach the identity provider: {exc}") from exc
+        if response.status_code in (400, 401, 403):
+            raise Unauthorized("登录已失效，请重新登录 / the identity provider does not accept this access token")
+        if response.status_code != 200:
+            raise Unavailable(f"身份提供方答复 {response.status_code}，请稍后重试 / the identity provider failed")
+        principal = principal_from_claims(settings, dict(response.json()))
+        if len(self.opaque) >= OPAQUE_CACHE_SIZE:
+            self.opaque.clear()
+        self.opaque[ident] = (now + OPAQUE_TTL, principal)
+        return principal
 
 
-def jwks_cache(settings: Settings) -> JwksCache:
-    """The process-wide key cache of the configured provider."""
+_JWKS: dict[tuple[str, str], OidcProvider] = {}
+
+
+def oidc_provider(settings: Settings) -> OidcProvider:
+    """The configured provider, one per process (its keys are cached)."""
     ident = (settings.oidc_issuer, settings.oidc_jwks_url)
     if ident not in _JWKS:
-        _JWKS[ident] = JwksCache(issuer=settings.oidc_issuer, jwks_url=settings.oidc_jwks_url,
+        _JWKS[ident] = OidcProvider(issuer=settings.oidc_issuer, jwks_url=settings.oidc_jwks_url,
                                  ttl=settings.oidc_jwks_ttl)
     return _JWKS[ident]
 
@@ -192,7 +227,7 @@ async def verify_oidc_token(settings: Settings, token: str) -> Principal:
         raise Unauthorized(f"invalid token: {exc}") from exc
     if header.get("alg") not in OIDC_ALGORITHMS:
         raise Unauthorized(f"invalid token: algorithm {header.get('alg')!r}; the provider's tokens must be RS256")
-    key = await jwks_cache(settings).key(str(header.get("kid", "")))
+    key = await oidc_provider(settings).key(str(header.get("kid", "")))
     try:
         claims = jwt.decode(
             token, key.key, algorithms=OIDC_ALGORITHMS, audience=settings.oidc_audience,
@@ -212,10 +247,21 @@ def _issuer_of(token: str) -> Any:
         return None
 
 
+def _is_jwt(token: str) -> bool:
+    return token.count(".") == 2
+
+
 async def authenticate(settings: Settings, token: str) -> Principal:
-    """The caller of a bearer token: the OpenID provider's when it issued it, else the configured key's."""
-    if settings.oidc_issuer and _issuer_of(token) == settings.oidc_issuer:
-        return await verify_oidc_token(settings, token)
+    """The caller of a bearer token: the OpenID provider's when it issued it, else the configured key's.
+
+    A provider's JWT (ID token, or a JWT access token) is verified against its JWKS; an opaque access token
+    (some providers issue only those) is checked at its userinfo endpoint.
+    """
+    if settings.oidc_issuer:
+        if not _is_jwt(token):
+            return await oidc_provider(settings).userinfo(settings, token)
+        if _issuer_of(token) == settings.oidc_issuer:
+            return await verify_oidc_token(settings, token)
     return verify_token(settings, token)
 
 

@@ -65,7 +65,10 @@ def test_compose_puts_nginx_in_front_with_the_generated_route_table() -> None:
     assert mounts["/etc/nginx/templates/default.conf.template"].endswith("deploy/nginx.conf")
     assert mounts["/etc/nginx/closeloop-proxy.conf"].endswith("deploy/nginx-proxy.conf")
     assert web["environment"]["CLOSELOOP_OIDC_ISSUER"] == OIDC["CLOSELOOP_OIDC_ISSUER"]
-    assert set(web["depends_on"]) == {"issues", "verification", "scoring", "notify"}
+    assert set(web["depends_on"]) == {"gateway", "issues", "verification", "scoring", "notify"}
+    gateway = rendered()["services"]["gateway"]  # type: ignore[index]
+    assert gateway["command"][:3] == ["python", "-m", "gateway"]
+    assert gateway["environment"]["CLOSELOOP_OIDC_CLIENT_ID"] == OIDC["CLOSELOOP_OIDC_CLIENT_ID"]
     assert "healthcheck" in web and web["build"]["dockerfile"] == "deploy/web.Dockerfile"
 
 

@@ -93,7 +93,8 @@ class Stack:
 
 
 MINIMAL_INDEX = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>闭环 · 测试页</title>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>闭环 · 测试页</title>
 <script type="module" src="/assets/probe-3f2a9c1b.js"></script></head>
 <body><h1>闭环</h1><p id="status">加载中…</p></body></html>
 """

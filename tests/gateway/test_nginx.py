@@ -44,14 +44,14 @@ def nginx_binary() -> Path:
 
 def configure(work: Path, *, upstreams: dict[str, str], dist: Path, port: int, binary: Path) -> Path:
     """The compose setup on loopback: templates filled in as the nginx image does, service names → ports."""
-    env = {"CLOSELOOP_OIDC_ISSUER": ISSUER, "CLOSELOOP_OIDC_CLIENT_ID": "native", "CLOSELOOP_DEMO": "true"}
+    env = {"CLOSELOOP_OIDC_ISSUER": ISSUER}
     script = f". {ROOT / 'deploy' / 'nginx-origin.envsh'}; printf %s \"$CLOSELOOP_OIDC_ORIGIN\""
     origin = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, check=True).stdout
     env["CLOSELOOP_OIDC_ORIGIN"] = origin
     server = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
     for name, value in env.items():
         server = server.replace("${" + name + "}", value)
-    for service in SERVICES:
+    for service in (*SERVICES, "gateway"):
         server = server.replace(f"server {service}:8000;", f"server {upstreams[service]};")
     server = server.replace("listen 80;", f"listen 127.0.0.1:{port};")
     server = server.replace("root /usr/share/nginx/html;", f"root {dist};")
@@ -79,7 +79,8 @@ def binary() -> Path:
 
 
 def test_nginx_accepts_the_generated_configuration(tmp_path: Path, binary: Path, minimal_dist: Path) -> None:
-    conf = configure(tmp_path, upstreams={s: f"127.0.0.1:{free_port()}" for s in SERVICES}, dist=minimal_dist,
+    conf = configure(tmp_path, upstreams={s: f"127.0.0.1:{free_port()}" for s in (*SERVICES, "gateway")},
+                     dist=minimal_dist,
                      port=free_port(), binary=binary)
     out = subprocess.run([str(binary), "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True,
                          timeout=30, check=False)
@@ -90,7 +91,8 @@ def test_nginx_accepts_the_generated_configuration(tmp_path: Path, binary: Path,
 def nginx_front(stack: Stack, binary: Path, tmp_path: Path) -> Iterator[str]:
     """Real nginx in front of the running services, with notify pointed at a port where nothing listens."""
     port = free_port()
-    upstreams = {s: f"127.0.0.1:{stack.cluster.ports[s]}" for s in SERVICES} | {"notify": f"127.0.0.1:{free_port()}"}
+    upstreams = {s: f"127.0.0.1:{stack.cluster.ports[s]}" for s in SERVICES} | {
+        "notify": f"127.0.0.1:{free_port()}", "gateway": f"127.0.0.1:{stack.gateway_port}"}
     conf = configure(tmp_path, upstreams=upstreams, dist=stack.dist, port=port, binary=binary)
     proc = subprocess.Popen([str(binary), "-p", str(tmp_path), "-c", str(conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={"PATH": os.environ.get("PATH", "")})
@@ -131,9 +133,11 @@ async def test_nginx_routes_like_the_gateway(stack: Stack, nginx_front: str) -> 
         assert down.json()["error"]["code"] == "service_unavailable"
         assert down.json()["error"]["details"] == [{"service": "notify"}]
         assert down.json()["error"]["message"].startswith("notify 服务暂时无法访问")
-        config = (await client.get(f"{nginx_front}/auth/config")).json()
-        assert config == {"mode": "oidc", "issuer": ISSUER, "client_id": "native", "demo": True}
-        assert (await client.post(f"{nginx_front}/auth/dev/token", json={})).status_code == 404
+        # Sign-in comes from the gateway process (here in development, so its picker answers too).
+        config = await client.get(f"{nginx_front}/auth/config")
+        assert config.json() == (await client.get(f"{stack.url}/auth/config")).json()
+        me = await client.get(f"{nginx_front}/auth/me", headers=admin)
+        assert me.json() == {"sub": "e2e", "org": "inspection-office", "roles": ["admin"]}
         page = await client.get(f"{nginx_front}/issues/HH-01")
         assert page.status_code == 200 and "闭环" in page.text and page.headers["cache-control"] == "no-cache"
         assert "connect-src 'self' http://localhost:9998;" in page.headers["content-security-policy"]

@@ -12,7 +12,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from runtime.auth import jwks_cache, principal_from_claims
+from runtime.auth import oidc_provider, principal_from_claims
 from runtime.errors import Forbidden
 from runtime.settings import get_settings
 from tests.gateway.oidc import Provider, sign_in
@@ -126,6 +126,36 @@ def test_an_issuer_without_an_audience_is_refused_at_start() -> None:
 async def _principal(svc: Running, token: str) -> Any:
     from runtime.auth import authenticate
 
-    assert jwks_cache(svc.settings).keys, "the service fetched the provider's keys"
+    assert oidc_provider(svc.settings).keys, "the service fetched the provider's keys"
     return await authenticate(svc.settings, token)
 
+
+
+async def test_an_opaque_access_token_is_checked_at_the_providers_userinfo(provider: Provider, issues: Running) -> None:
+    answer = await sign_in(provider, username="zhang.san")
+    access = answer["access_token"]
+    assert access.count(".") != 2, "the example provider issues opaque access tokens"
+    r = await whoami(issues, access)
+    assert r.status_code == 200, r.text
+    principal = await _principal(issues, access)
+    assert (principal.sub, principal.org, principal.roles) == ("u-eeb", "city-eeb", frozenset({"responsible"}))
+    r = await whoami(issues, "not-a-token-the-provider-ever-issued")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+
+
+async def test_the_gateway_tells_the_app_who_the_token_is(provider: Provider, tmp_path: Path) -> None:
+    import httpx
+
+    from gateway.app import create_app
+    from gateway.settings import GatewaySettings
+
+    settings = GatewaySettings(env="test", web_dist=tmp_path, oidc_client_id="native", **provider.settings())
+    app = create_app(settings)
+    id_token = (await sign_in(provider, username="li.si"))["id_token"]
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        r = await client.get("/auth/me", headers={"Authorization": f"Bearer {id_token}"})
+        assert r.json() == {"sub": "u-office", "org": "inspection-office", "roles": ["admin", "leader"]}
+        assert (await client.get("/auth/me")).status_code == 401
+        config = (await client.get("/auth/config")).json()
+        assert config == {"mode": "oidc", "issuer": provider.issuer, "client_id": "native", "demo": False}
