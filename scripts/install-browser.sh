@@ -10,8 +10,8 @@ fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
 
 echo "install-browser.sh: installing ${missing[*]} (browser tests)"
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo -n"; fi
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
   || { $SUDO apt-get update -q >/dev/null 2>&1 \
-       && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; } \
+       && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${missing[@]}" >/dev/null; } \
   || { echo "install-browser.sh: cannot install ${missing[*]}; run: apt-get install ${missing[*]}" >&2; exit 1; }
 [ -x /usr/bin/chromium ] || { echo "install-browser.sh: /usr/bin/chromium still missing after install" >&2; exit 1; }

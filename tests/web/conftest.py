@@ -18,13 +18,12 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from tests.e2e.cluster import ROOT
+from tests.gateway.oidc import Provider
 from tests.gateway.stack import Stack, write_minimal_dist
 
 CHROMIUM = Path("/usr/bin/chromium")
 SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 SCREENSHOTS = ROOT / "var" / "screenshots"
-
-pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="session")
@@ -47,14 +46,24 @@ def built_web_app(tmp: Path) -> Path:
 
 @pytest.fixture(scope="session")
 async def web_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    """The four services (embedded, seeded with the reference data) and the gateway serving the web app."""
+    """The four services (embedded, seeded with the reference data) and the gateway serving the web app.
+
+    The services also trust a real OpenID provider (`web_stack.provider`), whose sign-in returns to the
+    gateway's /auth/callback; the gateway itself stays in development mode, so the app shows its picker.
+    """
     root = tmp_path_factory.mktemp("web-stack")
-    stack = Stack(data_dir=root / "cluster", dist=built_web_app(root))
+    # The gateway does not pass the issuer on: it stays in development mode (the picker) for the journeys.
+    stack = Stack(data_dir=root / "cluster", dist=built_web_app(root), gateway_env={"CLOSELOOP_OIDC_ISSUER": ""})
+    provider = Provider(workdir=root, redirect_uri=f"{stack.url}/auth/callback")
+    provider.start()
+    stack.cluster.extra_env.update({k: v for k, v in provider.env().items() if k != "CLOSELOOP_OIDC_CLIENT_ID"})
+    stack.provider = provider  # type: ignore[attr-defined]
     try:
         await stack.start()
         yield stack
     finally:
         stack.stop()
+        provider.stop()
 
 
 @pytest.fixture(params=list(SIZES))
