@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import httpx
+import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
@@ -18,6 +19,7 @@ from runtime.errors import error_body
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                         "trailers", "transfer-encoding", "upgrade", "proxy-connection"})
 RETRY_AFTER_SECONDS = 5
+log = structlog.get_logger("closeloop.gateway")
 
 
 def _hop_by_hop(raw: list[tuple[bytes, bytes]]) -> set[str]:
@@ -28,6 +30,7 @@ def _hop_by_hop(raw: list[tuple[bytes, bytes]]) -> set[str]:
 
 def unavailable(service: str, why: str) -> JSONResponse:
     """The design's error shape for a service that cannot be reached: 503 with Retry-After."""
+    log.warning("service_unreachable", service=service, reason=why)
     body = error_body(
         "service_unavailable",
         f"{service} 服务暂时无法访问，请稍后重试 / the {service} service cannot be reached; try again shortly",

@@ -102,7 +102,7 @@ class WebApp:
             cache = IMMUTABLE if found.relative_to(self.dist).parts[0] == "assets" else NO_CACHE
             return FileResponse(found, headers={"Cache-Control": cache})
         last = path.rsplit("/", 1)[-1]
-        if path.startswith("/assets/") or "." in last and found is None and not last.endswith(".html"):
+        if path.startswith("/assets/") or ("." in last and not last.endswith(".html")):
             # A file that is not there: answering it with the index page would hand HTML to a <script>.
             return Response(
                 content=json.dumps(error_body("not_found", f"文件不存在 / no such file: {path}"), ensure_ascii=False),

@@ -5,7 +5,7 @@ set -euo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+dpkg -s fonts-noto-cjk 2>/dev/null | grep -q "^Status: install ok installed" || missing+=(fonts-noto-cjk)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-browser.sh: installing ${missing[*]} (browser tests)"

@@ -14,6 +14,7 @@ import httpx
 from runtime.auth import issue_token
 from runtime.cli import DATA, REFERENCE_ROUND
 from runtime.seed import seed_reference
+from runtime.settings import SERVICE_NAMES
 from tests.e2e.cluster import ROOT, Cluster, free_port
 
 
@@ -48,7 +49,7 @@ class Stack:
             [sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", str(self.gateway_port)],
             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
-    async def wait_gateway(self, timeout: float = 30) -> None:
+    async def wait_gateway(self, timeout: float = 120) -> None:
         """Until the gateway answers and every service behind it is ready."""
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
@@ -71,8 +72,11 @@ class Stack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     async def start(self, *, seed: bool = True) -> None:
-        """Services, reference data, gateway."""
-        await self.cluster.start_all()
+        """Services, reference data, gateway (generous waits: the machine may be shared and busy)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for name in SERVICE_NAMES:
+            self.cluster.start(name)
+        await self.cluster.wait_ready(timeout=180)
         if seed:
             admin = issue_token(self.cluster.settings, sub="seed", org="inspection-office", roles=["admin"])
             async with httpx.AsyncClient(base_url=self.cluster.url("issues"), timeout=120, trust_env=False,

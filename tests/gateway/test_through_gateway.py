@@ -124,3 +124,20 @@ async def test_a_bad_sign_in_is_a_422_naming_the_field(stack: Stack, body: dict[
         r = await client.post(f"{stack.url}/auth/dev/token", json=body)
     assert r.status_code == 422, r.text
     assert field in [d["field"] for d in r.json()["error"]["details"]], r.json()
+
+
+async def test_the_picker_pages_through_every_org(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway import signin
+    from gateway.app import create_app
+    from gateway.settings import GatewaySettings
+
+    monkeypatch.setattr(signin, "ORGS_PAGE", 4)  # the reference data has 23 orgs: six pages
+    urls = {f"{n}_url": stack.cluster.url(n) for n in ("issues", "verification", "scoring", "notify")}
+    app = create_app(GatewaySettings(env="development", web_dist=stack.dist, **urls))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        orgs = (await client.get("/auth/dev/orgs")).json()
+    async with httpx.AsyncClient(trust_env=False) as client:
+        direct = (await client.get(f"{stack.cluster.url('issues')}/v1/orgs", params={"limit": 1000},
+                                   headers=admin(stack))).json()["items"]
+    assert [o["id"] for o in orgs] == [o["id"] for o in direct] and len(orgs) > 8
