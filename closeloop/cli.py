@@ -104,8 +104,9 @@ def dev(
     data_dir: Annotated[Path, typer.Option(help="where the SQLite files and evidence live")] = Path("var"),
     seed: Annotated[bool, typer.Option(help="load the reference orgs, round and ledger (skips what exists)")] = True,
     host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
+    gateway_port: Annotated[int, typer.Option(help="the one address: web app and APIs (gateway)")] = 8000,
 ) -> None:
-    """Run the four services in embedded mode (SQLite, embedded feeds, local evidence folder)."""
+    """Run the four services in embedded mode (SQLite, embedded feeds, local evidence folder) behind the gateway."""
     ports = {name: base_port + i for i, name in enumerate(SERVICE_NAMES)}
     urls = {name: f"http://{host}:{port}" for name, port in ports.items()}
     env = dict(os.environ)
@@ -118,6 +119,10 @@ def dev(
             [sys.executable, "-m", "closeloop.cli", "serve", name, "--host", host, "--port", str(ports[name])],
             env=env, cwd=ROOT,
         )
+    # The gateway: one origin for the web app and the four APIs (gateway/).
+    procs["gateway"] = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--host", host, "--port", str(gateway_port)], env=env, cwd=ROOT)
+    gateway_url = f"http://{host}:{gateway_port}"
 
     def stop(*_: Any) -> None:
         for p in procs.values():
@@ -135,7 +140,7 @@ def dev(
 
     signal.signal(signal.SIGTERM, stop_and_exit)
     try:
-        _wait_healthy(urls, procs)
+        _wait_healthy(urls | {"gateway": gateway_url}, procs)
         if seed:
             settings = get_settings(service="issues", issues_url=urls["issues"])
             try:
@@ -143,6 +148,7 @@ def dev(
             except (RuntimeError, httpx.HTTPError) as exc:
                 fail(f"seeding the reference data failed: {exc}",
                      "fix the refused rows in data/ and run `make run` again (what was already created is kept)")
+        typer.secho(f"\n打开 {gateway_url}   (the web app and every API, one address)", fg="green", bold=True)
         typer.secho(f"\nClosed Loop is running (embedded mode, data in {data_dir.resolve()}):", fg="green")
         for name, url in urls.items():
             typer.echo(f"  {name:<13} {url}   API docs: {url}/docs")

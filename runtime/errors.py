@@ -53,6 +53,10 @@ class UnsupportedMediaType(DomainError):
     status, code = 415, "unsupported_media_type"
 
 
+class Unavailable(DomainError):
+    status, code = 503, "service_unavailable"
+
+
 class Invalid(DomainError):
     status, code = 422, "invalid"
 
@@ -116,6 +120,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status == 503:
+            headers = {"Retry-After": "5"}
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -5,11 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "closeloop-development-secret-do-not-use-in-production"
 SERVICE_NAMES = ("issues", "verification", "scoring", "notify")
+
+
+class OidcUser(BaseModel):
+    """The org and roles of one provider user, for providers that cannot emit them as claims."""
+
+    org: str = Field(min_length=1, max_length=64)
+    roles: list[str] = Field(min_length=1, max_length=6)
 
 
 class Settings(BaseSettings):
@@ -45,6 +52,16 @@ class Settings(BaseSettings):
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_from: str = "closeloop@localhost"
+    # OpenID Connect: tokens whose `iss` is this issuer are verified against its JWKS (RS256).
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_jwks_ttl: float = Field(default=600, gt=0)
+    oidc_org_claim: str = "closeloop_org"
+    oidc_roles_claim: str = "closeloop_roles"
+    # For providers that cannot emit those claims: {"<value of oidc_user_map_claim>": {"org": …, "roles": […]}}.
+    oidc_user_map: dict[str, OidcUser] = Field(default_factory=dict)
+    oidc_user_map_claim: str = "sub"
 
     @model_validator(mode="after")
     def _safe(self) -> Settings:
@@ -58,6 +75,9 @@ class Settings(BaseSettings):
                 raise ValueError("CLOSELOOP_CHECKPOINT_KEY must be set in production")
             if not self.database_url:
                 raise ValueError("CLOSELOOP_DATABASE_URL must be set in production")
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("CLOSELOOP_OIDC_AUDIENCE must be set with CLOSELOOP_OIDC_ISSUER (the client id the "
+                             "provider writes into `aud`)")
         return self
 
     @classmethod

@@ -14,6 +14,10 @@ if ! command -v docker-compose >/dev/null 2>&1; then
     || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null; } \
     || { echo "test.sh: cannot install docker-compose; install it (apt-get install docker-compose) and rerun"; exit 1; }
 fi
+# The browser tests drive Debian's Chromium (with CJK fonts for the screenshots); they fail without it.
+scripts/install-browser.sh
+# The web app, when web/ has one and it changed (tests/web builds it too; this shows the build's output once).
+scripts/build-web.sh
 scripts/servers.sh start
 trap 'scripts/servers.sh stop >/dev/null 2>&1 || true' EXIT
 # shellcheck disable=SC1091

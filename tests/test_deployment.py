@@ -23,10 +23,13 @@ OPTIONAL = {"host", "port", "system_token", "jwt_public_key", "jwt_algorithm", "
             "retry_backoff", "log_level", "log_json", "kafka_prefix",
             # service settings whose defaults suit every deployment (upload limits, schedule, delivery retries)
             "max_upload_bytes", "far_from_site_metres", "reuse_phash_distance",
-            *(name for name in NotifySettings.model_fields if name.startswith("notify_"))}
+            *(name for name in NotifySettings.model_fields if name.startswith("notify_")),
+            # discovered from the issuer; cached for 10 minutes; only for providers that cannot emit the claims
+            "oidc_jwks_url", "oidc_jwks_ttl", "oidc_user_map", "oidc_user_map_claim"}
 # Each service reads its own Settings subclass; compose must configure every field of that class.
 SERVICE_SETTINGS: dict[str, type[Settings]] = {"issues": IssuesSettings, "verification": VerificationSettings,
                                                "scoring": ScoringSettings, "notify": NotifySettings}
+OIDC = {"CLOSELOOP_OIDC_ISSUER": "https://id.example.gov.cn/realms/city", "CLOSELOOP_OIDC_CLIENT_ID": "closeloop-web"}
 
 
 def compose_exe() -> str:
@@ -41,7 +44,8 @@ def compose_exe() -> str:
 
 def rendered() -> dict[str, object]:
     exe = compose_exe()
-    env = {**os.environ, "POSTGRES_PASSWORD": "pw", "CLOSELOOP_JWT_SECRET": "s" * 40, "CLOSELOOP_CHECKPOINT_KEY": "k"}
+    env = {**os.environ, "POSTGRES_PASSWORD": "pw", "CLOSELOOP_JWT_SECRET": "s" * 40, "CLOSELOOP_CHECKPOINT_KEY": "k",
+           **OIDC}
     out = subprocess.run([exe, "-f", str(ROOT / "docker-compose.yml"), "config"], check=False, env=env,
                          capture_output=True,
                          text=True, timeout=60)
@@ -64,6 +68,20 @@ def test_compose_file_validates_and_configures_every_setting_of_every_service() 
         parsed = settings_class(**{k.removeprefix("CLOSELOOP_").lower(): v for k, v in env.items()})  # they parse
         assert parsed.service == name
     assert services["kafka"]["image"] == "apache/kafka:3.9.1"
+
+
+def test_compose_puts_nginx_in_front_with_the_generated_route_table() -> None:
+    web = rendered()["services"]["web"]  # type: ignore[index]
+    # docker-compose 1.29 renders short volume syntax as "source:target:mode".
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in web["volumes"]}
+    assert mounts["/etc/nginx/templates/default.conf.template"].endswith("deploy/nginx.conf")
+    assert mounts["/etc/nginx/closeloop-proxy.conf"].endswith("deploy/nginx-proxy.conf")
+    assert web["environment"]["CLOSELOOP_OIDC_ISSUER"] == OIDC["CLOSELOOP_OIDC_ISSUER"]
+    assert set(web["depends_on"]) == {"gateway", "issues", "verification", "scoring", "notify"}
+    gateway = rendered()["services"]["gateway"]  # type: ignore[index]
+    assert gateway["command"][:3] == ["python", "-m", "gateway"]
+    assert gateway["environment"]["CLOSELOOP_OIDC_CLIENT_ID"] == OIDC["CLOSELOOP_OIDC_CLIENT_ID"]
+    assert "healthcheck" in web and web["build"]["dockerfile"] == "deploy/web.Dockerfile"
 
 
 def test_compose_refuses_to_render_without_the_secrets() -> None:

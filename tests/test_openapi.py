@@ -28,9 +28,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from runtime.app import build_app
 from closeloop.cli import REFERENCE_ROUND
 from closeloop.seed import seed_reference
+from runtime.app import build_app
 from tests.support import DATA, running, settings_for, token
 
 SERVICES = ("issues", "verification", "scoring", "notify")
