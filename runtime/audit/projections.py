@@ -1,6 +1,6 @@
 """Pure projections of what each service derives from its OWN events, rebuilt from the log alone.
 
-The rules are the services' own: the issue state machine is `services.issues.domain.TRANSITIONS`, read here,
+The rules are the services' own: the issue state machine is `contracts.lifecycle.TRANSITIONS`, read here,
 never copied. State the services derive from OTHER services' events is rebuilt by running their handler
 tables (see runtime.audit.replay). No I/O here, no pydantic per event: events are the audit's typed records
 (runtime.audit.records.LoggedEvent) and payloads are read as the JSON they are, after the registry's upcasters
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from contracts.lifecycle import TRANSITIONS
 from contracts.registry import REGISTRY, upcast
 from runtime.audit.records import LoggedActor, LoggedEvent, actor_dict
 
@@ -36,13 +37,11 @@ class Projections:
     """Every service's own-event projections, fed events in each log's order; `state()` is plain JSON."""
 
     def __init__(self) -> None:
-        from services.issues.domain import TRANSITIONS
-
-        self.transitions = {(action, str(src)): str(dst) for (action, src), dst in TRANSITIONS.items()}
+        self.transitions = {(str(action), str(src)): str(dst) for (action, src), dst in TRANSITIONS.items()}
         # from status -> {to status -> (action, to status)}: one lookup per move, and one string per status
         self.moves: dict[str, dict[str, tuple[str, str]]] = {}
         for (action, src), dst in TRANSITIONS.items():
-            self.moves.setdefault(str(src), {})[str(dst)] = (action, str(dst))
+            self.moves.setdefault(str(src), {})[str(dst)] = (str(action), str(dst))
         self.latest = _latest()
         self.orgs: dict[str, dict[str, Any]] = {}
         self.rounds: dict[str, dict[str, Any]] = {}
@@ -160,7 +159,7 @@ class Projections:
         current = issue["status"]
         target = self.transitions.get(("start", current))
         if target is None:
-            self.anomaly(event, f"start is not allowed from {current} (services.issues.domain.TRANSITIONS)")
+            self.anomaly(event, f"start is not allowed from {current} (contracts.lifecycle.TRANSITIONS)")
             return
         issue["history"].append(("start", current, target, event.time, self._actor(event), None, event.id))
         issue["status"] = target
@@ -176,7 +175,7 @@ class Projections:
             return
         move = self.moves.get(current, {}).get(d["to_status"])
         if move is None:
-            self.anomaly(event, f"{current} → {d['to_status']} is no transition of services.issues.domain.TRANSITIONS")
+            self.anomaly(event, f"{current} → {d['to_status']} is no transition of contracts.lifecycle.TRANSITIONS")
             return
         actor = event.actor
         known = self.actors.get(actor.user)

@@ -2,45 +2,29 @@
 
 from __future__ import annotations
 
+from contracts import lifecycle
 from contracts.enums import IssueStatus
 from runtime.auth import Principal
 from runtime.errors import Conflict
 
 S = IssueStatus
 
-# (action, from) -> to. Anything absent is an illegal transition (409).
-TRANSITIONS: dict[tuple[str, IssueStatus], IssueStatus] = {
-    ("start", S.registered): S.in_progress,
-    ("apply", S.registered): S.closure_requested,
-    ("apply", S.in_progress): S.closure_requested,
-    ("accept", S.closure_requested): S.signed_off,
-    ("reject", S.closure_requested): S.in_progress,
-    ("file", S.signed_off): S.filed,
-    ("reopen", S.signed_off): S.in_progress,
-    ("reopen", S.filed): S.in_progress,
-}
-
-# Which verification event moves the status, and by which action.
-EVENT_ACTIONS = {
-    "closure.requested": "apply",
-    "closure.accepted": "accept",
-    "closure.rejected": "reject",
-    "closure.filed": "file",
-    "issue.reopened": "reopen",
-}
+# The state machine is the contract's (contracts.lifecycle); these names stay for the callers of this module.
+TRANSITIONS = lifecycle.TRANSITIONS
+EVENT_ACTIONS = lifecycle.EVENT_ACTIONS
 
 
 def next_status(*, action: str, current: str) -> IssueStatus:
     """The status after `action`, or Conflict when the state machine forbids it."""
-    try:
-        return TRANSITIONS[(action, IssueStatus(current))]
-    except KeyError:
-        allowed = sorted({a for (a, s) in TRANSITIONS if s == current})
+    target = lifecycle.next_status(action, current)
+    if target is None:
+        allowed = sorted(lifecycle.allowed_actions(current))
         raise Conflict(
             f"cannot {action} an issue that is {current}",
             details=[{"field": "status", "message": f"allowed from {current}: {', '.join(allowed) or 'nothing'}"}],
             code="illegal_transition",
-        ) from None
+        )
+    return target
 
 
 # Statuses in which the lead responsible org may report progress, and ask for (or be granted) more time.

@@ -48,7 +48,7 @@ async def register_org(uow: UnitOfWork, *, cmd: OrgRegistered) -> Org:
         raise Conflict(f"org {cmd.org_id} already exists", details=[{"field": "id", "message": "already exists"}])
     org = Org(id=cmd.org_id, name=cmd.name, kind=cmd.kind, zone_type=cmd.zone_type, created_at=uow.clock.now())
     uow.session.add(org)
-    await uow.emit("org.registered", cmd.org_id, cmd)
+    await uow.emit(cmd.org_id, cmd)
     return org
 
 
@@ -62,7 +62,7 @@ async def register_round(uow: UnitOfWork, *, cmd: RoundRegistered) -> Round:
     rnd = Round(id=cmd.round_id, name=cmd.name, level=cmd.level, started_on=cmd.started_on, ended_on=cmd.ended_on,
                 feedback_on=cmd.feedback_on, created_at=uow.clock.now())
     uow.session.add(rnd)
-    await uow.emit("round.registered", cmd.round_id, cmd)
+    await uow.emit(cmd.round_id, cmd)
     return rnd
 
 
@@ -163,7 +163,7 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
     # The outbox rows and chain heads of the events are flushed together at commit, not one by one.
     with session.no_autoflush:
         for p in payloads:
-            envelope = await uow.emit("issue.registered", p.issue_id, p, new_subject=True)
+            envelope = await uow.emit(p.issue_id, p, new_subject=True)
             steps.append({"issue_id": p.issue_id, "action": "register", "from_status": None,
                           "to_status": IssueStatus.registered.value, "actor_user": uow.actor.user,
                           "actor_org": uow.actor.org, "actor_role": uow.actor.role, "reason": None,
@@ -184,7 +184,7 @@ def _record(uow: UnitOfWork, issue: Issue, *, action: str, from_status: str | No
 async def start_issue(uow: UnitOfWork, *, issue: Issue, note: str | None = None) -> Issue:
     """registered → in_progress, by the responsible org."""
     target = domain.next_status(action="start", current=issue.status)
-    envelope = await uow.emit("issue.started", issue.id,
+    envelope = await uow.emit(issue.id,
                               IssueStarted(issue_id=issue.id, responsible_org_id=issue.responsible_org_id))
     _record(uow, issue, action="start", from_status=issue.status, to_status=target, reason=note,
             event_id=str(envelope.id))
@@ -198,7 +198,7 @@ async def report_progress(uow: UnitOfWork, *, issue: Issue, note: str, percent: 
                           evidence_ids: list[str]) -> Issue:
     """A progress report on an issue in progress (note, percent 0–100, evidence ids)."""
     domain.require_status(action="report progress on", current=issue.status, allowed=domain.PROGRESS_FROM)
-    envelope = await uow.emit("issue.progress_reported", issue.id, IssueProgressReported(
+    envelope = await uow.emit(issue.id, IssueProgressReported(
         issue_id=issue.id, responsible_org_id=issue.responsible_org_id, note=note, percent=percent,
         evidence_ids=evidence_ids))
     _record(uow, issue, action="progress", from_status=issue.status, to_status=issue.status, reason=note,
@@ -228,7 +228,7 @@ async def request_extension(uow: UnitOfWork, *, issue: Issue, requested_deadline
                     requested_deadline=requested_deadline, reason=reason, state="pending",
                     requested_by=uow.actor.user, requested_at=now)
     uow.session.add(ext)
-    envelope = await uow.emit("issue.extension_requested", issue.id, IssueExtensionRequested(
+    envelope = await uow.emit(issue.id, IssueExtensionRequested(
         issue_id=issue.id, extension_id=ext.id, responsible_org_id=issue.responsible_org_id,
         current_deadline=issue.deadline, requested_deadline=requested_deadline, reason=reason))
     _record(uow, issue, action="extension_requested", from_status=issue.status, to_status=issue.status,
@@ -248,7 +248,7 @@ async def decide_extension(uow: UnitOfWork, *, issue: Issue, ext: Extension, app
         domain.require_status(action="extend the deadline of", current=issue.status, allowed=domain.EXTENSIBLE)
     previous = issue.deadline
     new = ext.requested_deadline if approved else previous
-    envelope = await uow.emit("issue.extension_decided", issue.id, IssueExtensionDecided(
+    envelope = await uow.emit(issue.id, IssueExtensionDecided(
         issue_id=issue.id, extension_id=ext.id, approved=approved, previous_deadline=previous, deadline=new,
         opinion=opinion))
     now = uow.clock.now()
@@ -284,7 +284,7 @@ async def update_issue(uow: UnitOfWork, *, issue: Issue, changes: dict[str, Any]
         description=issue.description, measures=issue.measures,
         target=issue.target, location=issue.location,  # type: ignore[arg-type]  # pydantic validates the dicts
     )
-    envelope = await uow.emit("issue.updated", issue.id, payload)
+    envelope = await uow.emit(issue.id, payload)
     _record(uow, issue, action="update", from_status=issue.status, to_status=issue.status, reason=reason,
             event_id=str(envelope.id),
             details={"changed": changed, "before": before, "after": {k: changes[k] for k in changed}})
@@ -304,7 +304,7 @@ async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: Ba
     action = domain.EVENT_ACTIONS[envelope.type]
     target = domain.next_status(action=action, current=issue.status)
     reason = getattr(payload, "opinion", None) or getattr(payload, "reason", None) or getattr(payload, "summary", None)
-    emitted = await uow.emit("issue.status_changed", issue.id, IssueStatusChanged(
+    emitted = await uow.emit(issue.id, IssueStatusChanged(
         issue_id=issue.id, from_status=IssueStatus(issue.status), to_status=target, reason=reason,
         cause_event_id=str(envelope.id),
     ))

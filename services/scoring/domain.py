@@ -15,13 +15,14 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, NamedTuple
 
+from contracts import lifecycle
 from runtime.clock import SHANGHAI
 from runtime.errors import Invalid
 
 COMPONENTS = ("on_time_closure", "completion", "quality", "environment")
 ZONE_TYPES = ("urban_core", "ecological", "industrial", "agricultural", "department")
 KINDS = ("region", "department")
-DONE = frozenset({"signed_off", "filed"})
+DONE = frozenset(s.value for s in lifecycle.CLOSED)
 
 DEFAULT_SCHEME: dict[str, Any] = {
     "weights": {

@@ -100,7 +100,7 @@ async def put_scheme(uow: UnitOfWork, *, scheme_id: str, body: dict[str, Any]) -
     version = (versions[-1].version if versions else 0) + 1
     row = SchemeVersion(id=scheme_id, version=version, created_at=now, created_by=uow.actor.user or "?", **clean)
     uow.session.add(row)
-    await uow.emit("score.scheme_versioned", f"scheme/{scheme_id}",
+    await uow.emit(f"scheme/{scheme_id}",
                    SchemeVersioned(scheme_id=scheme_id, version=version, **clean))
     return scheme_view(row, [v.version for v in versions] + [version])
 
@@ -130,7 +130,7 @@ async def record_readings(uow: UnitOfWork, *, items: list[dict[str, Any]]) -> li
                          value=float(item["value"]), observed_at=item["observed_at"], recorded_at=now,
                          recorded_by=uow.actor.user or "?")
         uow.session.add(row)
-        await uow.emit("indicator.recorded", row.org_id, IndicatorRecorded(
+        await uow.emit(row.org_id, IndicatorRecorded(
             reading_id=row.id, org_id=row.org_id, indicator=row.indicator, value=row.value,
             observed_at=row.observed_at))
         out.append({"id": row.id, "org_id": row.org_id, "indicator": row.indicator, "value": row.value,
@@ -199,7 +199,7 @@ async def publish_ranking(uow: UnitOfWork, *, period: str, kind: str, scheme_id:
          "components": {c: r["components"][c]["score"] for c in domain.COMPONENTS},
          "overdue": r["overdue"], "named": r["named"], "penalty": r["penalty"]}
         for r in frozen["rows"]]
-    await uow.emit("ranking.published", f"{p.label}/{kind}/{scheme_id}", RankingPublished(
+    await uow.emit(f"{p.label}/{kind}/{scheme_id}", RankingPublished(
         ranking_id=ranking.id, period=p.label, kind=kind, scheme_id=scheme_id, scheme_version=scheme.version,
         published_at=now, supersedes=ranking.supersedes, bottom_named=ranking.bottom_named,
         penalized=ranking.penalized, rows=payload_rows,

@@ -126,7 +126,7 @@ async def submit_evidence(uow: UnitOfWork, *, issue: KnownIssue, evidence: Evide
     evidence.flags = flags.codes
     evidence.flag_details = flags.details
     uow.session.add(evidence)
-    await uow.emit("evidence.submitted", issue.id, EvidenceSubmitted(
+    await uow.emit(issue.id, EvidenceSubmitted(
         evidence_id=evidence.id, issue_id=issue.id, kind=evidence.kind,  # type: ignore[arg-type]  # pydantic validates
         sha256=evidence.sha256, size=evidence.size,
         media_type=evidence.media_type, captured_at=evidence.captured_at or facts.captured_at,
@@ -135,7 +135,7 @@ async def submit_evidence(uow: UnitOfWork, *, issue: KnownIssue, evidence: Evide
         org_id=evidence.org_id, flags=flags.codes,
     ))
     if flags.codes:
-        await uow.emit("evidence.flagged", issue.id, EvidenceFlagged.model_validate({
+        await uow.emit(issue.id, EvidenceFlagged.model_validate({
             "evidence_id": evidence.id, "issue_id": issue.id, "sha256": evidence.sha256, "flags": flags.codes,
             "details": flags.details, "responsible_org_id": issue.responsible_org_id,
             "supervising_org_id": issue.supervising_org_id, "org_id": evidence.org_id,
@@ -175,7 +175,7 @@ async def apply_for_closure(uow: UnitOfWork, *, issue: KnownIssue, summary: str,
     uow.session.add(closure)
     issue.status = "closure_requested"
     uow.session.add(issue)
-    await uow.emit("closure.requested", issue.id, ClosureRequested(
+    await uow.emit(issue.id, ClosureRequested(
         closure_id=closure.id, issue_id=issue.id, responsible_org_id=issue.responsible_org_id,
         supervising_org_id=issue.supervising_org_id, summary=summary, evidence_ids=evidence_ids,
         attempt=closure.attempt,
@@ -207,12 +207,12 @@ async def decide(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue, decisi
     if decision == "accept":
         closure.state = "accepted"
         issue.status = "signed_off"
-        await uow.emit("closure.accepted", issue.id, ClosureAccepted(opinion=opinion, **common))
+        await uow.emit(issue.id, ClosureAccepted(opinion=opinion, **common))
     else:
         closure.state = "rejected"
         issue.status = "in_progress"
         issue.rejections += 1
-        await uow.emit("closure.rejected", issue.id, ClosureRejected(
+        await uow.emit(issue.id, ClosureRejected(
             opinion=opinion or "", reason_code=reason_code, **common))  # type: ignore[arg-type]  # pydantic validates
     uow.session.add(closure)
     uow.session.add(issue)
@@ -228,7 +228,7 @@ async def file_closure(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue) 
     issue.status = "filed"
     uow.session.add(closure)
     uow.session.add(issue)
-    await uow.emit("closure.filed", issue.id, ClosureFiled(
+    await uow.emit(issue.id, ClosureFiled(
         closure_id=closure.id, issue_id=issue.id, responsible_org_id=issue.responsible_org_id))
     return closure
 
@@ -247,7 +247,7 @@ async def reopen(uow: UnitOfWork, *, issue: KnownIssue, reason: str, evidence_id
     uow.session.add(record)
     issue.status = "in_progress"
     uow.session.add(issue)
-    await uow.emit("issue.reopened", issue.id, IssueReopened(
+    await uow.emit(issue.id, IssueReopened(
         reopening_id=record.id, issue_id=issue.id, responsible_org_id=issue.responsible_org_id, reason=reason,
         evidence_ids=evidence_ids, supervising_org_id=issue.supervising_org_id, from_status=record.from_status,
         number=record.number,
