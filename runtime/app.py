@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,7 @@ from runtime.bus.embedded import FeedFollower
 from runtime.bus.kafka import KafkaFollower, KafkaPublisher
 from runtime.checkpoints import checkpoint_if_due, signing_key
 from runtime.clock import Clock
-from runtime.consumer import Consumer, Handler
+from runtime.consumer import Consumer, HandlerTable
 from runtime.db import make_engine, make_sessionmaker, migrate
 from runtime.errors import NotFound, install_error_handlers
 from runtime.logs import configure_logging, correlation_id
@@ -48,7 +48,7 @@ class ServiceSpec:
 
     name: str
     routers: list[APIRouter]
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    handlers: HandlerTable = field(default_factory=HandlerTable)
     follows: tuple[str, ...] = ()
     tasks: list[Task] = field(default_factory=list)
     description: str = ""

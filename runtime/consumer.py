@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from contracts import Envelope
-from contracts.registry import is_known, parse_data
+from contracts.registry import is_known, key_of, latest_version, parse_data
 from runtime.clock import Clock
 from runtime.logs import correlation_id
 from runtime.models import DeadLetter, FeedCursor, InboxRow
@@ -23,7 +23,77 @@ from runtime.outbox import UnitOfWork
 
 log = structlog.get_logger("closeloop.consumer")
 
-Handler = Callable[[UnitOfWork, Envelope, BaseModel], Awaitable[None]]
+P = TypeVar("P", bound=BaseModel)
+Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
+KeyOf = Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of a handler table: the payload class, its handler, and the parked key it releases (if any)."""
+
+    model: type[BaseModel]
+    handler: Handler
+    releases: KeyOf | None = None
+
+
+class HandlerTable:
+    """A service's handlers, each registered for an event CLASS and called with that payload type.
+
+    The envelope's type names the class (contracts.registry); `releases` names the key of the events parked
+    until this one arrives (e.g. issue.registered releases what was parked under its issue).
+    """
+
+    def __init__(self) -> None:
+        self._routes: dict[str, Route] = {}
+
+    def add(self, model: type[P], handler: Callable[[UnitOfWork, Envelope, P], Awaitable[None]], *,
+            releases: Callable[[P], str] | None = None) -> None:
+        """Register `handler` for the newest version of the event `model` is."""
+        type_, version = key_of(model)
+        if version != latest_version(type_):
+            raise ValueError(f"{model.__name__} is {type_} v{version}, not the newest version: handle the newest")
+        if type_ in self._routes:
+            raise ValueError(f"{type_} has a handler already")
+        self._routes[type_] = Route(model=model, handler=handler, releases=releases)
+
+    def on(self, model: type[P], *, releases: Callable[[P], str] | None = None
+           ) -> Callable[[Callable[[UnitOfWork, Envelope, P], Awaitable[None]]],
+                         Callable[[UnitOfWork, Envelope, P], Awaitable[None]]]:
+        """Decorator form of `add`."""
+        def wrap(fn: Callable[[UnitOfWork, Envelope, P], Awaitable[None]]
+                 ) -> Callable[[UnitOfWork, Envelope, P], Awaitable[None]]:
+            self.add(model, fn, releases=releases)
+            return fn
+        return wrap
+
+    def replacing(self, model: type[P], handler: Callable[[UnitOfWork, Envelope, P], Awaitable[None]]
+                  ) -> HandlerTable:
+        """A copy of the table with `model`'s handler replaced (its release key kept); for tests and tools."""
+        copy = HandlerTable()
+        copy._routes = dict(self._routes)
+        type_ = key_of(model)[0]
+        old = copy._routes.get(type_)
+        copy._routes[type_] = Route(model=model, handler=handler, releases=old.releases if old else None)
+        return copy
+
+    def get(self, type_: str) -> Route | None:
+        """The route of an event type, or None when the service ignores it."""
+        return self._routes.get(type_)
+
+    def types(self) -> list[str]:
+        """The event types handled, in registration order."""
+        return list(self._routes)
+
+    def models(self) -> list[type[BaseModel]]:
+        """The payload classes handled, in registration order."""
+        return [r.model for r in self._routes.values()]
+
+    def __contains__(self, type_: object) -> bool:
+        return type_ in self._routes
+
+    def __len__(self) -> int:
+        return len(self._routes)
 
 
 class Poison(Exception):
@@ -49,7 +119,7 @@ class Consumer:
         name: str,
         service: str,
         sessions: async_sessionmaker[AsyncSession],
-        handlers: Mapping[str, Handler],
+        handlers: HandlerTable,
         clock: Clock,
         attempts: int = 4,
         backoff: float = 0.1,
@@ -112,20 +182,20 @@ class Consumer:
             self.metrics.consumed.labels(consumer=self.name, outcome=status).inc()
 
     async def _handle_once(self, envelope: Envelope, *, feed: str | None, position: int | None) -> Outcome:
-        handler = self.handlers.get(envelope.type)
+        route = self.handlers.get(envelope.type)
         event_id = str(envelope.id)
         token = correlation_id.set(envelope.correlation_id)  # the handler's logs carry the request's id
         try:
-            return await self._in_transaction(envelope, handler, event_id, feed=feed, position=position)
+            return await self._in_transaction(envelope, route, event_id, feed=feed, position=position)
         finally:
             correlation_id.reset(token)
 
-    async def _in_transaction(self, envelope: Envelope, handler: Handler | None, event_id: str, *,
+    async def _in_transaction(self, envelope: Envelope, route: Route | None, event_id: str, *,
                               feed: str | None, position: int | None) -> Outcome:
         async with self.sessions() as session, session.begin():
             if feed is not None and position is not None:
                 await self._advance(session, feed, position)
-            if handler is None:
+            if route is None:
                 return Outcome("ignored", event_id)
             seen = await session.get(InboxRow, (self.name, event_id))
             if seen is not None:
@@ -144,7 +214,10 @@ class Consumer:
                 causation_id=event_id,
                 clock=self.clock,
             )
-            await handler(uow, envelope, payload)
+            if not isinstance(payload, route.model):
+                raise Poison(f"{envelope.type} v{envelope.version} parsed as {type(payload).__name__}, "
+                             f"not {route.model.__name__}")
+            await route.handler(uow, envelope, payload)
             session.add(InboxRow(consumer=self.name, event_id=event_id, type=envelope.type,
                                  processed_at=self.clock.now()))
         if self.after_commit:

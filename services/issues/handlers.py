@@ -6,7 +6,6 @@ import uuid
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import func, insert, select, update
 from sqlmodel import col
 
@@ -23,6 +22,14 @@ from contracts.events.issues import (
     OrgRegistered,
     RoundRegistered,
 )
+from contracts.events.verification import (
+    ClosureAccepted,
+    ClosureFiled,
+    ClosureRejected,
+    ClosureRequested,
+    IssueReopened,
+)
+from runtime.consumer import HandlerTable
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
 from services.issues import domain, ledger
@@ -295,9 +302,12 @@ async def update_issue(uow: UnitOfWork, *, issue: Issue, changes: dict[str, Any]
     return issue
 
 
-async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+VerificationEvent = ClosureRequested | ClosureAccepted | ClosureRejected | ClosureFiled | IssueReopened
+
+
+async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: VerificationEvent) -> None:
     """Move the issue's status as the verification service decided, and log why."""
-    issue_id = payload.issue_id  # type: ignore[attr-defined]  # every payload in HANDLERS has one
+    issue_id = payload.issue_id
     issue = await get_issue(uow.session, issue_id=issue_id, lock=True)
     if issue is None:
         raise NotFound(f"issue {issue_id} named by {envelope.type} {envelope.id} is unknown here")
@@ -316,4 +326,9 @@ async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: Ba
     uow.session.add(issue)
 
 
-HANDLERS = {event_type: on_verification_event for event_type in domain.EVENT_ACTIONS}
+HANDLERS = HandlerTable()
+HANDLERS.add(ClosureRequested, on_verification_event)
+HANDLERS.add(ClosureAccepted, on_verification_event)
+HANDLERS.add(ClosureRejected, on_verification_event)
+HANDLERS.add(ClosureFiled, on_verification_event)
+HANDLERS.add(IssueReopened, on_verification_event)

@@ -7,7 +7,6 @@ A notice's key comes from the event id, so a redelivered event (or a second repl
 from __future__ import annotations
 
 import structlog
-from pydantic import BaseModel
 
 from contracts import Envelope
 from contracts.events.issues import (
@@ -27,6 +26,7 @@ from contracts.events.verification import (
     ClosureRequested,
     IssueReopened,
 )
+from runtime.consumer import HandlerTable
 from runtime.outbox import UnitOfWork
 from services.notify.bulletins import publish_bulletin
 from services.notify.notices import Directory, notify
@@ -64,18 +64,16 @@ async def _set_status(uow: UnitOfWork, issue_id: str, status: str) -> IssueView 
     return view
 
 
-async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: OrgRegistered) -> None:
     """Remember the org's name for digests."""
-    assert isinstance(payload, OrgRegistered)
     org = await uow.session.get(OrgView, payload.org_id) or OrgView(id=payload.org_id, name=payload.name,
                                                                     kind=str(payload.kind))
     org.name, org.kind = payload.name, str(payload.kind)
     uow.session.add(org)
 
 
-async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: IssueRegistered) -> None:
     """Keep the issue, and tell the responsible org (cooperating orgs in copy) it was assigned to it."""
-    assert isinstance(payload, IssueRegistered)
     view = await uow.session.get(IssueView, payload.issue_id)
     if view is None:
         view = IssueView(id=payload.issue_id, code=payload.code, title=payload.title,
@@ -104,9 +102,8 @@ async def _announce_assignment(uow: UnitOfWork, envelope: Envelope, view: IssueV
                      recipients=[await d.org(o) for o in view.cooperating_org_ids if o != view.responsible_org_id])
 
 
-async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: IssueUpdated) -> None:
     """Keep the issue current; a change of responsible or cooperating orgs is announced as a reassignment."""
-    assert isinstance(payload, IssueUpdated)
     view = await _issue(uow, payload.issue_id)
     if view is None:
         return
@@ -120,39 +117,34 @@ async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: BaseMod
         await _announce_assignment(uow, envelope, view, trigger="issue.reassigned", verb="调整交办")
 
 
-async def on_issue_started(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_issue_started(uow: UnitOfWork, envelope: Envelope, payload: IssueStarted) -> None:
     """The issue is in progress."""
-    assert isinstance(payload, IssueStarted)
     await _set_status(uow, payload.issue_id, "in_progress")
 
 
-async def on_status_changed(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_status_changed(uow: UnitOfWork, envelope: Envelope, payload: IssueStatusChanged) -> None:
     """Follow the status the issues service holds."""
-    assert isinstance(payload, IssueStatusChanged)
     await _set_status(uow, payload.issue_id, str(payload.to_status))
 
 
-async def on_progress(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_progress(uow: UnitOfWork, envelope: Envelope, payload: IssueProgressReported) -> None:
     """The last progress, for the weekly dispatch."""
-    assert isinstance(payload, IssueProgressReported)
     view = await _issue(uow, payload.issue_id)
     if view is not None and (view.progress_at is None or envelope.time >= view.progress_at):
         view.progress_note, view.progress_percent, view.progress_at = payload.note, payload.percent, envelope.time
         uow.session.add(view)
 
 
-async def on_extension_decided(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_extension_decided(uow: UnitOfWork, envelope: Envelope, payload: IssueExtensionDecided) -> None:
     """An approved extension moves the deadline; reminders are keyed by deadline, so they start afresh."""
-    assert isinstance(payload, IssueExtensionDecided)
     view = await _issue(uow, payload.issue_id)
     if view is not None and payload.approved:
         view.deadline = payload.deadline
         uow.session.add(view)
 
 
-async def on_closure_requested(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_closure_requested(uow: UnitOfWork, envelope: Envelope, payload: ClosureRequested) -> None:
     """Tell the supervising org a closure application awaits its verification."""
-    assert isinstance(payload, ClosureRequested)
     view = await _set_status(uow, payload.issue_id, "closure_requested")
     d = Directory(uow.session)
     label = _label(view, payload.issue_id)
@@ -163,9 +155,8 @@ async def on_closure_requested(uow: UnitOfWork, envelope: Envelope, payload: Bas
                  recipients=[await d.org(payload.supervising_org_id)])
 
 
-async def on_closure_accepted(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_closure_accepted(uow: UnitOfWork, envelope: Envelope, payload: ClosureAccepted) -> None:
     """Tell the responsible org its issue was accepted and signed off."""
-    assert isinstance(payload, ClosureAccepted)
     view = await _set_status(uow, payload.issue_id, "signed_off")
     await _fact(uow, envelope, org_id=payload.responsible_org_id, kind="signed_off", issue_id=payload.issue_id)
     d = Directory(uow.session)
@@ -177,9 +168,8 @@ async def on_closure_accepted(uow: UnitOfWork, envelope: Envelope, payload: Base
                  recipients=[await d.org(payload.responsible_org_id)])
 
 
-async def on_closure_rejected(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_closure_rejected(uow: UnitOfWork, envelope: Envelope, payload: ClosureRejected) -> None:
     """Tell the responsible org its application was sent back, with the supervisor's opinion."""
-    assert isinstance(payload, ClosureRejected)
     view = await _set_status(uow, payload.issue_id, "in_progress")
     await _fact(uow, envelope, org_id=payload.responsible_org_id, kind="rejected", issue_id=payload.issue_id,
                 detail=payload.opinion)
@@ -192,15 +182,13 @@ async def on_closure_rejected(uow: UnitOfWork, envelope: Envelope, payload: Base
                  recipients=[await d.org(payload.responsible_org_id)])
 
 
-async def on_closure_filed(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_closure_filed(uow: UnitOfWork, envelope: Envelope, payload: ClosureFiled) -> None:
     """A filed issue is done."""
-    assert isinstance(payload, ClosureFiled)
     await _set_status(uow, payload.issue_id, "filed")
 
 
-async def on_reopened(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_reopened(uow: UnitOfWork, envelope: Envelope, payload: IssueReopened) -> None:
     """A rebound: tell the responsible org and the leader in charge."""
-    assert isinstance(payload, IssueReopened)
     view = await _set_status(uow, payload.issue_id, "in_progress")
     await _fact(uow, envelope, org_id=payload.responsible_org_id, kind="reopened", issue_id=payload.issue_id,
                 detail=payload.reason)
@@ -215,26 +203,24 @@ async def on_reopened(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -
                  recipients=recipients)
 
 
-async def on_ranking_published(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_ranking_published(uow: UnitOfWork, envelope: Envelope, payload: RankingPublished) -> None:
     """The monthly bulletin (月通报): build it, count the penalties, tell every org and leader."""
-    assert isinstance(payload, RankingPublished)
     for org_id in payload.penalized:
         await _fact(uow, envelope, org_id=org_id, kind="penalized", issue_id=None, detail=payload.ranking_id)
     await publish_bulletin(uow, payload)
 
 
-HANDLERS = {
-    "org.registered": on_org_registered,
-    "issue.registered": on_issue_registered,
-    "issue.updated": on_issue_updated,
-    "issue.started": on_issue_started,
-    "issue.status_changed": on_status_changed,
-    "issue.progress_reported": on_progress,
-    "issue.extension_decided": on_extension_decided,
-    "closure.requested": on_closure_requested,
-    "closure.accepted": on_closure_accepted,
-    "closure.rejected": on_closure_rejected,
-    "closure.filed": on_closure_filed,
-    "issue.reopened": on_reopened,
-    "ranking.published": on_ranking_published,
-}
+HANDLERS = HandlerTable()
+HANDLERS.add(OrgRegistered, on_org_registered)
+HANDLERS.add(IssueRegistered, on_issue_registered)
+HANDLERS.add(IssueUpdated, on_issue_updated)
+HANDLERS.add(IssueStarted, on_issue_started)
+HANDLERS.add(IssueStatusChanged, on_status_changed)
+HANDLERS.add(IssueProgressReported, on_progress)
+HANDLERS.add(IssueExtensionDecided, on_extension_decided)
+HANDLERS.add(ClosureRequested, on_closure_requested)
+HANDLERS.add(ClosureAccepted, on_closure_accepted)
+HANDLERS.add(ClosureRejected, on_closure_rejected)
+HANDLERS.add(ClosureFiled, on_closure_filed)
+HANDLERS.add(IssueReopened, on_reopened)
+HANDLERS.add(RankingPublished, on_ranking_published)

@@ -7,13 +7,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope
 from contracts.events.issues import IssueExtensionDecided, IssueRegistered, IssueUpdated, OrgRegistered
 from contracts.events.scoring import IndicatorRecorded, RankingPublished, SchemeVersioned
+from contracts.events.verification import (
+    ClosureAccepted,
+    ClosureFiled,
+    ClosureRejected,
+    ClosureRequested,
+    IssueReopened,
+)
+from runtime.consumer import HandlerTable
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
 from services.scoring import domain
@@ -38,9 +45,8 @@ from services.scoring.store import (
 # ---------------------------------------------------------------- events
 
 
-async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: OrgRegistered) -> None:
     """Know an assessee: its kind and zone type (of two registrations, the later event wins)."""
-    assert isinstance(payload, OrgRegistered)
     org = await uow.session.get(OrgFact, payload.org_id)
     if org is None:
         uow.session.add(OrgFact(id=payload.org_id, name=payload.name, kind=payload.kind,
@@ -51,11 +57,16 @@ async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseMo
         uow.session.add(org)
 
 
-async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+# The issue and closure events scoring keeps as facts (domain.ISSUE_EVENT_TYPES names the same, for the rules).
+FactEvent = (IssueRegistered | IssueUpdated | IssueExtensionDecided | ClosureRequested | ClosureAccepted
+             | ClosureRejected | ClosureFiled | IssueReopened)
+
+
+async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent) -> None:
     """Keep an issue or closure event as a fact with its event time; scores are computed from these at query time."""
     if await uow.session.get(IssueEventFact, str(envelope.id)) is not None:
         return
-    issue_id = str(payload.issue_id)  # type: ignore[attr-defined]  # every payload in HANDLERS has one
+    issue_id = payload.issue_id
     fact = IssueEventFact(event_id=str(envelope.id), issue_id=issue_id, type=envelope.type, source=envelope.source,
                           seq=envelope.seq, time=envelope.time)
     if isinstance(payload, (IssueRegistered, IssueUpdated)):
@@ -73,10 +84,16 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel
     uow.session.add(fact)
 
 
-HANDLERS = {
-    "org.registered": on_org_registered,
-    **{t: on_issue_event for t in domain.ISSUE_EVENT_TYPES},
-}
+HANDLERS = HandlerTable()
+HANDLERS.add(OrgRegistered, on_org_registered)
+HANDLERS.add(IssueRegistered, on_issue_event)
+HANDLERS.add(IssueUpdated, on_issue_event)
+HANDLERS.add(IssueExtensionDecided, on_issue_event)
+HANDLERS.add(ClosureRequested, on_issue_event)
+HANDLERS.add(ClosureAccepted, on_issue_event)
+HANDLERS.add(ClosureRejected, on_issue_event)
+HANDLERS.add(ClosureFiled, on_issue_event)
+HANDLERS.add(IssueReopened, on_issue_event)
 
 # ---------------------------------------------------------------- schemes
 

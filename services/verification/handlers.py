@@ -6,8 +6,6 @@ import uuid
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel
-
 from contracts import Envelope
 from contracts.events.issues import IssueRegistered, IssueStarted, IssueUpdated, RoundRegistered
 from contracts.events.verification import (
@@ -19,6 +17,7 @@ from contracts.events.verification import (
     EvidenceSubmitted,
     IssueReopened,
 )
+from runtime.consumer import HandlerTable
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
 from services.verification import domain
@@ -38,17 +37,15 @@ from services.verification.store import (
 )
 
 
-async def on_round_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_round_registered(uow: UnitOfWork, envelope: Envelope, payload: RoundRegistered) -> None:
     """Learn a round's feedback date: evidence captured before it cannot show rectification."""
-    assert isinstance(payload, RoundRegistered)
     known = await uow.session.get(KnownRound, payload.round_id)
     if known is None:
         uow.session.add(KnownRound(id=payload.round_id, feedback_on=payload.feedback_on))
 
 
-async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: IssueRegistered) -> None:
     """Learn of a new issue: who applies, who decides, where the site is."""
-    assert isinstance(payload, IssueRegistered)
     if await uow.session.get(KnownIssue, payload.issue_id) is not None:
         return
     uow.session.add(KnownIssue(
@@ -59,9 +56,8 @@ async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: Base
     ))
 
 
-async def on_issue_started(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_issue_started(uow: UnitOfWork, envelope: Envelope, payload: IssueStarted) -> None:
     """The responsible org started work."""
-    assert isinstance(payload, IssueStarted)
     issue = await known_issue(uow.session, issue_id=payload.issue_id, lock=True)
     if issue is None:
         raise NotFound(f"issue {payload.issue_id} started before it was registered here")
@@ -70,9 +66,8 @@ async def on_issue_started(uow: UnitOfWork, envelope: Envelope, payload: BaseMod
         uow.session.add(issue)
 
 
-async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: IssueUpdated) -> None:
     """A reassignment changes who may apply and who decides, from now on (an open application follows it)."""
-    assert isinstance(payload, IssueUpdated)
     issue = await known_issue(uow.session, issue_id=payload.issue_id, lock=True)
     if issue is None:
         raise NotFound(f"issue {payload.issue_id} updated before it was registered here")
@@ -255,9 +250,8 @@ async def reopen(uow: UnitOfWork, *, issue: KnownIssue, reason: str, evidence_id
     return record
 
 
-HANDLERS = {
-    "round.registered": on_round_registered,
-    "issue.registered": on_issue_registered,
-    "issue.started": on_issue_started,
-    "issue.updated": on_issue_updated,
-}
+HANDLERS = HandlerTable()
+HANDLERS.add(RoundRegistered, on_round_registered)
+HANDLERS.add(IssueRegistered, on_issue_registered)
+HANDLERS.add(IssueStarted, on_issue_started)
+HANDLERS.add(IssueUpdated, on_issue_updated)

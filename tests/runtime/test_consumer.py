@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from contracts.events.issues import IssueRegistered
 from runtime.models import DeadLetter, InboxRow
 from services.scoring.store import IssueFact
 from tests.support import EventFactory, running
@@ -66,7 +67,7 @@ async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(tmp_path
 
         consumer = svc.rt.consumer
         assert consumer is not None
-        consumer.handlers = {**consumer.handlers, "issue.registered": broken}
+        consumer.handlers = consumer.handlers.replacing(IssueRegistered, broken)
         env = EventFactory("issues").make("issue.registered", "i-1", ISSUE)
         assert await svc.deliver(env) == "dead"
         assert len(calls) == 3
