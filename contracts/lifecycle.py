@@ -80,6 +80,12 @@ def next_status(action: str, current: str) -> IssueStatus | None:
         return None
 
 
+def target_of(action: str) -> IssueStatus:
+    """The status an action leads to (each action has one, whatever it starts from)."""
+    [target] = {dst for (a, _), dst in TRANSITIONS.items() if a == action}
+    return target
+
+
 def allowed_actions(current: str) -> list[Action]:
     """The actions the state machine allows from `current`, in the order of `Action`."""
     return [a for a in Action if next_status(a, current) is not None]

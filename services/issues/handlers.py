@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlmodel import col
 
-from contracts import Envelope
+from contracts import Envelope, lifecycle
 from contracts.enums import IssueStatus
 from contracts.events.issues import (
     IssueExtensionDecided,
@@ -29,6 +29,7 @@ from contracts.events.verification import (
     ClosureRequested,
     IssueReopened,
 )
+from contracts.lifecycle import Action
 from runtime.consumer import HandlerTable
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
@@ -189,11 +190,13 @@ def _record(uow: UnitOfWork, issue: Issue, *, action: str, from_status: str | No
 
 
 async def start_issue(uow: UnitOfWork, *, issue: Issue, note: str | None = None) -> Issue:
-    """registered → in_progress, by the responsible org."""
-    target = domain.next_status(action="start", current=issue.status)
-    envelope = await uow.emit(issue.id,
-                              IssueStarted(issue_id=issue.id, responsible_org_id=issue.responsible_org_id))
-    _record(uow, issue, action="start", from_status=issue.status, to_status=target, reason=note,
+    """registered → in_progress, by the responsible org; announced as issue.started and issue.status_changed."""
+    target = domain.next_status(action=Action.start, current=issue.status)
+    envelope = await uow.emit(issue.id, IssueStarted(issue_id=issue.id, responsible_org_id=issue.responsible_org_id))
+    await uow.emit(issue.id, IssueStatusChanged(
+        issue_id=issue.id, from_status=IssueStatus(issue.status), to_status=target, reason=note,
+        cause_event_id=str(envelope.id), action=Action.start, at=envelope.time))
+    _record(uow, issue, action=Action.start.value, from_status=issue.status, to_status=target, reason=note,
             event_id=str(envelope.id))
     issue.status = target
     issue.updated_at = uow.clock.now()
@@ -311,14 +314,14 @@ async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: Ve
     issue = await get_issue(uow.session, issue_id=issue_id, lock=True)
     if issue is None:
         raise NotFound(f"issue {issue_id} named by {envelope.type} {envelope.id} is unknown here")
-    action = domain.EVENT_ACTIONS[envelope.type]
+    action = lifecycle.EVENT_ACTIONS[envelope.type]
     target = domain.next_status(action=action, current=issue.status)
     reason = getattr(payload, "opinion", None) or getattr(payload, "reason", None) or getattr(payload, "summary", None)
     emitted = await uow.emit(issue.id, IssueStatusChanged(
         issue_id=issue.id, from_status=IssueStatus(issue.status), to_status=target, reason=reason,
-        cause_event_id=str(envelope.id),
+        cause_event_id=str(envelope.id), action=action, at=envelope.time,
     ))
-    _record(uow, issue, action=action, from_status=issue.status, to_status=target, reason=reason,
+    _record(uow, issue, action=action.value, from_status=issue.status, to_status=target, reason=reason,
             event_id=str(emitted.id), details={"cause": {"type": envelope.type, "id": str(envelope.id),
                                                          "actor": envelope.actor.model_dump(mode="json")}})
     issue.status = target

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import structlog
 
-from contracts import Envelope
+from contracts import Envelope, lifecycle
 from contracts.events.issues import (
     IssueExtensionDecided,
     IssueProgressReported,
     IssueRegistered,
-    IssueStarted,
     IssueStatusChanged,
     IssueUpdated,
     OrgRegistered,
@@ -21,12 +20,11 @@ from contracts.events.issues import (
 from contracts.events.scoring import RankingPublished
 from contracts.events.verification import (
     ClosureAccepted,
-    ClosureFiled,
     ClosureRejected,
     ClosureRequested,
     IssueReopened,
 )
-from runtime.consumer import HandlerTable
+from runtime.consumer import HandlerTable, Park, issue_key
 from runtime.outbox import UnitOfWork
 from services.notify.bulletins import publish_bulletin
 from services.notify.notices import Directory, notify
@@ -38,15 +36,16 @@ REJECT_ZH = {"insufficient_evidence": "佐证材料不足", "target_not_met": "�
              "other": "其他"}
 
 
-async def _issue(uow: UnitOfWork, issue_id: str) -> IssueView | None:
+async def _issue(uow: UnitOfWork, issue_id: str) -> IssueView:
+    """Notify's view of the issue; an event about an issue not registered here yet waits for it (parked)."""
     view = await uow.session.get(IssueView, issue_id)
     if view is None:
-        log.warning("issue_unknown_to_notify", issue_id=issue_id)
+        raise Park(issue_key(issue_id), f"issue {issue_id} is not registered here yet")
     return view
 
 
-def _label(view: IssueView | None, issue_id: str) -> str:
-    return f"{view.code}「{view.title}」" if view else issue_id
+def _label(view: IssueView) -> str:
+    return f"{view.code}「{view.title}」"
 
 
 async def _fact(uow: UnitOfWork, envelope: Envelope, *, org_id: str, kind: str, issue_id: str | None,
@@ -54,14 +53,6 @@ async def _fact(uow: UnitOfWork, envelope: Envelope, *, org_id: str, kind: str, 
     ins = insert_for(uow.session)
     await uow.session.execute(ins(Fact).values(event_id=str(envelope.id), org_id=org_id, kind=kind, issue_id=issue_id,
                                                at=envelope.time, detail=detail).on_conflict_do_nothing())
-
-
-async def _set_status(uow: UnitOfWork, issue_id: str, status: str) -> IssueView | None:
-    view = await _issue(uow, issue_id)
-    if view is not None:
-        view.status = status
-        uow.session.add(view)
-    return view
 
 
 async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: OrgRegistered) -> None:
@@ -80,7 +71,7 @@ async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: Issu
                          responsible_org_id=payload.responsible_org_id,
                          cooperating_org_ids=list(payload.cooperating_org_ids),
                          supervising_org_id=payload.supervising_org_id, leader=payload.leader,
-                         deadline=payload.deadline, status="registered", registered_at=envelope.time)
+                         deadline=payload.deadline, status=lifecycle.INITIAL.value, registered_at=envelope.time)
         uow.session.add(view)
     await _announce_assignment(uow, envelope, view, trigger="issue.assigned", verb="交办")
 
@@ -105,8 +96,6 @@ async def _announce_assignment(uow: UnitOfWork, envelope: Envelope, view: IssueV
 async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: IssueUpdated) -> None:
     """Keep the issue current; a change of responsible or cooperating orgs is announced as a reassignment."""
     view = await _issue(uow, payload.issue_id)
-    if view is None:
-        return
     view.responsible_org_id = payload.responsible_org_id
     view.cooperating_org_ids = list(payload.cooperating_org_ids)
     view.supervising_org_id = payload.supervising_org_id
@@ -117,20 +106,17 @@ async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: IssueUp
         await _announce_assignment(uow, envelope, view, trigger="issue.reassigned", verb="调整交办")
 
 
-async def on_issue_started(uow: UnitOfWork, envelope: Envelope, payload: IssueStarted) -> None:
-    """The issue is in progress."""
-    await _set_status(uow, payload.issue_id, "in_progress")
-
-
 async def on_status_changed(uow: UnitOfWork, envelope: Envelope, payload: IssueStatusChanged) -> None:
-    """Follow the status the issues service holds."""
-    await _set_status(uow, payload.issue_id, str(payload.to_status))
+    """Follow the status the issues service holds: the only place notify writes an issue's status."""
+    view = await _issue(uow, payload.issue_id)
+    view.status = payload.to_status.value
+    uow.session.add(view)
 
 
 async def on_progress(uow: UnitOfWork, envelope: Envelope, payload: IssueProgressReported) -> None:
     """The last progress, for the weekly dispatch."""
     view = await _issue(uow, payload.issue_id)
-    if view is not None and (view.progress_at is None or envelope.time >= view.progress_at):
+    if view.progress_at is None or envelope.time >= view.progress_at:
         view.progress_note, view.progress_percent, view.progress_at = payload.note, payload.percent, envelope.time
         uow.session.add(view)
 
@@ -138,18 +124,18 @@ async def on_progress(uow: UnitOfWork, envelope: Envelope, payload: IssueProgres
 async def on_extension_decided(uow: UnitOfWork, envelope: Envelope, payload: IssueExtensionDecided) -> None:
     """An approved extension moves the deadline; reminders are keyed by deadline, so they start afresh."""
     view = await _issue(uow, payload.issue_id)
-    if view is not None and payload.approved:
+    if payload.approved:
         view.deadline = payload.deadline
         uow.session.add(view)
 
 
 async def on_closure_requested(uow: UnitOfWork, envelope: Envelope, payload: ClosureRequested) -> None:
     """Tell the supervising org a closure application awaits its verification."""
-    view = await _set_status(uow, payload.issue_id, "closure_requested")
+    view = await _issue(uow, payload.issue_id)
     d = Directory(uow.session)
-    label = _label(view, payload.issue_id)
+    label = _label(view)
     await notify(uow, trigger="closure.requested", key=f"closure.requested:{envelope.id}", subject=payload.issue_id,
-                 title=f"销号申请待核查:{view.code if view else payload.issue_id}",
+                 title=f"销号申请待核查:{view.code}",
                  body=f"{payload.responsible_org_id} 已就整改任务 {label} 申请销号(第{payload.attempt}次),"
                       f"整改情况:{payload.summary}。请组织核查验收。",
                  recipients=[await d.org(payload.supervising_org_id)])
@@ -157,48 +143,43 @@ async def on_closure_requested(uow: UnitOfWork, envelope: Envelope, payload: Clo
 
 async def on_closure_accepted(uow: UnitOfWork, envelope: Envelope, payload: ClosureAccepted) -> None:
     """Tell the responsible org its issue was accepted and signed off."""
-    view = await _set_status(uow, payload.issue_id, "signed_off")
+    view = await _issue(uow, payload.issue_id)
     await _fact(uow, envelope, org_id=payload.responsible_org_id, kind="signed_off", issue_id=payload.issue_id)
     d = Directory(uow.session)
     opinion = f"核查意见:{payload.opinion}" if payload.opinion else ""
     await notify(uow, trigger="closure.accepted", key=f"closure.accepted:{envelope.id}", subject=payload.issue_id,
                  title="整改任务已通过验收并销号",
-                 body=f"贵单位申请销号的整改任务 {_label(view, payload.issue_id)} 已通过监管单位核查验收,予以销号。"
+                 body=f"贵单位申请销号的整改任务 {_label(view)} 已通过监管单位核查验收,予以销号。"
                       f"{opinion}",
                  recipients=[await d.org(payload.responsible_org_id)])
 
 
 async def on_closure_rejected(uow: UnitOfWork, envelope: Envelope, payload: ClosureRejected) -> None:
     """Tell the responsible org its application was sent back, with the supervisor's opinion."""
-    view = await _set_status(uow, payload.issue_id, "in_progress")
+    view = await _issue(uow, payload.issue_id)
     await _fact(uow, envelope, org_id=payload.responsible_org_id, kind="rejected", issue_id=payload.issue_id,
                 detail=payload.opinion)
     d = Directory(uow.session)
     reason = REJECT_ZH.get(str(payload.reason_code), str(payload.reason_code))
     await notify(uow, trigger="closure.rejected", key=f"closure.rejected:{envelope.id}", subject=payload.issue_id,
-                 title=f"销号申请被退回:{view.code if view else payload.issue_id}",
-                 body=f"贵单位就整改任务 {_label(view, payload.issue_id)} 提出的销号申请未通过核查验收,"
+                 title=f"销号申请被退回:{view.code}",
+                 body=f"贵单位就整改任务 {_label(view)} 提出的销号申请未通过核查验收,"
                       f"退回原因:{reason}。核查意见:{payload.opinion}。请继续整改后重新申请。",
                  recipients=[await d.org(payload.responsible_org_id)])
 
 
-async def on_closure_filed(uow: UnitOfWork, envelope: Envelope, payload: ClosureFiled) -> None:
-    """A filed issue is done."""
-    await _set_status(uow, payload.issue_id, "filed")
-
-
 async def on_reopened(uow: UnitOfWork, envelope: Envelope, payload: IssueReopened) -> None:
     """A rebound: tell the responsible org and the leader in charge."""
-    view = await _set_status(uow, payload.issue_id, "in_progress")
+    view = await _issue(uow, payload.issue_id)
     await _fact(uow, envelope, org_id=payload.responsible_org_id, kind="reopened", issue_id=payload.issue_id,
                 detail=payload.reason)
     d = Directory(uow.session)
     recipients = [await d.org(payload.responsible_org_id)]
-    if view is not None and view.leader:
+    if view.leader:
         recipients.append(await d.leader(view.leader))
     await notify(uow, trigger="issue.reopened", key=f"issue.reopened:{envelope.id}", subject=payload.issue_id,
-                 title=f"问题反弹,重新整改:{view.code if view else payload.issue_id}",
-                 body=f"已销号的整改任务 {_label(view, payload.issue_id)} 出现反弹,现重新交由 "
+                 title=f"问题反弹,重新整改:{view.code}",
+                 body=f"已销号的整改任务 {_label(view)} 出现反弹,现重新交由 "
                       f"{payload.responsible_org_id} 整改。原因:{payload.reason}。",
                  recipients=recipients)
 
@@ -212,15 +193,13 @@ async def on_ranking_published(uow: UnitOfWork, envelope: Envelope, payload: Ran
 
 HANDLERS = HandlerTable()
 HANDLERS.add(OrgRegistered, on_org_registered)
-HANDLERS.add(IssueRegistered, on_issue_registered)
+HANDLERS.add(IssueRegistered, on_issue_registered, releases=lambda p: issue_key(p.issue_id))
 HANDLERS.add(IssueUpdated, on_issue_updated)
-HANDLERS.add(IssueStarted, on_issue_started)
 HANDLERS.add(IssueStatusChanged, on_status_changed)
 HANDLERS.add(IssueProgressReported, on_progress)
 HANDLERS.add(IssueExtensionDecided, on_extension_decided)
 HANDLERS.add(ClosureRequested, on_closure_requested)
 HANDLERS.add(ClosureAccepted, on_closure_accepted)
 HANDLERS.add(ClosureRejected, on_closure_rejected)
-HANDLERS.add(ClosureFiled, on_closure_filed)
 HANDLERS.add(IssueReopened, on_reopened)
 HANDLERS.add(RankingPublished, on_ranking_published)

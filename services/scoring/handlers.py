@@ -11,7 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope
-from contracts.events.issues import IssueExtensionDecided, IssueRegistered, IssueUpdated, OrgRegistered
+from contracts.events.issues import (
+    IssueExtensionDecided,
+    IssueRegistered,
+    IssueStatusChanged,
+    IssueUpdated,
+    OrgRegistered,
+)
 from contracts.events.scoring import IndicatorRecorded, RankingPublished, SchemeVersioned
 from contracts.events.verification import (
     ClosureAccepted,
@@ -58,8 +64,8 @@ async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: OrgReg
 
 
 # The issue and closure events scoring keeps as facts (domain.ISSUE_EVENT_TYPES names the same, for the rules).
-FactEvent = (IssueRegistered | IssueUpdated | IssueExtensionDecided | ClosureRequested | ClosureAccepted
-             | ClosureRejected | ClosureFiled | IssueReopened)
+FactEvent = (IssueRegistered | IssueUpdated | IssueExtensionDecided | IssueStatusChanged | ClosureRequested
+             | ClosureAccepted | ClosureRejected | ClosureFiled | IssueReopened)
 
 
 async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent) -> None:
@@ -77,6 +83,9 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent
             fact.target_value = payload.target.value
         if isinstance(payload, IssueRegistered):
             fact.deadline = payload.deadline
+    elif isinstance(payload, IssueStatusChanged):
+        fact.to_status = payload.to_status.value
+        fact.time = payload.at or envelope.time  # when the move happened: the deciding event's time
     elif isinstance(payload, IssueExtensionDecided):
         if not payload.approved:
             return  # a refused extension changes nothing scoring counts
@@ -89,6 +98,7 @@ HANDLERS.add(OrgRegistered, on_org_registered)
 HANDLERS.add(IssueRegistered, on_issue_event)
 HANDLERS.add(IssueUpdated, on_issue_event)
 HANDLERS.add(IssueExtensionDecided, on_issue_event)
+HANDLERS.add(IssueStatusChanged, on_issue_event)
 HANDLERS.add(ClosureRequested, on_issue_event)
 HANDLERS.add(ClosureAccepted, on_issue_event)
 HANDLERS.add(ClosureRejected, on_issue_event)

@@ -54,6 +54,25 @@ def check_can_reopen(*, status: str) -> None:
                        f"issue is {status}; allowed from {_from(Action.reopen)}")
 
 
+# An application's states, by the event that puts it there, and the state it must have been in before.
+CLOSURE_MOVES: dict[str, tuple[str | None, str]] = {
+    "closure.requested": (None, "open"),
+    "closure.accepted": ("open", "accepted"),
+    "closure.rejected": ("open", "rejected"),
+    "closure.filed": ("accepted", "filed"),
+}
+
+
+def closure_move(event_type: str, current: str | None) -> tuple[str, str | None]:
+    """The application's state after one of this service's closure.* events (the fold the audit replay runs),
+    and what is wrong with the move (None when the state before was the one the event needs)."""
+    expected, new = CLOSURE_MOVES[event_type]
+    if current != expected:
+        what = "was never requested" if current is None else f"is {current}, cannot become {new}"
+        return new, what
+    return new, None
+
+
 def handed_over_at(*, registered_at: datetime, feedback_on: date | None) -> datetime:
     """When the finding was handed over: the round's feedback day (start, Shanghai) or registration, the earlier."""
     if feedback_on is None:

@@ -17,7 +17,7 @@ from runtime.db import make_engine, migrate
 from runtime.migrations import alembic_config, include_for, load_models
 
 SERVICES = ("issues", "verification", "scoring", "notify")
-SHARED = {"checkpoint", "dead_letter", "feed_cursor", "inbox", "log_state", "outbox", "subject_head"}
+SHARED = {"checkpoint", "dead_letter", "feed_cursor", "inbox", "log_state", "outbox", "parked_event", "subject_head"}
 
 
 def _differences(connection: Connection, service: str) -> list[Any]:
