@@ -37,11 +37,7 @@ DEFAULT_SCHEME: dict[str, Any] = {
     "penalty": {"amount": 0, "currency": "CNY", "note": "经济处罚金额未配置(由督察整改办在考核方案中设定)"},
 }
 
-# The issue events scoring keeps, and where each source stands when two events carry the same time.
-ISSUE_EVENT_TYPES = (
-    "issue.registered", "issue.updated", "issue.extension_decided", "issue.status_changed",
-    "closure.requested", "closure.accepted", "closure.rejected", "closure.filed", "issue.reopened",
-)
+# Where each source stands when two events carry the same time (the events kept: services.scoring.handlers).
 _SOURCE_ORDER = {"issues": 0, "verification": 1}
 
 

@@ -63,7 +63,7 @@ async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: OrgReg
         uow.session.add(org)
 
 
-# The issue and closure events scoring keeps as facts (domain.ISSUE_EVENT_TYPES names the same, for the rules).
+# The issue and closure events scoring keeps as facts (the status only from issue.status_changed).
 FactEvent = (IssueRegistered | IssueUpdated | IssueExtensionDecided | IssueStatusChanged | ClosureRequested
              | ClosureAccepted | ClosureRejected | ClosureFiled | IssueReopened)
 

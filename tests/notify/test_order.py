@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from runtime.models import ParkedEvent
@@ -51,3 +53,23 @@ async def test_status_is_written_only_by_issue_status_changed_whatever_arrives_f
             view = await session.get(IssueView, issue)
         assert view is not None and view.status == "signed_off"
         assert [i["type"] for i in await inbox(s, "city-eeb", type="closure.accepted")] == ["closure.accepted"]
+
+
+@pytest.mark.postgres
+async def test_parking_and_release_racing_on_two_postgres_replicas_lose_nothing(tmp_path: Path, pg_url: str) -> None:
+    async with (running("notify", tmp_path / "a", clock=early(), database_url=pg_url) as a,
+                running("notify", tmp_path / "b", clock=early(), database_url=pg_url) as b):
+        admin = a.auth(org="inspection-office", roles="admin")
+        r = await a.client.put(f"/v1/address-book/{LEADER}", headers=admin, json={"org_id": "city-government"})
+        assert r.status_code == 200, r.text
+        issues = [str(uuid.uuid4()) for _ in range(12)]
+        pairs = [(VERIFICATION.make("issue.reopened", i, {"reopening_id": str(uuid.uuid4()), "issue_id": i,
+                                                          "responsible_org_id": "city-eeb", "reason": "反弹"}),
+                  registered(i)) for i in issues]
+        # each reopening and its issue's registration at the same moment, on different replicas
+        outcomes = await asyncio.gather(*(rep.deliver(e) for n, pair in enumerate(pairs)
+                                          for rep, e in zip((a, b) if n % 2 else (b, a), pair, strict=True)))
+        assert set(outcomes) <= {"handled", "parked"}
+        assert await _parked(a) == 0
+        office = await inbox(a, "city-government", type="issue.reopened")
+        assert len(office) == len(issues)
