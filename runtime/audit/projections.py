@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from contracts.lifecycle import Action
 from contracts.registry import REGISTRY, upcast
 from runtime.audit.records import LoggedActor, LoggedEvent, actor_dict
 from services.issues.domain import IllegalMove, move_of
@@ -25,7 +26,7 @@ ISSUE_FIELDS = ("id", "code", "round_id", "category", "title", "description", "r
                 "status")
 ASSIGNMENT_FIELDS = ("responsible_org_id", "cooperating_org_ids", "supervising_org_id", "leader", "region_id",
                      "category", "title", "description", "measures", "target", "location")
-STATUS_ACTIONS = frozenset({"register", "start", "apply", "accept", "reject", "file", "reopen"})
+STATUS_ACTIONS = frozenset({"register", *(a.value for a in Action)})  # history steps that move the status
 
 
 def _latest() -> dict[str, int]:
