@@ -72,12 +72,16 @@ ACTION_LABELS_ZH: MappingProxyType[Action, str] = MappingProxyType({
 })
 
 
+# Keyed by plain strings (a StrEnum member hashes and compares as its value): one lookup per move in a replay.
+_NEXT: dict[tuple[str, str], IssueStatus] = {(a.value, src.value): dst for (a, src), dst in TRANSITIONS.items()}
+_BETWEEN: dict[tuple[str, str], Action] = {(src.value, dst.value): a for (a, src), dst in TRANSITIONS.items()}
+if len(_BETWEEN) != len(TRANSITIONS):
+    raise ValueError("two actions lead from one status to the same status: action_between would be ambiguous")
+
+
 def next_status(action: str, current: str) -> IssueStatus | None:
     """The status after `action` from `current`, or None when the state machine forbids it."""
-    try:
-        return TRANSITIONS.get((Action(action), IssueStatus(current)))
-    except ValueError:
-        return None
+    return _NEXT.get((action, current))
 
 
 def target_of(action: str) -> IssueStatus:
@@ -98,10 +102,7 @@ def sources_of(action: str) -> list[IssueStatus]:
 
 def action_between(current: str, target: str) -> Action | None:
     """The action that moves `current` to `target`, if any (every pair has at most one)."""
-    for (action, src), dst in TRANSITIONS.items():
-        if src == current and dst == target:
-            return action
-    return None
+    return _BETWEEN.get((current, target))
 
 
 def is_closed(status: str | None) -> bool:
