@@ -1,8 +1,9 @@
 """Pure projections of what each service derives from its OWN events, rebuilt from the log alone.
 
-The rules are the services' own: the issue state machine is `services.issues.domain.TRANSITIONS`, read here,
-never copied. State the services derive from OTHER services' events is rebuilt by running their handler
-tables (see audit.replay). No I/O here, no pydantic per event: events are the audit's typed records
+The rules are the services' own: an issue's status moves by `services.issues.domain.move_of` (the issues
+service's fold of its own events over `contracts.lifecycle`), closures by `services.verification.domain.
+closure_move`; called here, never copied. State the services derive from OTHER services' events is rebuilt by
+running their handler tables (see audit.replay). No I/O here, no pydantic per event: events are the audit's typed records
 (audit.records.LoggedEvent) and payloads are read as the JSON they are, after the registry's upcasters
 bring an older `version` to the newest.
 """
@@ -13,7 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from audit.records import LoggedActor, LoggedEvent, actor_dict
+from contracts.lifecycle import Action
 from contracts.registry import REGISTRY, upcast
+from services.issues.domain import IllegalMove, move_of
+from services.verification.domain import closure_move
 
 Event = LoggedEvent
 
@@ -22,7 +26,7 @@ ISSUE_FIELDS = ("id", "code", "round_id", "category", "title", "description", "r
                 "status")
 ASSIGNMENT_FIELDS = ("responsible_org_id", "cooperating_org_ids", "supervising_org_id", "leader", "region_id",
                      "category", "title", "description", "measures", "target", "location")
-STATUS_ACTIONS = frozenset({"register", "start", "apply", "accept", "reject", "file", "reopen"})
+STATUS_ACTIONS = frozenset({"register", *(a.value for a in Action)})  # history steps that move the status
 
 
 def _latest() -> dict[str, int]:
@@ -36,13 +40,7 @@ class Projections:
     """Every service's own-event projections, fed events in each log's order; `state()` is plain JSON."""
 
     def __init__(self) -> None:
-        from services.issues.domain import TRANSITIONS
-
-        self.transitions = {(action, str(src)): str(dst) for (action, src), dst in TRANSITIONS.items()}
-        # from status -> {to status -> (action, to status)}: one lookup per move, and one string per status
-        self.moves: dict[str, dict[str, tuple[str, str]]] = {}
-        for (action, src), dst in TRANSITIONS.items():
-            self.moves.setdefault(str(src), {})[str(dst)] = (action, str(dst))
+        self.started: dict[str, str] = {}  # issue id -> its issue.started's id (whose announcement is the same move)
         self.latest = _latest()
         self.orgs: dict[str, dict[str, Any]] = {}
         self.rounds: dict[str, dict[str, Any]] = {}
@@ -147,43 +145,37 @@ class Projections:
                  **{name: get(name) for name in ASSIGNMENT_FIELDS}}
         if "cooperating_org_ids" not in d:
             issue["cooperating_org_ids"] = []
-        issue.update(deadline=d["deadline"], original_deadline=d["deadline"], status="registered",
-                     history=[("register", None, "registered", event.time, self._actor(event), None, event.id)],
+        registered = move_of(event.type, d, current=None)
+        assert registered is not None  # a registration always moves: to the lifecycle's first status
+        issue.update(deadline=d["deadline"], original_deadline=d["deadline"], status=registered.to_status,
+                     history=[(registered.action, None, registered.to_status, event.time, self._actor(event), None,
+                               event.id)],
                      progress=None, progress_reports=0, extensions=[], registered_at=event.time)
         self.issues[issue_id] = issue
 
     def _issue_started(self, event: Event, d: dict[str, Any]) -> None:
-        issue = self.issues.get(d["issue_id"])
-        if issue is None:
-            self.anomaly(event, f"issue {d['issue_id']} was never registered")
-            return
-        current = issue["status"]
-        target = self.transitions.get(("start", current))
-        if target is None:
-            self.anomaly(event, f"start is not allowed from {current} (services.issues.domain.TRANSITIONS)")
-            return
-        issue["history"].append(("start", current, target, event.time, self._actor(event), None, event.id))
-        issue["status"] = target
+        self._move(event, d)
+        if d["issue_id"] in self.issues:
+            self.started[d["issue_id"]] = event.id
 
     def _issue_status_changed(self, event: Event, d: dict[str, Any]) -> None:
+        self._move(event, d)
+
+    def _move(self, event: Event, d: dict[str, Any]) -> None:
+        """A status move, by the issues service's own fold (services.issues.domain.move_of)."""
         issue = self.issues.get(d["issue_id"])
-        if issue is None:
-            self.anomaly(event, f"issue {d['issue_id']} was never registered")
+        try:
+            move = move_of(event.type, d, current=issue["status"] if issue else None,
+                           started_by=self.started.get(d["issue_id"]))
+        except IllegalMove as exc:
+            self.anomaly(event, str(exc))
             return
-        current = issue["status"]
-        if d["from_status"] != current:
-            self.anomaly(event, f"says the issue moved from {d['from_status']}, but it was {current}")
+        if move is None or issue is None:
             return
-        move = self.moves.get(current, {}).get(d["to_status"])
-        if move is None:
-            self.anomaly(event, f"{current} → {d['to_status']} is no transition of services.issues.domain.TRANSITIONS")
-            return
-        actor = event.actor
-        known = self.actors.get(actor.user)
-        if known != actor:
-            self.actors[actor.user] = known = actor
-        issue["history"].append((move[0], current, move[1], event.time, known, d.get("reason"), event.id))
-        issue["status"] = move[1]
+        reason = d.get("reason") if event.type == "issue.status_changed" else None
+        issue["history"].append((move.action, move.from_status, move.to_status, event.time, self._actor(event),
+                                 reason, event.id))
+        issue["status"] = move.to_status
 
     def _issue_updated(self, event: Event, d: dict[str, Any]) -> None:
         issue = self._issue(event, d)
@@ -239,22 +231,22 @@ class Projections:
     def _closure_requested(self, event: Event, d: dict[str, Any]) -> None:
         self.closures[d["closure_id"]] = {"id": d["closure_id"], "issue_id": d["issue_id"],
                                           "responsible_org_id": d["responsible_org_id"],
-                                          "supervising_org_id": d["supervising_org_id"], "state": "open",
+                                          "supervising_org_id": d["supervising_org_id"],
+                                          "state": closure_move(event.type, None)[0],
                                           "attempt": d.get("attempt", 1), "requested_at": event.time,
                                           "evidence_ids": list(d.get("evidence_ids") or [])}
 
     def _closure_state(self, state: str) -> Callable[[Event, dict[str, Any]], None]:
-        expected = {"accepted": "open", "rejected": "open", "filed": "accepted"}[state]
-
         def apply(event: Event, d: dict[str, Any]) -> None:
             closure = self.closures.get(d["closure_id"])
+            new, wrong = closure_move(event.type, closure["state"] if closure else None)
             if closure is None:
-                self.anomaly(event, f"closure {d['closure_id']} was never requested")
+                self.anomaly(event, f"closure {d['closure_id']} {wrong}")
                 return
-            if closure["state"] != expected:
-                self.anomaly(event, f"closure {d['closure_id']} is {closure['state']}, cannot become {state}")
-            closure["state"] = state
-            closure[f"{state}_at"] = event.time
+            if wrong is not None:
+                self.anomaly(event, f"closure {d['closure_id']} {wrong}")
+            closure["state"] = new
+            closure[f"{new}_at"] = event.time
 
         return apply
 

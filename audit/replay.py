@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
+from sqlmodel import col
 
 from audit.files import read_manifest
 from audit.projections import Projections
@@ -136,6 +137,7 @@ async def replay_handlers(service: str, peers: dict[str, list[LoggedEvent]], *, 
     from runtime.consumer import Consumer
     from runtime.db import make_engine, make_sessionmaker
     from runtime.migrations import migrate
+    from runtime.models import ParkedEvent
 
     spec = importlib.import_module(f"services.{service}.app").SPEC
     engine = make_engine(f"sqlite+aiosqlite:///{workdir / f'{service}.replay.db'}")
@@ -165,6 +167,9 @@ async def replay_handlers(service: str, peers: dict[str, list[LoggedEvent]], *, 
                 progress(handled, total)
         if progress is not None:
             progress(handled, total)
+        async with consumer.sessions() as session:
+            waiting = (await session.execute(select(ParkedEvent).order_by(col(ParkedEvent.id)))).scalars().all()
+        failures.extend(f"{service} kept {p.type} {p.event_id} waiting, never applied: {p.reason}" for p in waiting)
         if after is not None:
             await after(consumer.sessions)
         tables: dict[str, list[dict[str, Any]]] = {}

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 REGISTRY: dict[tuple[str, int], type[BaseModel]] = {}
+# The other way round: a payload class to its (type, version), so nobody names an event twice.
+KEYS: dict[type[BaseModel], tuple[str, int]] = {}
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 M = TypeVar("M", bound=type[BaseModel])
@@ -27,6 +29,7 @@ def event(type_: str, version: int = 1) -> Callable[[M], M]:
         if key in REGISTRY:
             raise ValueError(f"event {type_} v{version} registered twice")
         REGISTRY[key] = model
+        KEYS[model] = key
         # class attributes the decorator adds; BaseModel's type doesn't declare them
         model.event_type = type_  # type: ignore[attr-defined]
         model.event_version = version  # type: ignore[attr-defined]
@@ -43,6 +46,14 @@ def upcaster(type_: str, from_version: int) -> Callable[[Callable[[dict[str, Any
         return fn
 
     return wrap
+
+
+def key_of(model: type[BaseModel]) -> tuple[str, int]:
+    """The (type, version) a payload class was registered under; KeyError for a class that is no event."""
+    try:
+        return KEYS[model]
+    except KeyError:
+        raise KeyError(f"{model.__name__} is not a registered event payload") from None
 
 
 def latest_version(type_: str) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from runtime.bus.embedded import FeedFollower
 from runtime.bus.kafka import KafkaFollower, KafkaPublisher
 from runtime.checkpoints import checkpoint_if_due, signing_key
 from runtime.clock import Clock
-from runtime.consumer import Consumer, Handler
+from runtime.consumer import Consumer, HandlerTable
 from runtime.db import make_engine, make_sessionmaker
 from runtime.logs import correlation_id
 from runtime.metrics import Metrics
@@ -50,7 +50,7 @@ class ServiceSpec:
     routers: Sequence[APIRouter]
     migrations: Path
     settings: type[Settings] = Settings
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    handlers: HandlerTable = field(default_factory=HandlerTable)
     follows: tuple[str, ...] = ()
     tasks: Sequence[Task] = ()
     description: str = ""

@@ -4,35 +4,121 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from contracts import Envelope
-from contracts.registry import is_known, parse_data
+from contracts.registry import is_known, key_of, latest_version, parse_data
 from runtime.clock import Clock
 from runtime.logs import correlation_id
-from runtime.models import DeadLetter, FeedCursor, InboxRow
+from runtime.models import DeadLetter, FeedCursor, InboxRow, ParkedEvent
 from runtime.outbox import UnitOfWork
 
 log = structlog.get_logger("closeloop.consumer")
 
-Handler = Callable[[UnitOfWork, Envelope, BaseModel], Awaitable[None]]
+P = TypeVar("P", bound=BaseModel)
+Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
+KeyOf = Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of a handler table: the payload class, its handler, and the parked key it releases (if any)."""
+
+    model: type[BaseModel]
+    handler: Handler
+    releases: KeyOf | None = None
+
+
+class HandlerTable:
+    """A service's handlers, each registered for an event CLASS and called with that payload type.
+
+    The envelope's type names the class (contracts.registry); `releases` names the key of the events parked
+    until this one arrives (e.g. issue.registered releases what was parked under its issue).
+    """
+
+    def __init__(self) -> None:
+        self._routes: dict[str, Route] = {}
+
+    def add(self, model: type[P], handler: Callable[[UnitOfWork, Envelope, P], Awaitable[None]], *,
+            releases: Callable[[P], str] | None = None) -> None:
+        """Register `handler` for the newest version of the event `model` is."""
+        type_, version = key_of(model)
+        if version != latest_version(type_):
+            raise ValueError(f"{model.__name__} is {type_} v{version}, not the newest version: handle the newest")
+        if type_ in self._routes:
+            raise ValueError(f"{type_} has a handler already")
+        self._routes[type_] = Route(model=model, handler=handler, releases=releases)
+
+    def on(self, model: type[P], *, releases: Callable[[P], str] | None = None
+           ) -> Callable[[Callable[[UnitOfWork, Envelope, P], Awaitable[None]]],
+                         Callable[[UnitOfWork, Envelope, P], Awaitable[None]]]:
+        """Decorator form of `add`."""
+        def wrap(fn: Callable[[UnitOfWork, Envelope, P], Awaitable[None]]
+                 ) -> Callable[[UnitOfWork, Envelope, P], Awaitable[None]]:
+            self.add(model, fn, releases=releases)
+            return fn
+        return wrap
+
+    def replacing(self, model: type[P], handler: Callable[[UnitOfWork, Envelope, P], Awaitable[None]]
+                  ) -> HandlerTable:
+        """A copy of the table with `model`'s handler replaced (its release key kept); for tests and tools."""
+        copy = HandlerTable()
+        copy._routes = dict(self._routes)
+        type_ = key_of(model)[0]
+        old = copy._routes.get(type_)
+        copy._routes[type_] = Route(model=model, handler=handler, releases=old.releases if old else None)
+        return copy
+
+    def get(self, type_: str) -> Route | None:
+        """The route of an event type, or None when the service ignores it."""
+        return self._routes.get(type_)
+
+    def types(self) -> list[str]:
+        """The event types handled, in registration order."""
+        return list(self._routes)
+
+    def models(self) -> list[type[BaseModel]]:
+        """The payload classes handled, in registration order."""
+        return [r.model for r in self._routes.values()]
+
+    def __contains__(self, type_: object) -> bool:
+        return type_ in self._routes
+
+    def __len__(self) -> int:
+        return len(self._routes)
 
 
 class Poison(Exception):
     """A message that can never be handled as it is (bad envelope, bad hash, bad payload)."""
 
 
+class Park(Exception):
+    """Raised by a handler, before it writes anything, when its event is about something this service does not
+    know yet (`key`, e.g. `issue:<id>`): the consumer keeps the event and applies it when a handler whose route
+    `releases` that key has run, in that handler's transaction. Nothing is skipped, whatever the topics' order."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(reason)
+        self.key = key
+        self.reason = reason
+
+
+def issue_key(issue_id: str) -> str:
+    """The parking key of events waiting for an issue."""
+    return f"issue:{issue_id}"
+
+
 @dataclass
 class Outcome:
-    status: str  # handled, duplicate, ignored, dead
+    status: str  # handled, parked, duplicate, ignored, dead
     event_id: str | None = None
     error: str | None = None
 
@@ -49,7 +135,7 @@ class Consumer:
         name: str,
         service: str,
         sessions: async_sessionmaker[AsyncSession],
-        handlers: Mapping[str, Handler],
+        handlers: HandlerTable,
         clock: Clock,
         attempts: int = 4,
         backoff: float = 0.1,
@@ -112,44 +198,103 @@ class Consumer:
             self.metrics.consumed.labels(consumer=self.name, outcome=status).inc()
 
     async def _handle_once(self, envelope: Envelope, *, feed: str | None, position: int | None) -> Outcome:
-        handler = self.handlers.get(envelope.type)
+        route = self.handlers.get(envelope.type)
         event_id = str(envelope.id)
         token = correlation_id.set(envelope.correlation_id)  # the handler's logs carry the request's id
         try:
-            return await self._in_transaction(envelope, handler, event_id, feed=feed, position=position)
+            return await self._in_transaction(envelope, route, event_id, feed=feed, position=position)
         finally:
             correlation_id.reset(token)
 
-    async def _in_transaction(self, envelope: Envelope, handler: Handler | None, event_id: str, *,
+    async def _in_transaction(self, envelope: Envelope, route: Route | None, event_id: str, *,
                               feed: str | None, position: int | None) -> Outcome:
+        try:
+            return await self._attempt(envelope, route, event_id, feed=feed, position=position, lock=None)
+        except Park as park:
+            # Nothing of the first try stays. Again, holding the key's lock: a release committed meanwhile is seen,
+            # and one still under way waits for this transaction and then finds the event parked.
+            return await self._attempt(envelope, route, event_id, feed=feed, position=position, lock=park.key)
+
+    def _payload(self, envelope: Envelope) -> BaseModel:
+        if not is_known(envelope.type):
+            raise Poison(f"unknown event type {envelope.type}")
+        try:
+            return parse_data(envelope.type, envelope.version, envelope.data)
+        except (ValidationError, KeyError) as exc:
+            raise Poison(f"payload of {envelope.type} v{envelope.version} does not validate: {exc}") from exc
+
+    def _uow(self, session: AsyncSession, envelope: Envelope) -> UnitOfWork:
+        return UnitOfWork(session=session, service=self.service, actor=envelope.actor,
+                          correlation_id=envelope.correlation_id, causation_id=str(envelope.id), clock=self.clock)
+
+    async def _attempt(self, envelope: Envelope, route: Route | None, event_id: str, *, feed: str | None,
+                       position: int | None, lock: str | None) -> Outcome:
+        status = "handled"
         async with self.sessions() as session, session.begin():
             if feed is not None and position is not None:
                 await self._advance(session, feed, position)
-            if handler is None:
+            if route is None:
                 return Outcome("ignored", event_id)
             seen = await session.get(InboxRow, (self.name, event_id))
             if seen is not None:
                 return Outcome("duplicate", event_id)
-            if not is_known(envelope.type):
-                raise Poison(f"unknown event type {envelope.type}")
+            payload = self._payload(envelope)
+            if lock is not None:
+                await self._lock(session, lock)
             try:
-                payload = parse_data(envelope.type, envelope.version, envelope.data)
-            except (ValidationError, KeyError) as exc:
-                raise Poison(f"payload of {envelope.type} v{envelope.version} does not validate: {exc}") from exc
-            uow = UnitOfWork(
-                session=session,
-                service=self.service,
-                actor=envelope.actor,
-                correlation_id=envelope.correlation_id,
-                causation_id=event_id,
-                clock=self.clock,
-            )
-            await handler(uow, envelope, payload)
+                await self._run(self._uow(session, envelope), envelope, route, payload)
+            except Park as park:
+                if lock is None:
+                    raise
+                if park.key != lock:
+                    await self._lock(session, park.key)
+                session.add(ParkedEvent(consumer=self.name, key=park.key, event_id=event_id, type=envelope.type,
+                                        envelope=envelope.to_json(), reason=park.reason, parked_at=self.clock.now()))
+                log.info("event_parked", consumer=self.name, event_id=event_id, type=envelope.type, key=park.key)
+                status = "parked"
             session.add(InboxRow(consumer=self.name, event_id=event_id, type=envelope.type,
                                  processed_at=self.clock.now()))
         if self.after_commit:
             self.after_commit()
-        return Outcome("handled", event_id)
+        return Outcome(status, event_id)
+
+    async def _run(self, uow: UnitOfWork, envelope: Envelope, route: Route, payload: BaseModel) -> None:
+        """The handler, then whatever was parked waiting for what it introduced."""
+        if not isinstance(payload, route.model):
+            raise Poison(f"{envelope.type} v{envelope.version} parsed as {type(payload).__name__}, "
+                         f"not {route.model.__name__}")
+        await route.handler(uow, envelope, payload)
+        if route.releases is not None:
+            await self._release(uow.session, route.releases(payload))
+
+    async def _release(self, session: AsyncSession, key: str) -> None:
+        """Apply the events parked under `key`, in the order they arrived; one still waiting is parked again."""
+        await self._lock(session, key)
+        rows = (await session.execute(
+            select(ParkedEvent).where(col(ParkedEvent.consumer) == self.name, col(ParkedEvent.key) == key)
+            .order_by(col(ParkedEvent.id))
+        )).scalars().all()
+        for row in rows:
+            envelope = Envelope.model_validate_json(row.envelope)
+            route = self.handlers.get(envelope.type)
+            if route is None:
+                await session.delete(row)
+                continue
+            try:
+                await self._run(self._uow(session, envelope), envelope, route, self._payload(envelope))
+            except Park as again:
+                row.key, row.reason = again.key, again.reason
+                session.add(row)
+                continue
+            log.info("event_released", consumer=self.name, event_id=row.event_id, type=row.type, key=key)
+            await session.delete(row)
+
+    async def _lock(self, session: AsyncSession, key: str) -> None:
+        """Serialize parking and releasing of one key. SQLite transactions are serialized already (BEGIN
+        IMMEDIATE); PostgreSQL takes a transaction-scoped advisory lock on the key."""
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                                  {"k": f"{self.name}:{key}"})
 
     async def _advance(self, session: AsyncSession, feed: str, position: int) -> None:
         cursor = await session.get(FeedCursor, (self.name, feed))

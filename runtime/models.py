@@ -107,3 +107,24 @@ class Checkpoint(SQLModel, table=True):
     time: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     key_id: str = Field(max_length=64)
     signature: str = Field(max_length=200)
+
+
+class ParkedEvent(SQLModel, table=True):
+    """An event about something its consumer does not know yet (e.g. an issue not yet registered there), kept
+    in the handler's transaction and applied when that arrives, so the order of topics never loses a fact."""
+
+    __tablename__ = "parked_event"
+    __table_args__ = (
+        UniqueConstraint("consumer", "event_id", name="uq_parked_event_consumer_event"),
+        Index("ix_parked_event_key", "consumer", "key", "id"),
+        {"info": SHARED},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    consumer: str = Field(max_length=60)
+    key: str = Field(max_length=200)
+    event_id: str = Field(max_length=36)
+    type: str = Field(max_length=120)
+    envelope: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    parked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

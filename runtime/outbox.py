@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -22,11 +21,16 @@ from sqlmodel import col
 
 from contracts import GENESIS_HASH, Actor, Envelope
 from contracts.envelope import seal
-from contracts.registry import latest_version, payload_model
+from contracts.ownership import owner_or_none, owns
+from contracts.registry import Payload, key_of, latest_version
 from runtime.clock import Clock
 from runtime.models import LogState, OutboxRow, SubjectHead
 
 log = structlog.get_logger("closeloop.outbox")
+
+
+class NotOwned(Exception):
+    """A service tried to publish an event it does not own: a programming error, never retried into the log."""
 
 
 def chain(prev: str, event_hash: str) -> str:
@@ -66,19 +70,20 @@ class UnitOfWork:
     clock: Clock
     emitted: list[Envelope] = field(default_factory=list)
 
-    async def emit(self, type_: str, subject: str, data: BaseModel | dict[str, Any], *,
-                   new_subject: bool = False) -> Envelope:
-        """Append an event of the newest version of `type_` to the subject's chain.
+    async def emit(self, subject: str, payload: Payload, *, new_subject: bool = False) -> Envelope:
+        """Append `payload` as an event to the subject's chain; its type and version come from its class.
 
+        Refuses (NotOwned) an event another service publishes, or an older version of one.
         `new_subject=True` says the subject is created in this transaction (a fresh id): its chain starts here,
         so no head is read or locked and the rows are flushed in one batch at commit; should the subject
         exist after all, the head's primary key refuses the commit.
         """
-        version = latest_version(type_)
-        model = payload_model(type_, version)
-        payload = data if isinstance(data, model) else model.model_validate(
-            data.model_dump() if isinstance(data, BaseModel) else data
-        )
+        type_, version = key_of(type(payload))
+        if not owns(self.service, type_):
+            raise NotOwned(f"the {self.service} service does not publish {type_} (its owner is "
+                           f"{owner_or_none(type_) or 'nobody'})")
+        if version != latest_version(type_):
+            raise NotOwned(f"{type_} v{version} is not the newest version; emit v{latest_version(type_)}")
         body = json.loads(payload.model_dump_json())
         if new_subject:
             head = SubjectHead(subject=subject, seq=0, hash=GENESIS_HASH)

@@ -109,3 +109,30 @@ def drop_shared_tables() -> None:
     op.drop_table("feed_cursor")
     op.drop_table("dead_letter")
     op.drop_table("checkpoint")
+
+
+def create_parked_events() -> None:
+    """Create `parked_event`: events kept until what they are about arrives (second revision of every service)."""
+    op.create_table(
+        "parked_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("consumer", AutoString(length=60), nullable=False),
+        sa.Column("key", AutoString(length=200), nullable=False),
+        sa.Column("event_id", AutoString(length=36), nullable=False),
+        sa.Column("type", AutoString(length=120), nullable=False),
+        sa.Column("envelope", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("parked_at", runtime.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("consumer", "event_id", name="uq_parked_event_consumer_event"),
+        info={"service": "*"},
+    )
+    with op.batch_alter_table("parked_event", schema=None) as batch_op:
+        batch_op.create_index("ix_parked_event_key", ["consumer", "key", "id"], unique=False)
+
+
+def drop_parked_events() -> None:
+    """Drop `parked_event` (the second revision, downgraded)."""
+    with op.batch_alter_table("parked_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_parked_event_key")
+    op.drop_table("parked_event")

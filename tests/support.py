@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +112,26 @@ class EventFactory:
 def fixed_clock(iso: str) -> SettableClock:
     """A settable clock at an ISO time."""
     return SettableClock(datetime.fromisoformat(iso))
+
+
+def status_moves(factory: EventFactory, verification: list[Envelope], *, start: dict[str, str] | None = None,
+                 lag: timedelta = timedelta(seconds=2)) -> list[Envelope]:
+    """The issue.status_changed events the issues service emits for verification's events (in their order), a
+    little later and carrying the deciding event's time as `at`; `start` gives an issue's status before them."""
+    from contracts import lifecycle
+
+    status = dict(start or {})
+    out = []
+    for env in verification:
+        action = lifecycle.EVENT_ACTIONS.get(env.type)
+        if action is None:
+            continue
+        issue_id = str(env.data["issue_id"])
+        current = status.get(issue_id, lifecycle.INITIAL.value)
+        target = lifecycle.next_status(action, current)
+        assert target is not None, f"{env.type} is not allowed from {current}"
+        out.append(factory.make("issue.status_changed", issue_id, {
+            "issue_id": issue_id, "from_status": current, "to_status": target.value, "action": action.value,
+            "cause_event_id": str(env.id), "at": env.time.isoformat()}, time=env.time + lag))
+        status[issue_id] = target.value
+    return out

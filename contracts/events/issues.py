@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contracts.enums import IssueStatus, OrgKind, RoundLevel, TargetOp, ZoneType
+from contracts.lifecycle import Action
 from contracts.registry import Payload, event
 
 
@@ -67,13 +68,20 @@ class IssueStarted(Payload):
 
 @event("issue.status_changed", 1)
 class IssueStatusChanged(Payload):
-    """The issue's status moved because of another service's event (e.g. closure.accepted)."""
+    """The issue's status moved: the issues service announces every move (start, and those caused by another
+    service's event such as closure.accepted); other services take an issue's status only from this event.
+
+    `action` and `at` were added later (optional, so older logs still read): the lifecycle action, and when the
+    move happened (the causing event's time), which scoring counts by.
+    """
 
     issue_id: str
     from_status: IssueStatus
     to_status: IssueStatus
     reason: str | None = None
     cause_event_id: str | None = None
+    action: Action | None = None
+    at: AwareDatetime | None = None
 
 
 @event("issue.updated", 1)

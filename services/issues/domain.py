@@ -2,45 +2,79 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from contracts import lifecycle
 from contracts.enums import IssueStatus
+from contracts.lifecycle import Action
 from runtime.auth import Principal
 from runtime.errors import Conflict
 
 S = IssueStatus
 
-# (action, from) -> to. Anything absent is an illegal transition (409).
-TRANSITIONS: dict[tuple[str, IssueStatus], IssueStatus] = {
-    ("start", S.registered): S.in_progress,
-    ("apply", S.registered): S.closure_requested,
-    ("apply", S.in_progress): S.closure_requested,
-    ("accept", S.closure_requested): S.signed_off,
-    ("reject", S.closure_requested): S.in_progress,
-    ("file", S.signed_off): S.filed,
-    ("reopen", S.signed_off): S.in_progress,
-    ("reopen", S.filed): S.in_progress,
-}
-
-# Which verification event moves the status, and by which action.
-EVENT_ACTIONS = {
-    "closure.requested": "apply",
-    "closure.accepted": "accept",
-    "closure.rejected": "reject",
-    "closure.filed": "file",
-    "issue.reopened": "reopen",
-}
+# The state machine is the contract's (contracts.lifecycle); these names stay for the callers of this module.
+TRANSITIONS = lifecycle.TRANSITIONS
+EVENT_ACTIONS = lifecycle.EVENT_ACTIONS
 
 
 def next_status(*, action: str, current: str) -> IssueStatus:
     """The status after `action`, or Conflict when the state machine forbids it."""
-    try:
-        return TRANSITIONS[(action, IssueStatus(current))]
-    except KeyError:
-        allowed = sorted({a for (a, s) in TRANSITIONS if s == current})
+    target = lifecycle.next_status(action, current)
+    if target is None:
+        allowed = sorted(lifecycle.allowed_actions(current))
         raise Conflict(
             f"cannot {action} an issue that is {current}",
             details=[{"field": "status", "message": f"allowed from {current}: {', '.join(allowed) or 'nothing'}"}],
             code="illegal_transition",
-        ) from None
+        )
+    return target
+
+
+class Move(NamedTuple):
+    """One status move of an issue: the lifecycle action, from (None at registration) and to."""
+
+    action: str
+    from_status: str | None
+    to_status: str
+
+
+class IllegalMove(ValueError):
+    """One of this service's own events claims a move the lifecycle does not allow (the log is inconsistent)."""
+
+
+def move_of(event_type: str, data: Mapping[str, Any], *, current: str | None,
+            started_by: str | None = None) -> Move | None:
+    """How one of this service's own events moves an issue's status: the fold the audit replay runs.
+
+    None when the event moves nothing; IllegalMove when the lifecycle forbids what it says. `current` is the
+    issue's status (None before registration). `started_by` is the id of the issue.started already folded: its
+    issue.status_changed (cause_event_id) only announces that same move to the other services. Logs written
+    before every start was announced have issue.started alone, which is why the start folds from it.
+    """
+    if event_type == "issue.registered":
+        if current is not None:
+            raise IllegalMove(f"issue {data['issue_id']} registered twice")
+        return Move("register", None, lifecycle.INITIAL.value)
+    if current is None:
+        if event_type in ("issue.started", "issue.status_changed"):
+            raise IllegalMove(f"issue {data['issue_id']} was never registered")
+        return None
+    if event_type == "issue.started":
+        target = lifecycle.next_status(Action.start, current)
+        if target is None:
+            raise IllegalMove(f"start is not allowed from {current} (contracts.lifecycle)")
+        return Move(Action.start.value, current, target.value)
+    if event_type == "issue.status_changed":
+        if started_by is not None and data.get("cause_event_id") == started_by:
+            return None
+        if data["from_status"] != current:
+            raise IllegalMove(f"says the issue moved from {data['from_status']}, but it was {current}")
+        action = data.get("action") or lifecycle.action_between(current, data["to_status"])
+        if action is None or lifecycle.next_status(action, current) != data["to_status"]:
+            raise IllegalMove(f"{current} → {data['to_status']} is no transition of contracts.lifecycle")
+        return Move(str(action), current, str(data["to_status"]))
+    return None
 
 
 # Statuses in which the lead responsible org may report progress, and ask for (or be granted) more time.

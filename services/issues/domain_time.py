@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from contracts import lifecycle
 from runtime.clock import SHANGHAI, utcnow
 
-CLOSED = {"signed_off", "filed"}
+CLOSED = lifecycle.CLOSED
 
 
 def today_in_shanghai(now: datetime | None = None) -> date:

@@ -6,11 +6,10 @@ import uuid
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import func, insert, select, update
 from sqlmodel import col
 
-from contracts import Envelope
+from contracts import Envelope, lifecycle
 from contracts.enums import IssueStatus
 from contracts.events.issues import (
     IssueExtensionDecided,
@@ -23,6 +22,15 @@ from contracts.events.issues import (
     OrgRegistered,
     RoundRegistered,
 )
+from contracts.events.verification import (
+    ClosureAccepted,
+    ClosureFiled,
+    ClosureRejected,
+    ClosureRequested,
+    IssueReopened,
+)
+from contracts.lifecycle import Action
+from runtime.consumer import HandlerTable
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
 from services.issues import domain, ledger
@@ -48,7 +56,7 @@ async def register_org(uow: UnitOfWork, *, cmd: OrgRegistered) -> Org:
         raise Conflict(f"org {cmd.org_id} already exists", details=[{"field": "id", "message": "already exists"}])
     org = Org(id=cmd.org_id, name=cmd.name, kind=cmd.kind, zone_type=cmd.zone_type, created_at=uow.clock.now())
     uow.session.add(org)
-    await uow.emit("org.registered", cmd.org_id, cmd)
+    await uow.emit(cmd.org_id, cmd)
     return org
 
 
@@ -62,7 +70,7 @@ async def register_round(uow: UnitOfWork, *, cmd: RoundRegistered) -> Round:
     rnd = Round(id=cmd.round_id, name=cmd.name, level=cmd.level, started_on=cmd.started_on, ended_on=cmd.ended_on,
                 feedback_on=cmd.feedback_on, created_at=uow.clock.now())
     uow.session.add(rnd)
-    await uow.emit("round.registered", cmd.round_id, cmd)
+    await uow.emit(cmd.round_id, cmd)
     return rnd
 
 
@@ -163,7 +171,7 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
     # The outbox rows and chain heads of the events are flushed together at commit, not one by one.
     with session.no_autoflush:
         for p in payloads:
-            envelope = await uow.emit("issue.registered", p.issue_id, p, new_subject=True)
+            envelope = await uow.emit(p.issue_id, p, new_subject=True)
             steps.append({"issue_id": p.issue_id, "action": "register", "from_status": None,
                           "to_status": IssueStatus.registered.value, "actor_user": uow.actor.user,
                           "actor_org": uow.actor.org, "actor_role": uow.actor.role, "reason": None,
@@ -182,11 +190,13 @@ def _record(uow: UnitOfWork, issue: Issue, *, action: str, from_status: str | No
 
 
 async def start_issue(uow: UnitOfWork, *, issue: Issue, note: str | None = None) -> Issue:
-    """registered → in_progress, by the responsible org."""
-    target = domain.next_status(action="start", current=issue.status)
-    envelope = await uow.emit("issue.started", issue.id,
-                              IssueStarted(issue_id=issue.id, responsible_org_id=issue.responsible_org_id))
-    _record(uow, issue, action="start", from_status=issue.status, to_status=target, reason=note,
+    """registered → in_progress, by the responsible org; announced as issue.started and issue.status_changed."""
+    target = domain.next_status(action=Action.start, current=issue.status)
+    envelope = await uow.emit(issue.id, IssueStarted(issue_id=issue.id, responsible_org_id=issue.responsible_org_id))
+    await uow.emit(issue.id, IssueStatusChanged(
+        issue_id=issue.id, from_status=IssueStatus(issue.status), to_status=target, reason=note,
+        cause_event_id=str(envelope.id), action=Action.start, at=envelope.time))
+    _record(uow, issue, action=Action.start.value, from_status=issue.status, to_status=target, reason=note,
             event_id=str(envelope.id))
     issue.status = target
     issue.updated_at = uow.clock.now()
@@ -198,7 +208,7 @@ async def report_progress(uow: UnitOfWork, *, issue: Issue, note: str, percent: 
                           evidence_ids: list[str]) -> Issue:
     """A progress report on an issue in progress (note, percent 0–100, evidence ids)."""
     domain.require_status(action="report progress on", current=issue.status, allowed=domain.PROGRESS_FROM)
-    envelope = await uow.emit("issue.progress_reported", issue.id, IssueProgressReported(
+    envelope = await uow.emit(issue.id, IssueProgressReported(
         issue_id=issue.id, responsible_org_id=issue.responsible_org_id, note=note, percent=percent,
         evidence_ids=evidence_ids))
     _record(uow, issue, action="progress", from_status=issue.status, to_status=issue.status, reason=note,
@@ -228,7 +238,7 @@ async def request_extension(uow: UnitOfWork, *, issue: Issue, requested_deadline
                     requested_deadline=requested_deadline, reason=reason, state="pending",
                     requested_by=uow.actor.user, requested_at=now)
     uow.session.add(ext)
-    envelope = await uow.emit("issue.extension_requested", issue.id, IssueExtensionRequested(
+    envelope = await uow.emit(issue.id, IssueExtensionRequested(
         issue_id=issue.id, extension_id=ext.id, responsible_org_id=issue.responsible_org_id,
         current_deadline=issue.deadline, requested_deadline=requested_deadline, reason=reason))
     _record(uow, issue, action="extension_requested", from_status=issue.status, to_status=issue.status,
@@ -248,7 +258,7 @@ async def decide_extension(uow: UnitOfWork, *, issue: Issue, ext: Extension, app
         domain.require_status(action="extend the deadline of", current=issue.status, allowed=domain.EXTENSIBLE)
     previous = issue.deadline
     new = ext.requested_deadline if approved else previous
-    envelope = await uow.emit("issue.extension_decided", issue.id, IssueExtensionDecided(
+    envelope = await uow.emit(issue.id, IssueExtensionDecided(
         issue_id=issue.id, extension_id=ext.id, approved=approved, previous_deadline=previous, deadline=new,
         opinion=opinion))
     now = uow.clock.now()
@@ -284,7 +294,7 @@ async def update_issue(uow: UnitOfWork, *, issue: Issue, changes: dict[str, Any]
         description=issue.description, measures=issue.measures,
         target=issue.target, location=issue.location,  # type: ignore[arg-type]  # pydantic validates the dicts
     )
-    envelope = await uow.emit("issue.updated", issue.id, payload)
+    envelope = await uow.emit(issue.id, payload)
     _record(uow, issue, action="update", from_status=issue.status, to_status=issue.status, reason=reason,
             event_id=str(envelope.id),
             details={"changed": changed, "before": before, "after": {k: changes[k] for k in changed}})
@@ -295,20 +305,23 @@ async def update_issue(uow: UnitOfWork, *, issue: Issue, changes: dict[str, Any]
     return issue
 
 
-async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+VerificationEvent = ClosureRequested | ClosureAccepted | ClosureRejected | ClosureFiled | IssueReopened
+
+
+async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: VerificationEvent) -> None:
     """Move the issue's status as the verification service decided, and log why."""
-    issue_id = payload.issue_id  # type: ignore[attr-defined]  # every payload in HANDLERS has one
+    issue_id = payload.issue_id
     issue = await get_issue(uow.session, issue_id=issue_id, lock=True)
     if issue is None:
         raise NotFound(f"issue {issue_id} named by {envelope.type} {envelope.id} is unknown here")
-    action = domain.EVENT_ACTIONS[envelope.type]
+    action = lifecycle.EVENT_ACTIONS[envelope.type]
     target = domain.next_status(action=action, current=issue.status)
     reason = getattr(payload, "opinion", None) or getattr(payload, "reason", None) or getattr(payload, "summary", None)
-    emitted = await uow.emit("issue.status_changed", issue.id, IssueStatusChanged(
+    emitted = await uow.emit(issue.id, IssueStatusChanged(
         issue_id=issue.id, from_status=IssueStatus(issue.status), to_status=target, reason=reason,
-        cause_event_id=str(envelope.id),
+        cause_event_id=str(envelope.id), action=action, at=envelope.time,
     ))
-    _record(uow, issue, action=action, from_status=issue.status, to_status=target, reason=reason,
+    _record(uow, issue, action=action.value, from_status=issue.status, to_status=target, reason=reason,
             event_id=str(emitted.id), details={"cause": {"type": envelope.type, "id": str(envelope.id),
                                                          "actor": envelope.actor.model_dump(mode="json")}})
     issue.status = target
@@ -316,4 +329,9 @@ async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: Ba
     uow.session.add(issue)
 
 
-HANDLERS = {event_type: on_verification_event for event_type in domain.EVENT_ACTIONS}
+HANDLERS = HandlerTable()
+HANDLERS.add(ClosureRequested, on_verification_event)
+HANDLERS.add(ClosureAccepted, on_verification_event)
+HANDLERS.add(ClosureRejected, on_verification_event)
+HANDLERS.add(ClosureFiled, on_verification_event)
+HANDLERS.add(IssueReopened, on_verification_event)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from contracts import lifecycle
 from contracts.enums import TargetOp
 
 COLUMNS = ("code", "round", "category", "title", "region", "responsible_org", "cooperating_orgs",
@@ -20,8 +21,7 @@ REQUIRED = ("code", "round", "category", "title", "responsible_org", "supervisin
 MAX_LEN = {"code": 64, "category": 40, "title": 2000, "leader": 200, "target_indicator": 100,
            "target_unit": 40, "measures": 20000, "description": 20000}
 
-STATUS_LABELS = {"registered": "已登记", "in_progress": "整改中", "closure_requested": "申请销号",
-                 "signed_off": "已销号", "filed": "已备案"}
+STATUS_LABELS = {s.value: label for s, label in lifecycle.LABELS_ZH.items()}
 EXPORT_HEADERS = ("编号", "督察轮次", "类别", "问题(任务)", "区域", "责任单位", "配合单位", "督办单位", "包联领导",
                   "整改时限", "原定时限", "目标指标", "比较", "目标值", "单位", "整改措施", "状态", "逾期天数",
                   "最新进展", "进展(%)", "进展时间")

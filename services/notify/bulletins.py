@@ -142,7 +142,7 @@ async def publish_bulletin(uow: UnitOfWork, ranking: RankingPublished) -> Bullet
     await session.execute(insert_for(session)(Digest).values(
         id=digest_id, run_key=f"monthly:{ranking.ranking_id}", kind="monthly", period=ranking.period,
         origin="ranking", recipients=len(created), created_at=now).on_conflict_do_nothing())
-    await uow.emit("digest.published", digest_id, DigestPublished(
+    await uow.emit(digest_id, DigestPublished(
         digest_id=digest_id, kind="monthly", period=ranking.period, origin="ranking", recipients=len(created),
         bulletin_id=ranking.ranking_id))
     return bulletin

@@ -127,7 +127,7 @@ async def _finish_run(uow: UnitOfWork, *, digest_id: str, kind: str, period: str
     assert digest is not None
     digest.recipients = recipients
     uow.session.add(digest)
-    await uow.emit("digest.published", digest_id, DigestPublished(digest_id=digest_id, kind=kind, period=period,
+    await uow.emit(digest_id, DigestPublished(digest_id=digest_id, kind=kind, period=period,
                                                                    origin=origin, recipients=recipients))
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from contracts import lifecycle
+from contracts.enums import IssueStatus
 from runtime.clock import SHANGHAI
 from runtime.errors import field_error
 
@@ -24,15 +26,15 @@ TRIGGERS: dict[str, str] = {
     "digest.half_year": "半年交账",
 }
 
-OPEN_STATUSES = ("registered", "in_progress", "closure_requested")
-DONE_STATUSES = ("signed_off", "filed")
+# The lifecycle's closed set and labels are the contract's (contracts.lifecycle); open is everything else.
+DONE_STATUSES = tuple(s.value for s in IssueStatus if s in lifecycle.CLOSED)
+OPEN_STATUSES = tuple(s.value for s in IssueStatus if s not in lifecycle.CLOSED)
 SEND_AT = time(9, 0)  # reminders and digests go out at 09:00 Asia/Shanghai, office hours
 NEAR_DAYS = (7, 1)
 ESCALATE_AFTER_DAYS = 15
 DUE_SOON_DAYS = 7
 
-STATUS_ZH = {"registered": "已交办", "in_progress": "整改中", "closure_requested": "申请销号",
-             "signed_off": "已销号", "filed": "已备案"}
+STATUS_ZH = {s.value: label for s, label in lifecycle.LABELS_ZH.items()}
 COMPONENT_ZH = {"on_time_closure": "按期销号", "completion": "完成率", "quality": "整改质量",
                 "environment": "环境质量"}
 KIND_ZH = {"region": "地区", "department": "部门", "regions": "地区", "departments": "部门"}

@@ -7,14 +7,12 @@ A notice's key comes from the event id, so a redelivered event (or a second repl
 from __future__ import annotations
 
 import structlog
-from pydantic import BaseModel
 
-from contracts import Envelope
+from contracts import Envelope, lifecycle
 from contracts.events.issues import (
     IssueExtensionDecided,
     IssueProgressReported,
     IssueRegistered,
-    IssueStarted,
     IssueStatusChanged,
     IssueUpdated,
     OrgRegistered,
@@ -22,11 +20,11 @@ from contracts.events.issues import (
 from contracts.events.scoring import RankingPublished
 from contracts.events.verification import (
     ClosureAccepted,
-    ClosureFiled,
     ClosureRejected,
     ClosureRequested,
     IssueReopened,
 )
+from runtime.consumer import HandlerTable, Park, issue_key
 from runtime.outbox import UnitOfWork
 from services.notify.bulletins import publish_bulletin
 from services.notify.notices import Directory, notify
@@ -38,15 +36,16 @@ REJECT_ZH = {"insufficient_evidence": "佐证材料不足", "target_not_met": "�
              "other": "其他"}
 
 
-async def _issue(uow: UnitOfWork, issue_id: str) -> IssueView | None:
+async def _issue(uow: UnitOfWork, issue_id: str) -> IssueView:
+    """Notify's view of the issue; an event about an issue not registered here yet waits for it (parked)."""
     view = await uow.session.get(IssueView, issue_id)
     if view is None:
-        log.warning("issue_unknown_to_notify", issue_id=issue_id)
+        raise Park(issue_key(issue_id), f"issue {issue_id} is not registered here yet")
     return view
 
 
-def _label(view: IssueView | None, issue_id: str) -> str:
-    return f"{view.code}「{view.title}」" if view else issue_id
+def _label(view: IssueView) -> str:
+    return f"{view.code}「{view.title}」"
 
 
 async def _fact(uow: UnitOfWork, envelope: Envelope, *, org_id: str, kind: str, issue_id: str | None,
@@ -56,33 +55,23 @@ async def _fact(uow: UnitOfWork, envelope: Envelope, *, org_id: str, kind: str, 
                                                at=envelope.time, detail=detail).on_conflict_do_nothing())
 
 
-async def _set_status(uow: UnitOfWork, issue_id: str, status: str) -> IssueView | None:
-    view = await _issue(uow, issue_id)
-    if view is not None:
-        view.status = status
-        uow.session.add(view)
-    return view
-
-
-async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: OrgRegistered) -> None:
     """Remember the org's name for digests."""
-    assert isinstance(payload, OrgRegistered)
     org = await uow.session.get(OrgView, payload.org_id) or OrgView(id=payload.org_id, name=payload.name,
                                                                     kind=str(payload.kind))
     org.name, org.kind = payload.name, str(payload.kind)
     uow.session.add(org)
 
 
-async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: IssueRegistered) -> None:
     """Keep the issue, and tell the responsible org (cooperating orgs in copy) it was assigned to it."""
-    assert isinstance(payload, IssueRegistered)
     view = await uow.session.get(IssueView, payload.issue_id)
     if view is None:
         view = IssueView(id=payload.issue_id, code=payload.code, title=payload.title,
                          responsible_org_id=payload.responsible_org_id,
                          cooperating_org_ids=list(payload.cooperating_org_ids),
                          supervising_org_id=payload.supervising_org_id, leader=payload.leader,
-                         deadline=payload.deadline, status="registered", registered_at=envelope.time)
+                         deadline=payload.deadline, status=lifecycle.INITIAL.value, registered_at=envelope.time)
         uow.session.add(view)
     await _announce_assignment(uow, envelope, view, trigger="issue.assigned", verb="交办")
 
@@ -104,12 +93,9 @@ async def _announce_assignment(uow: UnitOfWork, envelope: Envelope, view: IssueV
                      recipients=[await d.org(o) for o in view.cooperating_org_ids if o != view.responsible_org_id])
 
 
-async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: IssueUpdated) -> None:
     """Keep the issue current; a change of responsible or cooperating orgs is announced as a reassignment."""
-    assert isinstance(payload, IssueUpdated)
     view = await _issue(uow, payload.issue_id)
-    if view is None:
-        return
     view.responsible_org_id = payload.responsible_org_id
     view.cooperating_org_ids = list(payload.cooperating_org_ids)
     view.supervising_org_id = payload.supervising_org_id
@@ -120,121 +106,100 @@ async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: BaseMod
         await _announce_assignment(uow, envelope, view, trigger="issue.reassigned", verb="调整交办")
 
 
-async def on_issue_started(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
-    """The issue is in progress."""
-    assert isinstance(payload, IssueStarted)
-    await _set_status(uow, payload.issue_id, "in_progress")
-
-
-async def on_status_changed(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
-    """Follow the status the issues service holds."""
-    assert isinstance(payload, IssueStatusChanged)
-    await _set_status(uow, payload.issue_id, str(payload.to_status))
-
-
-async def on_progress(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
-    """The last progress, for the weekly dispatch."""
-    assert isinstance(payload, IssueProgressReported)
+async def on_status_changed(uow: UnitOfWork, envelope: Envelope, payload: IssueStatusChanged) -> None:
+    """Follow the status the issues service holds: the only place notify writes an issue's status."""
     view = await _issue(uow, payload.issue_id)
-    if view is not None and (view.progress_at is None or envelope.time >= view.progress_at):
+    view.status = payload.to_status.value
+    uow.session.add(view)
+
+
+async def on_progress(uow: UnitOfWork, envelope: Envelope, payload: IssueProgressReported) -> None:
+    """The last progress, for the weekly dispatch."""
+    view = await _issue(uow, payload.issue_id)
+    if view.progress_at is None or envelope.time >= view.progress_at:
         view.progress_note, view.progress_percent, view.progress_at = payload.note, payload.percent, envelope.time
         uow.session.add(view)
 
 
-async def on_extension_decided(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_extension_decided(uow: UnitOfWork, envelope: Envelope, payload: IssueExtensionDecided) -> None:
     """An approved extension moves the deadline; reminders are keyed by deadline, so they start afresh."""
-    assert isinstance(payload, IssueExtensionDecided)
     view = await _issue(uow, payload.issue_id)
-    if view is not None and payload.approved:
+    if payload.approved:
         view.deadline = payload.deadline
         uow.session.add(view)
 
 
-async def on_closure_requested(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_closure_requested(uow: UnitOfWork, envelope: Envelope, payload: ClosureRequested) -> None:
     """Tell the supervising org a closure application awaits its verification."""
-    assert isinstance(payload, ClosureRequested)
-    view = await _set_status(uow, payload.issue_id, "closure_requested")
+    view = await _issue(uow, payload.issue_id)
     d = Directory(uow.session)
-    label = _label(view, payload.issue_id)
+    label = _label(view)
     await notify(uow, trigger="closure.requested", key=f"closure.requested:{envelope.id}", subject=payload.issue_id,
-                 title=f"销号申请待核查:{view.code if view else payload.issue_id}",
+                 title=f"销号申请待核查:{view.code}",
                  body=f"{payload.responsible_org_id} 已就整改任务 {label} 申请销号(第{payload.attempt}次),"
                       f"整改情况:{payload.summary}。请组织核查验收。",
                  recipients=[await d.org(payload.supervising_org_id)])
 
 
-async def on_closure_accepted(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_closure_accepted(uow: UnitOfWork, envelope: Envelope, payload: ClosureAccepted) -> None:
     """Tell the responsible org its issue was accepted and signed off."""
-    assert isinstance(payload, ClosureAccepted)
-    view = await _set_status(uow, payload.issue_id, "signed_off")
+    view = await _issue(uow, payload.issue_id)
     await _fact(uow, envelope, org_id=payload.responsible_org_id, kind="signed_off", issue_id=payload.issue_id)
     d = Directory(uow.session)
     opinion = f"核查意见:{payload.opinion}" if payload.opinion else ""
     await notify(uow, trigger="closure.accepted", key=f"closure.accepted:{envelope.id}", subject=payload.issue_id,
                  title="整改任务已通过验收并销号",
-                 body=f"贵单位申请销号的整改任务 {_label(view, payload.issue_id)} 已通过监管单位核查验收,予以销号。"
+                 body=f"贵单位申请销号的整改任务 {_label(view)} 已通过监管单位核查验收,予以销号。"
                       f"{opinion}",
                  recipients=[await d.org(payload.responsible_org_id)])
 
 
-async def on_closure_rejected(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_closure_rejected(uow: UnitOfWork, envelope: Envelope, payload: ClosureRejected) -> None:
     """Tell the responsible org its application was sent back, with the supervisor's opinion."""
-    assert isinstance(payload, ClosureRejected)
-    view = await _set_status(uow, payload.issue_id, "in_progress")
+    view = await _issue(uow, payload.issue_id)
     await _fact(uow, envelope, org_id=payload.responsible_org_id, kind="rejected", issue_id=payload.issue_id,
                 detail=payload.opinion)
     d = Directory(uow.session)
     reason = REJECT_ZH.get(str(payload.reason_code), str(payload.reason_code))
     await notify(uow, trigger="closure.rejected", key=f"closure.rejected:{envelope.id}", subject=payload.issue_id,
-                 title=f"销号申请被退回:{view.code if view else payload.issue_id}",
-                 body=f"贵单位就整改任务 {_label(view, payload.issue_id)} 提出的销号申请未通过核查验收,"
+                 title=f"销号申请被退回:{view.code}",
+                 body=f"贵单位就整改任务 {_label(view)} 提出的销号申请未通过核查验收,"
                       f"退回原因:{reason}。核查意见:{payload.opinion}。请继续整改后重新申请。",
                  recipients=[await d.org(payload.responsible_org_id)])
 
 
-async def on_closure_filed(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
-    """A filed issue is done."""
-    assert isinstance(payload, ClosureFiled)
-    await _set_status(uow, payload.issue_id, "filed")
-
-
-async def on_reopened(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_reopened(uow: UnitOfWork, envelope: Envelope, payload: IssueReopened) -> None:
     """A rebound: tell the responsible org and the leader in charge."""
-    assert isinstance(payload, IssueReopened)
-    view = await _set_status(uow, payload.issue_id, "in_progress")
+    view = await _issue(uow, payload.issue_id)
     await _fact(uow, envelope, org_id=payload.responsible_org_id, kind="reopened", issue_id=payload.issue_id,
                 detail=payload.reason)
     d = Directory(uow.session)
     recipients = [await d.org(payload.responsible_org_id)]
-    if view is not None and view.leader:
+    if view.leader:
         recipients.append(await d.leader(view.leader))
     await notify(uow, trigger="issue.reopened", key=f"issue.reopened:{envelope.id}", subject=payload.issue_id,
-                 title=f"问题反弹,重新整改:{view.code if view else payload.issue_id}",
-                 body=f"已销号的整改任务 {_label(view, payload.issue_id)} 出现反弹,现重新交由 "
+                 title=f"问题反弹,重新整改:{view.code}",
+                 body=f"已销号的整改任务 {_label(view)} 出现反弹,现重新交由 "
                       f"{payload.responsible_org_id} 整改。原因:{payload.reason}。",
                  recipients=recipients)
 
 
-async def on_ranking_published(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_ranking_published(uow: UnitOfWork, envelope: Envelope, payload: RankingPublished) -> None:
     """The monthly bulletin (月通报): build it, count the penalties, tell every org and leader."""
-    assert isinstance(payload, RankingPublished)
     for org_id in payload.penalized:
         await _fact(uow, envelope, org_id=org_id, kind="penalized", issue_id=None, detail=payload.ranking_id)
     await publish_bulletin(uow, payload)
 
 
-HANDLERS = {
-    "org.registered": on_org_registered,
-    "issue.registered": on_issue_registered,
-    "issue.updated": on_issue_updated,
-    "issue.started": on_issue_started,
-    "issue.status_changed": on_status_changed,
-    "issue.progress_reported": on_progress,
-    "issue.extension_decided": on_extension_decided,
-    "closure.requested": on_closure_requested,
-    "closure.accepted": on_closure_accepted,
-    "closure.rejected": on_closure_rejected,
-    "closure.filed": on_closure_filed,
-    "issue.reopened": on_reopened,
-    "ranking.published": on_ranking_published,
-}
+HANDLERS = HandlerTable()
+HANDLERS.add(OrgRegistered, on_org_registered)
+HANDLERS.add(IssueRegistered, on_issue_registered, releases=lambda p: issue_key(p.issue_id))
+HANDLERS.add(IssueUpdated, on_issue_updated)
+HANDLERS.add(IssueStatusChanged, on_status_changed)
+HANDLERS.add(IssueProgressReported, on_progress)
+HANDLERS.add(IssueExtensionDecided, on_extension_decided)
+HANDLERS.add(ClosureRequested, on_closure_requested)
+HANDLERS.add(ClosureAccepted, on_closure_accepted)
+HANDLERS.add(ClosureRejected, on_closure_rejected)
+HANDLERS.add(IssueReopened, on_reopened)
+HANDLERS.add(RankingPublished, on_ranking_published)

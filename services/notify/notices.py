@@ -85,7 +85,7 @@ async def notify(uow: UnitOfWork, *, trigger: str, key: str, subject: str, title
         if inserted is None:
             continue  # this recipient already has this notice, and its deliveries were queued with it
         created.append(item_id)
-        await uow.emit("notification.created", item_id, NotificationCreated(
+        await uow.emit(item_id, NotificationCreated(
             notification_id=item_id, trigger=trigger, org_id=r.org_id, recipient=r.key, subject=subject, title=title))
         targets = [("email", address) for address in r.emails]
         targets += [("webhook", hook_id) for hook_id, types in r.webhooks if not types or trigger in types]

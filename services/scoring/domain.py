@@ -15,13 +15,14 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, NamedTuple
 
+from contracts import lifecycle
 from runtime.clock import SHANGHAI
 from runtime.errors import Invalid
 
 COMPONENTS = ("on_time_closure", "completion", "quality", "environment")
 ZONE_TYPES = ("urban_core", "ecological", "industrial", "agricultural", "department")
 KINDS = ("region", "department")
-DONE = frozenset({"signed_off", "filed"})
+DONE = frozenset(s.value for s in lifecycle.CLOSED)
 
 DEFAULT_SCHEME: dict[str, Any] = {
     "weights": {
@@ -36,11 +37,7 @@ DEFAULT_SCHEME: dict[str, Any] = {
     "penalty": {"amount": 0, "currency": "CNY", "note": "经济处罚金额未配置(由督察整改办在考核方案中设定)"},
 }
 
-# The issue events scoring keeps, and where each source stands when two events carry the same time.
-ISSUE_EVENT_TYPES = (
-    "issue.registered", "issue.updated", "issue.extension_decided",
-    "closure.requested", "closure.accepted", "closure.rejected", "closure.filed", "issue.reopened",
-)
+# Where each source stands when two events carry the same time (the events kept: services.scoring.handlers).
 _SOURCE_ORDER = {"issues": 0, "verification": 1}
 
 
@@ -70,7 +67,8 @@ class IssueEvent(NamedTuple):
     """One consumed event about an issue, with its event time (UTC) and what scoring needs of its payload.
 
     `org_id` is the responsible org (registered/updated); `deadline` the deadline (registered, or the new one of
-    an approved extension); `target` the current target (registered/updated: None means no target).
+    an approved extension); `target` the current target (registered/updated: None means no target);
+    `to_status` the status an issue.status_changed moved to (the only source of status; `time` is its `at`).
     A tuple, not a dataclass: a year holds tens of thousands of them and they are built on every query.
     """
 
@@ -83,6 +81,7 @@ class IssueEvent(NamedTuple):
     org_id: str | None = None
     deadline: date | None = None
     target: Target | None = None
+    to_status: str | None = None
 
     def order_key(self) -> tuple[datetime, int, int, str]:
         """Event time first: the arrival order across topics never matters."""
@@ -280,7 +279,7 @@ class IssueState:
             self.registered_at = ev.time
             self.org_id, self.deadline, self.target = ev.org_id, ev.deadline, ev.target
             if self.status is None:
-                self.status = "registered"
+                self.status = lifecycle.INITIAL.value
         elif t == "issue.updated":
             if ev.org_id:
                 self.org_id = ev.org_id
@@ -288,16 +287,14 @@ class IssueState:
         elif t == "issue.extension_decided":
             if ev.deadline is not None:
                 self.deadline = ev.deadline
-        elif t == "closure.requested":
-            self.status = "closure_requested"
-        elif t == "closure.rejected":
-            self.status = "in_progress"
-        elif t == "closure.accepted":
-            self.status, self.signed_off_at = "signed_off", ev.time
-        elif t == "closure.filed":
-            self.status = "filed"
-        elif t == "issue.reopened":
-            self.status, self.signed_off_at = "in_progress", None
+        elif t == "issue.status_changed" and ev.to_status is not None:
+            # the issues service's word is the only source of status; closure.* and issue.reopened count only
+            # as rejections and rebounds (quality)
+            self.status = ev.to_status
+            if ev.to_status == "signed_off":
+                self.signed_off_at = ev.time
+            elif not lifecycle.is_closed(ev.to_status):
+                self.signed_off_at = None
 
 
 def issue_state_at(events: Iterable[IssueEvent], at: datetime | None = None) -> IssueState | None:

@@ -7,13 +7,26 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope
-from contracts.events.issues import IssueExtensionDecided, IssueRegistered, IssueUpdated, OrgRegistered
+from contracts.events.issues import (
+    IssueExtensionDecided,
+    IssueRegistered,
+    IssueStatusChanged,
+    IssueUpdated,
+    OrgRegistered,
+)
 from contracts.events.scoring import IndicatorRecorded, RankingPublished, SchemeVersioned
+from contracts.events.verification import (
+    ClosureAccepted,
+    ClosureFiled,
+    ClosureRejected,
+    ClosureRequested,
+    IssueReopened,
+)
+from runtime.consumer import HandlerTable
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
 from services.scoring import domain
@@ -38,9 +51,8 @@ from services.scoring.store import (
 # ---------------------------------------------------------------- events
 
 
-async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: OrgRegistered) -> None:
     """Know an assessee: its kind and zone type (of two registrations, the later event wins)."""
-    assert isinstance(payload, OrgRegistered)
     org = await uow.session.get(OrgFact, payload.org_id)
     if org is None:
         uow.session.add(OrgFact(id=payload.org_id, name=payload.name, kind=payload.kind,
@@ -51,11 +63,16 @@ async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseMo
         uow.session.add(org)
 
 
-async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+# The issue and closure events scoring keeps as facts (the status only from issue.status_changed).
+FactEvent = (IssueRegistered | IssueUpdated | IssueExtensionDecided | IssueStatusChanged | ClosureRequested
+             | ClosureAccepted | ClosureRejected | ClosureFiled | IssueReopened)
+
+
+async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent) -> None:
     """Keep an issue or closure event as a fact with its event time; scores are computed from these at query time."""
     if await uow.session.get(IssueEventFact, str(envelope.id)) is not None:
         return
-    issue_id = str(payload.issue_id)  # type: ignore[attr-defined]  # every payload in HANDLERS has one
+    issue_id = payload.issue_id
     fact = IssueEventFact(event_id=str(envelope.id), issue_id=issue_id, type=envelope.type, source=envelope.source,
                           seq=envelope.seq, time=envelope.time)
     if isinstance(payload, (IssueRegistered, IssueUpdated)):
@@ -66,6 +83,9 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel
             fact.target_value = payload.target.value
         if isinstance(payload, IssueRegistered):
             fact.deadline = payload.deadline
+    elif isinstance(payload, IssueStatusChanged):
+        fact.to_status = payload.to_status.value
+        fact.time = payload.at or envelope.time  # when the move happened: the deciding event's time
     elif isinstance(payload, IssueExtensionDecided):
         if not payload.approved:
             return  # a refused extension changes nothing scoring counts
@@ -73,10 +93,17 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel
     uow.session.add(fact)
 
 
-HANDLERS = {
-    "org.registered": on_org_registered,
-    **{t: on_issue_event for t in domain.ISSUE_EVENT_TYPES},
-}
+HANDLERS = HandlerTable()
+HANDLERS.add(OrgRegistered, on_org_registered)
+HANDLERS.add(IssueRegistered, on_issue_event)
+HANDLERS.add(IssueUpdated, on_issue_event)
+HANDLERS.add(IssueExtensionDecided, on_issue_event)
+HANDLERS.add(IssueStatusChanged, on_issue_event)
+HANDLERS.add(ClosureRequested, on_issue_event)
+HANDLERS.add(ClosureAccepted, on_issue_event)
+HANDLERS.add(ClosureRejected, on_issue_event)
+HANDLERS.add(ClosureFiled, on_issue_event)
+HANDLERS.add(IssueReopened, on_issue_event)
 
 # ---------------------------------------------------------------- schemes
 
@@ -100,7 +127,7 @@ async def put_scheme(uow: UnitOfWork, *, scheme_id: str, body: dict[str, Any]) -
     version = (versions[-1].version if versions else 0) + 1
     row = SchemeVersion(id=scheme_id, version=version, created_at=now, created_by=uow.actor.user or "?", **clean)
     uow.session.add(row)
-    await uow.emit("score.scheme_versioned", f"scheme/{scheme_id}",
+    await uow.emit(f"scheme/{scheme_id}",
                    SchemeVersioned(scheme_id=scheme_id, version=version, **clean))
     return scheme_view(row, [v.version for v in versions] + [version])
 
@@ -130,7 +157,7 @@ async def record_readings(uow: UnitOfWork, *, items: list[dict[str, Any]]) -> li
                          value=float(item["value"]), observed_at=item["observed_at"], recorded_at=now,
                          recorded_by=uow.actor.user or "?")
         uow.session.add(row)
-        await uow.emit("indicator.recorded", row.org_id, IndicatorRecorded(
+        await uow.emit(row.org_id, IndicatorRecorded(
             reading_id=row.id, org_id=row.org_id, indicator=row.indicator, value=row.value,
             observed_at=row.observed_at))
         out.append({"id": row.id, "org_id": row.org_id, "indicator": row.indicator, "value": row.value,
@@ -199,7 +226,7 @@ async def publish_ranking(uow: UnitOfWork, *, period: str, kind: str, scheme_id:
          "components": {c: r["components"][c]["score"] for c in domain.COMPONENTS},
          "overdue": r["overdue"], "named": r["named"], "penalty": r["penalty"]}
         for r in frozen["rows"]]
-    await uow.emit("ranking.published", f"{p.label}/{kind}/{scheme_id}", RankingPublished(
+    await uow.emit(f"{p.label}/{kind}/{scheme_id}", RankingPublished(
         ranking_id=ranking.id, period=p.label, kind=kind, scheme_id=scheme_id, scheme_version=scheme.version,
         published_at=now, supersedes=ranking.supersedes, bottom_named=ranking.bottom_named,
         penalized=ranking.penalized, rows=payload_rows,

@@ -50,6 +50,7 @@ class IssueEventFact(SQLModel, table=True):
     target_indicator: str | None = Field(default=None, max_length=100, index=True)
     target_op: str | None = Field(default=None, max_length=2)
     target_value: float | None = None
+    to_status: str | None = Field(default=None, max_length=40)
 
 
 # The walking skeleton's name for what scoring keeps of issues (tests/runtime/test_consumer.py counts its rows).
@@ -164,14 +165,14 @@ async def load_orgs(session: AsyncSession) -> list[domain.OrgFact]:
 def _event(row: Any) -> domain.IssueEvent:
     ind = row[8]
     target = domain.Target(indicator=ind, op=row[9], value=row[10]) if ind is not None else None
-    return domain.IssueEvent._make((*row[:8], target))
+    return domain.IssueEvent._make((*row[:8], target, row[11]))
 
 
-# in the order of domain.IssueEvent's fields, the target's three last
+# in the order of domain.IssueEvent's fields, the target's three before the status
 _EVENT_COLUMNS = (col(IssueEventFact.event_id), col(IssueEventFact.issue_id), col(IssueEventFact.type),
                   col(IssueEventFact.time), col(IssueEventFact.source), col(IssueEventFact.seq),
                   col(IssueEventFact.org_id), col(IssueEventFact.deadline), col(IssueEventFact.target_indicator),
-                  col(IssueEventFact.target_op), col(IssueEventFact.target_value))
+                  col(IssueEventFact.target_op), col(IssueEventFact.target_value), col(IssueEventFact.to_status))
 
 
 async def load_issue_events(session: AsyncSession, *, before: datetime | None = None,

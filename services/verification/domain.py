@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from contracts import lifecycle
+from contracts.lifecycle import Action
 from runtime.clock import SHANGHAI
 from runtime.errors import Conflict
-
-APPLICABLE = {"registered", "in_progress"}
-REOPENABLE = {"signed_off", "filed"}
 
 REUSED = "reused"
 BEFORE_ISSUE = "before_issue"
@@ -23,11 +22,15 @@ def _illegal(message: str, field_: str, detail: str) -> Conflict:
     return Conflict(message, code="illegal_transition", details=[{"field": field_, "message": detail}])
 
 
+def _from(action: Action) -> str:
+    return ", ".join(lifecycle.sources_of(action))
+
+
 def check_can_apply(*, status: str) -> None:
-    """A closure may be applied for only from registered or in_progress."""
-    if status not in APPLICABLE:
+    """A closure may be applied for only where the lifecycle allows `apply` (registered or in_progress)."""
+    if lifecycle.next_status(Action.apply, status) is None:
         raise _illegal(f"cannot apply for sign-off of an issue that is {status}", "issue_id",
-                       f"issue is {status}; allowed from registered, in_progress")
+                       f"issue is {status}; allowed from {_from(Action.apply)}")
 
 
 def check_open(*, state: str) -> None:
@@ -38,17 +41,36 @@ def check_open(*, state: str) -> None:
 
 def check_can_file(*, state: str, status: str) -> None:
     """Only an accepted application of an issue still signed off can be filed (备案)."""
-    if state != "accepted" or status != "signed_off":
+    if state != "accepted" or lifecycle.next_status(Action.file, status) is None:
         raise _illegal(f"cannot file an application that is {state} (issue {status})", "closure_id",
                        f"application is {state} and issue {status}; filing needs an accepted application "
                        "of a signed-off issue")
 
 
 def check_can_reopen(*, status: str) -> None:
-    """A rebound reopens only a signed-off or filed issue."""
-    if status not in REOPENABLE:
+    """A rebound reopens only where the lifecycle allows `reopen` (signed off or filed)."""
+    if lifecycle.next_status(Action.reopen, status) is None:
         raise _illegal(f"cannot reopen an issue that is {status}", "issue_id",
-                       f"issue is {status}; allowed from signed_off, filed")
+                       f"issue is {status}; allowed from {_from(Action.reopen)}")
+
+
+# An application's states, by the event that puts it there, and the state it must have been in before.
+CLOSURE_MOVES: dict[str, tuple[str | None, str]] = {
+    "closure.requested": (None, "open"),
+    "closure.accepted": ("open", "accepted"),
+    "closure.rejected": ("open", "rejected"),
+    "closure.filed": ("accepted", "filed"),
+}
+
+
+def closure_move(event_type: str, current: str | None) -> tuple[str, str | None]:
+    """The application's state after one of this service's closure.* events (the fold the audit replay runs),
+    and what is wrong with the move (None when the state before was the one the event needs)."""
+    expected, new = CLOSURE_MOVES[event_type]
+    if current != expected:
+        what = "was never requested" if current is None else f"is {current}, cannot become {new}"
+        return new, what
+    return new, None
 
 
 def handed_over_at(*, registered_at: datetime, feedback_on: date | None) -> datetime:

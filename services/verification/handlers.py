@@ -6,10 +6,8 @@ import uuid
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel
-
-from contracts import Envelope
-from contracts.events.issues import IssueRegistered, IssueStarted, IssueUpdated, RoundRegistered
+from contracts import Envelope, lifecycle
+from contracts.events.issues import IssueRegistered, IssueStatusChanged, IssueUpdated, RoundRegistered
 from contracts.events.verification import (
     ClosureAccepted,
     ClosureFiled,
@@ -19,7 +17,9 @@ from contracts.events.verification import (
     EvidenceSubmitted,
     IssueReopened,
 )
-from runtime.errors import Conflict, Invalid, NotFound
+from contracts.lifecycle import Action
+from runtime.consumer import HandlerTable, Park, issue_key
+from runtime.errors import Conflict, Invalid
 from runtime.outbox import UnitOfWork
 from services.verification import domain
 from services.verification.media import PhotoFacts, phash_distance
@@ -38,44 +38,54 @@ from services.verification.store import (
 )
 
 
-async def on_round_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_round_registered(uow: UnitOfWork, envelope: Envelope, payload: RoundRegistered) -> None:
     """Learn a round's feedback date: evidence captured before it cannot show rectification."""
-    assert isinstance(payload, RoundRegistered)
     known = await uow.session.get(KnownRound, payload.round_id)
     if known is None:
         uow.session.add(KnownRound(id=payload.round_id, feedback_on=payload.feedback_on))
 
 
-async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: IssueRegistered) -> None:
     """Learn of a new issue: who applies, who decides, where the site is."""
-    assert isinstance(payload, IssueRegistered)
     if await uow.session.get(KnownIssue, payload.issue_id) is not None:
         return
     uow.session.add(KnownIssue(
         id=payload.issue_id, code=payload.code, round_id=payload.round_id,
         responsible_org_id=payload.responsible_org_id, cooperating_org_ids=list(payload.cooperating_org_ids),
-        supervising_org_id=payload.supervising_org_id, status="registered",
+        supervising_org_id=payload.supervising_org_id, status=lifecycle.INITIAL.value,
         location=payload.location.model_dump() if payload.location else None, registered_at=envelope.time,
     ))
 
 
-async def on_issue_started(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
-    """The responsible org started work."""
-    assert isinstance(payload, IssueStarted)
+async def on_status_changed(uow: UnitOfWork, envelope: Envelope, payload: IssueStatusChanged) -> None:
+    """The status the issues service holds, the only source of it; it confirms this service's own decision."""
     issue = await known_issue(uow.session, issue_id=payload.issue_id, lock=True)
     if issue is None:
-        raise NotFound(f"issue {payload.issue_id} started before it was registered here")
-    if issue.status == "registered":
-        issue.status = "in_progress"
-        uow.session.add(issue)
+        raise Park(issue_key(payload.issue_id), f"issue {payload.issue_id} is not registered here yet")
+    issue.status = payload.to_status.value
+    if issue.own_event_id is not None and issue.own_event_id == payload.cause_event_id:
+        issue.own_status, issue.own_event_id = None, None
+    uow.session.add(issue)
 
 
-async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
+def status_of(issue: KnownIssue) -> str:
+    """The issue's status for this service's guards: the issues service's word, or where this service's own latest
+    decision takes it while that is not yet confirmed (the issues service applies them in this order)."""
+    return issue.own_status or issue.status
+
+
+def _decided(issue: KnownIssue, action: Action, envelope: Envelope) -> None:
+    """Remember where this service's decision takes the issue until issue.status_changed confirms it."""
+    target = lifecycle.next_status(action, status_of(issue))
+    issue.own_status = target.value if target is not None else None
+    issue.own_event_id = str(envelope.id) if target is not None else None
+
+
+async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: IssueUpdated) -> None:
     """A reassignment changes who may apply and who decides, from now on (an open application follows it)."""
-    assert isinstance(payload, IssueUpdated)
     issue = await known_issue(uow.session, issue_id=payload.issue_id, lock=True)
     if issue is None:
-        raise NotFound(f"issue {payload.issue_id} updated before it was registered here")
+        raise Park(issue_key(payload.issue_id), f"issue {payload.issue_id} is not registered here yet")
     issue.responsible_org_id = payload.responsible_org_id
     issue.cooperating_org_ids = list(payload.cooperating_org_ids)
     issue.supervising_org_id = payload.supervising_org_id
@@ -126,7 +136,7 @@ async def submit_evidence(uow: UnitOfWork, *, issue: KnownIssue, evidence: Evide
     evidence.flags = flags.codes
     evidence.flag_details = flags.details
     uow.session.add(evidence)
-    await uow.emit("evidence.submitted", issue.id, EvidenceSubmitted(
+    await uow.emit(issue.id, EvidenceSubmitted(
         evidence_id=evidence.id, issue_id=issue.id, kind=evidence.kind,  # type: ignore[arg-type]  # pydantic validates
         sha256=evidence.sha256, size=evidence.size,
         media_type=evidence.media_type, captured_at=evidence.captured_at or facts.captured_at,
@@ -135,7 +145,7 @@ async def submit_evidence(uow: UnitOfWork, *, issue: KnownIssue, evidence: Evide
         org_id=evidence.org_id, flags=flags.codes,
     ))
     if flags.codes:
-        await uow.emit("evidence.flagged", issue.id, EvidenceFlagged.model_validate({
+        await uow.emit(issue.id, EvidenceFlagged.model_validate({
             "evidence_id": evidence.id, "issue_id": issue.id, "sha256": evidence.sha256, "flags": flags.codes,
             "details": flags.details, "responsible_org_id": issue.responsible_org_id,
             "supervising_org_id": issue.supervising_org_id, "org_id": evidence.org_id,
@@ -162,7 +172,7 @@ async def apply_for_closure(uow: UnitOfWork, *, issue: KnownIssue, summary: str,
     if await open_closure(uow.session, issue_id=issue.id) is not None:
         raise Conflict("this issue already has an open application for sign-off", code="illegal_transition",
                        details=[{"field": "issue_id", "message": "an application is already open"}])
-    domain.check_can_apply(status=issue.status)
+    domain.check_can_apply(status=status_of(issue))
     if not evidence_ids:
         raise Invalid("at least one evidence file is needed", details=[{"field": "evidence_ids", "message": "empty"}])
     await _evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
@@ -173,13 +183,13 @@ async def apply_for_closure(uow: UnitOfWork, *, issue: KnownIssue, summary: str,
         attempt=issue.applications, created_by=uow.actor.user, created_at=uow.clock.now(),
     )
     uow.session.add(closure)
-    issue.status = "closure_requested"
-    uow.session.add(issue)
-    await uow.emit("closure.requested", issue.id, ClosureRequested(
+    envelope = await uow.emit(issue.id, ClosureRequested(
         closure_id=closure.id, issue_id=issue.id, responsible_org_id=issue.responsible_org_id,
         supervising_org_id=issue.supervising_org_id, summary=summary, evidence_ids=evidence_ids,
         attempt=closure.attempt,
     ))
+    _decided(issue, Action.apply, envelope)
+    uow.session.add(issue)
     return closure
 
 
@@ -206,14 +216,14 @@ async def decide(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue, decisi
     }
     if decision == "accept":
         closure.state = "accepted"
-        issue.status = "signed_off"
-        await uow.emit("closure.accepted", issue.id, ClosureAccepted(opinion=opinion, **common))
+        envelope = await uow.emit(issue.id, ClosureAccepted(opinion=opinion, **common))
+        _decided(issue, Action.accept, envelope)
     else:
         closure.state = "rejected"
-        issue.status = "in_progress"
         issue.rejections += 1
-        await uow.emit("closure.rejected", issue.id, ClosureRejected(
+        envelope = await uow.emit(issue.id, ClosureRejected(
             opinion=opinion or "", reason_code=reason_code, **common))  # type: ignore[arg-type]  # pydantic validates
+        _decided(issue, Action.reject, envelope)
     uow.session.add(closure)
     uow.session.add(issue)
     return record
@@ -221,43 +231,42 @@ async def decide(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue, decisi
 
 async def file_closure(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue) -> Closure:
     """备案: the inspection office files an accepted application of a signed-off issue."""
-    domain.check_can_file(state=closure.state, status=issue.status)
+    domain.check_can_file(state=closure.state, status=status_of(issue))
     closure.state = "filed"
     closure.filed_at = uow.clock.now()
     closure.filed_by = uow.actor.user
-    issue.status = "filed"
     uow.session.add(closure)
-    uow.session.add(issue)
-    await uow.emit("closure.filed", issue.id, ClosureFiled(
+    envelope = await uow.emit(issue.id, ClosureFiled(
         closure_id=closure.id, issue_id=issue.id, responsible_org_id=issue.responsible_org_id))
+    _decided(issue, Action.file, envelope)
+    uow.session.add(issue)
     return closure
 
 
 async def reopen(uow: UnitOfWork, *, issue: KnownIssue, reason: str, evidence_ids: list[str]) -> Reopening:
     """不反弹: a signed-off or filed issue whose problem came back goes back to in_progress, and it counts."""
-    domain.check_can_reopen(status=issue.status)
+    domain.check_can_reopen(status=status_of(issue))
     await _evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
     last = await last_accepted_closure(uow.session, issue_id=issue.id)
     issue.reopenings += 1
     record = Reopening(
-        id=str(uuid.uuid4()), issue_id=issue.id, closure_id=last.id if last else None, from_status=issue.status,
+        id=str(uuid.uuid4()), issue_id=issue.id, closure_id=last.id if last else None, from_status=status_of(issue),
         reason=reason, evidence_ids=evidence_ids, number=issue.reopenings, reopened_by=uow.actor.user,
         reopened_org=uow.actor.org, created_at=uow.clock.now(),
     )
     uow.session.add(record)
-    issue.status = "in_progress"
-    uow.session.add(issue)
-    await uow.emit("issue.reopened", issue.id, IssueReopened(
+    envelope = await uow.emit(issue.id, IssueReopened(
         reopening_id=record.id, issue_id=issue.id, responsible_org_id=issue.responsible_org_id, reason=reason,
         evidence_ids=evidence_ids, supervising_org_id=issue.supervising_org_id, from_status=record.from_status,
         number=record.number,
     ))
+    _decided(issue, Action.reopen, envelope)
+    uow.session.add(issue)
     return record
 
 
-HANDLERS = {
-    "round.registered": on_round_registered,
-    "issue.registered": on_issue_registered,
-    "issue.started": on_issue_started,
-    "issue.updated": on_issue_updated,
-}
+HANDLERS = HandlerTable()
+HANDLERS.add(RoundRegistered, on_round_registered)
+HANDLERS.add(IssueRegistered, on_issue_registered, releases=lambda p: issue_key(p.issue_id))
+HANDLERS.add(IssueStatusChanged, on_status_changed)
+HANDLERS.add(IssueUpdated, on_issue_updated)

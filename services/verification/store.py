@@ -27,7 +27,11 @@ class KnownIssue(SQLModel, table=True):
     responsible_org_id: str = Field(max_length=64)
     cooperating_org_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     supervising_org_id: str = Field(max_length=64)
+    # The status as the issues service last said (issue.registered, issue.status_changed), and the status this
+    # service's own latest decision leads to while the issues service has not yet confirmed it (own_event_id).
     status: str = Field(max_length=40)
+    own_status: str | None = Field(default=None, max_length=40)
+    own_event_id: str | None = Field(default=None, max_length=36)
     location: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     registered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     applications: int = 0

@@ -135,7 +135,7 @@ async def test_chinese_text_survives_csv_database_xlsx_and_json_byte_for_byte(tm
                 original = row[column].encode("utf-8")
                 assert item[key].encode("utf-8") == original
                 assert str(exported[row["code"]][label]).encode("utf-8") == original
-            assert exported[row["code"]]["状态"] == "已登记"
+            assert exported[row["code"]]["状态"] == "已交办"  # the one label of contracts.lifecycle
 
 
 async def test_seed_is_idempotent_and_goes_through_the_import(tmp_path: Path) -> None:

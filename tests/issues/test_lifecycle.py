@@ -44,8 +44,8 @@ async def test_start_progress_and_history_say_who_when_what_why(tmp_path: Path) 
         ]
         assert full["history"][2]["details"] == {"percent": 40, "evidence_ids": ["ev-1"]}
         assert full["history"][1]["at"].startswith("2020-06-01T02:00:00")
-        types = [e["type"] for e in (await s.events())[-2:]]
-        assert types == ["issue.started", "issue.progress_reported"]
+        types = [e["type"] for e in (await s.events())[-3:]]
+        assert types == ["issue.started", "issue.status_changed", "issue.progress_reported"]
         bad = await s.client.post(f"/v1/issues/{issue['id']}/progress", headers=eeb, json={"note": "x", "percent": 101})
         assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "percent"
 

@@ -38,6 +38,19 @@ def registered(issue_id: str, *, deadline: str = "2020-06-20", responsible: str 
         "deadline": date.fromisoformat(deadline).isoformat()})
 
 
+def moved(decision: Any) -> Any:
+    """The issue.status_changed the issues service emits for a verification event (to the action's status)."""
+    from contracts import lifecycle
+
+    action = lifecycle.EVENT_ACTIONS[decision.type]
+    target = lifecycle.target_of(action)
+    source = lifecycle.sources_of(action)[0]
+    issue_id = decision.data["issue_id"]
+    return ISSUES.make("issue.status_changed", issue_id, time=decision.time, data={
+        "issue_id": issue_id, "from_status": source.value, "to_status": target.value, "action": action.value,
+        "cause_event_id": str(decision.id), "at": decision.time.isoformat()})
+
+
 def org(org_id: str, name: str, kind: str = "department") -> Any:
     return ISSUES.make("org.registered", org_id, {"org_id": org_id, "name": name, "kind": kind})
 

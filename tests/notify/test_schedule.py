@@ -13,7 +13,7 @@ from runtime.clock import SettableClock
 from services.notify import digests
 from services.notify.digests import run_reminders, tick
 from services.notify.store import InboxItem
-from tests.notify.helpers import ISSUES, LEADER, SCORING, VERIFICATION, inbox, org, registered, sh
+from tests.notify.helpers import ISSUES, LEADER, SCORING, VERIFICATION, inbox, moved, org, registered, sh
 from tests.support import running
 
 
@@ -63,9 +63,11 @@ async def test_signed_off_issue_gets_no_more_reminders(tmp_path: Path) -> None:
     async with running("notify", tmp_path, clock=clock) as s:
         issue = new_id()
         await s.deliver(registered(issue, deadline="2020-06-20"))
-        await s.deliver(VERIFICATION.make("closure.accepted", issue, {
+        accepted = VERIFICATION.make("closure.accepted", issue, {
             "closure_id": new_id(), "issue_id": issue, "responsible_org_id": "city-eeb",
-            "supervising_org_id": "inspection-office"}))
+            "supervising_org_id": "inspection-office"})
+        await s.deliver(accepted)
+        await s.deliver(moved(accepted))  # the status comes from the issues service
         clock.set(sh("2020-07-10T10:00"))
         assert (await tick(s.rt))["reminders"] == 0
         assert [t for t, _ in await types_of(s, "city-eeb")] == ["closure.accepted", "issue.assigned"]
@@ -212,14 +214,19 @@ async def test_half_year_account_goes_to_leaders_on_1_july_with_per_org_counts(t
         await s.deliver(registered(done, deadline="2020-12-31", at=at))
         await s.deliver(registered(back, deadline="2020-06-15", at=at))
         common = {"responsible_org_id": "city-eeb", "supervising_org_id": "inspection-office"}
-        await s.deliver(VERIFICATION.make("closure.rejected", back, {
-            "closure_id": new_id(), "issue_id": back, "opinion": "不达标", "reason_code": "target_not_met", **common}, time=at))
-        await s.deliver(VERIFICATION.make("closure.accepted", done, {
-            "closure_id": new_id(), "issue_id": done, **common}, time=at))
-        await s.deliver(VERIFICATION.make("issue.reopened", done, {
-            "reopening_id": new_id(), "issue_id": done, "responsible_org_id": "city-eeb", "reason": "反弹"}, time=at))
-        await s.deliver(VERIFICATION.make("closure.accepted", done, {
-            "closure_id": new_id(), "issue_id": done, **common}, time=at))
+        decisions = [
+            VERIFICATION.make("closure.rejected", back, {
+                "closure_id": new_id(), "issue_id": back, "opinion": "不达标", "reason_code": "target_not_met",
+                **common}, time=at),
+            VERIFICATION.make("closure.accepted", done, {"closure_id": new_id(), "issue_id": done, **common}, time=at),
+            VERIFICATION.make("issue.reopened", done, {
+                "reopening_id": new_id(), "issue_id": done, "responsible_org_id": "city-eeb", "reason": "反弹"},
+                time=at),
+            VERIFICATION.make("closure.accepted", done, {"closure_id": new_id(), "issue_id": done, **common}, time=at),
+        ]
+        for decision in decisions:  # each followed by the status move the issues service announces
+            await s.deliver(decision)
+            await s.deliver(moved(decision))
         await s.deliver(SCORING.make("ranking.published", "r-2020-06", _ranking("r-2020-06", penalized=["city-eeb"]),
                                       time=at))
         clock.set(sh("2020-07-01T08:00"))

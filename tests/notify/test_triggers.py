@@ -115,7 +115,9 @@ async def test_redelivered_event_and_a_lost_consumer_inbox_add_no_second_notice(
         # the handler itself run again with the same event (as a second replica would): the unique keys hold
         from contracts.registry import parse_data
         async with s.rt.unit_of_work(_system(), role="system") as uow:
-            await HANDLERS["issue.registered"](uow, env, parse_data(env.type, env.version, env.data))
+            route = HANDLERS.get("issue.registered")
+            assert route is not None
+            await route.handler(uow, env, parse_data(env.type, env.version, env.data))
         async with s.rt.read() as session:
             items = (await session.execute(select(func.count()).select_from(InboxItem))).scalar_one()
             sent = (await session.execute(select(func.count()).select_from(Delivery))).scalar_one()

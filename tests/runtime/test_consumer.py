@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from contracts.events.issues import IssueRegistered
 from runtime.models import DeadLetter, InboxRow
 from services.scoring.store import IssueFact
 from tests.support import EventFactory, running
@@ -66,7 +67,7 @@ async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(tmp_path
 
         consumer = svc.rt.consumer
         assert consumer is not None
-        consumer.handlers = {**consumer.handlers, "issue.registered": broken}
+        consumer.handlers = consumer.handlers.replacing(IssueRegistered, broken)
         env = EventFactory("issues").make("issue.registered", "i-1", ISSUE)
         assert await svc.deliver(env) == "dead"
         assert len(calls) == 3
@@ -74,3 +75,27 @@ async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(tmp_path
             dead = (await s.execute(select(DeadLetter))).scalars().one()
         assert "projection table is unavailable" in dead.error and dead.event_id == str(env.id)
         assert await count(svc.rt, InboxRow) == 0
+
+
+def test_a_handler_table_maps_an_event_class_once_and_knows_what_it_releases() -> None:
+    import pytest
+
+    from contracts.events.issues import IssueUpdated
+    from runtime.consumer import HandlerTable, issue_key
+
+    async def on_registered(uow, envelope, payload: IssueRegistered) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    table = HandlerTable()
+    table.add(IssueRegistered, on_registered, releases=lambda p: issue_key(p.issue_id))
+    assert table.types() == ["issue.registered"] and table.models() == [IssueRegistered]
+    assert "issue.registered" in table and "issue.updated" not in table and len(table) == 1
+    route = table.get("issue.registered")
+    assert route is not None and route.releases is not None
+    assert route.releases(IssueRegistered.model_validate({**ISSUE, "issue_id": "i-9"})) == "issue:i-9"
+    with pytest.raises(ValueError, match="already"):
+        table.add(IssueRegistered, on_registered)
+    with pytest.raises(KeyError, match="not a registered event payload"):
+        table.add(dict, on_registered)  # type: ignore[arg-type]
+    replaced = table.replacing(IssueUpdated, on_registered)  # type: ignore[arg-type]
+    assert replaced.types() == ["issue.registered", "issue.updated"] and table.types() == ["issue.registered"]

@@ -19,7 +19,7 @@ from runtime.db import make_engine
 from runtime.migrations import alembic_config, include_for, migrate
 
 SERVICES = ("issues", "verification", "scoring", "notify")
-SHARED = {"checkpoint", "dead_letter", "feed_cursor", "inbox", "log_state", "outbox", "subject_head"}
+SHARED = {"checkpoint", "dead_letter", "feed_cursor", "inbox", "log_state", "outbox", "parked_event", "subject_head"}
 
 
 def _location(service: str) -> Path:

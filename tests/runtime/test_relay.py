@@ -6,6 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support import running
 
 
@@ -41,3 +43,28 @@ async def test_log_positions_follow_commit_order_without_gaps(tmp_path: Path) ->
             r = await svc.client.get("/v1/logs/issues", headers=svc.auth(roles="auditor"), params={"limit": 100})
         positions = [item["position"] for item in r.json()["items"]]
         assert positions == list(range(1, 21))
+
+
+async def test_emit_derives_the_type_from_the_payload_and_refuses_an_event_the_service_does_not_own(
+        tmp_path: Path) -> None:
+    from contracts import Actor
+    from contracts.events.issues import OrgRegistered
+    from contracts.events.verification import ClosureFiled
+    from runtime.clock import Clock
+    from runtime.db import make_engine, make_sessionmaker, migrate
+    from runtime.outbox import NotOwned, UnitOfWork
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'issues.db'}")
+    await migrate(engine, "issues")
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as session, session.begin():
+            uow = UnitOfWork(session=session, service="issues", actor=Actor(org="o", user="u", role="admin"),
+                             correlation_id="c", causation_id=None, clock=Clock())
+            env = await uow.emit("o1", OrgRegistered(org_id="o1", name="甲", kind="region"))
+            assert (env.type, env.version, env.source) == ("org.registered", 1, "issues")
+            with pytest.raises(NotOwned, match=r"closure\.filed"):
+                await uow.emit("i1", ClosureFiled(closure_id="c", issue_id="i1", responsible_org_id="o"))
+            assert len(uow.emitted) == 1
+    finally:
+        await engine.dispose()

@@ -42,3 +42,25 @@ def org(org_id: str, zone: str, kind: str = "region") -> domain.OrgFact:
 
 DEFAULT = domain.Scheme(scheme_id="default", version=1, **domain.DEFAULT_SCHEME)
 AFTER_2020 = bj("2021-03-01 00:00")  # "now", long after every period of the examples
+
+
+def as_issues_would(events: list[domain.IssueEvent]) -> list[domain.IssueEvent]:
+    """The events plus the issue.status_changed the issues service emits for each verification event, at its time.
+
+    Scoring takes an issue's status only from issue.status_changed; these examples are written as verification's
+    decisions, so the issues service's moves (contracts.lifecycle) are added as it would add them."""
+    from contracts import lifecycle
+
+    out = list(events)
+    by_issue: dict[str, list[domain.IssueEvent]] = {}
+    for e in events:
+        by_issue.setdefault(e.issue_id, []).append(e)
+    # the examples are shorthand (an acceptance without its application): each decision's target status
+    for issue, evs in by_issue.items():
+        for e in evs:
+            action = lifecycle.EVENT_ACTIONS.get(e.type)
+            if action is not None:
+                out.append(domain.IssueEvent(event_id=f"{e.event_id}-moved", issue_id=issue,
+                                             type="issue.status_changed", time=e.time, source="issues",
+                                             to_status=lifecycle.target_of(action).value))
+    return out

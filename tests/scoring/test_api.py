@@ -10,7 +10,7 @@ from contracts import Envelope
 from services.scoring import domain
 from services.scoring.store import ReadingRow, SchemeVersion, count_rows
 from tests.scoring.facts import bj
-from tests.support import EventFactory, Running, fixed_clock, running
+from tests.support import EventFactory, Running, fixed_clock, running, status_moves
 
 NOW = "2020-07-05T02:00:00+00:00"
 
@@ -69,7 +69,8 @@ def streams() -> tuple[list[Envelope], list[Envelope]]:
         closure(ver, "closure.requested", "i3", "xincheng", "2020-06-15 09:00"),
         closure(ver, "closure.accepted", "i3", "xincheng", "2020-06-30 23:30"),
     ]
-    return issues, verification
+    # the status only ever comes from the issues service, which moves it by verification's events
+    return issues + status_moves(iss, verification), verification
 
 
 async def deliver_all(s: Running, envelopes: list[Envelope]) -> None:
@@ -206,7 +207,7 @@ async def test_published_ranking_is_frozen_and_a_correction_supersedes_it(tmp_pa
     issues, verification = streams()
     clock = fixed_clock(NOW)
     async with running("scoring", tmp_path, clock=clock) as s:
-        await deliver_all(s, issues + verification[:-1])        # i3's sign-off not yet consumed
+        await deliver_all(s, issues[:-1] + verification[:-1])   # i3's sign-off (and its status move) not yet consumed
         scheme = copy.deepcopy(domain.DEFAULT_SCHEME)
         scheme.update(bottom_named=1, penalized=1, penalty={"amount": 50000, "currency": "CNY", "note": "扣减资金"})
         r = await s.client.put("/v1/schemes/monthly", headers=s.auth(roles="admin"), json=scheme)
@@ -220,6 +221,7 @@ async def test_published_ranking_is_frozen_and_a_correction_supersedes_it(tmp_pa
         assert first["penalized"] == ["xincheng"] and first["rows"][1]["penalty"]["amount"] == 50000
 
         await s.deliver(verification[-1])                       # the late sign-off arrives
+        await s.deliver(issues[-1])                             # and the issues service's move to signed_off
         clock.set(bj("2020-07-06 10:00"))
         second = await publish(s, period="2020-06", kind="region", scheme_id="monthly")
         assert second["supersedes"] == first["id"] and second["correction"] is True

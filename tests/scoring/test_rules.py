@@ -6,7 +6,7 @@ import pytest
 
 from runtime.errors import Invalid
 from services.scoring import domain
-from tests.scoring.facts import AFTER_2020, DEFAULT, bj, ev, org, reading, registered
+from tests.scoring.facts import AFTER_2020, DEFAULT, as_issues_would, bj, ev, org, reading, registered
 
 
 def score(rows: list[dict], org_id: str) -> dict:
@@ -14,7 +14,7 @@ def score(rows: list[dict], org_id: str) -> dict:
 
 
 def june(orgs, events, readings=(), kind="region", now=AFTER_2020):
-    return domain.compute_scores(orgs=orgs, events=events, readings=list(readings), scheme=DEFAULT,
+    return domain.compute_scores(orgs=orgs, events=as_issues_would(events), readings=list(readings), scheme=DEFAULT,
                                  period=domain.parse_period("2020-06"), kind=kind, now=now)
 
 
@@ -166,7 +166,7 @@ def test_ties_broken_by_fewer_overdue_issues_then_org_id() -> None:
 
 
 def _quality(period: str, events, org_id="d-x") -> int:
-    rows = domain.compute_scores(orgs=[org(org_id, "department", kind="department")], events=events, readings=[],
+    rows = domain.compute_scores(orgs=[org(org_id, "department", kind="department")], events=as_issues_would(events), readings=[],
                                  scheme=DEFAULT, period=domain.parse_period(period), kind="department",
                                  now=bj("2021-06-01 00:00"))
     q = rows[0]["components"]["quality"]
@@ -193,7 +193,7 @@ def test_sign_off_after_midnight_beijing_is_late_and_belongs_to_july() -> None:
     orgs = [org("d-x", "department", kind="department")]
 
     def comp(period: str) -> dict:
-        return domain.compute_scores(orgs=orgs, events=events, readings=[], scheme=DEFAULT,
+        return domain.compute_scores(orgs=orgs, events=as_issues_would(events), readings=[], scheme=DEFAULT,
                                      period=domain.parse_period(period), kind="department",
                                      now=AFTER_2020)[0]["components"]
 
@@ -221,7 +221,7 @@ def test_approved_extension_moves_the_issue_out_of_the_month() -> None:
     events = [registered("X", "d-x", "2020-06-10"),
               ev("issue.extension_decided", "X", "2020-06-08 10:00", deadline="2020-07-10")]
     assert june(orgs, events, kind="department")[0]["components"]["on_time_closure"]["denominator"] == 0
-    july = domain.compute_scores(orgs=orgs, events=events, readings=[], scheme=DEFAULT,
+    july = domain.compute_scores(orgs=orgs, events=as_issues_would(events), readings=[], scheme=DEFAULT,
                                  period=domain.parse_period("2020-07"), kind="department", now=AFTER_2020)
     assert july[0]["components"]["on_time_closure"]["denominator"] == 1
 

@@ -82,7 +82,7 @@ class World:
 
     async def issue(self, *, location: dict[str, float] | None = SITE, status: str = "registered",
                     responsible: str = RESP, supervising: str = SUPER, cooperating: list[str] | None = None) -> str:
-        """Deliver round.registered (once) and issue.registered (and issue.started) as the issues service would."""
+        """Deliver round.registered (once) and issue.registered (and the start) as the issues service would."""
         if not self.round_sent:
             env = self.events.make("round.registered", ROUND, {"round_id": ROUND, "name": "自治区第一生态环境保护督察组",
                                                                "level": "regional", "feedback_on": FEEDBACK_ON})
@@ -97,7 +97,11 @@ class World:
         assert await self.ver.deliver(self.events.make("issue.registered", issue_id, data)) == "handled"
         if status == "in_progress":
             env = self.events.make("issue.started", issue_id, {"issue_id": issue_id, "responsible_org_id": responsible})
-            assert await self.ver.deliver(env) == "handled"
+            assert await self.ver.deliver(env) == "ignored"  # status comes from issue.status_changed only
+            moved = self.events.make("issue.status_changed", issue_id, {
+                "issue_id": issue_id, "from_status": "registered", "to_status": "in_progress", "action": "start",
+                "cause_event_id": str(env.id), "at": env.time.isoformat()})
+            assert await self.ver.deliver(moved) == "handled"
         return issue_id
 
     async def upload(self, issue_id: str, content: bytes | None = None, *, headers: dict[str, str] | None = None,
