@@ -365,8 +365,9 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
 
     Everything is judged from events with time before `as_of` = min(end of period, now), so a closed period's
     scores never move once its events are in, and an open period does not count deadlines still to come.
-    Each issue counts for the org responsible at the time that matters: at its deadline (on-time closure), at
-    `as_of` (completion, overdue, targets), at the rejection or reopening (quality).
+    Each issue counts for the org responsible at the time that matters: at its deadline (on-time closure; at its
+    registration when it was registered after its deadline), at `as_of` (completion, overdue, targets), at the
+    rejection or reopening (quality).
     """
     if kind not in KINDS:
         raise Invalid(f"kind: {kind!r} is not assessed; kinds are {', '.join(KINDS)}",
@@ -416,6 +417,10 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
                 who.due += 1
                 if at_deadline.status in DONE:
                     who.on_time += 1
+            elif (late := _org_at_registration(evs)) is not None:
+                # registered after its deadline (a late registration, a ledger moved in): due in P and not
+                # signed off by its deadline, so it counts, against the org responsible when it was registered
+                tallies[late].due += 1
 
     latest: dict[tuple[str, str], Reading] = {}
     for rd in readings:
@@ -468,6 +473,11 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
     for i, row in enumerate(rows, start=1):
         row["rank"] = i
     return rows
+
+
+def _org_at_registration(evs: Sequence[IssueEvent]) -> str | None:
+    """The responsible org the issue's first registration named (events sorted by `order_key`)."""
+    return next((ev.org_id for ev in evs if ev.type == "issue.registered"), None)
 
 
 def _reading_key(rd: Reading) -> tuple[datetime, datetime, str]:
