@@ -25,7 +25,7 @@ from contracts.events.issues import (
 )
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
-from services.issues import domain, ledger
+from services.issues import domain, domain_time, ledger
 from services.issues.store import (
     Extension,
     Issue,
@@ -130,6 +130,7 @@ async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[dict[st
         orgs=set((await uow.session.execute(select(col(Org.id)))).scalars().all()),
         rounds=set((await uow.session.execute(select(col(Round.id)))).scalars().all()),
         existing_codes=existing,
+        today=domain_time.today_in_shanghai(uow.clock.now()),
     )
     fields, problems = ledger.check_rows(sheet, refs)
     if problems:

@@ -28,6 +28,7 @@ from contracts.events.verification import (
     IssueReopened,
 )
 from runtime.outbox import UnitOfWork
+from services.notify import domain
 from services.notify.bulletins import publish_bulletin
 from services.notify.notices import Directory, notify
 from services.notify.store import Fact, IssueView, OrgView, insert_for
@@ -82,7 +83,8 @@ async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: Base
                          responsible_org_id=payload.responsible_org_id,
                          cooperating_org_ids=list(payload.cooperating_org_ids),
                          supervising_org_id=payload.supervising_org_id, leader=payload.leader,
-                         deadline=payload.deadline, status="registered", registered_at=envelope.time)
+                         deadline=payload.deadline, status="registered",
+                         registered_at=domain.assigned_at(envelope.time, payload.assigned_on))
         uow.session.add(view)
     await _announce_assignment(uow, envelope, view, trigger="issue.assigned", verb="交办")
 

@@ -72,6 +72,9 @@ class IssueEvent(NamedTuple):
     `org_id` is the responsible org (registered/updated); `deadline` the deadline (registered, or the new one of
     an approved extension); `target` the current target (registered/updated: None means no target).
     A tuple, not a dataclass: a year holds tens of thousands of them and they are built on every query.
+    `time` is when the fact took effect: for a registration with an assigned date (交办日期), the start of that
+    day; `recorded_at` is when it was recorded (None: at `time`), so a score as of some moment counts only
+    what had been recorded by then.
     """
 
     event_id: str
@@ -83,6 +86,7 @@ class IssueEvent(NamedTuple):
     org_id: str | None = None
     deadline: date | None = None
     target: Target | None = None
+    recorded_at: datetime | None = None
 
     def order_key(self) -> tuple[datetime, int, int, str]:
         """Event time first: the arrival order across topics never matters."""
@@ -153,6 +157,11 @@ def parse_period(text: str) -> Period:
                       details=[{"field": "period", "message": "expected YYYY-MM, YYYY-H1, YYYY-H2 or YYYY"}])
     return Period(label=text, first_day=first, last_day=after - timedelta(days=1), start=_midnight(first),
                   end=_midnight(after))
+
+
+def effective_time(recorded: datetime, assigned_on: date | None) -> datetime:
+    """When a registration took effect: the start of its assigned date in Asia/Shanghai, never after recording."""
+    return recorded if assigned_on is None else min(recorded, _midnight(assigned_on))
 
 
 def deadline_instant(deadline: date) -> datetime:
@@ -386,7 +395,7 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
 
     by_issue: dict[str, list[IssueEvent]] = defaultdict(list)
     for ev in events:
-        if ev.time < as_of:
+        if ev.time < as_of and (ev.recorded_at is None or ev.recorded_at < now):
             by_issue[ev.issue_id].append(ev)
     for evs in by_issue.values():
         evs.sort(key=IssueEvent.order_key)

@@ -57,7 +57,7 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel
         return
     issue_id = str(payload.issue_id)  # type: ignore[attr-defined]  # every payload in HANDLERS has one
     fact = IssueEventFact(event_id=str(envelope.id), issue_id=issue_id, type=envelope.type, source=envelope.source,
-                          seq=envelope.seq, time=envelope.time)
+                          seq=envelope.seq, time=envelope.time, recorded_at=envelope.time)
     if isinstance(payload, (IssueRegistered, IssueUpdated)):
         fact.org_id = payload.responsible_org_id
         if payload.target is not None:
@@ -66,6 +66,7 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel
             fact.target_value = payload.target.value
         if isinstance(payload, IssueRegistered):
             fact.deadline = payload.deadline
+            fact.time = domain.effective_time(envelope.time, payload.assigned_on)
     elif isinstance(payload, IssueExtensionDecided):
         if not payload.approved:
             return  # a refused extension changes nothing scoring counts
@@ -155,7 +156,7 @@ async def compute(session: AsyncSession, *, period: domain.Period, kind: str, sc
     """Load the facts of a period and score them (the pure rules live in domain.compute_scores)."""
     as_of = min(period.end, now)
     orgs = await load_orgs(session)
-    events = await load_issue_events(session, before=as_of)
+    events = await load_issue_events(session, before=as_of, recorded_before=now)
     readings = await load_readings(session, start=period.start, end=period.end)
     return domain.compute_scores(orgs=orgs, events=events, readings=readings, scheme=scheme, period=period,
                                  kind=kind, now=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from runtime.audit.export import export_http
@@ -96,3 +97,50 @@ async def test_audit_replay_rebuilds_the_same_score_for_a_late_registration(tmp_
     assert result.ok, (result.projections.anomalies, result.handler_failures)
     assert result.scores is not None and result.scores["rankings_checked"] == 1
     assert result.score_anomalies == []
+
+
+def moved_in(issue: str, org_id: str, deadline: str, *, assigned: str, recorded: str) -> domain.IssueEvent:
+    """A registration recorded at `recorded` of a task assigned on `assigned` (a ledger moved in from elsewhere)."""
+    base = registered(issue, org_id, deadline, at=recorded)
+    return base._replace(time=domain.effective_time(base.time, date.fromisoformat(assigned)), recorded_at=base.time)
+
+
+def year_2020(events: list[domain.IssueEvent], now: str) -> dict:
+    [row] = domain.compute_scores(orgs=[org("d-x", "department", kind="department")], events=events, readings=[],
+                                  scheme=DEFAULT, period=domain.parse_period("2020"), kind="department", now=bj(now))
+    return row
+
+
+def test_a_ledger_moved_in_later_counts_from_its_assigned_date() -> None:
+    events = [moved_in("M", "d-x", "2020-12-31", assigned="2020-05-17", recorded="2026-12-01 10:00")]
+    c = year_2020(events, now="2026-12-01 12:00")["components"]
+    # assigned by the end of 2020 (2020-05-17), due in 2020 and not signed off: counted, where before it was not
+    assert (c["completion"]["numerator"], c["completion"]["denominator"]) == (0, 1)
+    assert (c["on_time_closure"]["numerator"], c["on_time_closure"]["denominator"]) == (0, 1)
+
+
+def test_a_score_as_of_a_moment_before_the_move_in_does_not_see_it() -> None:
+    events = [moved_in("M", "d-x", "2020-12-31", assigned="2020-05-17", recorded="2026-12-01 10:00")]
+    # a ranking published before the ledger was moved in is recomputed as it was published: nothing assigned
+    c = year_2020(events, now="2026-11-30 12:00")["components"]
+    assert c["completion"]["denominator"] == 0 and c["on_time_closure"]["denominator"] == 0
+
+
+async def test_scores_api_uses_the_assigned_date_of_issue_registered(tmp_path: Path) -> None:
+    f = EventFactory("issues")
+    async with running("scoring", tmp_path, clock=fixed_clock("2026-12-01T04:00:00+00:00")) as s:
+        for e in org_events(f):
+            assert await s.deliver(e) == "handled"
+        e = f.make("issue.registered", "m1", {
+            "issue_id": "m1", "code": "HH-M", "round_id": "nm-2019", "category": "air", "title": "台账迁入的整改任务",
+            "responsible_org_id": "city-eeb", "supervising_org_id": "inspection-office", "deadline": "2020-12-31",
+            "assigned_on": "2020-05-17"}, time=bj("2026-12-01 10:00"))
+        assert await s.deliver(e) == "handled"
+        r = await s.client.get("/v1/scores", params={"period": "2020", "kind": "department"},
+                               headers=s.auth(roles="admin"))
+        assert r.status_code == 200, r.text
+        [row] = r.json()["items"]
+        assert row["components"]["completion"]["denominator"] == 1
+        assert (row["score"], row["overdue"]) == (25.0, 1)
+        r = await s.client.get("/v1/facts/issues/m1", headers=s.auth(roles="admin"))
+        assert r.json()["registered_at"].startswith("2020-05-16T16:00")  # 2020-05-17 00:00 in Beijing
