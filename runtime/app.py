@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from runtime.auth import Principal, require, system_token
 from runtime.bus.embedded import FeedFollower
 from runtime.bus.kafka import KafkaFollower, KafkaPublisher
 from runtime.checkpoints import checkpoint_if_due, signing_key
-from runtime.clock import Clock
+from runtime.clock import Clock, new_id
 from runtime.consumer import Consumer, Handler
 from runtime.db import make_engine, make_sessionmaker, migrate
 from runtime.errors import NotFound, install_error_handlers
@@ -77,7 +76,7 @@ class Runtime:
                 session=session,
                 service=self.settings.service,
                 actor=principal.actor(role),
-                correlation_id=correlation_id.get() or str(uuid.uuid4()),
+                correlation_id=correlation_id.get() or new_id(),
                 causation_id=None,
                 clock=self.clock,
             )
@@ -227,7 +226,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
 
     @app.middleware("http")
     async def context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        cid = request.headers.get("x-correlation-id", "")[:200] or str(uuid.uuid4())
+        cid = request.headers.get("x-correlation-id", "")[:200] or new_id()
         token = correlation_id.set(cid)
         started = time.perf_counter()
         try:

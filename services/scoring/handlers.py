@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import Envelope
 from contracts.events.issues import IssueExtensionDecided, IssueRegistered, IssueUpdated, OrgRegistered
 from contracts.events.scoring import IndicatorRecorded, RankingPublished, SchemeVersioned
+from runtime.clock import new_id
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
 from services.scoring import domain
@@ -127,7 +127,7 @@ async def record_readings(uow: UnitOfWork, *, items: list[dict[str, Any]]) -> li
     now = uow.clock.now()
     out = []
     for item in items:
-        row = ReadingRow(id=str(uuid.uuid4()), org_id=item["org_id"], indicator=item["indicator"],
+        row = ReadingRow(id=new_id(), org_id=item["org_id"], indicator=item["indicator"],
                          value=float(item["value"]), observed_at=item["observed_at"], recorded_at=now,
                          recorded_by=uow.actor.user or "?")
         uow.session.add(row)
@@ -184,7 +184,7 @@ async def publish_ranking(uow: UnitOfWork, *, period: str, kind: str, scheme_id:
     rows = await compute(uow.session, period=p, kind=kind, scheme=scheme, now=now)
     frozen = domain.freeze_ranking(rows, scheme)
     previous = await current_ranking(uow.session, period=p.label, kind=kind, scheme_id=scheme_id)
-    ranking = Ranking(id=str(uuid.uuid4()), period=p.label, kind=kind, scheme_id=scheme_id,
+    ranking = Ranking(id=new_id(), period=p.label, kind=kind, scheme_id=scheme_id,
                       scheme_version=scheme.version, generation=(previous.generation + 1) if previous else 1,
                       supersedes=previous.id if previous else None, as_of=min(p.end, now), published_at=now,
                       published_by=uow.actor.user or "?", **frozen)
