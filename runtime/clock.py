@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -53,7 +54,7 @@ class IdSource:
 class SeededIds(IdSource):
     """Version-4-shaped UUIDs drawn from a seeded generator: the same seed and order of work, the same ids."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int | str) -> None:
         self._rng = random.Random(seed)
 
     def uuid(self) -> uuid.UUID:
@@ -61,21 +62,26 @@ class SeededIds(IdSource):
         return uuid.UUID(int=self._rng.getrandbits(128), version=4)
 
 
-_ids: IdSource = IdSource()
+# A context variable, so that work running concurrently (one task per service) can each draw from its own source.
+_RANDOM = IdSource()
+_ids: ContextVar[IdSource | None] = ContextVar("closeloop_ids", default=None)
 
 
-def use_ids(source: IdSource) -> IdSource:
-    """Make `source` the process's id source (a seeded simulation); returns the one it replaces."""
-    global _ids
-    previous, _ids = _ids, source
-    return previous
+def use_ids(source: IdSource) -> Token[IdSource | None]:
+    """Make `source` the id source of this context and the tasks it starts; `reset_ids` undoes it."""
+    return _ids.set(source)
+
+
+def reset_ids(token: Token[IdSource | None]) -> None:
+    """Go back to the id source in use before `use_ids`."""
+    _ids.reset(token)
 
 
 def new_uuid() -> uuid.UUID:
-    """A fresh UUID from the process's id source."""
-    return _ids.uuid()
+    """A fresh UUID from the context's id source."""
+    return (_ids.get() or _RANDOM).uuid()
 
 
 def new_id() -> str:
-    """A fresh UUID from the process's id source, as text."""
-    return str(_ids.uuid())
+    """A fresh UUID from the context's id source, as text."""
+    return str(new_uuid())
