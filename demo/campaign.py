@@ -119,6 +119,8 @@ class Task:
     percent: int = 0
     closure_id: str | None = None
     weekday: int = 4  # Friday: progress is reported for the week
+    started_on: date = FEEDBACK
+    apply_on: date | None = None  # the next application planned: progress is reported towards it
     photos: list[bytes] = field(default_factory=list)
 
 
@@ -258,6 +260,7 @@ class Campaign:
             t = self.tasks[code]
             rng = self.rng
             start = FEEDBACK + timedelta(days=rng.randint(2, 16))
+            t.started_on = start
             self.plan(at(start, 9, rng.randint(0, 59)), f"start {code}", self._start(t))
             self.plan_weeks(t, start)
             if code in SPECIAL:
@@ -269,7 +272,9 @@ class Campaign:
             if code in ANNUAL:
                 apply_on = date(2021, 1, rng.randint(6, 20))
             elif diligent:
-                apply_on = t.deadline - timedelta(days=rng.randint(8, 45))
+                # most finish in the last weeks before the deadline; some long before it
+                early = rng.random() < 0.35
+                apply_on = t.deadline - timedelta(days=rng.randint(46, 150) if early else rng.randint(8, 45))
             else:
                 apply_on = t.deadline + timedelta(days=rng.randint(3, 55))
             apply_on = max(apply_on, start + timedelta(days=21))
@@ -288,6 +293,8 @@ class Campaign:
         """Apply on `apply_on`; the supervisor decides some days later (rejecting first when told to)."""
         rng = self.rng
         decide_on = apply_on + timedelta(days=rng.randint(3, 9))
+        if t.apply_on is None:
+            t.apply_on = apply_on
         self.plan(at(apply_on, 10, rng.randint(0, 59)), f"apply {t.code}",
                   self._apply(t, reused_from=reused_from, far=far))
         if reject:
@@ -332,7 +339,11 @@ class Campaign:
         async def run() -> None:
             if t.status != "in_progress":
                 return
-            t.percent = min(95, t.percent + self.rng.randint(3, 12))
+            today = self.w.local().date()
+            goal = t.apply_on or t.deadline
+            span = max(7, (goal - t.started_on).days)
+            due = round(95 * (today - t.started_on).days / span) + self.rng.randint(-3, 3)
+            t.percent = max(t.percent, min(95, due))
             note = self.rng.choice(NOTES.get(t.category, NOTES["governance"]))
             await self.call("issues", "POST", f"/v1/issues/{t.issue_id}/progress", auth=self.unit(t.responsible),
                             expect=201, json={"note": f"{MARK}本周{note},累计完成{t.percent}%", "percent": t.percent})
@@ -374,7 +385,7 @@ class Campaign:
             out = await self.call("verification", "POST", "/v1/closures", auth=self.unit(t.responsible), expect=201,
                                   json={"issue_id": t.issue_id, "evidence_ids": ids,
                                         "summary": f"{MARK}{t.title}已按整改方案完成,申请销号"})
-            t.closure_id, t.status = out["id"], "closure_requested"
+            t.closure_id, t.status, t.apply_on = out["id"], "closure_requested", None
             self.stats.applications += 1
             await self.w.drain()
         return run
