@@ -18,10 +18,23 @@ install: $(STAMP)
 web:
 	scripts/build-web.sh
 
-## make run: the web app built, the four services in embedded mode (SQLite files in var/) behind the gateway
-## on http://127.0.0.1:8000, seeded with the reference ledger.
+DEMO_DIR := var/demo
+
+## make run: the web app built, the four services in embedded mode behind the gateway on http://127.0.0.1:8000,
+## on the demo campaign (played once into var/demo, then kept);
+## make run EMPTY=1: the reference ledger with no history instead (var/embedded).
 run: install web
+ifeq ($(EMPTY),1)
 	$(VENV)/bin/closeloop dev --data-dir var/embedded
+else
+	@if [ ! -f $(DEMO_DIR)/DEMO.json ]; then \
+	  if [ -e $(DEMO_DIR) ]; then echo "error: $(DEMO_DIR) holds an unfinished demo; remove it and run make run again"; exit 1; fi; \
+	  $(VENV)/bin/closeloop demo --data-dir $(DEMO_DIR); \
+	fi
+	@echo "演示数据: the services open on the simulated Hohhot campaign in $(DEMO_DIR)."
+	@echo "  To start with the reference ledger and no history instead: make run EMPTY=1"
+	$(VENV)/bin/closeloop dev --data-dir $(DEMO_DIR) --no-seed
+endif
 
 ## make test: starts Kafka and PostgreSQL (scripts/servers.sh), runs every test, stops them.
 test: install
@@ -32,8 +45,8 @@ test-fast: install
 	$(VENV)/bin/pytest -q -p no:cacheprovider -m fast tests
 
 lint: install
-	$(VENV)/bin/ruff check contracts runtime services audit closeloop gateway tests bench
-	$(VENV)/bin/mypy contracts runtime services audit closeloop gateway
+	$(VENV)/bin/ruff check contracts runtime services audit closeloop gateway demo tests bench
+	$(VENV)/bin/mypy contracts runtime services audit closeloop gateway demo
 
 servers-start:
 	scripts/servers.sh start
@@ -42,4 +55,4 @@ servers-stop:
 	scripts/servers.sh stop
 
 clean:
-	rm -rf var/embedded var/test-servers
+	rm -rf var/embedded var/demo var/test-servers

@@ -257,6 +257,17 @@ def db_revision(service: str, message: Annotated[str, typer.Option("-m", "--mess
     asyncio.run(run())
 
 
+def _add_commands() -> None:
+    """Commands other packages add to `closeloop` through the `closeloop.commands` entry points (e.g. `demo`)."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="closeloop.commands"):
+        app.command(ep.name)(ep.load())
+
+
+_add_commands()
+
+
 def main() -> None:
     """Entry point."""
     app()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -18,7 +17,7 @@ from sqlmodel import col
 from runtime.answers import DeadLetterOut, HealthOut, LogPageOut, ReadyOut
 from runtime.auth import Principal, require
 from runtime.bootstrap import Runtime, ServiceSpec, Task, start_runtime
-from runtime.clock import Clock
+from runtime.clock import Clock, new_id
 from runtime.errors import NotFound, error_responses, install_error_handlers
 from runtime.log_routes import audit_router
 from runtime.logs import configure_logging, correlation_id
@@ -109,7 +108,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
 
     @app.middleware("http")
     async def context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        cid = request.headers.get("x-correlation-id", "")[:200] or str(uuid.uuid4())
+        cid = request.headers.get("x-correlation-id", "")[:200] or new_id()
         token = correlation_id.set(cid)
         started = time.perf_counter()
         try:

@@ -7,7 +7,6 @@ lifespan, and handler tests run it alone (in-process, no app, no HTTP).
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from runtime.auth import Principal, system_token
 from runtime.bus.embedded import FeedFollower
 from runtime.bus.kafka import KafkaFollower, KafkaPublisher
 from runtime.checkpoints import checkpoint_if_due, signing_key
-from runtime.clock import Clock
+from runtime.clock import Clock, new_id
 from runtime.consumer import Consumer, HandlerTable
 from runtime.db import make_engine, make_sessionmaker
 from runtime.logs import correlation_id
@@ -78,7 +77,7 @@ class Runtime:
                 session=session,
                 service=self.settings.service,
                 actor=principal.actor(role),
-                correlation_id=correlation_id.get() or str(uuid.uuid4()),
+                correlation_id=correlation_id.get() or new_id(),
                 causation_id=None,
                 clock=self.clock,
             )

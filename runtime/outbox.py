@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import json
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +22,7 @@ from contracts import GENESIS_HASH, Actor, Envelope
 from contracts.envelope import seal
 from contracts.ownership import owner_or_none, owns
 from contracts.registry import Payload, key_of, latest_version
-from runtime.clock import Clock
+from runtime.clock import Clock, new_uuid
 from runtime.models import LogState, OutboxRow, SubjectHead
 
 log = structlog.get_logger("closeloop.outbox")
@@ -92,7 +91,7 @@ class UnitOfWork:
             head = await _lock_head(self.session, subject)
         now: datetime = self.clock.now()
         envelope = seal(
-            id=uuid.uuid4(),
+            id=new_uuid(),
             type=type_,
             version=version,
             source=self.service,

@@ -61,3 +61,10 @@ def test_chain_links_each_event_to_the_previous_of_its_subject() -> None:
     assert (a.seq, a.prev_hash) == (1, GENESIS_HASH)
     assert (b.seq, b.prev_hash) == (1, GENESIS_HASH)
     assert (c.seq, c.prev_hash) == (2, a.hash)
+
+
+def test_issue_registered_without_an_assigned_date_still_parses() -> None:
+    raw = json.loads(sample_path("issue.registered", 1).read_text(encoding="utf-8"))
+    del raw["data"]["assigned_on"]
+    payload = parse_data("issue.registered", 1, raw["data"])
+    assert payload.assigned_on is None  # type: ignore[attr-defined]

@@ -58,6 +58,9 @@ class IssueRegistered(Payload):
     target: Target | None = None
     measures: str | None = None
     location: Location | None = None
+    # 交办日期: the business date the task was assigned, when it is not the event's time (a ledger kept
+    # elsewhere and moved in later); absent means it was assigned when it was recorded.
+    assigned_on: date | None = None
 
 
 @event("issue.started", 1)

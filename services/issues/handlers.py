@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from typing import Any
 
@@ -30,10 +29,11 @@ from contracts.events.verification import (
     IssueReopened,
 )
 from contracts.lifecycle import Action
+from runtime.clock import new_id
 from runtime.consumer import HandlerTable
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
-from services.issues import domain, ledger
+from services.issues import domain, domain_time, ledger
 from services.issues.store import (
     Extension,
     Issue,
@@ -138,6 +138,7 @@ async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[dict[st
         orgs=set((await uow.session.execute(select(col(Org.id)))).scalars().all()),
         rounds=set((await uow.session.execute(select(col(Round.id)))).scalars().all()),
         existing_codes=existing,
+        today=domain_time.today_in_shanghai(uow.clock.now()),
     )
     fields, problems = ledger.check_rows(sheet, refs)
     if problems:
@@ -149,7 +150,7 @@ async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[dict[st
 async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Insert checked issues with few round trips (Core inserts, not the ORM), one issue.registered each; the rows."""
     now = uow.clock.now()
-    payloads = [IssueRegistered.model_validate({**f, "issue_id": str(uuid.uuid4())}) for f in fields]
+    payloads = [IssueRegistered.model_validate({**f, "issue_id": new_id()}) for f in fields]
     issue_rows, party_rows = [], []
     for p in payloads:
         data = p.model_dump(mode="json")
@@ -234,7 +235,7 @@ async def request_extension(uow: UnitOfWork, *, issue: Issue, requested_deadline
         raise Conflict("an extension request of this issue is already pending", code="illegal_transition",
                        details=[{"field": "extension", "message": "wait for the pending request's decision"}])
     now = uow.clock.now()
-    ext = Extension(id=str(uuid.uuid4()), issue_id=issue.id, current_deadline=issue.deadline,
+    ext = Extension(id=new_id(), issue_id=issue.id, current_deadline=issue.deadline,
                     requested_deadline=requested_deadline, reason=reason, state="pending",
                     requested_by=uow.actor.user, requested_at=now)
     uow.session.add(ext)

@@ -16,7 +16,8 @@ from contracts.enums import TargetOp
 COLUMNS = ("code", "round", "category", "title", "region", "responsible_org", "cooperating_orgs",
            "supervising_org", "leader", "deadline", "target_indicator", "target_op", "target_value",
            "target_unit", "measures")
-OPTIONAL_COLUMNS = ("description", "latitude", "longitude")
+# assigned_on: 交办日期, the date the task was assigned, for a ledger kept elsewhere before it was moved in
+OPTIONAL_COLUMNS = ("description", "latitude", "longitude", "assigned_on")
 REQUIRED = ("code", "round", "category", "title", "responsible_org", "supervising_org", "deadline")
 MAX_LEN = {"code": 64, "category": 40, "title": 2000, "leader": 200, "target_indicator": 100,
            "target_unit": 40, "measures": 20000, "description": 20000}
@@ -136,6 +137,7 @@ class Refs:
     orgs: set[str]
     rounds: set[str]
     existing_codes: set[tuple[str, str]]  # (round, code)
+    today: date | None = None  # in Asia/Shanghai: an assigned date after it has not happened yet
 
 
 def check_rows(sheet: Sheet, refs: Refs) -> tuple[list[dict[str, Any]], list[Cell]]:
@@ -174,6 +176,7 @@ def check_rows(sheet: Sheet, refs: Refs) -> tuple[list[dict[str, Any]], list[Cel
                 deadline = date.fromisoformat(row["deadline"])
             except ValueError:
                 flag("deadline", f"not a date (YYYY-MM-DD): {row['deadline']}")
+        assigned_on = _assigned_on(row, deadline, refs.today, flag)
         key = (row.get("round", ""), row.get("code", ""))
         if row.get("code"):
             if key in refs.existing_codes:
@@ -192,9 +195,28 @@ def check_rows(sheet: Sheet, refs: Refs) -> tuple[list[dict[str, Any]], list[Cel
                 "responsible_org_id": row["responsible_org"], "cooperating_org_ids": cooperating,
                 "supervising_org_id": row["supervising_org"], "leader": row.get("leader") or None,
                 "deadline": deadline, "target": target, "measures": row.get("measures") or None,
-                "location": location,
+                "location": location, "assigned_on": assigned_on,
             })
     return issues, problems
+
+
+def _assigned_on(row: Mapping[str, str], deadline: date | None, today: date | None, flag: Any) -> date | None:
+    """The assigned date (交办日期) of a row, if given: a real date, not after the deadline, not in the future."""
+    text = row.get("assigned_on", "")
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        flag("assigned_on", f"not a date (YYYY-MM-DD): {text}")
+        return None
+    if deadline is not None and day > deadline:
+        flag("assigned_on", f"assigned {day.isoformat()}, after its deadline {deadline.isoformat()}")
+        return None
+    if today is not None and day > today:
+        flag("assigned_on", f"{day.isoformat()} has not come yet (today is {today.isoformat()})")
+        return None
+    return day
 
 
 def _target(row: Mapping[str, str], flag: Any) -> dict[str, Any] | None:

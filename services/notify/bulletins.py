@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import io
 import json
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlmodel import col
 
 from contracts.events.notify import DigestPublished
 from contracts.events.scoring import RankingPublished
+from runtime.clock import new_id
 from runtime.outbox import UnitOfWork
 from services.notify import domain
 from services.notify.notices import Directory, notify
@@ -138,7 +138,7 @@ async def publish_bulletin(uow: UnitOfWork, ranking: RankingPublished) -> Bullet
     body = "".join(summary) + f"通报全文见 /v1/bulletins/{ranking.ranking_id}(HTML、XLSX 可下载)。"
     created = await notify(uow, trigger="digest.monthly", key=f"digest.monthly:{ranking.ranking_id}",
                            subject=ranking.period, title=title, body=body, recipients=recipients)
-    digest_id = str(uuid.uuid4())
+    digest_id = new_id()
     await session.execute(insert_for(session)(Digest).values(
         id=digest_id, run_key=f"monthly:{ranking.ranking_id}", kind="monthly", period=ranking.period,
         origin="ranking", recipients=len(created), created_at=now).on_conflict_do_nothing())

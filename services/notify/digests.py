@@ -9,7 +9,6 @@ at once issue each notice once.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from sqlmodel import col
 from contracts.events.notify import DigestPublished
 from runtime.auth import Principal
 from runtime.bootstrap import Runtime
+from runtime.clock import new_id
 from runtime.outbox import UnitOfWork
 from services.notify import domain
 from services.notify.bulletins import org_names
@@ -113,7 +113,7 @@ async def run_reminders(rt: Runtime, now: datetime, *, batch: int | None = None)
 # --- weekly dispatch (周调度) -------------------------------------------------------------------------------------
 
 async def _claim_run(uow: UnitOfWork, *, run_key: str, kind: str, period: str, origin: str) -> str | None:
-    digest_id = str(uuid.uuid4())
+    digest_id = new_id()
     claimed = (await uow.session.execute(
         insert_for(uow.session)(Digest).values(id=digest_id, run_key=run_key, kind=kind, period=period, origin=origin,
                                                recipients=0, created_at=uow.clock.now())

@@ -58,6 +58,11 @@ def shanghai_day(moment: datetime) -> date:
     return moment.astimezone(SHANGHAI).date()
 
 
+def assigned_at(recorded: datetime, assigned_on: date | None) -> datetime:
+    """When an issue was assigned: the start of its assigned date (交办日期) where it has one, never after recording."""
+    return recorded if assigned_on is None else min(recorded, at_shanghai(assigned_on, time(0, 0)))
+
+
 def deadline_end(deadline: date) -> datetime:
     """A deadline means the end of that day in Shanghai."""
     return at_shanghai(deadline + timedelta(days=1), time(0, 0))

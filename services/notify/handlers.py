@@ -26,6 +26,7 @@ from contracts.events.verification import (
 )
 from runtime.consumer import HandlerTable, Park, issue_key
 from runtime.outbox import UnitOfWork
+from services.notify import domain
 from services.notify.bulletins import publish_bulletin
 from services.notify.notices import Directory, notify
 from services.notify.store import Fact, IssueView, OrgView, insert_for
@@ -71,7 +72,8 @@ async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: Issu
                          responsible_org_id=payload.responsible_org_id,
                          cooperating_org_ids=list(payload.cooperating_org_ids),
                          supervising_org_id=payload.supervising_org_id, leader=payload.leader,
-                         deadline=payload.deadline, status=lifecycle.INITIAL.value, registered_at=envelope.time)
+                         deadline=payload.deadline, status=lifecycle.INITIAL.value, 
+                         registered_at=domain.assigned_at(envelope.time, payload.assigned_on))
         uow.session.add(view)
     await _announce_assignment(uow, envelope, view, trigger="issue.assigned", verb="交办")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from contracts.events.notify import NotificationCreated
+from runtime.clock import new_id
 from runtime.outbox import UnitOfWork
 from services.notify.store import Delivery, InboxItem, Leader, OrgAddresses, Webhook, insert_for
 
@@ -76,7 +76,7 @@ async def notify(uow: UnitOfWork, *, trigger: str, key: str, subject: str, title
         if r.key in seen:
             continue
         seen.add(r.key)
-        item_id = str(uuid.uuid4())
+        item_id = new_id()
         inserted = (await session.execute(
             ins(InboxItem).values(id=item_id, recipient=r.key, org_id=r.org_id, type=trigger, subject=subject,
                                   title=title, body=body, dedupe_key=key, created_at=now)
@@ -91,7 +91,7 @@ async def notify(uow: UnitOfWork, *, trigger: str, key: str, subject: str, title
         targets += [("webhook", hook_id) for hook_id, types in r.webhooks if not types or trigger in types]
         for channel, target in targets:
             await session.execute(
-                ins(Delivery).values(id=str(uuid.uuid4()), dedupe_key=key, notification_id=item_id, trigger=trigger,
+                ins(Delivery).values(id=new_id(), dedupe_key=key, notification_id=item_id, trigger=trigger,
                                      recipient=r.key, org_id=r.org_id, channel=channel, target=target,
                                      subject=subject, title=title, body=body, status="pending", attempts=0,
                                      next_attempt_at=now, created_at=now)

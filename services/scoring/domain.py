@@ -70,6 +70,9 @@ class IssueEvent(NamedTuple):
     an approved extension); `target` the current target (registered/updated: None means no target);
     `to_status` the status an issue.status_changed moved to (the only source of status; `time` is its `at`).
     A tuple, not a dataclass: a year holds tens of thousands of them and they are built on every query.
+    `time` is when the fact took effect: for a registration with an assigned date (交办日期), the start of that
+    day; `recorded_at` is when it was recorded (None: at `time`), so a score as of some moment counts only
+    what had been recorded by then.
     """
 
     event_id: str
@@ -82,6 +85,7 @@ class IssueEvent(NamedTuple):
     deadline: date | None = None
     target: Target | None = None
     to_status: str | None = None
+    recorded_at: datetime | None = None
 
     def order_key(self) -> tuple[datetime, int, int, str]:
         """Event time first: the arrival order across topics never matters."""
@@ -152,6 +156,11 @@ def parse_period(text: str) -> Period:
                       details=[{"field": "period", "message": "expected YYYY-MM, YYYY-H1, YYYY-H2 or YYYY"}])
     return Period(label=text, first_day=first, last_day=after - timedelta(days=1), start=_midnight(first),
                   end=_midnight(after))
+
+
+def effective_time(recorded: datetime, assigned_on: date | None) -> datetime:
+    """When a registration took effect: the start of its assigned date in Asia/Shanghai, never after recording."""
+    return recorded if assigned_on is None else min(recorded, _midnight(assigned_on))
 
 
 def deadline_instant(deadline: date) -> datetime:
@@ -362,8 +371,9 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
 
     Everything is judged from events with time before `as_of` = min(end of period, now), so a closed period's
     scores never move once its events are in, and an open period does not count deadlines still to come.
-    Each issue counts for the org responsible at the time that matters: at its deadline (on-time closure), at
-    `as_of` (completion, overdue, targets), at the rejection or reopening (quality).
+    Each issue counts for the org responsible at the time that matters: at its deadline (on-time closure; at its
+    registration when it was registered after its deadline), at `as_of` (completion, overdue, targets), at the
+    rejection or reopening (quality).
     """
     if kind not in KINDS:
         raise Invalid(f"kind: {kind!r} is not assessed; kinds are {', '.join(KINDS)}",
@@ -382,7 +392,7 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
 
     by_issue: dict[str, list[IssueEvent]] = defaultdict(list)
     for ev in events:
-        if ev.time < as_of:
+        if ev.time < as_of and (ev.recorded_at is None or ev.recorded_at < now):
             by_issue[ev.issue_id].append(ev)
     for evs in by_issue.values():
         evs.sort(key=IssueEvent.order_key)
@@ -413,6 +423,10 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
                 who.due += 1
                 if at_deadline.status in DONE:
                     who.on_time += 1
+            elif (late := _org_at_registration(evs)) is not None:
+                # registered after its deadline (a late registration, a ledger moved in): due in P and not
+                # signed off by its deadline, so it counts, against the org responsible when it was registered
+                tallies[late].due += 1
 
     latest: dict[tuple[str, str], Reading] = {}
     for rd in readings:
@@ -465,6 +479,11 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
     for i, row in enumerate(rows, start=1):
         row["rank"] = i
     return rows
+
+
+def _org_at_registration(evs: Sequence[IssueEvent]) -> str | None:
+    """The responsible org the issue's first registration named (events sorted by `order_key`)."""
+    return next((ev.org_id for ev in evs if ev.type == "issue.registered"), None)
 
 
 def _reading_key(rd: Reading) -> tuple[datetime, datetime, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from contracts.events.verification import (
     ClosureRequested,
     IssueReopened,
 )
+from runtime.clock import new_id
 from runtime.consumer import HandlerTable
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
@@ -74,7 +74,7 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent
         return
     issue_id = payload.issue_id
     fact = IssueEventFact(event_id=str(envelope.id), issue_id=issue_id, type=envelope.type, source=envelope.source,
-                          seq=envelope.seq, time=envelope.time)
+                          seq=envelope.seq, time=envelope.time, recorded_at=envelope.time)
     if isinstance(payload, (IssueRegistered, IssueUpdated)):
         fact.org_id = payload.responsible_org_id
         if payload.target is not None:
@@ -83,6 +83,7 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent
             fact.target_value = payload.target.value
         if isinstance(payload, IssueRegistered):
             fact.deadline = payload.deadline
+            fact.time = domain.effective_time(envelope.time, payload.assigned_on)
     elif isinstance(payload, IssueStatusChanged):
         fact.to_status = payload.to_status.value
         fact.time = payload.at or envelope.time  # when the move happened: the deciding event's time
@@ -153,7 +154,7 @@ async def record_readings(uow: UnitOfWork, *, items: list[dict[str, Any]]) -> li
     now = uow.clock.now()
     out = []
     for item in items:
-        row = ReadingRow(id=str(uuid.uuid4()), org_id=item["org_id"], indicator=item["indicator"],
+        row = ReadingRow(id=new_id(), org_id=item["org_id"], indicator=item["indicator"],
                          value=float(item["value"]), observed_at=item["observed_at"], recorded_at=now,
                          recorded_by=uow.actor.user or "?")
         uow.session.add(row)
@@ -182,7 +183,7 @@ async def compute(session: AsyncSession, *, period: domain.Period, kind: str, sc
     """Load the facts of a period and score them (the pure rules live in domain.compute_scores)."""
     as_of = min(period.end, now)
     orgs = await load_orgs(session)
-    events = await load_issue_events(session, before=as_of)
+    events = await load_issue_events(session, before=as_of, recorded_before=now)
     readings = await load_readings(session, start=period.start, end=period.end)
     return domain.compute_scores(orgs=orgs, events=events, readings=readings, scheme=scheme, period=period,
                                  kind=kind, now=now)
@@ -210,7 +211,7 @@ async def publish_ranking(uow: UnitOfWork, *, period: str, kind: str, scheme_id:
     rows = await compute(uow.session, period=p, kind=kind, scheme=scheme, now=now)
     frozen = domain.freeze_ranking(rows, scheme)
     previous = await current_ranking(uow.session, period=p.label, kind=kind, scheme_id=scheme_id)
-    ranking = Ranking(id=str(uuid.uuid4()), period=p.label, kind=kind, scheme_id=scheme_id,
+    ranking = Ranking(id=new_id(), period=p.label, kind=kind, scheme_id=scheme_id,
                       scheme_version=scheme.version, generation=(previous.generation + 1) if previous else 1,
                       supersedes=previous.id if previous else None, as_of=min(p.end, now), published_at=now,
                       published_by=uow.actor.user or "?", **frozen)

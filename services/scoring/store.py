@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, exists, func, select
+from sqlalchemy import JSON, Column, UniqueConstraint, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
@@ -51,6 +51,8 @@ class IssueEventFact(SQLModel, table=True):
     target_op: str | None = Field(default=None, max_length=2)
     target_value: float | None = None
     to_status: str | None = Field(default=None, max_length=40)
+    # when the event was recorded, where `time` is when it took effect (an assigned date, 交办日期); NULL: the same
+    recorded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 # The walking skeleton's name for what scoring keeps of issues (tests/runtime/test_consumer.py counts its rows).
@@ -172,15 +174,20 @@ def _event(row: Any) -> domain.IssueEvent:
 _EVENT_COLUMNS = (col(IssueEventFact.event_id), col(IssueEventFact.issue_id), col(IssueEventFact.type),
                   col(IssueEventFact.time), col(IssueEventFact.source), col(IssueEventFact.seq),
                   col(IssueEventFact.org_id), col(IssueEventFact.deadline), col(IssueEventFact.target_indicator),
-                  col(IssueEventFact.target_op), col(IssueEventFact.target_value), col(IssueEventFact.to_status))
+                  col(IssueEventFact.target_op), col(IssueEventFact.target_value), col(IssueEventFact.to_status),
+                  col(IssueEventFact.recorded_at))
 
 
 async def load_issue_events(session: AsyncSession, *, before: datetime | None = None,
+                            recorded_before: datetime | None = None,
                             issue_id: str | None = None) -> list[domain.IssueEvent]:
-    """Issue events with time before `before` (all when None), optionally of one issue."""
+    """Issue events in effect before `before` and recorded before `recorded_before` (each: all when None)."""
     query = select(*_EVENT_COLUMNS)
     if before is not None:
         query = query.where(col(IssueEventFact.time) < before)
+    if recorded_before is not None:
+        query = query.where(or_(col(IssueEventFact.recorded_at).is_(None),
+                                col(IssueEventFact.recorded_at) < recorded_before))
     if issue_id is not None:
         query = query.where(col(IssueEventFact.issue_id) == issue_id)
     # Core, not ORM, execution: these are plain tuples, and there may be tens of thousands of them

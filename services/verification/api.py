@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, require
+from runtime.clock import new_id
 from runtime.errors import Forbidden, Invalid, NotFound, UnsupportedMediaType, error_responses, field_error
 from runtime.pagination import Page
 from services.verification import handlers, store
@@ -144,7 +144,7 @@ async def upload_evidence(request: Request, rt: RT, who: Uploader) -> EvidenceOu
                            *issue_now.cooperating_org_ids}:
             raise Forbidden("the issue was reassigned while the file was uploading; you may no longer add to it")
         ev = Evidence(
-            id=str(uuid.uuid4()), issue_id=issue.id, kind=fields.kind, sha256=digest, size=size,
+            id=new_id(), issue_id=issue.id, kind=fields.kind, sha256=digest, size=size,
             media_type=media_type, filename=form.filename,
             captured_at=fields.captured_at.astimezone(UTC) if fields.captured_at else None,
             latitude=fields.latitude, longitude=fields.longitude, note=fields.note, flags=[], flag_details=[],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from typing import Any
 
@@ -18,6 +17,7 @@ from contracts.events.verification import (
     IssueReopened,
 )
 from contracts.lifecycle import Action
+from runtime.clock import new_id
 from runtime.consumer import HandlerTable, Park, issue_key
 from runtime.errors import Conflict, Invalid
 from runtime.outbox import UnitOfWork
@@ -178,7 +178,7 @@ async def apply_for_closure(uow: UnitOfWork, *, issue: KnownIssue, summary: str,
     await _evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
     issue.applications += 1
     closure = Closure(
-        id=str(uuid.uuid4()), issue_id=issue.id, responsible_org_id=issue.responsible_org_id,
+        id=new_id(), issue_id=issue.id, responsible_org_id=issue.responsible_org_id,
         supervising_org_id=issue.supervising_org_id, summary=summary, evidence_ids=evidence_ids, state="open",
         attempt=issue.applications, created_by=uow.actor.user, created_at=uow.clock.now(),
     )
@@ -250,7 +250,7 @@ async def reopen(uow: UnitOfWork, *, issue: KnownIssue, reason: str, evidence_id
     last = await last_accepted_closure(uow.session, issue_id=issue.id)
     issue.reopenings += 1
     record = Reopening(
-        id=str(uuid.uuid4()), issue_id=issue.id, closure_id=last.id if last else None, from_status=status_of(issue),
+        id=new_id(), issue_id=issue.id, closure_id=last.id if last else None, from_status=status_of(issue),
         reason=reason, evidence_ids=evidence_ids, number=issue.reopenings, reopened_by=uow.actor.user,
         reopened_org=uow.actor.org, created_at=uow.clock.now(),
     )

@@ -16,7 +16,7 @@ def csv_bytes(rows: list[dict[str, str]], *, bom: bool = False) -> bytes:
     import csv
 
     buf = io.StringIO(newline="")
-    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\r\n")
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else list(COLUMNS), lineterminator="\r\n")
     w.writeheader()
     w.writerows(rows)
     return (b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().encode("utf-8")
@@ -149,3 +149,37 @@ async def test_seed_is_idempotent_and_goes_through_the_import(tmp_path: Path) ->
         assert await count_issues(s) == 34
         r = await s.client.get(f"/v1/rounds/{ROUND}", headers=s.auth(roles="leader"))
         assert r.json()["feedback_on"] == "2020-05-17"
+
+
+async def test_the_assigned_date_of_each_row_travels_in_issue_registered(tmp_path: Path) -> None:
+    rows = ledger_rows()[:2]
+    assert {row["assigned_on"] for row in ledger_rows()} == {"2020-05-17"}  # the plan's feedback date, every task
+    rows[1]["assigned_on"] = ""                                               # optional per row
+    async with running("issues", tmp_path) as s:
+        await load_orgs_and_round(s)
+        before = len(await s.events())
+        r = await s.client.post("/v1/issues/import", headers=s.auth(roles="admin"), content=csv_bytes(rows))
+        assert r.status_code == 201, r.text
+        new = (await s.events())[before:]
+        assert [(e["data"]["code"], e["data"]["assigned_on"]) for e in new] == [
+            (rows[0]["code"], "2020-05-17"), (rows[1]["code"], None)]
+
+
+async def test_bad_assigned_dates_are_named_per_cell_and_nothing_is_created(tmp_path: Path) -> None:
+    rows = ledger_rows()[:4]
+    rows[0]["assigned_on"] = "2020-02-30"         # row 2: no such day
+    rows[1]["assigned_on"] = "17/05/2020"         # row 3: not ISO
+    rows[2]["assigned_on"] = "2021-01-01"         # row 4: after its deadline 2020-12-31
+    rows[3]["deadline"] = "2099-12-31"
+    rows[3]["assigned_on"] = "2099-01-01"         # row 5: has not come yet
+    async with running("issues", tmp_path) as s:
+        await load_orgs_and_round(s)
+        before = len(await s.events())
+        r = await s.client.post("/v1/issues/import", headers=s.auth(roles="admin"), content=csv_bytes(rows))
+        assert r.status_code == 422, r.text
+        details = r.json()["error"]["details"]
+        assert [(d["row"], d["column"]) for d in details] == [(2, "assigned_on"), (3, "assigned_on"),
+                                                               (4, "assigned_on"), (5, "assigned_on")]
+        assert "after its deadline" in details[2]["message"] and "has not come yet" in details[3]["message"]
+        assert await count_issues(s) == 0
+        assert len(await s.events()) == before

@@ -1,0 +1,1 @@
+"""`closeloop demo`: the reference campaign played on a simulated clock through the real services (demo data)."""
