@@ -41,8 +41,7 @@ export function translateServerMessage(message: string): string {
 export function fieldName(field: string): string {
   if (zh.fields[field]) return zh.fields[field]
   const parts = field.split('.')
-  const known = parts.map((p) => zh.fields[p] ?? zh.fields[parts.join('_')] ?? p)
-  return known.join(' · ')
+  return zh.fields[parts.join('_')] ?? parts.map((p) => zh.fields[p] ?? p).join(' · ')
 }
 
 /** Builds an ApiError from a response status and whatever body came back. */

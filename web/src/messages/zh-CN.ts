@@ -349,7 +349,7 @@ export const zh = {
     requested_deadline: '申请延至', reason: '理由', summary: '整改情况说明', opinion: '核查意见',
     reason_code: '退回原因', inspected_on: '现场核查日期', file: '文件', issue_id: '任务', kind: '类型',
     captured_at: '拍摄时间', sha256: '文件指纹', period: '考核期', status: '状态', cursor: '翻页位置',
-    body: '请求内容',
+    body: '请求内容', location: '整改点位', target: '目标',
   } as Record<string, string>,
   /** The services' English detail messages, matched and said in Chinese; an unmatched one is shown as it is. */
   serverMessages: [
