@@ -50,6 +50,15 @@ export const zh = {
     file: '备案',
     reopen: '反弹重启',
   } as Record<string, string>,
+  /** Entries of an issue's history that are not moves of the lifecycle. */
+  historyActions: {
+    register: '登记交办',
+    update: '修改任务信息',
+    progress: '报送进展',
+    extension_requested: '申请延期',
+    extension_approved: '同意延期',
+    extension_refused: '不同意延期',
+  } as Record<string, string>,
   menu: {
     cockpit: '领导驾驶舱',
     ledger: '整改台账',
@@ -72,6 +81,7 @@ export const zh = {
     role: '角色',
     name: '姓名',
     namePlaceholder: '例如:张三',
+    anonymous: '工作人员',
     submit: '登录',
     oidc: '使用统一身份认证登录',
     oidcNote: '将跳转到市统一身份认证平台,登录后自动返回。',
@@ -218,6 +228,7 @@ export const zh = {
       other: '其他',
     } as Record<string, string>,
     inspectedOn: '现场核查日期',
+    submittedAt: '提交时间',
     accepted: '已核查通过,任务已销号',
     rejectedDone: '已退回整改',
     resubmissions: (n: number) => `第 ${n + 1} 次申请`,
