@@ -41,29 +41,30 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 /** Development only: the gateway's /auth endpoints, minting tokens with the project's own CLI. */
 function devAuth(): Plugin {
+  const middleware = async (req: IncomingMessage, res: ServerResponse, next: () => void): Promise<void> => {
+    const url = req.url ?? ''
+    if (url === '/auth/config') return send(res, 200, { mode: 'dev', demo: false })
+    if (url === '/auth/dev/orgs') {
+      const [, ...lines] = readFileSync(`${repo}data/orgs.csv`, 'utf8').trim().split('\n')
+      return send(res, 200, lines.map((l) => { const [id, name, kind] = l.split(','); return { id, name, kind } }))
+    }
+    if (url === '/auth/dev/token' && req.method === 'POST') {
+      const body = JSON.parse((await readBody(req)) || '{}') as { org?: string; roles?: string[]; sub?: string }
+      const args = ['token', '--sub', body.sub || 'dev', '--org', body.org || '', '--roles', (body.roles ?? []).join(',')]
+      execFile(`${repo}.venv/bin/closeloop`, args, { cwd: repo }, (err, stdout) => {
+        if (err) return send(res, 500, { error: { code: 'dev_token', message: String(err), details: [] } })
+        send(res, 200, { token: stdout.trim(), expires_at: new Date(Date.now() + 3600_000).toISOString() })
+      })
+      return
+    }
+    next()
+  }
+  // the dev server, and `vite preview` of a local build (for measuring it): never the built app itself
   return {
     name: 'closeloop-dev-auth',
     apply: 'serve',
-    configureServer(server) {
-      server.middlewares.use(async (req, res, next) => {
-        const url = req.url ?? ''
-        if (url === '/auth/config') return send(res, 200, { mode: 'dev', demo: false })
-        if (url === '/auth/dev/orgs') {
-          const [, ...lines] = readFileSync(`${repo}data/orgs.csv`, 'utf8').trim().split('\n')
-          return send(res, 200, lines.map((l) => { const [id, name, kind] = l.split(','); return { id, name, kind } }))
-        }
-        if (url === '/auth/dev/token' && req.method === 'POST') {
-          const body = JSON.parse((await readBody(req)) || '{}') as { org?: string; roles?: string[]; sub?: string }
-          const args = ['token', '--sub', body.sub || 'dev', '--org', body.org || '', '--roles', (body.roles ?? []).join(',')]
-          execFile(`${repo}.venv/bin/closeloop`, args, { cwd: repo }, (err, stdout) => {
-            if (err) return send(res, 500, { error: { code: 'dev_token', message: String(err), details: [] } })
-            send(res, 200, { token: stdout.trim(), expires_at: new Date(Date.now() + 3600_000).toISOString() })
-          })
-          return
-        }
-        next()
-      })
-    },
+    configureServer(server) { server.middlewares.use(middleware) },
+    configurePreviewServer(server) { server.middlewares.use(middleware) },
   }
 }
 

@@ -11,6 +11,7 @@ import { loadDistricts } from '@/geo/districts'
 use([CanvasRenderer, BarChart, LineChart, MapChart, PieChart, ScatterChart, GeoComponent, GridComponent, LegendComponent,
   MarkLineComponent, TooltipComponent, VisualMapComponent, AriaComponent])
 
+/** The name the district map is registered under (pages that load ECharts lazily repeat this literal). */
 export const MAP = 'hohhot'
 let registered: Promise<void> | null = null
 

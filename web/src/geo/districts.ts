@@ -1,4 +1,5 @@
 // Matching the map's district names (GeoJSON `properties.name`) to the orgs of data/orgs.csv.
+import districtsUrl from '@/assets/hohhot-districts.geojson?url'
 
 /** A district polygon's name and its label point, as the GeoJSON gives them. */
 export interface DistrictFeature { name: string; cp?: [number, number] }
@@ -60,6 +61,6 @@ let loaded: Promise<{ features: { properties: { name: string; cp?: [number, numb
 
 /** The Hohhot district boundaries, fetched once as a separate asset (kept out of the JavaScript). */
 export function loadDistricts(): Promise<{ features: { properties: { name: string; cp?: [number, number] } }[] }> {
-  loaded ??= import('@/assets/hohhot-districts.geojson?url').then(async (m: { default: string }) => (await fetch(m.default)).json())
+  loaded ??= fetch(districtsUrl).then((r) => r.json())
   return loaded
 }
