@@ -1,0 +1,67 @@
+// The issues service: orgs, rounds, the ledger, a task's moves, extensions. Types from its OpenAPI.
+import type { paths } from '@/api/generated/issues'
+import type { Answer, BodyOf, Page, QueryOf, Untyped } from '@/api/types'
+import { download, getJson, sendJson, upload } from '@/api/http'
+import { walkPages } from '@/composables/usePagination'
+
+type P = paths
+export type IssueFilters = QueryOf<P['/v1/issues']['get']>
+export type IssueIn = BodyOf<P['/v1/issues']['post']>
+export type IssuePatch = BodyOf<P['/v1/issues/{issue_id}']['patch']>
+export type ProgressIn = BodyOf<P['/v1/issues/{issue_id}/progress']['post']>
+export type ExtensionIn = BodyOf<P['/v1/issues/{issue_id}/extensions']['post']>
+export type ExtensionDecisionIn = BodyOf<P['/v1/issues/{issue_id}/extensions/{extension_id}/decision']['post']>
+export type IssueList = Answer<P['/v1/issues']['get']>
+export type IssueDetail = Answer<P['/v1/issues/{issue_id}']['get']>
+/** One issue of a list page. */
+export type Issue = IssueList extends { items: (infer I)[] } ? I : Untyped
+export type Org = Answer<P['/v1/orgs/{org_id}']['get']>
+export type ImportAnswer = Answer<P['/v1/issues/import']['post']>
+
+/** A page of the issues the caller may see. */
+export const listIssues = (filters: IssueFilters, cursor: string | null, limit = 20): Promise<Page<Issue>> =>
+  getJson('/v1/issues', { ...filters, cursor, limit })
+
+/** One issue with its history and extension requests. */
+export const readIssue = (id: string): Promise<IssueDetail> => getJson(`/v1/issues/${encodeURIComponent(id)}`)
+
+/** Registers a ledger item (admin). */
+export const createIssue = (body: IssueIn): Promise<Issue> => sendJson('POST', '/v1/issues', body)
+
+/** Reassigns or edits an issue (admin). */
+export const patchIssue = (id: string, body: IssuePatch): Promise<Issue> => sendJson('PATCH', `/v1/issues/${encodeURIComponent(id)}`, body)
+
+/** registered → in_progress (responsible). */
+export const startIssue = (id: string): Promise<Issue> => sendJson('POST', `/v1/issues/${encodeURIComponent(id)}/start`, {})
+
+/** Reports progress (responsible). */
+export const reportProgress = (id: string, body: ProgressIn): Promise<Issue> => sendJson('POST', `/v1/issues/${encodeURIComponent(id)}/progress`, body)
+
+/** Asks for a later deadline (responsible). */
+export const requestExtension = (id: string, body: ExtensionIn): Promise<Untyped> => sendJson('POST', `/v1/issues/${encodeURIComponent(id)}/extensions`, body)
+
+/** Decides an extension request (admin). */
+export const decideExtension = (id: string, ext: string, body: ExtensionDecisionIn): Promise<Untyped> =>
+  sendJson('POST', `/v1/issues/${encodeURIComponent(id)}/extensions/${encodeURIComponent(ext)}/decision`, body)
+
+/** Imports a CSV or XLSX ledger, all rows or none, with upload progress (admin). */
+export function importLedger(file: File, onProgress: (p: number) => void): Promise<ImportAnswer> {
+  const form = new FormData()
+  form.append('file', file)
+  return upload('/v1/issues/import', form, onProgress)
+}
+
+/** Downloads the 台账 as XLSX with the list's filters. */
+export const exportLedger = (filters: IssueFilters, onBytes: (n: number) => void): Promise<void> =>
+  download('/v1/issues/export', filters as Record<string, string>, 'ledger.xlsx', onBytes)
+
+let orgsOnce: Promise<Org[]> | null = null
+
+/** Every org (reference data of a few dozen rows), read through the cursor once per visit. */
+export function allOrgs(): Promise<Org[]> {
+  orgsOnce ??= walkPages<Org>((cursor) => getJson('/v1/orgs', { cursor, limit: 1000 })).catch((e) => { orgsOnce = null; throw e })
+  return orgsOnce
+}
+
+/** Every inspection round. */
+export const allRounds = (): Promise<Untyped[]> => walkPages((cursor) => getJson('/v1/rounds', { cursor, limit: 1000 }))

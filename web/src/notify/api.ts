@@ -1,0 +1,38 @@
+// The notify service: the inbox and the monthly bulletins.
+import { ref } from 'vue'
+import type { paths } from '@/api/generated/notify'
+import type { Answer, Page, Untyped } from '@/api/types'
+import { getJson, objectUrl, sendJson } from '@/api/http'
+
+type P = paths
+export type InboxList = Answer<P['/v1/inbox']['get']>
+export type InboxItem = InboxList extends { items: (infer I)[] } ? I : Untyped
+export type BulletinList = Answer<P['/v1/bulletins']['get']>
+export type Bulletin = BulletinList extends { items: (infer I)[] } ? I : Untyped
+
+/** A page of the caller's org's notifications, newest first. */
+export const listInbox = (unread: boolean, cursor: string | null, limit = 20): Promise<Page<InboxItem>> =>
+  getJson('/v1/inbox', { unread: unread || undefined, cursor, limit })
+
+/** Marks one notification read. */
+export const markRead = (id: string): Promise<InboxItem> => sendJson('POST', `/v1/inbox/${encodeURIComponent(id)}/read`, {})
+
+/** A page of monthly bulletins, newest first. */
+export const listBulletins = (cursor: string | null, limit = 10): Promise<Page<Bulletin>> => getJson('/v1/bulletins', { cursor, limit })
+
+/** A bulletin's HTML or XLSX as an object URL (needs the token). */
+export const bulletinFile = (url: string): Promise<string> => objectUrl(url)
+
+/** How many unread notices (counted up to one page: "99+" beyond). */
+export const unreadCount = ref<number | null>(null)
+export const UNREAD_CAP = 99
+
+/** Refreshes the unread count shown beside the menu. */
+export async function refreshUnread(): Promise<void> {
+  try {
+    const page = await listInbox(true, null, UNREAD_CAP + 1)
+    unreadCount.value = page.items.length
+  } catch {
+    unreadCount.value = null
+  }
+}

@@ -1,0 +1,57 @@
+// Routes, lazily loaded, and the menu each role sees.
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import { hasRole, onSessionExpired, signedIn } from '@/session/store'
+import { zh } from '@/messages/zh-CN'
+
+/** A menu entry: where it goes and which roles see it. */
+export interface MenuEntry { path: string; label: string; roles: string[] }
+
+export const MENU: MenuEntry[] = [
+  { path: '/cockpit', label: zh.menu.cockpit, roles: ['leader', 'admin'] },
+  { path: '/issues', label: zh.menu.ledger, roles: ['admin', 'leader', 'auditor'] },
+  { path: '/tasks', label: zh.menu.tasks, roles: ['responsible'] },
+  { path: '/review', label: zh.menu.review, roles: ['supervisor'] },
+  { path: '/filing', label: zh.menu.filing, roles: ['admin'] },
+  { path: '/rankings', label: zh.menu.rankings, roles: ['admin', 'leader', 'auditor'] },
+  { path: '/audit', label: zh.menu.audit, roles: ['auditor'] },
+  { path: '/inbox', label: zh.menu.inbox, roles: ['admin', 'responsible', 'supervisor', 'leader', 'auditor'] },
+]
+
+/** The first page a person with these roles lands on. */
+export function homeFor(): string {
+  return MENU.find((m) => hasRole(...m.roles))?.path ?? '/inbox'
+}
+
+const signedInRoutes: RouteRecordRaw[] = [
+  { path: '', redirect: () => homeFor() },
+  { path: 'cockpit', component: () => import('@/cockpit/CockpitPage.vue'), meta: { roles: ['leader', 'admin'] } },
+  { path: 'issues', component: () => import('@/issues/LedgerPage.vue') },
+  { path: 'issues/:id', component: () => import('@/issues/IssuePage.vue'), props: true },
+  { path: 'tasks', component: () => import('@/issues/MyTasksPage.vue'), meta: { roles: ['responsible'] } },
+  { path: 'review', component: () => import('@/verification/ReviewPage.vue'), meta: { roles: ['supervisor'] } },
+  { path: 'filing', component: () => import('@/verification/FilingPage.vue'), meta: { roles: ['admin'] } },
+  { path: 'rankings', component: () => import('@/scoring/RankingsPage.vue') },
+  { path: 'audit', component: () => import('@/audit/AuditPage.vue'), meta: { roles: ['auditor'] } },
+  { path: 'inbox', component: () => import('@/notify/InboxPage.vue') },
+]
+
+export const router = createRouter({
+  history: createWebHistory(),
+  routes: [
+    { path: '/signin', component: () => import('@/session/SignInPage.vue'), meta: { public: true } },
+    { path: '/auth/callback', component: () => import('@/session/CallbackPage.vue'), meta: { public: true } },
+    { path: '/public', component: () => import('@/public/PublicPage.vue'), meta: { public: true } },
+    { path: '/', component: () => import('@/layout/AppLayout.vue'), children: signedInRoutes },
+    { path: '/:rest(.*)*', redirect: '/' },
+  ],
+})
+
+router.beforeEach((to) => {
+  if (to.meta.public) return true
+  if (!signedIn()) return { path: '/signin', query: { back: to.fullPath } }
+  const roles = to.meta.roles as string[] | undefined
+  if (roles && !hasRole(...roles)) return homeFor()
+  return true
+})
+
+onSessionExpired(() => { void router.push({ path: '/signin', query: { back: router.currentRoute.value.fullPath, expired: '1' } }) })
