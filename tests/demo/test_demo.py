@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
+from audit.compare import compare_live
+from audit.export import export_http
+from audit.files import events_file
+from audit.replay import replay_export
+from audit.verify import verify_export
 from demo.campaign import DEMO_NOTE, MARK, ROUND, play
 from demo.world import world
-from runtime.audit.compare import compare_live
-from runtime.audit.export import export_http
-from runtime.audit.files import events_file
-from runtime.audit.replay import replay_export
-from runtime.audit.verify import verify_export
 from runtime.auth import issue_token
 from runtime.clock import IdSource, SeededIds, new_id, reset_ids, use_ids
 

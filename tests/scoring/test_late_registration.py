@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from runtime.audit.export import export_http
-from runtime.audit.replay import replay_export
+from audit.export import export_http
+from audit.replay import replay_export
 from services.scoring import domain
 from tests.audit.scenario import world
 from tests.scoring.facts import DEFAULT, bj, ev, org, registered
