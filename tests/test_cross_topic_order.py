@@ -31,7 +31,8 @@ from contracts.enums import OrgKind, RoundLevel
 from contracts.events.issues import OrgRegistered, RoundRegistered
 from runtime.clock import SettableClock
 from runtime.consumer import Consumer, HandlerTable
-from runtime.db import make_engine, make_sessionmaker, migrate
+from runtime.db import make_engine, make_sessionmaker
+from runtime.migrations import migrate
 from runtime.outbox import UnitOfWork
 from tests.support import EventFactory, status_moves
 
@@ -209,7 +210,7 @@ async def _template(service: str, path: Path) -> tuple[str, str]:
     """A migrated database for `service` (the issues service also holds the story's orgs, round and issues)."""
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
     try:
-        await migrate(engine, service)
+        await migrate(engine, service, importlib.import_module(f"services.{service}.app").SPEC.migrations)
         if service != "issues":
             return str(uuid.uuid4()), str(uuid.uuid4())
         from services.issues import handlers

@@ -167,7 +167,7 @@ async def load_orgs(session: AsyncSession) -> list[domain.OrgFact]:
 def _event(row: Any) -> domain.IssueEvent:
     ind = row[8]
     target = domain.Target(indicator=ind, op=row[9], value=row[10]) if ind is not None else None
-    return domain.IssueEvent._make((*row[:8], target, row[11]))
+    return domain.IssueEvent._make((*row[:8], target, row[11], row[12]))
 
 
 # in the order of domain.IssueEvent's fields, the target's three before the status

@@ -51,11 +51,13 @@ async def test_emit_derives_the_type_from_the_payload_and_refuses_an_event_the_s
     from contracts.events.issues import OrgRegistered
     from contracts.events.verification import ClosureFiled
     from runtime.clock import Clock
-    from runtime.db import make_engine, make_sessionmaker, migrate
+    from runtime.db import make_engine, make_sessionmaker
+    from runtime.migrations import migrate
     from runtime.outbox import NotOwned, UnitOfWork
+    from services.issues.app import SPEC
 
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'issues.db'}")
-    await migrate(engine, "issues")
+    await migrate(engine, "issues", SPEC.migrations)
     sessions = make_sessionmaker(engine)
     try:
         async with sessions() as session, session.begin():

@@ -9,7 +9,7 @@ from audit.export import export_http
 from audit.replay import replay_export
 from services.scoring import domain
 from tests.audit.scenario import world
-from tests.scoring.facts import DEFAULT, bj, ev, org, registered
+from tests.scoring.facts import DEFAULT, as_issues_would, bj, ev, org, registered
 from tests.scoring.test_api import org_events
 from tests.support import EventFactory, fixed_clock, running
 
@@ -32,8 +32,8 @@ def test_issue_due_yesterday_registered_today_and_open_scores_25() -> None:
 
 
 def test_late_registration_signed_off_afterwards_is_still_late() -> None:
-    events = [registered("L", "d-x", "2020-07-10", at="2020-07-15 10:00"),
-              ev("closure.accepted", "L", "2020-07-16 10:00")]
+    events = as_issues_would([registered("L", "d-x", "2020-07-10", at="2020-07-15 10:00"),
+                              ev("closure.accepted", "L", "2020-07-16 10:00")])
     c = july(events, now="2020-07-31 12:00")["components"]
     assert (c["on_time_closure"]["numerator"], c["on_time_closure"]["denominator"]) == (0, 1)
     assert c["completion"]["score"] == 100.0
