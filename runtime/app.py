@@ -81,18 +81,20 @@ def _log_router(service: str) -> APIRouter:
     return router
 
 
-def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = None, follow: bool = True) -> FastAPI:
+def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = None, follow: bool = True,
+              background: bool = True) -> FastAPI:
     """A FastAPI app for one service, with health, metrics, its log, error shape, bus and relay.
 
     The lifespan runs `start_runtime`; `follow=False` builds the consumer but starts no follower (tests hand it
-    events directly).
+    events directly), `background=False` starts no relay loop and no service task (tests step the relay).
     """
     configure_logging(level=settings.log_level, json=settings.log_json, service=spec.name)
     metrics = Metrics(spec.name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with start_runtime(spec, settings, clock=clock, metrics=metrics, follow=follow) as rt:
+        async with start_runtime(spec, settings, clock=clock, metrics=metrics, follow=follow,
+                                 background=background) as rt:
             app.state.runtime = rt
             yield
 

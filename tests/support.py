@@ -76,13 +76,16 @@ class Running:
 
 @asynccontextmanager
 async def running(service: str, tmp: Path, *, clock: Clock | None = None, follow: bool = False,
-                  **overrides: Any) -> AsyncIterator[Running]:
-    """Start one service in-process (lifespan included); by default it follows no peer (tests deliver events)."""
+                  background: bool = True, **overrides: Any) -> AsyncIterator[Running]:
+    """Start one service in-process (lifespan included); by default it follows no peer (tests deliver events).
+
+    `background=False` runs no relay loop and no service task: the test sequences the log itself (`events()`).
+    """
     from runtime.app import build_app
 
     settings = settings_for(service, tmp, **overrides)
     module = importlib.import_module(f"services.{service}.app")
-    app = build_app(module.SPEC, settings, clock=clock, follow=follow)
+    app = build_app(module.SPEC, settings, clock=clock, follow=follow, background=background)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
