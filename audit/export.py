@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import orjson
 
-from contracts.topics import topic_for
 from audit.files import checkpoints_file, dumps_line, events_file, public_key_file, write_manifest
+from contracts.topics import topic_for
 
 Progress = Callable[[str, int, int | None], None]  # (service, how many more, total if known)
 PAGE = 1000

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from contracts.registry import REGISTRY, upcast
 from audit.records import LoggedActor, LoggedEvent, actor_dict
+from contracts.registry import REGISTRY, upcast
 
 Event = LoggedEvent
 
@@ -95,7 +95,7 @@ class Projections:
         counts = self.counts
         counts[type_] = counts.get(type_, 0) + 1
         time = event.time
-        if time > self.last_time:  # noqa: PLR1730  (a comparison is cheaper than max() per event)
+        if time > self.last_time:
             self.last_time = time
         fn = self.apply_by_type.get(type_)
         if fn is not None:

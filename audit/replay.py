@@ -26,11 +26,11 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from contracts.envelope import format_time, parse_time
 from audit.files import read_manifest
 from audit.projections import Projections
 from audit.records import LoggedEvent, as_dict
 from audit.verify import ServiceResult, verify_export
+from contracts.envelope import format_time, parse_time
 from runtime.clock import SHANGHAI, SettableClock
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from contracts.envelope import parse_time
 from audit.projections import Projections
+from contracts.envelope import parse_time
 from runtime.clock import SHANGHAI
 
 

@@ -29,9 +29,9 @@ from typing import Any
 
 import orjson
 
-from contracts.envelope import GENESIS_HASH, compute_hash
 from audit.files import checkpoints_file, events_file, public_key_file, read_manifest
 from audit.records import DecodeError, LoggedEvent, as_dict, from_dict, read_log_line
+from contracts.envelope import GENESIS_HASH, compute_hash
 from runtime.checkpoints import key_id, parse_public_key, signature_ok
 
 ENVELOPE_KEYS = frozenset({"id", "type", "version", "source", "subject", "time", "actor", "correlation_id",

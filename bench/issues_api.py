@@ -26,8 +26,8 @@ import httpx
 from issues_common import drop_database, free_port, fresh_database, orgs, pct, server
 from sqlalchemy import insert, text
 
-from runtime.auth import issue_token
 from closeloop.cli import REFERENCE_ROUND
+from runtime.auth import issue_token
 from runtime.db import make_engine
 from runtime.migrations import migrate
 from services.issues.app import SPEC

@@ -22,14 +22,14 @@ import httpx
 from issues_common import drop_database, fresh_database, ledger_rows, orgs, to_csv
 from sqlalchemy import func, insert, select
 
+from closeloop.cli import REFERENCE_ROUND
 from runtime.app import build_app
 from runtime.auth import issue_token
-from closeloop.cli import REFERENCE_ROUND
 from runtime.db import make_engine
 from runtime.migrations import migrate
 from runtime.models import OutboxRow
-from services.issues.settings import get_settings
 from services.issues.app import SPEC
+from services.issues.settings import get_settings
 from services.issues.store import Issue, Round
 
 

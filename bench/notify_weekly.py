@@ -18,9 +18,9 @@ from sqlalchemy import func, insert, select
 
 from runtime.app import build_app
 from runtime.clock import SHANGHAI, SettableClock
-from services.notify.settings import get_settings
 from services.notify.app import SPEC
 from services.notify.digests import SYSTEM, run_weekly
+from services.notify.settings import get_settings
 from services.notify.store import Delivery, InboxItem, IssueView, OrgAddresses, OrgView
 
 

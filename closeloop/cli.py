@@ -186,8 +186,8 @@ def _ledger_rows(path: Path) -> list[dict[str, str]]:
 
 
 async def _seed(settings: Settings, issues_url: str, data: Path = DATA) -> None:
-    from runtime.auth import issue_token
     from closeloop.seed import seed_reference
+    from runtime.auth import issue_token
 
     token_ = issue_token(settings, sub="seed", org="inspection-office", roles=["admin"])
     async with httpx.AsyncClient(base_url=issues_url, headers={"Authorization": f"Bearer {token_}"},

@@ -84,8 +84,8 @@ async def mark_read(item_id: str, rt: RtDep,
                     who: Caller) -> dict[str, Any]:
     async with rt.sessions() as session, session.begin():
         item = await session.get(InboxItem, item_id)
-        mine = item is not None and (item.org_id == who.org and who.org is not None
-                                     or item.recipient.startswith("leader:") and who.has("leader", "admin"))
+        mine = item is not None and ((item.org_id == who.org and who.org is not None)
+                                     or (item.recipient.startswith("leader:") and who.has("leader", "admin")))
         if item is None or not mine:
             raise NotFound(f"no notification {item_id} in your inbox")
         if item.read_at is None:

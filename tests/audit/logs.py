@@ -10,8 +10,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from contracts import GENESIS_HASH
 from audit.files import checkpoints_file, dumps_line, events_file, public_key_file, write_manifest
+from contracts import GENESIS_HASH
 from runtime.checkpoints import checkpoint_out, key_id, public_raw, sign
 from runtime.outbox import chain
 from tests.support import EventFactory

@@ -21,9 +21,9 @@ from runtime.checkpoints import (
 )
 from runtime.db import make_engine, make_sessionmaker
 from runtime.migrations import migrate
-from services.issues.app import SPEC
 from runtime.models import Checkpoint, OutboxRow
 from runtime.outbox import Relay
+from services.issues.app import SPEC
 from tests.support import fixed_clock, running
 
 

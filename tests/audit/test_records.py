@@ -8,7 +8,6 @@ import msgspec
 import orjson
 import pytest
 
-from contracts.envelope import Actor, Envelope
 from audit.files import dumps_line, events_file
 from audit.records import (
     DecodeError,
@@ -20,6 +19,7 @@ from audit.records import (
     read_log_line,
 )
 from audit.verify import verify_export
+from contracts.envelope import Actor, Envelope
 from tests.audit.logs import make_log
 
 

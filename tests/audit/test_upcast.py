@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from contracts.registry import REGISTRY, UPCASTERS, Payload, event, parse_data, upcaster
 from audit.projections import Projections
 from audit.records import from_dict
+from contracts.registry import REGISTRY, UPCASTERS, Payload, event, parse_data, upcaster
 from tests.support import EventFactory
 
 TYPE = "audit_test.measured"

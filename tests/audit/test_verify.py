@@ -14,10 +14,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-from contracts.envelope import canonical_json, compute_hash
 from audit.files import dumps_line, events_file
 from audit.verify import Problem, event_hash, verify_export
 from closeloop.cli import app
+from contracts.envelope import canonical_json, compute_hash
 from tests.audit.logs import START, Log, make_log, relink
 
 

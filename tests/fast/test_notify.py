@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import col
 
+from runtime.bootstrap import Runtime
 from services.notify.store import InboxItem
 from tests.fast.conftest import RuntimeFactory
 from tests.fast.helpers import deliver
 from tests.notify.helpers import VERIFICATION, registered
-from runtime.bootstrap import Runtime
 
 
 async def _inbox(rt: Runtime) -> list[tuple[str, str, str]]:
