@@ -26,7 +26,7 @@ from runtime.app import Runtime, ServiceSpec, build_app
 from runtime.auth import issue_token, system_token
 from runtime.bus.embedded import FeedFollower
 from runtime.clock import SHANGHAI, IdSource, SeededIds, SettableClock, reset_ids, use_ids
-from runtime.settings import SERVICE_NAMES, Settings, get_settings
+from runtime.settings import SERVICE_NAMES, Settings
 
 TOKEN_TTL = 24 * 3600
 
@@ -139,9 +139,10 @@ class World:
         return result
 
 
-def _settings(name: str, data_dir: Path) -> Settings:
-    return get_settings(service=name, env="development", data_dir=data_dir, bus="embedded", log_level="WARNING",
-                        log_json=True, poll_interval=1.0, retry_backoff=0.05)
+def _settings(spec: ServiceSpec, data_dir: Path) -> Settings:
+    """The service's own settings class, for the demo's folder."""
+    return spec.settings.build(spec.name, env="development", data_dir=data_dir, bus="embedded", log_level="WARNING",
+                               log_json=True, poll_interval=1.0, retry_backoff=0.05)
 
 
 def _spec(name: str) -> ServiceSpec:
@@ -158,8 +159,9 @@ async def world(data_dir: Path, *, start: datetime, seed: int | None = None) -> 
     async with AsyncExitStack() as stack:
         services: dict[str, Service] = {}
         for name in SERVICE_NAMES:
-            settings = _settings(name, data_dir)
-            app = build_app(_spec(name), settings, clock=clock, follow=False)
+            spec = _spec(name)
+            settings = _settings(spec, data_dir)
+            app = build_app(spec, settings, clock=clock, follow=False)
             before = asyncio.all_tasks()
             await stack.enter_async_context(app.router.lifespan_context(app))
             # The relay's loop would sequence in the background, racing the demo for SQLite's write lock (and
