@@ -112,6 +112,11 @@ def dev(
     env = dict(os.environ)
     env.update({f"CLOSELOOP_{n.upper()}_URL": u for n, u in urls.items()})
     env.update({"CLOSELOOP_BUS": "embedded", "CLOSELOOP_DATA_DIR": str(data_dir.resolve())})
+    # A person reads this terminal: warnings and errors only, unless CLOSELOOP_LOG_LEVEL says otherwise.
+    env.setdefault("CLOSELOOP_LOG_LEVEL", "WARNING")
+    # The demo campaign's folder holds DEMO.json; the web app then marks every page as demo data.
+    if (data_dir / "DEMO.json").exists():
+        env.setdefault("CLOSELOOP_DEMO", "true")
     data_dir.mkdir(parents=True, exist_ok=True)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for name in SERVICE_NAMES:
