@@ -46,6 +46,20 @@ def cutoff(until: date | None) -> str | None:
     return format_time(start_of_next.astimezone(UTC))
 
 
+def happened_by(event: LoggedEvent, until: date | None) -> bool:
+    """Whether an event recorded later tells of something that happened by the end of `until` (business time):
+    a registration with its assigned date (交办日期), a move taken over from a ledger with its date (销号日期…)."""
+    if until is None:
+        return False
+    if event.type == "issue.registered":
+        day = event.data.get("assigned_on")
+    elif event.type == "issue.status_changed":
+        day = event.data.get("happened_on")
+    else:
+        return False
+    return isinstance(day, str) and date.fromisoformat(day) <= until
+
+
 @dataclass
 class ReplayResult:
     """The rebuilt state, what verify said of the export, and anything the rules would not have allowed."""
@@ -226,7 +240,7 @@ async def replay_export(root: Path, *, until: date | None = None, handlers: bool
     keep = handlers or from_kafka
 
     def on_event(service: str, event: LoggedEvent) -> None:
-        if limit is None or event.time < limit:
+        if limit is None or event.time < limit or happened_by(event, until):
             if apply is not None:
                 apply(event)
             if keep:

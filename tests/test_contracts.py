@@ -68,3 +68,11 @@ def test_issue_registered_without_an_assigned_date_still_parses() -> None:
     del raw["data"]["assigned_on"]
     payload = parse_data("issue.registered", 1, raw["data"])
     assert payload.assigned_on is None  # type: ignore[attr-defined]
+
+
+def test_issue_status_changed_without_business_date_or_move_time_still_parses() -> None:
+    raw = json.loads(sample_path("issue.status_changed", 1).read_text(encoding="utf-8"))
+    for name in ("action", "at", "happened_on", "recorded_by_org_id"):
+        del raw["data"][name]
+    payload = parse_data("issue.status_changed", 1, raw["data"])
+    assert payload.happened_on is None and payload.at is None  # type: ignore[attr-defined]

@@ -76,6 +76,11 @@ class IssueStatusChanged(Payload):
 
     `action` and `at` were added later (optional, so older logs still read): the lifecycle action, and when the
     move happened (the causing event's time), which scoring counts by.
+
+    `happened_on` and `recorded_by_org_id` (optional too) mark a move taken over from a ledger kept elsewhere
+    (台账迁入): the business date the ledger gives (销号日期, 备案日期) and the unit that recorded it there. `at` is
+    then the start of that day in Asia/Shanghai, the event's `time` when it was recorded here; no closure
+    application of the verification service stands behind such a move.
     """
 
     issue_id: str
@@ -85,6 +90,8 @@ class IssueStatusChanged(Payload):
     cause_event_id: str | None = None
     action: Action | None = None
     at: AwareDatetime | None = None
+    happened_on: date | None = None
+    recorded_by_org_id: str | None = None
 
 
 @event("issue.updated", 1)

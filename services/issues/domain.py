@@ -77,6 +77,22 @@ def move_of(event_type: str, data: Mapping[str, Any], *, current: str | None,
     return None
 
 
+def path_from_initial(target: str) -> list[tuple[Action, IssueStatus, IssueStatus]] | None:
+    """The shortest run of lifecycle moves from registration to `target`, as (action, from, to); None when the
+    state machine cannot reach it (a ledger moved in goes through the same moves as any issue)."""
+    paths: dict[IssueStatus, list[tuple[Action, IssueStatus, IssueStatus]]] = {lifecycle.INITIAL: []}
+    frontier = [lifecycle.INITIAL]
+    while frontier:
+        nxt: list[IssueStatus] = []
+        for src in frontier:
+            for (action, frm), dst in TRANSITIONS.items():
+                if frm == src and dst not in paths:
+                    paths[dst] = [*paths[src], (action, src, dst)]
+                    nxt.append(dst)
+        frontier = nxt
+    return paths.get(IssueStatus(target)) if target in IssueStatus.__members__ else None
+
+
 # Statuses in which the lead responsible org may report progress, and ask for (or be granted) more time.
 PROGRESS_FROM = frozenset({S.in_progress})
 EXTENSIBLE = frozenset({S.registered, S.in_progress, S.closure_requested})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -29,7 +29,7 @@ from contracts.events.verification import (
     IssueReopened,
 )
 from contracts.lifecycle import Action
-from runtime.clock import new_id
+from runtime.clock import SHANGHAI, new_id
 from runtime.consumer import HandlerTable
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
@@ -148,19 +148,25 @@ async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[dict[st
 
 
 async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert checked issues with few round trips (Core inserts, not the ORM), one issue.registered each; the rows."""
+    """Insert checked issues with few round trips (Core inserts, not the ORM), one issue.registered each; the rows.
+
+    A row moved in from a ledger kept elsewhere (`moved_in`: where it stood) is then moved through the lifecycle
+    in this same transaction, one issue.status_changed per move, each carrying its business date.
+    """
     now = uow.clock.now()
-    payloads = [IssueRegistered.model_validate({**f, "issue_id": new_id()}) for f in fields]
+    moved_in = [f.get("moved_in") for f in fields]
+    payloads = [IssueRegistered.model_validate({**{k: v for k, v in f.items() if k != "moved_in"},
+                                                "issue_id": new_id()}) for f in fields]
     issue_rows, party_rows = [], []
-    for p in payloads:
+    for p, moved in zip(payloads, moved_in, strict=True):
         data = p.model_dump(mode="json")
         issue_rows.append({
             **{k: data[k] for k in ("code", "round_id", "category", "title", "description", "region_id",
                                     "responsible_org_id", "cooperating_org_ids", "supervising_org_id", "leader",
                                     "target", "measures", "location")},
             "id": p.issue_id, "deadline": p.deadline, "original_deadline": p.deadline,
-            "status": IssueStatus.registered.value, "created_at": now, "updated_at": now,
-            "last_progress_percent": None, "last_progress_note": None, "last_progress_at": None,
+            "status": moved["status"] if moved else IssueStatus.registered.value, "created_at": now,
+            "updated_at": now, "last_progress_percent": None, "last_progress_note": None, "last_progress_at": None,
         })
         party_rows += parties_of(issue_id=p.issue_id, responsible=p.responsible_org_id,
                                  cooperating=p.cooperating_org_ids, supervising=p.supervising_org_id,
@@ -171,14 +177,70 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
     steps = []
     # The outbox rows and chain heads of the events are flushed together at commit, not one by one.
     with session.no_autoflush:
-        for p in payloads:
+        for p, moved in zip(payloads, moved_in, strict=True):
             envelope = await uow.emit(p.issue_id, p, new_subject=True)
-            steps.append({"issue_id": p.issue_id, "action": "register", "from_status": None,
-                          "to_status": IssueStatus.registered.value, "actor_user": uow.actor.user,
-                          "actor_org": uow.actor.org, "actor_role": uow.actor.role, "reason": None,
-                          "details": None, "event_id": str(envelope.id), "at": now})
+            # a row moved in with its history shows its registration on its assigned date, before its moves
+            at = start_of_day(p.assigned_on) if moved and p.assigned_on else now
+            steps.append(_step(uow, issue_id=p.issue_id, action="register", from_status=None,
+                               to_status=IssueStatus.registered.value, reason=None, event_id=str(envelope.id),
+                               details={"moved_in": True, "assigned_on": p.assigned_on.isoformat(),
+                                        "recorded_at": now.isoformat()} if at != now and p.assigned_on else None,
+                               at=min(at, now)))
+    for p, moved in zip(payloads, moved_in, strict=True):
+        if moved:
+            steps += await _move_in(uow, issue_id=p.issue_id, moved=moved)
     await session.execute(insert(Transition.__table__), steps)  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
     return issue_rows
+
+
+def _step(uow: UnitOfWork, *, issue_id: str, action: str, from_status: str | None, to_status: str,
+          reason: str | None, details: dict[str, Any] | None, event_id: str, at: datetime) -> dict[str, Any]:
+    return {"issue_id": issue_id, "action": action, "from_status": from_status, "to_status": to_status,
+            "actor_user": uow.actor.user, "actor_org": uow.actor.org, "actor_role": uow.actor.role,
+            "reason": reason, "details": details, "event_id": event_id, "at": at}
+
+
+def start_of_day(day: date) -> datetime:
+    """A business date as an instant: the start of that day in Asia/Shanghai, in UTC (as 交办日期 is counted)."""
+    return datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(UTC)
+
+
+# Which of a moved-in row's dates, and which unit, each lifecycle move of the import stands for.
+_MOVED_IN_DATES = {Action.apply: ("signed_off_on", "signed_off_by", "销号"),
+                   Action.accept: ("signed_off_on", "signed_off_by", "销号"),
+                   Action.file: ("filed_on", "filed_by", "备案")}
+
+
+async def _move_in(uow: UnitOfWork, *, issue_id: str, moved: dict[str, Any]) -> list[dict[str, Any]]:
+    """Move a just-registered issue to where its ledger said it stood, by the lifecycle's own moves.
+
+    Sign-off and filing happen at the start of their business date in Asia/Shanghai (so a sign-off on the
+    deadline day is on time, and a day's moves keep the order of the lifecycle); a start has no date in the
+    ledger, so it is dated when it was recorded. Each move is announced as issue.status_changed.
+    """
+    path = domain.path_from_initial(moved["status"])
+    if path is None:  # the ledger's check refused it already; a second guard against a bad caller
+        raise Invalid(f"status {moved['status']} cannot be reached from registration",
+                      details=[{"field": "status", "message": "unreachable in contracts.lifecycle"}])
+    now = uow.clock.now()
+    steps = []
+    for action, src, dst in path:
+        dates = _MOVED_IN_DATES.get(action)
+        day: date | None = moved.get(dates[0]) if dates else None
+        by: str | None = moved.get(dates[1]) if dates else None
+        at = start_of_day(day) if day is not None else now
+        if day is not None:
+            reason = f"台账迁入:{dates[2]}日期 {day.isoformat()}" + (f",记录单位 {by}" if by else "")  # type: ignore[index]
+        else:
+            reason = "台账迁入:迁入时状态为" + lifecycle.LABELS_ZH[dst]
+        envelope = await uow.emit(issue_id, IssueStatusChanged(
+            issue_id=issue_id, from_status=src, to_status=dst, reason=reason, cause_event_id=None, action=action,
+            at=at, happened_on=day, recorded_by_org_id=by))
+        steps.append(_step(uow, issue_id=issue_id, action=action.value, from_status=src.value, to_status=dst.value,
+                           reason=reason, event_id=str(envelope.id), at=at,
+                           details={"moved_in": True, "happened_on": day.isoformat() if day else None,
+                                    "recorded_by_org_id": by, "recorded_at": now.isoformat()}))
+    return steps
 
 
 def _record(uow: UnitOfWork, issue: Issue, *, action: str, from_status: str | None, to_status: str,

@@ -16,13 +16,19 @@ from contracts.enums import TargetOp
 COLUMNS = ("code", "round", "category", "title", "region", "responsible_org", "cooperating_orgs",
            "supervising_org", "leader", "deadline", "target_indicator", "target_op", "target_value",
            "target_unit", "measures")
-# assigned_on: 交办日期, the date the task was assigned, for a ledger kept elsewhere before it was moved in
-OPTIONAL_COLUMNS = ("description", "latitude", "longitude", "assigned_on")
+# assigned_on: 交办日期, the date the task was assigned, for a ledger kept elsewhere before it was moved in;
+# status, signed_off_on (销号日期), signed_off_by, filed_on (备案日期), filed_by: where it stood when moved in
+HISTORY_COLUMNS = ("status", "signed_off_on", "signed_off_by", "filed_on", "filed_by")
+OPTIONAL_COLUMNS = ("description", "latitude", "longitude", "assigned_on", *HISTORY_COLUMNS)
 REQUIRED = ("code", "round", "category", "title", "responsible_org", "supervising_org", "deadline")
 MAX_LEN = {"code": 64, "category": 40, "title": 2000, "leader": 200, "target_indicator": 100,
            "target_unit": 40, "measures": 20000, "description": 20000}
 
 STATUS_LABELS = {s.value: label for s, label in lifecycle.LABELS_ZH.items()}
+# The status column takes the lifecycle's id or its Chinese label (已交办, 整改中, 已销号, 已备案).
+STATUS_BY_TEXT = {**{s: s for s in STATUS_LABELS}, **{label: s for s, label in STATUS_LABELS.items()}}
+# An open application for sign-off cannot be moved in: verification would hold no application to decide on.
+MOVABLE_IN = ("registered", "in_progress", "signed_off", "filed")
 EXPORT_HEADERS = ("编号", "督察轮次", "类别", "问题(任务)", "区域", "责任单位", "配合单位", "督办单位", "包联领导",
                   "整改时限", "原定时限", "目标指标", "比较", "目标值", "单位", "整改措施", "状态", "逾期天数",
                   "最新进展", "进展(%)", "进展时间")
@@ -177,6 +183,7 @@ def check_rows(sheet: Sheet, refs: Refs) -> tuple[list[dict[str, Any]], list[Cel
             except ValueError:
                 flag("deadline", f"not a date (YYYY-MM-DD): {row['deadline']}")
         assigned_on = _assigned_on(row, deadline, refs.today, flag)
+        moved_in = _moved_in(row, assigned_on, refs, flag)
         key = (row.get("round", ""), row.get("code", ""))
         if row.get("code"):
             if key in refs.existing_codes:
@@ -195,7 +202,7 @@ def check_rows(sheet: Sheet, refs: Refs) -> tuple[list[dict[str, Any]], list[Cel
                 "responsible_org_id": row["responsible_org"], "cooperating_org_ids": cooperating,
                 "supervising_org_id": row["supervising_org"], "leader": row.get("leader") or None,
                 "deadline": deadline, "target": target, "measures": row.get("measures") or None,
-                "location": location, "assigned_on": assigned_on,
+                "location": location, "assigned_on": assigned_on, "moved_in": moved_in,
             })
     return issues, problems
 
@@ -217,6 +224,74 @@ def _assigned_on(row: Mapping[str, str], deadline: date | None, today: date | No
         flag("assigned_on", f"{day.isoformat()} has not come yet (today is {today.isoformat()})")
         return None
     return day
+
+
+def _day(row: Mapping[str, str], name: str, today: date | None, flag: Any) -> date | None:
+    """A date cell, if given: a real date, not in the future."""
+    text = row.get(name, "")
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        flag(name, f"not a date (YYYY-MM-DD): {text}")
+        return None
+    if today is not None and day > today:
+        flag(name, f"{day.isoformat()} has not come yet (today is {today.isoformat()})")
+        return None
+    return day
+
+
+def _moved_in(row: Mapping[str, str], assigned_on: date | None, refs: Refs, flag: Any) -> dict[str, Any] | None:
+    """Where a row stood when its ledger was moved in (status, sign-off and filing with their units), checked
+    against the lifecycle and against each other; None for a row that starts as registered."""
+    text = row.get("status", "")
+    status = STATUS_BY_TEXT.get(text) if text else lifecycle.INITIAL.value
+    ok = True
+    if status is None:
+        flag("status", f"unknown status {text}; one of {', '.join(MOVABLE_IN)} "
+                       f"({', '.join(STATUS_LABELS[s] for s in MOVABLE_IN)})")
+        ok = False
+    elif status not in MOVABLE_IN:
+        flag("status", f"{text}: an open application for sign-off cannot be moved in (verification holds no "
+                       "application to decide on); write in_progress and apply for sign-off here")
+        ok = False
+    signed_off_on = _day(row, "signed_off_on", refs.today, flag)
+    filed_on = _day(row, "filed_on", refs.today, flag)
+    ok = ok and not (row.get("signed_off_on") and signed_off_on is None) and not (
+        row.get("filed_on") and filed_on is None)
+    for name in ("signed_off_by", "filed_by"):
+        if row.get(name) and row[name] not in refs.orgs:
+            flag(name, f"unknown org {row[name]}")
+            ok = False
+    for date_col, by_col, allowed in (("signed_off_on", "signed_off_by", ("signed_off", "filed")),
+                                      ("filed_on", "filed_by", ("filed",))):
+        if status is not None and status in MOVABLE_IN:
+            if row.get(date_col) and status not in allowed:
+                flag(date_col, f"given for status {status}; only a {' or '.join(allowed)} row has one")
+                ok = False
+            elif not row.get(date_col) and status in allowed:
+                flag(date_col, f"required for status {status}")
+                ok = False
+        if row.get(by_col) and not row.get(date_col):
+            flag(by_col, f"given without {date_col}")
+            ok = False
+    if signed_off_on is not None:
+        if assigned_on is None and not row.get("assigned_on"):
+            flag("assigned_on", "required with signed_off_on: the sign-off cannot come before the assignment")
+            ok = False
+        elif assigned_on is not None and signed_off_on < assigned_on:
+            flag("signed_off_on", f"signed off {signed_off_on.isoformat()}, before it was assigned "
+                                  f"{assigned_on.isoformat()}")
+            ok = False
+    if filed_on is not None and signed_off_on is not None and filed_on < signed_off_on:
+        flag("filed_on", f"filed {filed_on.isoformat()}, before it was signed off {signed_off_on.isoformat()}")
+        ok = False
+    if not ok or status == lifecycle.INITIAL.value:
+        return None
+    return {"status": status, "signed_off_on": signed_off_on, "filed_on": filed_on,
+            "signed_off_by": row.get("signed_off_by") or row.get("supervising_org") or None,
+            "filed_by": row.get("filed_by") or None}
 
 
 def _target(row: Mapping[str, str], flag: Any) -> dict[str, Any] | None:

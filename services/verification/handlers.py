@@ -53,7 +53,9 @@ async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: Issu
         id=payload.issue_id, code=payload.code, round_id=payload.round_id,
         responsible_org_id=payload.responsible_org_id, cooperating_org_ids=list(payload.cooperating_org_ids),
         supervising_org_id=payload.supervising_org_id, status=lifecycle.INITIAL.value,
-        location=payload.location.model_dump() if payload.location else None, registered_at=envelope.time,
+        location=payload.location.model_dump() if payload.location else None,
+        # handed over on its assigned date (交办日期) when a ledger was moved in later: the start of that day
+        registered_at=domain.handed_over_at(registered_at=envelope.time, feedback_on=payload.assigned_on),
     ))
 
 
