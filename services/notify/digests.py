@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from contracts.calendar import WorkCalendar
 from contracts.events.notify import DigestPublished
 from runtime.auth import Principal
 from runtime.bootstrap import Runtime
@@ -27,7 +28,7 @@ from services.notify import domain
 from services.notify.bulletins import org_names
 from services.notify.notices import Directory, leader_or_fallback, notify
 from services.notify.settings import settings_of
-from services.notify.store import Digest, Fact, IssueView, ReminderSent, ScheduleState, insert_for
+from services.notify.store import Digest, Fact, IssueView, ReminderSent, ScheduleState, insert_for, work_calendar
 
 log = structlog.get_logger("closeloop.notify.schedule")
 
@@ -36,7 +37,8 @@ SYSTEM = Principal(sub="service:notify", org=None, roles=frozenset({"system"}))
 
 # --- reminders -------------------------------------------------------------------------------------------------
 
-async def _pending_reminders(session: AsyncSession, now: datetime) -> list[tuple[str, domain.Reminder]]:
+async def _pending_reminders(session: AsyncSession, now: datetime,
+                             calendar: WorkCalendar) -> list[tuple[str, domain.Reminder]]:
     horizon = domain.earliest_reminder_deadline(now)
     open_issues = (await session.execute(
         select(col(IssueView.id), col(IssueView.deadline))
@@ -48,17 +50,17 @@ async def _pending_reminders(session: AsyncSession, now: datetime) -> list[tuple
                             col(IssueView.deadline) == ReminderSent.deadline))
         .where(col(IssueView.status).in_(domain.OPEN_STATUSES), col(IssueView.deadline) <= horizon)
     )).all())
-    return [(issue_id, r) for issue_id, deadline in open_issues for r in domain.due_reminders(deadline, now)
+    return [(issue_id, r) for issue_id, deadline in open_issues for r in domain.due_reminders(deadline, now, calendar)
             if (issue_id, r.kind) not in sent]
 
 
 async def issue_reminder(uow: UnitOfWork, *, issue_id: str, reminder: domain.Reminder, now: datetime,
-                         directory: Directory) -> bool:
+                         directory: Directory, calendar: WorkCalendar | None = None) -> bool:
     """Issue one reminder of one issue, unless it was already issued or no longer applies."""
     session = uow.session
     view = await session.get(IssueView, issue_id)
     if view is None or view.status not in domain.OPEN_STATUSES or reminder not in domain.due_reminders(
-            view.deadline, now):
+            view.deadline, now, calendar):
         return False
     claimed = (await session.execute(
         insert_for(session)(ReminderSent).values(issue_id=issue_id, kind=reminder.kind, deadline=view.deadline,
@@ -97,17 +99,28 @@ async def issue_reminder(uow: UnitOfWork, *, issue_id: str, reminder: domain.Rem
 
 async def run_reminders(rt: Runtime, now: datetime, *, batch: int | None = None) -> int:
     """Issue every reminder due at `now` that was not issued yet, `batch` issues per transaction."""
+    return (await reminders_due(rt, now, batch=batch))[0]
+
+
+async def reminders_due(rt: Runtime, now: datetime, *, batch: int | None = None) -> tuple[int, list[int]]:
+    """Issue the reminders due at `now`; also the years the calendar lacked (their reminders went out unmoved)."""
     batch = batch or settings_of(rt).notify_reminder_batch
     async with rt.read() as session:
-        pending = await _pending_reminders(session, now)
+        calendar = await work_calendar(session)
+        pending = await _pending_reminders(session, now, calendar)
+    missing = sorted({r.calendar_missing for _, r in pending if r.calendar_missing is not None})
+    if missing:
+        # never guessed: the reminder keeps its own day, and the gap is told to whoever reads the logs
+        log.warning("calendar_year_missing", years=missing,
+                    message=f"工作日历缺少 {'、'.join(map(str, missing))} 年数据,临近提醒未按节假日调整")
     issued = 0
     for start in range(0, len(pending), batch):
         async with rt.unit_of_work(SYSTEM, role="system") as uow:
             directory = Directory(uow.session)
             for issue_id, reminder in pending[start:start + batch]:
                 issued += await issue_reminder(uow, issue_id=issue_id, reminder=reminder, now=now,
-                                               directory=directory)
-    return issued
+                                               directory=directory, calendar=calendar)
+    return issued, missing
 
 
 # --- weekly dispatch (周调度) -------------------------------------------------------------------------------------
@@ -299,12 +312,12 @@ async def run_half_year_schedule(rt: Runtime, now: datetime) -> list[dict[str, A
 async def tick(rt: Runtime) -> dict[str, Any]:
     """Everything due at the runtime clock's now: reminders, the weekly dispatch, half-year accounts."""
     now = rt.clock.now()
-    reminders = await run_reminders(rt, now)
+    reminders, calendar_missing = await reminders_due(rt, now)
     weekly = await run_weekly_schedule(rt, now)
     half = await run_half_year_schedule(rt, now)
     if reminders or weekly or half:
         log.info("schedule_ran", reminders=reminders, weekly=bool(weekly), half_year=len(half))
-    return {"reminders": reminders, "weekly": weekly, "half_year": half}
+    return {"reminders": reminders, "weekly": weekly, "half_year": half, "calendar_missing": calendar_missing}
 
 
 async def scheduler(rt: Runtime) -> None:

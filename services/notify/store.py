@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
+from contracts.calendar import WorkCalendar, YearCalendar
 from runtime.db import UTCDateTime
 from runtime.pagination import Key, fetch_page
 
@@ -370,3 +371,25 @@ async def page_bulletins(session: AsyncSession, *, period: str | None, cursor: s
 async def get_bulletin(session: AsyncSession, *, bulletin_id: str) -> Bulletin | None:
     """One bulletin with its documents."""
     return await session.get(Bulletin, bulletin_id)
+
+
+# --- the working-day calendar (a copy of scoring's, kept by calendar.year_published) ------------------------------
+
+class CalendarYear(SQLModel, table=True):
+    """One year's holidays and make-up working days; seeded from chinese-calendar, replaced by scoring's events."""
+
+    __tablename__ = "notify_calendar_year"
+    __table_args__ = ({"info": OWN},)
+
+    year: int = Field(primary_key=True)
+    holidays: list[str] = Field(sa_column=Column(JSON, nullable=False))  # ISO dates
+    workdays: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=200)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+async def work_calendar(session: AsyncSession) -> WorkCalendar:
+    """Every year notify has a table for."""
+    rows = (await session.execute(select(CalendarYear))).scalars().all()
+    return WorkCalendar.of(YearCalendar(year=r.year, holidays=frozenset(date.fromisoformat(d) for d in r.holidays),
+                                        workdays=frozenset(date.fromisoformat(d) for d in r.workdays)) for r in rows)
