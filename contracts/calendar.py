@@ -103,6 +103,19 @@ class WorkCalendar:
         return day if self.is_working_day(day) else self.working_day_before(day)
 
 
+SEED_SOURCE = "chinese-calendar 1.11.0"
+
+
+def seed_rows() -> list[dict[str, object]]:
+    """Every seeded year as a row of ISO dates (what the services' migrations insert)."""
+    rows: list[dict[str, object]] = []
+    for year in seeded_years():
+        t = seeded_year(year)
+        rows.append({"year": year, "holidays": sorted(d.isoformat() for d in t.holidays),
+                     "workdays": sorted(d.isoformat() for d in t.workdays), "source": SEED_SOURCE})
+    return rows
+
+
 def seeded_year(year: int) -> YearCalendar:
     """A year's table as the `chinese-calendar` package publishes it; `CalendarYearMissing` outside its years."""
     import chinese_calendar  # the seed's source only; the tables in the databases are what the services use

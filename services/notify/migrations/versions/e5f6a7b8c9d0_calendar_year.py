@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-from contracts.calendar import seeded_year, seeded_years
+from contracts.calendar import seed_rows
 from runtime.db import UTCDateTime
 
 revision: str = 'e5f6a7b8c9d0'
@@ -31,13 +31,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('year'),
     )
     now = datetime.now(UTC)
-    rows = []
-    for year in seeded_years():
-        t = seeded_year(year)
-        rows.append({"year": year, "holidays": sorted(d.isoformat() for d in t.holidays),
-                     "workdays": sorted(d.isoformat() for d in t.workdays), "source": "chinese-calendar 1.11.0",
-                     "updated_at": now})
-    op.bulk_insert(table, rows)
+    op.bulk_insert(table, [{**row, "updated_at": now} for row in seed_rows()])
 
 
 def downgrade() -> None:
