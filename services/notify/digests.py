@@ -26,6 +26,7 @@ from runtime.clock import new_id
 from runtime.outbox import UnitOfWork
 from services.notify import domain
 from services.notify.bulletins import org_names
+from services.notify.documents import render_pending
 from services.notify.notices import Directory, leader_or_fallback, notify
 from services.notify.settings import settings_of
 from services.notify.store import Digest, Fact, IssueView, ReminderSent, ScheduleState, insert_for, work_calendar
@@ -315,9 +316,11 @@ async def tick(rt: Runtime) -> dict[str, Any]:
     reminders, calendar_missing = await reminders_due(rt, now)
     weekly = await run_weekly_schedule(rt, now)
     half = await run_half_year_schedule(rt, now)
+    documents = await render_pending(rt)  # after the runs above, so their documents go out in the same tick
     if reminders or weekly or half:
         log.info("schedule_ran", reminders=reminders, weekly=bool(weekly), half_year=len(half))
-    return {"reminders": reminders, "weekly": weekly, "half_year": half, "calendar_missing": calendar_missing}
+    return {"reminders": reminders, "weekly": weekly, "half_year": half, "calendar_missing": calendar_missing,
+            "documents": documents}
 
 
 async def scheduler(rt: Runtime) -> None:
