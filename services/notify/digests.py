@@ -25,8 +25,8 @@ from runtime.bootstrap import Runtime
 from runtime.clock import new_id
 from runtime.outbox import UnitOfWork
 from services.notify import domain
-from services.notify.bulletins import org_names
-from services.notify.documents import render_pending
+from services.notify.bulletins import CC_LEADERS, org_names
+from services.notify.documents import DocTable, issue_document, render_pending
 from services.notify.notices import Directory, leader_or_fallback, notify
 from services.notify.settings import settings_of
 from services.notify.store import Digest, Fact, IssueView, ReminderSent, ScheduleState, insert_for, work_calendar
@@ -192,8 +192,58 @@ async def run_weekly(uow: UnitOfWork, *, now: datetime, run_key: str, origin: st
                                  title=f"周调度:{period} 整改任务进展({names.get(org, org)})",
                                  body=weekly_body(names.get(org, org), issues, now),
                                  recipients=[await directory.org(org)]))
+    await weekly_document(session, digest_id=digest_id, period=period, by_org=by_org, names=names, now=now)
     await _finish_run(uow, digest_id=digest_id, kind="weekly", period=period, origin=origin, recipients=sent)
     return {"digest_id": digest_id, "kind": "weekly", "period": period, "origin": origin, "recipients": sent}
+
+
+async def weekly_document(session: AsyncSession, *, digest_id: str, period: str, by_org: dict[str, list[IssueView]],
+                          names: dict[str, str], now: datetime) -> None:
+    """The weekly dispatch as one official document: each org's counts, then every overdue and due-soon task."""
+    today = domain.shanghai_day(now)
+    soon = today + timedelta(days=domain.DUE_SOON_DAYS)
+    counts, watch = [], []
+    for org, issues in sorted(by_org.items(), key=lambda kv: names.get(kv[0], kv[0])):
+        late = [i for i in issues if i.deadline < today]
+        near = [i for i in issues if today <= i.deadline <= soon]
+        counts.append([names.get(org, org), str(len(issues)), str(len(near)), str(len(late))])
+        for i in late + near:
+            watch.append([i.code, i.title, names.get(org, org), i.deadline.isoformat(),
+                          str(domain.days_overdue(i.deadline, now)) if i.deadline < today else "即将到期",
+                          f"{i.progress_percent}% {i.progress_note}" if i.progress_note else "暂无进展"])
+    total = sum(len(v) for v in by_org.values())
+    late_total = sum(int(r[3]) for r in counts)
+    await issue_document(
+        session, owner=digest_id, kind="weekly", day=today, title=f"生态环境保护督察整改工作周调度({period})",
+        to="各责任单位", cc=CC_LEADERS, now=now,
+        paragraphs=[f"截至{domain.date_zh(today)},在办整改任务共 {total} 项,其中逾期 {late_total} 项,"
+                    f"{domain.DUE_SOON_DAYS}日内到期 {sum(int(r[2]) for r in counts)} 项。现将各单位进展调度如下。",
+                    "请逾期和即将到期任务的牵头单位倒排工期,按时申请销号。"],
+        tables=[DocTable(heading="附表1 各单位在办整改任务", headers=["单位", "在办", f"{domain.DUE_SOON_DAYS}日内到期", "逾期"],
+                         rows=counts, empty="本周无在办整改任务。", left=[0]),
+                DocTable(heading="附表2 逾期和即将到期任务", headers=["编号", "整改任务", "责任单位", "整改时限",
+                                                                   "逾期天数", "最新进展"],
+                         rows=watch, empty="本周无逾期或即将到期任务。", left=[1, 2, 5])])
+
+
+async def half_year_document(session: AsyncSession, *, digest_id: str, period: str, table: list[dict[str, Any]],
+                             now: datetime) -> None:
+    """The half-year account (半年交账) as one official document for the leaders."""
+    rows = [[r["org_name"], str(r["assigned"]), str(r["completed"]), domain.percent(r["completed"], r["assigned"]),
+             str(r["overdue"]), str(r["signed_off"]), str(r["rejected"]), str(r["reopened"]), str(r["penalized"])]
+            for r in table]
+    assigned = sum(r["assigned"] for r in table)
+    completed = sum(r["completed"] for r in table)
+    await issue_document(
+        session, owner=digest_id, kind="half_year", day=domain.shanghai_day(now),
+        title=f"{domain.half_zh(period)}生态环境保护督察整改工作交账情况", to="各位包联领导", cc=CC_LEADERS, now=now,
+        paragraphs=[f"{domain.half_zh(period)},各责任单位牵头整改任务共 {assigned} 项,已完成 {completed} 项"
+                    f"(完成率 {domain.percent(completed, assigned)})。各单位交账情况如下。",
+                    f"本期问题反弹 {sum(r['reopened'] for r in table)} 次,经济处罚 {sum(r['penalized'] for r in table)} 次。"],
+        tables=[DocTable(heading="附表 各单位半年交账", headers=["单位", "牵头任务", "已完成", "完成率", "逾期", "本期销号",
+                                                              "退回", "反弹", "处罚"],
+                         rows=rows, empty="本期无整改任务。", left=[0]),
+                DocTable(heading="抽查复核情况", headers=[], rows=[], empty="本期暂无抽查复核结果。")])
 
 
 # --- half-year account (半年交账) ----------------------------------------------------------------------------------
@@ -255,6 +305,7 @@ async def run_half_year(uow: UnitOfWork, *, period: str, now: datetime, run_key:
         sent += len(await notify(uow, trigger="digest.half_year", key=f"digest.half_year:{run_key}", subject=period,
                                  title=f"半年交账:{domain.half_zh(period)}整改完成情况",
                                  body=half_year_body(period, table, mine), recipients=[leader]))
+    await half_year_document(session, digest_id=digest_id, period=period, table=table, now=now)
     await _finish_run(uow, digest_id=digest_id, kind="half_year", period=period, origin=origin, recipients=sent)
     return {"digest_id": digest_id, "kind": "half_year", "period": period, "origin": origin, "recipients": sent,
             "table": table}

@@ -27,6 +27,7 @@ from sqlmodel import col
 
 from runtime.bootstrap import Runtime
 from runtime.clock import new_id
+from services.notify.domain import date_zh
 from services.notify.settings import settings_of
 from services.notify.store import DocumentCounter, DocumentRecord, insert_for
 
@@ -79,11 +80,6 @@ class OfficialDocument:
     def to_json(self) -> dict[str, Any]:
         """For the record."""
         return {**asdict(self), "day": self.day.isoformat()}
-
-
-def date_zh(day: date) -> str:
-    """2020-07-05 → 2020年7月5日 (the date of a document, in Arabic numerals as GB/T 9704-2012 has it)."""
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def number_text(kind: str, year: int, seq: int) -> str:

@@ -195,6 +195,11 @@ def month_zh(period: str) -> str:
     return f"{period}年" if period.isdigit() else period
 
 
+def date_zh(day: date) -> str:
+    """2020-07-05 → 2020年7月5日."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def percent(part: int, whole: int) -> str:
     """A rate as text, 100% when there is nothing to do."""
     return "100.0%" if whole == 0 else f"{100.0 * part / whole:.1f}%"

@@ -113,6 +113,45 @@ async def test_the_monthly_bulletin_is_an_official_document_in_docx_and_pdf(tmp_
     assert "{{" not in words and "{%" not in words
 
 
+async def test_the_weekly_dispatch_and_the_half_year_account_are_official_documents(tmp_path: Path) -> None:
+    clock = SettableClock(sh("2020-07-06T09:30"))
+    async with running("notify", tmp_path, clock=clock) as s:
+        await s.deliver(org("city-eeb", "呼和浩特市生态环境局"))
+        june = sh("2020-06-01T10:00")
+        await s.deliver(registered(str(uuid.uuid4()), deadline="2020-06-30", code="HH-2020-007", at=june))
+        await s.deliver(registered(str(uuid.uuid4()), deadline="2020-07-10", code="HH-2020-011", at=june))
+        admin = s.auth(roles="admin")
+        assert (await s.client.post("/v1/digests/weekly", headers=admin)).status_code == 201
+        assert (await s.client.post("/v1/digests/weekly", headers=admin)).status_code == 201
+        assert (await s.client.post("/v1/digests/half-year", headers=admin, json={"period": "2020-H1"})).status_code == 201
+        assert await render_pending(s.rt) == 3
+        digests = (await s.client.get("/v1/digests", headers=s.auth(roles="leader"))).json()["items"]
+        docs = {d["document"]["number"]: d for d in digests if d["document"]}
+        assert sorted(docs) == ["呼环督改调〔2020〕1号", "呼环督改调〔2020〕2号", "呼环督改账〔2020〕1号"]
+        files = {}
+        for number, name in (("呼环督改调〔2020〕1号", "weekly"), ("呼环督改账〔2020〕1号", "half_year")):
+            d = docs[number]["document"]
+            pdf = await s.client.get(d["pdf_url"], headers=s.auth(roles="leader"))
+            docx = await s.client.get(d["docx_url"], headers=s.auth(roles="leader"))
+            assert pdf.status_code == docx.status_code == 200
+            files[name] = (number, pdf.content, docx.content)
+
+    number, pdf, docx = files["weekly"]
+    text = "".join(pdf_text(pdf, tmp_path).split())
+    for expected in (number, "生态环境保护督察整改工作周调度(2020-W28)", "呼和浩特市生态环境局", "HH-2020-007",
+                     "HH-2020-011", "即将到期", "2020年7月6日"):
+        assert expected in text, expected
+    assert pdf_pngs(pdf, "weekly", tmp_path)
+    assert docx_fonts(docx)["Normal"] == "仿宋_GB2312" and number in docx_text(docx)
+    number, pdf, docx = files["half_year"]
+    text = "".join(pdf_text(pdf, tmp_path).split())
+    for expected in (number, "2020年上半年生态环境保护督察整改工作交账情况", "呼和浩特市生态环境局", "完成率",
+                     "本期暂无抽查复核结果", "2020年7月6日"):
+        assert expected in text, expected
+    assert pdf_pngs(pdf, "half_year", tmp_path)
+    assert docx_fonts(docx)["公文标题"] == "方正小标宋简体" and number in docx_text(docx)
+
+
 async def test_a_broken_template_loses_no_bulletin_and_is_retried(tmp_path: Path) -> None:
     broken = tmp_path / "templates"
     broken.mkdir()
