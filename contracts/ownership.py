@@ -15,6 +15,7 @@ PREFIXES: MappingProxyType[str, str] = MappingProxyType({
     "indicator.": "scoring",
     "score.": "scoring",
     "ranking.": "scoring",
+    "calendar.": "scoring",
     "notification.": "notify",
     "digest.": "notify",
 })

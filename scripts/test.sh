@@ -16,6 +16,8 @@ if ! command -v docker-compose >/dev/null 2>&1; then
 fi
 # The browser tests drive Debian's Chromium (with CJK fonts for the screenshots); they fail without it.
 scripts/install-browser.sh
+# The document tests embed Noto CJK in PDFs and read them back with poppler (pdftotext, pdftoppm).
+scripts/install-documents.sh
 # The web app, when web/ has one and it changed (tests/web builds it too; this shows the build's output once).
 scripts/build-web.sh
 scripts/servers.sh start

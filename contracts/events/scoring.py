@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from contracts.registry import Payload, event
 
@@ -53,3 +53,14 @@ class SchemeVersioned(Payload):
     bottom_named: int
     penalized: int
     penalty: dict[str, object] | None = None
+
+
+@event("calendar.year_published", 1)
+class CalendarYearPublished(Payload):
+    """A year of the working-day calendar (工作日历) as the inspection office set it: the whole year, replacing any
+    earlier table of it. Appeal windows and reminders are computed from it."""
+
+    year: int
+    holidays: list[date]
+    workdays: list[date]
+    source: str

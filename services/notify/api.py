@@ -12,10 +12,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, current_principal, require
-from runtime.errors import Forbidden, NotFound, error_responses, field_error
+from runtime.errors import Conflict, Forbidden, NotFound, error_responses, field_error
 from runtime.pagination import Page
 from services.notify import domain, store
 from services.notify.digests import run_half_year, run_weekly
+from services.notify.documents import document_of, documents_root
+from services.notify.documents import read as read_document
 from services.notify.schemas import (
     AddressesIn,
     AddressesOut,
@@ -23,6 +25,7 @@ from services.notify.schemas import (
     DeliveryOut,
     DigestOut,
     DigestRunOut,
+    DocumentOut,
     HalfYearIn,
     HalfYearRunOut,
     InboxItemOut,
@@ -32,7 +35,7 @@ from services.notify.schemas import (
     WebhookOut,
     WeeklyIn,
 )
-from services.notify.store import Bulletin, Delivery, InboxItem, Webhook
+from services.notify.store import Bulletin, Delivery, DocumentRecord, InboxItem, Webhook
 
 router = APIRouter()
 RtDep = Annotated[Runtime, Depends(get_runtime)]
@@ -238,14 +241,26 @@ async def list_digests(*, kind: str | None = Query(None, pattern="^(weekly|month
                        limit: Limit = 50, cursor: str | None = None, rt: RtDep, _: Caller) -> Page[DigestOut]:
     async with rt.read() as session:
         rows, nxt = await store.page_digests(session, kind=kind, cursor=cursor, limit=limit)
-    return Page(items=[DigestOut.model_validate(r.model_dump()) for r in rows], next_cursor=nxt)
+        docs = await store.documents_of(session, owners=[r.id for r in rows])
+    return Page(items=[DigestOut.model_validate({**r.model_dump(),
+                                                 "document": document_out(docs.get(r.id), f"/v1/digests/{r.id}")})
+                       for r in rows], next_cursor=nxt)
 
 
-def bulletin_out(b: Bulletin) -> BulletinOut:
+def document_out(d: DocumentRecord | None, base: str) -> DocumentOut | None:
+    """A document's record and where to download its files."""
+    if d is None:
+        return None
+    shown = d.model_dump(include={"number", "title", "docx_sha256", "pdf_sha256", "rendered_at", "error"})
+    return DocumentOut.model_validate({**shown, "docx_url": f"{base}/docx", "pdf_url": f"{base}/pdf"})
+
+
+def bulletin_out(b: Bulletin, doc: DocumentRecord | None = None) -> BulletinOut:
     """A bulletin's record and where to download it."""
     return BulletinOut.model_validate({**b.model_dump(exclude={"html", "xlsx"}),
                                        "html_url": f"/v1/bulletins/{b.id}/html",
-                                       "xlsx_url": f"/v1/bulletins/{b.id}/xlsx"})
+                                       "xlsx_url": f"/v1/bulletins/{b.id}/xlsx",
+                                       "document": document_out(doc, f"/v1/bulletins/{b.id}")})
 
 
 @router.get("/v1/bulletins", tags=["digests"], summary="Monthly bulletins (月通报), newest first", responses=READ)
@@ -253,8 +268,9 @@ async def list_bulletins(*, period: str | None = None, limit: Limit = 50, cursor
                          rt: RtDep, _: Caller) -> Page[BulletinOut]:
     async with rt.read() as session:
         rows, nxt = await store.page_bulletins(session, period=period, cursor=cursor, limit=limit)
-    return Page(items=[bulletin_out(Bulletin.model_validate({**r, "html": "", "xlsx": b""})) for r in rows],
-                next_cursor=nxt)
+        docs = await store.documents_of(session, owners=[r["id"] for r in rows])
+    return Page(items=[bulletin_out(Bulletin.model_validate({**r, "html": "", "xlsx": b""}), docs.get(r["id"]))
+                       for r in rows], next_cursor=nxt)
 
 
 async def _bulletin(rt: Runtime, bulletin_id: str) -> Bulletin:
@@ -267,7 +283,10 @@ async def _bulletin(rt: Runtime, bulletin_id: str) -> Bulletin:
 
 @router.get("/v1/bulletins/{bulletin_id}", tags=["digests"], summary="One bulletin's record", responses=READ_ONE)
 async def get_bulletin(bulletin_id: str, rt: RtDep, _: Caller) -> BulletinOut:
-    return bulletin_out(await _bulletin(rt, bulletin_id))
+    b = await _bulletin(rt, bulletin_id)
+    async with rt.read() as session:
+        doc = await document_of(session, b.id)
+    return bulletin_out(b, doc)
 
 
 def _download(name: str) -> str:
@@ -291,3 +310,53 @@ async def bulletin_html(bulletin_id: str, rt: RtDep, _: Caller) -> HTMLResponse:
 async def bulletin_xlsx(bulletin_id: str, rt: RtDep, _: Caller) -> Response:
     b = await _bulletin(rt, bulletin_id)
     return Response(b.xlsx, media_type=XLSX, headers={"Content-Disposition": _download(f"{b.title}.xlsx")})
+
+
+# --- official documents (公文) of bulletins and digests --------------------------------------------------------------
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+DOC_READ = error_responses(401, 404, 409, 422)
+
+
+async def _document_file(rt: Runtime, owner: str, fmt: str) -> Response:
+    async with rt.read() as session:
+        doc = await document_of(session, owner)
+    if doc is None:
+        raise NotFound(f"{owner} has no official document")
+    sha = doc.docx_sha256 if fmt == "docx" else doc.pdf_sha256
+    if sha is None:
+        raise Conflict(f"公文 {doc.number} 尚未生成,稍后重试 (not rendered yet)"
+                       + (f": {doc.error}" if doc.error else ""))
+    content = read_document(documents_root(rt), sha)
+    return Response(content, media_type=DOCX if fmt == "docx" else "application/pdf",
+                    headers={"Content-Disposition": _download(f"{doc.number} {doc.title}.{fmt}"),
+                             "X-Content-SHA256": sha})
+
+
+def _file_responses(what: str, media: str) -> dict[int | str, dict[str, object]]:
+    return {200: {"description": what, "content": {media: {"schema": {"type": "string", "format": "binary"}}}},
+            **DOC_READ}
+
+
+@router.get("/v1/bulletins/{bulletin_id}/docx", tags=["digests"], summary="The bulletin as an official document (.docx)",
+            response_class=Response, responses=_file_responses("通报公文 Word", DOCX))
+async def bulletin_docx(bulletin_id: str, rt: RtDep, _: Caller) -> Response:
+    return await _document_file(rt, (await _bulletin(rt, bulletin_id)).id, "docx")
+
+
+@router.get("/v1/bulletins/{bulletin_id}/pdf", tags=["digests"], summary="The bulletin as an official document (.pdf)",
+            response_class=Response, responses=_file_responses("通报公文 PDF", "application/pdf"))
+async def bulletin_pdf(bulletin_id: str, rt: RtDep, _: Caller) -> Response:
+    return await _document_file(rt, (await _bulletin(rt, bulletin_id)).id, "pdf")
+
+
+@router.get("/v1/digests/{digest_id}/docx", tags=["digests"], summary="A digest as an official document (.docx)",
+            response_class=Response, responses=_file_responses("周调度/半年交账公文 Word", DOCX))
+async def digest_docx(digest_id: str, rt: RtDep, _: Caller) -> Response:
+    return await _document_file(rt, digest_id, "docx")
+
+
+@router.get("/v1/digests/{digest_id}/pdf", tags=["digests"], summary="A digest as an official document (.pdf)",
+            response_class=Response, responses=_file_responses("周调度/半年交账公文 PDF", "application/pdf"))
+async def digest_pdf(digest_id: str, rt: RtDep, _: Caller) -> Response:
+    return await _document_file(rt, digest_id, "pdf")

@@ -19,6 +19,8 @@ from contracts.events.scoring import RankingPublished
 from runtime.clock import new_id
 from runtime.outbox import UnitOfWork
 from services.notify import domain
+from services.notify.documents import DocTable, issue_document
+from services.notify.documents import cell as doc_cell
 from services.notify.notices import Directory, notify
 from services.notify.store import Bulletin, Digest, IssueView, OrgView, insert_for
 
@@ -105,6 +107,38 @@ def render_html(title: str, summary: list[str], ranking_rows: list[list[Any]], o
             f"<h2>逾期清单</h2>{table(overdue_rows)}</body></html>")
 
 
+TO_ALL = "各旗县区人民政府,市直各有关部门"
+CC_LEADERS = "市委办公室,市人大常委会办公室,市政府办公室,市政协办公室,各位包联领导"
+
+
+def document_paragraphs(ranking: RankingPublished, names: dict[str, str], overdue: list[IssueView]) -> list[str]:
+    """The body of the monthly bulletin as an official document."""
+    def named(ids: list[str]) -> str:
+        return "、".join(names.get(o, o) for o in ids) or "无"
+    kind_zh = domain.KIND_ZH.get(ranking.kind, ranking.kind)
+    penalties = [f"{names.get(r.org_id, r.org_name or r.org_id)}({penalty_text(r.penalty) or '按考核办法处罚'})"
+                 for r in sorted(ranking.rows, key=lambda r: r.rank) if r.org_id in ranking.penalized]
+    out = [f"根据生态环境保护督察整改考核办法,现将{domain.month_zh(ranking.period)}各{kind_zh}整改工作考核排名"
+           f"情况通报如下。",
+           f"一、排名靠后单位。{named(ranking.bottom_named)}考核排名靠后,予以通报。",
+           f"二、经济处罚。{'、'.join(penalties) if penalties else '本期无经济处罚单位'}。",
+           f"三、逾期未完成整改任务。截至通报日,逾期未完成整改任务共 {len(overdue)} 项,清单附后。"]
+    if ranking.supersedes:
+        out.append(f"本通报更正并取代此前发布的排名 {ranking.supersedes}。")
+    out.append("请各责任单位对照排名和逾期清单,认真查找问题,压实整改责任,确保按期完成整改任务。")
+    return out
+
+
+def document_tables(ranking_rows: list[list[Any]], overdue_rows: list[list[Any]]) -> list[DocTable]:
+    """The ranking (without the org codes), the overdue list, and the slot of re-inspection results."""
+    ranking = [[doc_cell(v) for i, v in enumerate(r) if i != 2] for r in ranking_rows]
+    overdue = [[doc_cell(v) for i, v in enumerate(r) if i in (0, 1, 2, 5, 6, 7)] for r in overdue_rows]
+    return [DocTable(heading="附表1 考核排名", headers=ranking[0], rows=ranking[1:], left=[1]),
+            DocTable(heading="附表2 逾期未完成整改任务清单", headers=overdue[0], rows=overdue[1:],
+                     empty="截至通报日无逾期未完成整改任务。", left=[1, 2]),
+            DocTable(heading="附表3 抽查复核情况", headers=[], rows=[], empty="本期暂无抽查复核结果。")]
+
+
 async def publish_bulletin(uow: UnitOfWork, ranking: RankingPublished) -> Bulletin | None:
     """Build the bulletin of a ranking once, and tell every org and leader (a redelivery adds nothing)."""
     session = uow.session
@@ -130,6 +164,9 @@ async def publish_bulletin(uow: UnitOfWork, ranking: RankingPublished) -> Bullet
                         xlsx=render_xlsx(title, ranking_rows, overdue_rows), published_at=ranking.published_at,
                         created_at=now)
     session.add(bulletin)
+    await issue_document(session, owner=bulletin.id, kind="monthly", day=domain.shanghai_day(ranking.published_at),
+                         title=title, to=TO_ALL, cc=CC_LEADERS, paragraphs=document_paragraphs(ranking, names, overdue),
+                         tables=document_tables(ranking_rows, overdue_rows), now=now)
     d = Directory(session)
     org_ids = sorted(set(names) | {r.org_id for r in ranking.rows})
     leaders = (await session.execute(

@@ -18,16 +18,18 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from contracts.calendar import WorkCalendar
 from contracts.events.notify import DigestPublished
 from runtime.auth import Principal
 from runtime.bootstrap import Runtime
 from runtime.clock import new_id
 from runtime.outbox import UnitOfWork
 from services.notify import domain
-from services.notify.bulletins import org_names
+from services.notify.bulletins import CC_LEADERS, org_names
+from services.notify.documents import DocTable, issue_document, render_pending
 from services.notify.notices import Directory, leader_or_fallback, notify
 from services.notify.settings import settings_of
-from services.notify.store import Digest, Fact, IssueView, ReminderSent, ScheduleState, insert_for
+from services.notify.store import Digest, Fact, IssueView, ReminderSent, ScheduleState, insert_for, work_calendar
 
 log = structlog.get_logger("closeloop.notify.schedule")
 
@@ -36,7 +38,8 @@ SYSTEM = Principal(sub="service:notify", org=None, roles=frozenset({"system"}))
 
 # --- reminders -------------------------------------------------------------------------------------------------
 
-async def _pending_reminders(session: AsyncSession, now: datetime) -> list[tuple[str, domain.Reminder]]:
+async def _pending_reminders(session: AsyncSession, now: datetime,
+                             calendar: WorkCalendar) -> list[tuple[str, domain.Reminder]]:
     horizon = domain.earliest_reminder_deadline(now)
     open_issues = (await session.execute(
         select(col(IssueView.id), col(IssueView.deadline))
@@ -48,17 +51,17 @@ async def _pending_reminders(session: AsyncSession, now: datetime) -> list[tuple
                             col(IssueView.deadline) == ReminderSent.deadline))
         .where(col(IssueView.status).in_(domain.OPEN_STATUSES), col(IssueView.deadline) <= horizon)
     )).all())
-    return [(issue_id, r) for issue_id, deadline in open_issues for r in domain.due_reminders(deadline, now)
+    return [(issue_id, r) for issue_id, deadline in open_issues for r in domain.due_reminders(deadline, now, calendar)
             if (issue_id, r.kind) not in sent]
 
 
 async def issue_reminder(uow: UnitOfWork, *, issue_id: str, reminder: domain.Reminder, now: datetime,
-                         directory: Directory) -> bool:
+                         directory: Directory, calendar: WorkCalendar | None = None) -> bool:
     """Issue one reminder of one issue, unless it was already issued or no longer applies."""
     session = uow.session
     view = await session.get(IssueView, issue_id)
     if view is None or view.status not in domain.OPEN_STATUSES or reminder not in domain.due_reminders(
-            view.deadline, now):
+            view.deadline, now, calendar):
         return False
     claimed = (await session.execute(
         insert_for(session)(ReminderSent).values(issue_id=issue_id, kind=reminder.kind, deadline=view.deadline,
@@ -97,17 +100,28 @@ async def issue_reminder(uow: UnitOfWork, *, issue_id: str, reminder: domain.Rem
 
 async def run_reminders(rt: Runtime, now: datetime, *, batch: int | None = None) -> int:
     """Issue every reminder due at `now` that was not issued yet, `batch` issues per transaction."""
+    return (await reminders_due(rt, now, batch=batch))[0]
+
+
+async def reminders_due(rt: Runtime, now: datetime, *, batch: int | None = None) -> tuple[int, list[int]]:
+    """Issue the reminders due at `now`; also the years the calendar lacked (their reminders went out unmoved)."""
     batch = batch or settings_of(rt).notify_reminder_batch
     async with rt.read() as session:
-        pending = await _pending_reminders(session, now)
+        calendar = await work_calendar(session)
+        pending = await _pending_reminders(session, now, calendar)
+    missing = sorted({r.calendar_missing for _, r in pending if r.calendar_missing is not None})
+    if missing:
+        # never guessed: the reminder keeps its own day, and the gap is told to whoever reads the logs
+        log.warning("calendar_year_missing", years=missing,
+                    message=f"工作日历缺少 {'、'.join(map(str, missing))} 年数据,临近提醒未按节假日调整")
     issued = 0
     for start in range(0, len(pending), batch):
         async with rt.unit_of_work(SYSTEM, role="system") as uow:
             directory = Directory(uow.session)
             for issue_id, reminder in pending[start:start + batch]:
                 issued += await issue_reminder(uow, issue_id=issue_id, reminder=reminder, now=now,
-                                               directory=directory)
-    return issued
+                                               directory=directory, calendar=calendar)
+    return issued, missing
 
 
 # --- weekly dispatch (周调度) -------------------------------------------------------------------------------------
@@ -178,8 +192,58 @@ async def run_weekly(uow: UnitOfWork, *, now: datetime, run_key: str, origin: st
                                  title=f"周调度:{period} 整改任务进展({names.get(org, org)})",
                                  body=weekly_body(names.get(org, org), issues, now),
                                  recipients=[await directory.org(org)]))
+    await weekly_document(session, digest_id=digest_id, period=period, by_org=by_org, names=names, now=now)
     await _finish_run(uow, digest_id=digest_id, kind="weekly", period=period, origin=origin, recipients=sent)
     return {"digest_id": digest_id, "kind": "weekly", "period": period, "origin": origin, "recipients": sent}
+
+
+async def weekly_document(session: AsyncSession, *, digest_id: str, period: str, by_org: dict[str, list[IssueView]],
+                          names: dict[str, str], now: datetime) -> None:
+    """The weekly dispatch as one official document: each org's counts, then every overdue and due-soon task."""
+    today = domain.shanghai_day(now)
+    soon = today + timedelta(days=domain.DUE_SOON_DAYS)
+    counts, watch = [], []
+    for org, issues in sorted(by_org.items(), key=lambda kv: names.get(kv[0], kv[0])):
+        late = [i for i in issues if i.deadline < today]
+        near = [i for i in issues if today <= i.deadline <= soon]
+        counts.append([names.get(org, org), str(len(issues)), str(len(near)), str(len(late))])
+        for i in late + near:
+            watch.append([i.code, i.title, names.get(org, org), i.deadline.isoformat(),
+                          str(domain.days_overdue(i.deadline, now)) if i.deadline < today else "即将到期",
+                          f"{i.progress_percent}% {i.progress_note}" if i.progress_note else "暂无进展"])
+    total = sum(len(v) for v in by_org.values())
+    late_total = sum(int(r[3]) for r in counts)
+    await issue_document(
+        session, owner=digest_id, kind="weekly", day=today, title=f"生态环境保护督察整改工作周调度({period})",
+        to="各责任单位", cc=CC_LEADERS, now=now,
+        paragraphs=[f"截至{domain.date_zh(today)},在办整改任务共 {total} 项,其中逾期 {late_total} 项,"
+                    f"{domain.DUE_SOON_DAYS}日内到期 {sum(int(r[2]) for r in counts)} 项。现将各单位进展调度如下。",
+                    "请逾期和即将到期任务的牵头单位倒排工期,按时申请销号。"],
+        tables=[DocTable(heading="附表1 各单位在办整改任务", headers=["单位", "在办", f"{domain.DUE_SOON_DAYS}日内到期", "逾期"],
+                         rows=counts, empty="本周无在办整改任务。", left=[0]),
+                DocTable(heading="附表2 逾期和即将到期任务", headers=["编号", "整改任务", "责任单位", "整改时限",
+                                                                   "逾期天数", "最新进展"],
+                         rows=watch, empty="本周无逾期或即将到期任务。", left=[1, 2, 5])])
+
+
+async def half_year_document(session: AsyncSession, *, digest_id: str, period: str, table: list[dict[str, Any]],
+                             now: datetime) -> None:
+    """The half-year account (半年交账) as one official document for the leaders."""
+    rows = [[r["org_name"], str(r["assigned"]), str(r["completed"]), domain.percent(r["completed"], r["assigned"]),
+             str(r["overdue"]), str(r["signed_off"]), str(r["rejected"]), str(r["reopened"]), str(r["penalized"])]
+            for r in table]
+    assigned = sum(r["assigned"] for r in table)
+    completed = sum(r["completed"] for r in table)
+    await issue_document(
+        session, owner=digest_id, kind="half_year", day=domain.shanghai_day(now),
+        title=f"{domain.half_zh(period)}生态环境保护督察整改工作交账情况", to="各位包联领导", cc=CC_LEADERS, now=now,
+        paragraphs=[f"{domain.half_zh(period)},各责任单位牵头整改任务共 {assigned} 项,已完成 {completed} 项"
+                    f"(完成率 {domain.percent(completed, assigned)})。各单位交账情况如下。",
+                    f"本期问题反弹 {sum(r['reopened'] for r in table)} 次,经济处罚 {sum(r['penalized'] for r in table)} 次。"],
+        tables=[DocTable(heading="附表 各单位半年交账", headers=["单位", "牵头任务", "已完成", "完成率", "逾期", "本期销号",
+                                                              "退回", "反弹", "处罚"],
+                         rows=rows, empty="本期无整改任务。", left=[0]),
+                DocTable(heading="抽查复核情况", headers=[], rows=[], empty="本期暂无抽查复核结果。")])
 
 
 # --- half-year account (半年交账) ----------------------------------------------------------------------------------
@@ -241,6 +305,7 @@ async def run_half_year(uow: UnitOfWork, *, period: str, now: datetime, run_key:
         sent += len(await notify(uow, trigger="digest.half_year", key=f"digest.half_year:{run_key}", subject=period,
                                  title=f"半年交账:{domain.half_zh(period)}整改完成情况",
                                  body=half_year_body(period, table, mine), recipients=[leader]))
+    await half_year_document(session, digest_id=digest_id, period=period, table=table, now=now)
     await _finish_run(uow, digest_id=digest_id, kind="half_year", period=period, origin=origin, recipients=sent)
     return {"digest_id": digest_id, "kind": "half_year", "period": period, "origin": origin, "recipients": sent,
             "table": table}
@@ -299,12 +364,14 @@ async def run_half_year_schedule(rt: Runtime, now: datetime) -> list[dict[str, A
 async def tick(rt: Runtime) -> dict[str, Any]:
     """Everything due at the runtime clock's now: reminders, the weekly dispatch, half-year accounts."""
     now = rt.clock.now()
-    reminders = await run_reminders(rt, now)
+    reminders, calendar_missing = await reminders_due(rt, now)
     weekly = await run_weekly_schedule(rt, now)
     half = await run_half_year_schedule(rt, now)
+    documents = await render_pending(rt)  # after the runs above, so their documents go out in the same tick
     if reminders or weekly or half:
         log.info("schedule_ran", reminders=reminders, weekly=bool(weekly), half_year=len(half))
-    return {"reminders": reminders, "weekly": weekly, "half_year": half}
+    return {"reminders": reminders, "weekly": weekly, "half_year": half, "calendar_missing": calendar_missing,
+            "documents": documents}
 
 
 async def scheduler(rt: Runtime) -> None:

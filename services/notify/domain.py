@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from contracts import lifecycle
+from contracts.calendar import CalendarYearMissing, WorkCalendar
 from contracts.enums import IssueStatus
 from runtime.clock import SHANGHAI
 from runtime.errors import field_error
@@ -33,6 +34,8 @@ SEND_AT = time(9, 0)  # reminders and digests go out at 09:00 Asia/Shanghai, off
 NEAR_DAYS = (7, 1)
 ESCALATE_AFTER_DAYS = 15
 DUE_SOON_DAYS = 7
+# the longest run of days off in a year (春节 with its weekends) stays well below this: a moved reminder is found
+HOLIDAY_MARGIN_DAYS = 14
 
 STATUS_ZH = {s.value: label for s, label in lifecycle.LABELS_ZH.items()}
 COMPONENT_ZH = {"on_time_closure": "按期销号", "completion": "完成率", "quality": "整改质量",
@@ -80,27 +83,44 @@ class Reminder:
     kind: str  # near7, near1, overdue, escalated
     trigger: str
     due_at: datetime
+    # the year the calendar had no table for, when a 'deadline near' could not be moved off a day off
+    calendar_missing: int | None = None
 
 
-def reminders_for(deadline: date) -> list[Reminder]:
+def near_day(deadline: date, days: int, calendar: WorkCalendar | None) -> tuple[date, int | None]:
+    """The day a 'deadline near' reminder goes out: `days` before, moved back to a working day when that is a
+    day off; unmoved (with the missing year) when the calendar has no table, since a guess could be wrong."""
+    nominal = deadline - timedelta(days=days)
+    if calendar is None:
+        return nominal, None
+    try:
+        return calendar.on_or_before(nominal), None
+    except CalendarYearMissing as exc:
+        return nominal, exc.year
+
+
+def reminders_for(deadline: date, calendar: WorkCalendar | None = None) -> list[Reminder]:
     """The reminders of an open issue with this deadline, in order."""
-    out = [Reminder(f"near{d}", "deadline.near", at_shanghai(deadline - timedelta(days=d))) for d in NEAR_DAYS]
+    out = []
+    for d in NEAR_DAYS:
+        day, missing = near_day(deadline, d, calendar)
+        out.append(Reminder(f"near{d}", "deadline.near", at_shanghai(day), missing))
     out.append(Reminder("overdue", "issue.overdue", at_shanghai(deadline + timedelta(days=1))))
     # overdue from the day after the deadline; escalated once it has been overdue for 15 whole days
     out.append(Reminder("escalated", "issue.escalated", at_shanghai(deadline + timedelta(days=ESCALATE_AFTER_DAYS + 1))))
     return out
 
 
-def due_reminders(deadline: date, now: datetime) -> list[Reminder]:
+def due_reminders(deadline: date, now: datetime, calendar: WorkCalendar | None = None) -> list[Reminder]:
     """Reminders due at `now`; a 'deadline near' that was missed is dropped once the deadline has passed."""
     end = deadline_end(deadline)
-    return [r for r in reminders_for(deadline)
+    return [r for r in reminders_for(deadline, calendar)
             if r.due_at <= now and not (r.trigger == "deadline.near" and now >= end)]
 
 
 def earliest_reminder_deadline(now: datetime) -> date:
-    """Issues with a deadline after this day have no reminder due yet (near7 is the first)."""
-    return shanghai_day(now) + timedelta(days=max(NEAR_DAYS))
+    """Issues with a deadline after this day have no reminder due yet (near7, moved back over days off, is first)."""
+    return shanghai_day(now) + timedelta(days=max(NEAR_DAYS) + HOLIDAY_MARGIN_DAYS)
 
 
 # --- cadence ---------------------------------------------------------------------------------------------
@@ -173,6 +193,11 @@ def month_zh(period: str) -> str:
     if len(parts) == 2 and parts[1] in ("H1", "H2"):
         return half_zh(period)
     return f"{period}年" if period.isdigit() else period
+
+
+def date_zh(day: date) -> str:
+    """2020-07-05 → 2020年7月5日."""
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def percent(part: int, whole: int) -> str:

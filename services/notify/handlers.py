@@ -19,7 +19,7 @@ from contracts.events.issues import (
     IssueUpdated,
     OrgRegistered,
 )
-from contracts.events.scoring import RankingPublished
+from contracts.events.scoring import CalendarYearPublished, RankingPublished
 from contracts.events.verification import (
     ClosureAccepted,
     ClosureRejected,
@@ -31,7 +31,7 @@ from runtime.outbox import UnitOfWork
 from services.notify import domain
 from services.notify.bulletins import publish_bulletin
 from services.notify.notices import Directory, notify
-from services.notify.store import Fact, IssueView, OrgView, insert_for
+from services.notify.store import CalendarYear, Fact, IssueView, OrgView, insert_for
 
 log = structlog.get_logger("closeloop.notify")
 
@@ -200,6 +200,18 @@ async def on_ranking_published(uow: UnitOfWork, envelope: Envelope, payload: Ran
     await publish_bulletin(uow, payload)
 
 
+async def on_calendar_year(uow: UnitOfWork, envelope: Envelope, payload: CalendarYearPublished) -> None:
+    """Scoring set a year of the working-day calendar: reminders from now on are timed by it."""
+    row = await uow.session.get(CalendarYear, payload.year) or CalendarYear(
+        year=payload.year, holidays=[], workdays=[], source=payload.source, updated_at=envelope.time)
+    # one subject per year on one keyed topic: a year's tables arrive in the order they were set, so the last wins
+    row.holidays = sorted(d.isoformat() for d in payload.holidays)
+    row.workdays = sorted(d.isoformat() for d in payload.workdays)
+    row.source = payload.source
+    row.updated_at = envelope.time
+    uow.session.add(row)
+
+
 HANDLERS = HandlerTable()
 HANDLERS.add(OrgRegistered, on_org_registered)
 HANDLERS.add(IssueRegistered, on_issue_registered, releases=lambda p: issue_key(p.issue_id))
@@ -212,3 +224,4 @@ HANDLERS.add(ClosureAccepted, on_closure_accepted)
 HANDLERS.add(ClosureRejected, on_closure_rejected)
 HANDLERS.add(IssueReopened, on_reopened)
 HANDLERS.add(RankingPublished, on_ranking_published)
+HANDLERS.add(CalendarYearPublished, on_calendar_year)

@@ -147,6 +147,20 @@ class DigestOut(Out):
     origin: str = Field(description="schedule, manual or ranking")
     recipients: int
     created_at: datetime
+    document: DocumentOut | None = None
+
+
+class DocumentOut(Out):
+    """The official document (公文) of a bulletin or digest: its number and, once rendered, its files' hashes."""
+
+    number: str = Field(description="文号, e.g. 呼环督改通〔2020〕3号")
+    title: str
+    docx_sha256: str | None
+    pdf_sha256: str | None
+    rendered_at: datetime | None
+    error: str | None = Field(description="the last rendering error (it is retried)")
+    docx_url: str
+    pdf_url: str
 
 
 class BulletinOut(Out):
@@ -164,3 +178,4 @@ class BulletinOut(Out):
     created_at: datetime
     html_url: str
     xlsx_url: str
+    document: DocumentOut | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -22,6 +23,9 @@ class NotifySettings(Settings):
     notify_delivery_timeout: float = Field(default=10.0, gt=0,
                                            description="seconds to wait for a webhook or SMTP server")
     notify_delivery_batch: int = Field(default=50, ge=1)
+    notify_documents_dir: Path | None = Field(default=None, description="rendered documents (default: data_dir/documents)")
+    notify_templates_dir: Path | None = Field(default=None, description="a folder replacing the shipped templates "
+                                                                        "(document.docx, document.html)")
     notify_reminder_batch: int = Field(default=500, ge=1, description="issues per transaction when issuing reminders")
 
 

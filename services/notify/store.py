@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
+from contracts.calendar import WorkCalendar, YearCalendar
 from runtime.db import UTCDateTime
 from runtime.pagination import Key, fetch_page
 
@@ -370,3 +371,68 @@ async def page_bulletins(session: AsyncSession, *, period: str | None, cursor: s
 async def get_bulletin(session: AsyncSession, *, bulletin_id: str) -> Bulletin | None:
     """One bulletin with its documents."""
     return await session.get(Bulletin, bulletin_id)
+
+
+# --- the working-day calendar (a copy of scoring's, kept by calendar.year_published) ------------------------------
+
+class CalendarYear(SQLModel, table=True):
+    """One year's holidays and make-up working days; seeded from chinese-calendar, replaced by scoring's events."""
+
+    __tablename__ = "notify_calendar_year"
+    __table_args__ = ({"info": OWN},)
+
+    year: int = Field(primary_key=True)
+    holidays: list[str] = Field(sa_column=Column(JSON, nullable=False))  # ISO dates
+    workdays: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=200)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+async def work_calendar(session: AsyncSession) -> WorkCalendar:
+    """Every year notify has a table for."""
+    rows = (await session.execute(select(CalendarYear))).scalars().all()
+    return WorkCalendar.of(YearCalendar(year=r.year, holidays=frozenset(date.fromisoformat(d) for d in r.holidays),
+                                        workdays=frozenset(date.fromisoformat(d) for d in r.workdays)) for r in rows)
+
+
+# --- official documents (公文) -----------------------------------------------------------------------------------
+
+class DocumentCounter(SQLModel, table=True):
+    """The last document number (文号) issued per kind and year."""
+
+    __tablename__ = "notify_document_counter"
+    __table_args__ = ({"info": OWN},)
+
+    kind: str = Field(primary_key=True, max_length=20)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class DocumentRecord(SQLModel, table=True):
+    """A bulletin's or digest's official document: its number, its content, and the hashes of its files."""
+
+    __tablename__ = "notify_document"
+    __table_args__ = (UniqueConstraint("kind", "year", "seq"), {"info": OWN})
+
+    id: str = Field(primary_key=True, max_length=36)
+    owner: str = Field(max_length=64, unique=True, index=True)  # the bulletin id or the digest id
+    kind: str = Field(max_length=20)
+    year: int
+    seq: int
+    number: str = Field(max_length=60)
+    title: str = Field(max_length=300)
+    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    docx_sha256: str | None = Field(default=None, max_length=64)
+    pdf_sha256: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
+    error: str | None = Field(default=None, max_length=500)
+    rendered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+async def documents_of(session: AsyncSession, *, owners: list[str]) -> dict[str, DocumentRecord]:
+    """The documents of some bulletins or digests, by owner."""
+    if not owners:
+        return {}
+    rows = (await session.execute(select(DocumentRecord).where(col(DocumentRecord.owner).in_(owners)))).scalars()
+    return {r.owner: r for r in rows}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
+from fastapi import Path as FastPath
 
+from contracts.calendar import MAX_WORKING_DAYS, CalendarYearMissing
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, current_principal, require
 from runtime.errors import NotFound, error_responses, field_error
@@ -14,6 +17,8 @@ from runtime.pagination import Page
 from services.scoring import domain, handlers, store
 from services.scoring.schemas import (
     SCHEME_BODY,
+    CalendarYearIn,
+    CalendarYearOut,
     IssueFactOut,
     RankingIn,
     RankingOut,
@@ -21,6 +26,7 @@ from services.scoring.schemas import (
     ReadingOut,
     SchemeOut,
     ScoresOut,
+    WorkingDaysOut,
 )
 
 router = APIRouter(tags=["scoring"])
@@ -134,3 +140,39 @@ async def read_ranking(ranking_id: str, rt: RT, _: Caller) -> RankingOut:
 async def issue_fact(issue_id: str, rt: RT, _: Caller) -> IssueFactOut:
     async with rt.read() as session:
         return IssueFactOut.model_validate(await handlers.issue_fact(session, issue_id=issue_id))
+
+
+# ---- the working-day calendar (工作日历) ----------------------------------------------------------------------------
+
+Year = Annotated[int, FastPath(ge=1949, le=2200, description="a calendar year, e.g. 2020")]
+
+
+@router.get("/v1/calendar/{year}", summary="A year of the working-day calendar: holidays and make-up working days",
+            responses=READ_ONE)
+async def read_calendar_year(year: Year, rt: RT, _: Caller) -> CalendarYearOut:
+    async with rt.read() as session:
+        row = await session.get(store.CalendarYearRow, year)
+        if row is None:
+            raise NotFound(f"工作日历没有 {year} 年的数据 (the calendar has no table for {year})")
+        return CalendarYearOut.model_validate(handlers.calendar_view(row))
+
+
+@router.put("/v1/calendar/{year}", summary="Set a year of the working-day calendar, replacing it (admin)",
+            responses=WRITE)
+async def put_calendar_year(year: Year, body: CalendarYearIn, rt: RT, principal: AdminP) -> CalendarYearOut:
+    async with rt.unit_of_work(principal, role="admin") as uow:
+        return CalendarYearOut.model_validate(await handlers.put_calendar_year(
+            uow, year=year, holidays=body.holidays, workdays=body.workdays, source=body.source))
+
+
+@router.get("/v1/calendar/working-days/after", summary="The n-th working day after a day (e.g. an appeal window)",
+            responses=READ)
+async def working_days_after(rt: RT, _: Caller, start: Annotated[date, Query(alias="from")],
+                             days: Annotated[int, Query(ge=0, le=MAX_WORKING_DAYS)]) -> WorkingDaysOut:
+    async with rt.read() as session:
+        calendar = await store.work_calendar(session)
+    try:
+        due = calendar.add_working_days(start, days)
+    except CalendarYearMissing as exc:
+        raise field_error("from", str(exc)) from exc
+    return WorkingDaysOut(start=start, days=days, due=due)

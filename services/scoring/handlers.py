@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope
+from contracts.calendar import CalendarError, YearCalendar
 from contracts.events.issues import (
     IssueExtensionDecided,
     IssueRegistered,
@@ -17,7 +18,7 @@ from contracts.events.issues import (
     IssueUpdated,
     OrgRegistered,
 )
-from contracts.events.scoring import IndicatorRecorded, RankingPublished, SchemeVersioned
+from contracts.events.scoring import CalendarYearPublished, IndicatorRecorded, RankingPublished, SchemeVersioned
 from contracts.events.verification import (
     ClosureAccepted,
     ClosureFiled,
@@ -27,10 +28,11 @@ from contracts.events.verification import (
 )
 from runtime.clock import new_id
 from runtime.consumer import HandlerTable
-from runtime.errors import Conflict, Invalid, NotFound
+from runtime.errors import Conflict, Invalid, NotFound, field_error
 from runtime.outbox import UnitOfWork
 from services.scoring import domain
 from services.scoring.store import (
+    CalendarYearRow,
     IssueEventFact,
     OrgFact,
     Ranking,
@@ -46,6 +48,7 @@ from services.scoring.store import (
     load_readings,
     scheme_versions,
     to_domain_scheme,
+    year_table,
 )
 
 # ---------------------------------------------------------------- events
@@ -248,3 +251,39 @@ async def issue_fact(session: AsyncSession, *, issue_id: str) -> dict[str, Any]:
             "target": None if state.target is None else {"indicator": state.target.indicator,
                                                          "op": state.target.op, "value": state.target.value},
             "events": len(events)}
+
+
+# ---------------------------------------------------------------- the working-day calendar
+
+
+def calendar_view(row: CalendarYearRow) -> dict[str, Any]:
+    """A stored year, with its count of working days."""
+    table = year_table(row)
+    first = date(row.year, 1, 1)
+    days = (date(row.year + 1, 1, 1) - first).days
+    return {"year": row.year, "holidays": sorted(table.holidays), "workdays": sorted(table.workdays),
+            "source": row.source, "updated_at": row.updated_at,
+            "working_days": sum(table.is_working_day(first + timedelta(days=k)) for k in range(days))}
+
+
+async def put_calendar_year(uow: UnitOfWork, *, year: int, holidays: list[date], workdays: list[date],
+                            source: str) -> dict[str, Any]:
+    """Replace (or add) a year's table, refused with the field when it contradicts itself; announced to notify."""
+    for name, days in (("holidays", holidays), ("workdays", workdays)):
+        for i, d in enumerate(days):
+            if d.year != year:
+                raise field_error(f"{name}.{i}", f"{d.isoformat()} is not in {year}")
+    try:
+        table = YearCalendar(year=year, holidays=frozenset(holidays), workdays=frozenset(workdays))
+    except CalendarError as exc:
+        raise field_error("workdays" if "workday" in str(exc) else "holidays", str(exc)) from exc
+    row = await uow.session.get(CalendarYearRow, year) or CalendarYearRow(year=year, holidays=[], workdays=[],
+                                                                          source=source, updated_at=uow.clock.now())
+    row.holidays = sorted(d.isoformat() for d in table.holidays)
+    row.workdays = sorted(d.isoformat() for d in table.workdays)
+    row.source = source
+    row.updated_at = uow.clock.now()
+    uow.session.add(row)
+    await uow.emit(f"calendar/{year}", CalendarYearPublished(year=year, holidays=sorted(table.holidays),
+                                                             workdays=sorted(table.workdays), source=source))
+    return calendar_view(row)

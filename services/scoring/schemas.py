@@ -218,3 +218,35 @@ class IssueFactOut(Out):
     signed_off_at: datetime | None
     target: FactTargetOut | None
     events: int
+
+
+# ---- the working-day calendar -----------------------------------------------------------------------------------
+
+
+class CalendarYearIn(BaseModel):
+    """A whole year's arrangement as the State Council published it (国务院办公厅关于部分节假日安排的通知)."""
+
+    model_config = ConfigDict(extra="forbid")
+    holidays: list[date] = Field(max_length=366, description="every day off of the public holidays, weekends inside "
+                                                             "them included")
+    workdays: list[date] = Field(max_length=120, description="Saturdays and Sundays worked (调休上班)")
+    source: str = Field(min_length=1, max_length=200, description="where the table comes from, e.g. 国办发明电〔2019〕16号")
+
+
+class CalendarYearOut(Out):
+    """A year of the calendar and how many working days it has."""
+
+    year: int
+    holidays: list[date]
+    workdays: list[date]
+    source: str
+    updated_at: datetime
+    working_days: int
+
+
+class WorkingDaysOut(Out):
+    """The n-th working day after a day."""
+
+    start: date
+    days: int
+    due: date

@@ -13,6 +13,7 @@ from sqlalchemy import JSON, Column, UniqueConstraint, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
+from contracts.calendar import WorkCalendar, YearCalendar
 from runtime.db import UTCDateTime
 from runtime.pagination import Key, fetch_page
 from services.scoring import domain
@@ -269,3 +270,27 @@ async def page_rankings(session: AsyncSession, *, period: str | None, kind: str 
 async def count_rows(session: AsyncSession, model: Any) -> int:
     """How many rows a table holds (tests check that refused input stored nothing)."""
     return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+class CalendarYearRow(SQLModel, table=True):
+    """One year of the working-day calendar: seeded from chinese-calendar, corrected and extended by the admin."""
+
+    __tablename__ = "scoring_calendar_year"
+    __table_args__ = ({"info": OWN},)
+
+    year: int = Field(primary_key=True)
+    holidays: list[str] = Field(sa_column=Column(JSON, nullable=False))  # ISO dates
+    workdays: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=200)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def year_table(row: CalendarYearRow) -> YearCalendar:
+    """A stored year as the calendar's rules read it."""
+    return YearCalendar(year=row.year, holidays=frozenset(date.fromisoformat(d) for d in row.holidays),
+                        workdays=frozenset(date.fromisoformat(d) for d in row.workdays))
+
+
+async def work_calendar(session: AsyncSession) -> WorkCalendar:
+    """Every year the calendar has a table for (appeal windows are computed from it)."""
+    return WorkCalendar.of(year_table(r) for r in (await session.execute(select(CalendarYearRow))).scalars().all())

@@ -31,8 +31,10 @@ async def test_deadline_near_overdue_and_escalation_fall_due_on_their_days(tmp_p
         issue = new_id()
         await s.deliver(registered(issue, deadline="2020-06-20"))
         steps = [
-            ("2020-06-13T08:59", None, []),
-            ("2020-06-13T09:00", "deadline.near", ["city-eeb"]),
+            # 7 days before is Saturday 13 June, a day off: the reminder moves to Friday 12 June
+            ("2020-06-12T08:59", None, []),
+            ("2020-06-12T09:00", "deadline.near", ["city-eeb"]),
+            ("2020-06-13T09:00", None, []),
             ("2020-06-19T09:00", "deadline.near", ["city-eeb"]),
             ("2020-06-20T23:59", None, []),
             ("2020-06-21T09:00", "issue.overdue", ["city-eeb", "inspection-office"]),
@@ -278,3 +280,32 @@ async def test_admin_runs_the_digests_on_demand(tmp_path: Path) -> None:
         assert [i["subject"] for i in await inbox(s, None, leader=LEADER)] == ["2019-H2"]
         r = await s.client.get("/v1/digests", headers=admin, params={"kind": "weekly"})
         assert [d["origin"] for d in r.json()["items"]] == ["manual", "manual"]
+
+
+async def test_a_deadline_near_reminder_on_a_holiday_moves_to_the_working_day_before(tmp_path: Path) -> None:
+    # deadline 2020-10-10 (a make-up Saturday): 7 days before is 10-03, inside the National Day holiday (10-01..08)
+    # → the working day before, Wed 30 September; 1 day before is 10-09, a Friday worked → unmoved
+    clock = SettableClock(sh("2020-09-20T10:00"))
+    async with running("notify", tmp_path, clock=clock) as s:
+        issue = new_id()
+        await s.deliver(registered(issue, deadline="2020-10-10"))
+        for when, expected in (("2020-09-30T08:59", []), ("2020-09-30T09:00", ["还剩7天"]),
+                               ("2020-10-03T09:00", ["还剩7天"]), ("2020-10-09T09:00", ["还剩1天", "还剩7天"])):
+            clock.set(sh(when))
+            await tick(s.rt)
+            near = await inbox(s, "city-eeb", type="deadline.near")
+            assert sorted(i["title"].rsplit("(", 1)[1].rstrip(")") for i in near) == sorted(expected), when
+
+
+async def test_a_reminder_in_a_year_without_a_calendar_keeps_its_day_and_is_reported(tmp_path: Path) -> None:
+    # 2027 is not in the table: the 7-day reminder of 2027-01-11 is not moved by a guess but sent on 01-04,
+    # and the tick names the missing year
+    clock = SettableClock(sh("2026-12-20T10:00"))
+    async with running("notify", tmp_path, clock=clock) as s:
+        issue = new_id()
+        await s.deliver(registered(issue, deadline="2027-01-11"))
+        clock.set(sh("2027-01-04T08:59"))
+        assert (await tick(s.rt))["reminders"] == 0
+        clock.set(sh("2027-01-04T09:00"))
+        result = await tick(s.rt)
+        assert result["reminders"] == 1 and result["calendar_missing"] == [2027]
