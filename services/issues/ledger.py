@@ -12,6 +12,7 @@ from typing import Any
 
 from contracts import lifecycle
 from contracts.enums import TargetOp
+from runtime.spreadsheets import append_row, csv_text
 
 COLUMNS = ("code", "round", "category", "title", "region", "responsible_org", "cooperating_orgs",
            "supervising_org", "leader", "deadline", "target_indicator", "target_op", "target_value",
@@ -267,19 +268,19 @@ def write_xlsx(rows: Iterable[Mapping[str, Any]]) -> bytes:
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("台账")
-    ws.append(list(EXPORT_HEADERS))
+    append_row(ws, EXPORT_HEADERS)
     for row in rows:
-        ws.append([row.get(h) for h in EXPORT_HEADERS])
+        append_row(ws, (row.get(h) for h in EXPORT_HEADERS))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
 def to_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
-    """Rows (keys of COLUMNS) as the ledger CSV, UTF-8 without BOM."""
+    """Rows (keys of COLUMNS) as the ledger CSV, UTF-8 without BOM; text a spreadsheet would evaluate is quoted."""
     buf = io.StringIO(newline="")
     writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: row.get(c, "") or "" for c in COLUMNS})
+        writer.writerow({c: csv_text(row.get(c, "") or "") for c in COLUMNS})
     return buf.getvalue().encode("utf-8")
