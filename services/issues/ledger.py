@@ -171,6 +171,8 @@ def check_rows(sheet: Sheet, refs: Refs) -> tuple[list[dict[str, Any]], list[Cel
             flag("cooperating_orgs", f"unknown org(s) {', '.join(unknown)}")
         if row.get("responsible_org") and row["responsible_org"] in cooperating:
             flag("cooperating_orgs", "the responsible org cannot also be cooperating")
+        if row.get("responsible_org") and row["responsible_org"] == row.get("supervising_org"):
+            flag("supervising_org", "监管单位不能与责任单位相同 (the supervising org cannot be the responsible org)")
         deadline = None
         if row.get("deadline"):
             try:
