@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.enums import IssueStatus, OrgKind, RoundLevel, TargetOp, ZoneType
 from contracts.events.issues import Location, Target
 from runtime.answers import Out
+from runtime.values import IsoDate
 
 # ---- requests -----------------------------------------------------------------------------------------------
 
@@ -27,9 +28,9 @@ class RoundIn(BaseModel):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     name: str = Field(min_length=1, max_length=200)
     level: RoundLevel
-    started_on: date | None = None
-    ended_on: date | None = None
-    feedback_on: date | None = None
+    started_on: IsoDate | None = None
+    ended_on: IsoDate | None = None
+    feedback_on: IsoDate | None = None
 
 
 class IssueIn(BaseModel):
@@ -44,7 +45,7 @@ class IssueIn(BaseModel):
     cooperating_org_ids: list[str] = []
     supervising_org_id: str = Field(min_length=1)
     leader: str | None = Field(default=None, max_length=200)
-    deadline: date
+    deadline: IsoDate
     target: Target | None = None
     measures: str | None = Field(default=None, max_length=20000)
     location: Location | None = None
@@ -82,7 +83,7 @@ class ProgressIn(BaseModel):
 
 class ExtensionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    requested_deadline: date
+    requested_deadline: IsoDate
     reason: str = Field(min_length=1, max_length=5000)
 
 
