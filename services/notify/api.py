@@ -14,7 +14,7 @@ from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, current_principal, require
 from runtime.errors import Forbidden, NotFound, error_responses, field_error
 from runtime.pagination import Page
-from services.notify import domain, store
+from services.notify import domain, store, targets
 from services.notify.digests import run_half_year, run_weekly
 from services.notify.schemas import (
     AddressesIn,
@@ -32,6 +32,7 @@ from services.notify.schemas import (
     WebhookOut,
     WeeklyIn,
 )
+from services.notify.settings import settings_of
 from services.notify.store import Bulletin, Delivery, InboxItem, Webhook
 
 router = APIRouter()
@@ -158,6 +159,10 @@ def _own_org(who: Principal, org_id: str) -> None:
              responses=BODY)
 async def create_webhook(body: WebhookIn, rt: RtDep, who: Caller) -> WebhookOut:
     _own_org(who, body.org_id)
+    try:
+        targets.check_form(body.url, allow=settings_of(rt).notify_webhook_allow)
+    except targets.TargetRefused as exc:
+        raise field_error("url", str(exc)) from None
     types = domain.check_triggers(body.event_types)
     hook = Webhook(id=str(uuid.uuid4()), org_id=body.org_id, url=body.url, secret=body.secret, event_types=types,
                    created_at=rt.clock.now())

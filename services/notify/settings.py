@@ -22,6 +22,10 @@ class NotifySettings(Settings):
     notify_delivery_timeout: float = Field(default=10.0, gt=0,
                                            description="seconds to wait for a webhook or SMTP server")
     notify_delivery_batch: int = Field(default=50, ge=1)
+    # Intranet webhook receivers the operator trusts: CIDRs ("10.20.0.0/16") or exact host names; JSON list in
+    # CLOSELOOP_NOTIFY_WEBHOOK_ALLOW. Everything else must resolve to public addresses only.
+    notify_webhook_allow: list[str] = Field(default_factory=list, max_length=100,
+                                            description="CIDRs or host names webhooks may reach beyond the internet")
     notify_reminder_batch: int = Field(default=500, ge=1, description="issues per transaction when issuing reminders")
 
 
