@@ -129,7 +129,7 @@ async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[dict[st
     """Create every row of a ledger in this transaction, or none: a 422 lists every bad cell."""
     problems = ledger.check_header(sheet)
     if problems:
-        raise Invalid("the ledger's header is wrong", details=[p.as_dict() for p in problems])
+        raise Invalid("the ledger's header is wrong", details=ledger.capped(problems)[1])
     if not sheet.rows:
         raise Invalid("the ledger has no rows", details=[{"row": 2, "column": None, "message": "no rows"}])
     rounds = {r.get("round", "") for _, r in sheet.rows}
@@ -149,8 +149,8 @@ async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[dict[st
     )
     fields, problems = ledger.check_rows(sheet, refs)
     if problems:
-        raise Invalid(f"{len(problems)} bad cell(s); nothing was imported",
-                      details=[p.as_dict() for p in problems])
+        message, details = ledger.capped(problems)
+        raise Invalid(message, details=details)
     return await _create_many(uow, fields=fields)
 
 

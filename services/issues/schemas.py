@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.enums import IssueStatus, OrgKind, RoundLevel, TargetOp, ZoneType
 from contracts.events.issues import Location, Target
@@ -13,6 +13,10 @@ from runtime.answers import Out
 from runtime.values import IsoDate
 
 # ---- requests -----------------------------------------------------------------------------------------------
+
+
+MAX_COOPERATING = 50
+OrgId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class OrgIn(BaseModel):
@@ -42,7 +46,7 @@ class IssueIn(BaseModel):
     description: str | None = Field(default=None, max_length=20000)
     region_id: str | None = None
     responsible_org_id: str = Field(min_length=1)
-    cooperating_org_ids: list[str] = []
+    cooperating_org_ids: list[OrgId] = Field(default_factory=list, max_length=MAX_COOPERATING)
     supervising_org_id: str = Field(min_length=1)
     leader: str | None = Field(default=None, max_length=200)
     deadline: IsoDate
@@ -56,7 +60,7 @@ class IssuePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     responsible_org_id: str | None = Field(default=None, min_length=1)
-    cooperating_org_ids: list[str] | None = None
+    cooperating_org_ids: list[OrgId] | None = Field(default=None, max_length=MAX_COOPERATING)
     supervising_org_id: str | None = Field(default=None, min_length=1)
     leader: str | None = Field(default=None, max_length=200)
     region_id: str | None = None

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from runtime.app import Runtime, get_runtime
@@ -66,8 +66,9 @@ def item_out(item: InboxItem) -> InboxItemOut:
 @router.get("/v1/inbox", tags=["inbox"], summary="The caller's org's notifications, newest first",
             responses=ADMIN_READ)
 async def inbox(*, limit: Limit = 50, cursor: str | None = None, unread: bool = False,
-                type: str | None = Query(None, description="only this trigger"),
-                leader: str | None = Query(None, description="a leader's title: that leader's notices"),
+                type: str | None = Query(None, max_length=100, description="only this trigger"),
+                leader: str | None = Query(None, max_length=200,
+                                           description="a leader's title: that leader's notices"),
                 rt: RtDep, who: Caller) -> Page[InboxItemOut]:
     if leader is not None and not who.has("leader", "admin"):
         raise Forbidden("only leaders and admins read a leader's inbox")
@@ -93,7 +94,7 @@ async def mark_read(item_id: str, rt: RtDep, who: Caller) -> InboxItemOut:
 
 @router.put("/v1/recipients/{org_id}", tags=["recipients"], summary="Set an org's e-mail addresses (admin)",
             responses=BODY)
-async def put_addresses(org_id: str, body: AddressesIn, rt: RtDep,
+async def put_addresses(org_id: Annotated[str, Path(min_length=1, max_length=64)], body: AddressesIn, rt: RtDep,
                         _: Annotated[Principal, Depends(require("admin"))]) -> AddressesOut:
     emails = _emails(body.emails)
     async with rt.sessions() as session, session.begin():
