@@ -78,7 +78,8 @@ async def inbox(*, limit: Limit = 50, cursor: str | None = None, unread: bool = 
     return Page(items=[item_out(i) for i in rows], next_cursor=nxt)
 
 
-@router.post("/v1/inbox/{item_id}/read", tags=["inbox"], summary="Mark a notification read", responses=READ_ONE)
+@router.post("/v1/inbox/{item_id}/read", tags=["inbox"], summary="Mark a notification read",
+             responses=error_responses(401, 403, 404, 422))
 async def mark_read(item_id: str, rt: RtDep, who: Caller) -> InboxItemOut:
     async with rt.sessions() as session, session.begin():
         item = await store.get_inbox_item(session, item_id=item_id)
@@ -86,6 +87,9 @@ async def mark_read(item_id: str, rt: RtDep, who: Caller) -> InboxItemOut:
                                      or (item.recipient.startswith("leader:") and who.has("leader", "admin")))
         if item is None or not mine:
             raise NotFound(f"no notification {item_id} in your inbox")
+        if not item.recipient.startswith("leader:") and not who.has(*ORG_WRITERS):
+            raise Forbidden("只有本单位的责任、监管角色或管理员可以标记已读 (auditor, leader and role-less tokens "
+                            "read only)")
         store.mark_read(session, item=item, now=rt.clock.now())
     return item_out(item)
 
@@ -150,7 +154,14 @@ def webhook_out(h: Webhook) -> WebhookOut:
     return WebhookOut.model_validate(h.model_dump(exclude={"secret"}))
 
 
+# Auditors and leaders read; only the roles an org acts in (or the admin) change what notify holds for it.
+ORG_WRITERS = ("admin", "responsible", "supervisor")
+
+
 def _own_org(who: Principal, org_id: str) -> None:
+    if not who.has(*ORG_WRITERS):
+        raise Forbidden("只有管理员或本单位的责任、监管角色可以管理 Webhook (auditor, leader and role-less tokens "
+                        "read only)")
     if not who.has("admin") and who.org != org_id:
         raise Forbidden("an org manages only its own webhooks")
 

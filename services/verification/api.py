@@ -134,8 +134,13 @@ async def upload_evidence(request: Request, rt: RT, who: Uploader) -> EvidenceOu
                        for e in exc.errors()]
             raise Invalid(f"invalid input: {', '.join(d['field'] for d in details)}", details=details) from None
         issue = await _issue_for(rt, who, fields.issue_id)
-        if who.org not in {issue.responsible_org_id, issue.supervising_org_id, *issue.cooperating_org_ids}:
-            raise Forbidden("only the issue's responsible, cooperating or supervising org may add evidence")
+        as_responsible = who.has("responsible") and who.org in {issue.responsible_org_id,
+                                                                  *issue.cooperating_org_ids}
+        as_supervisor = who.has("supervisor") and who.org == issue.supervising_org_id
+        if not (as_responsible or as_supervisor):
+            raise Forbidden("只有本任务的责任(或协办)单位以责任角色、监管单位以监管角色可以上传证据 "
+                            "(only the issue's responsible or cooperating org as responsible, or its supervising "
+                            "org as supervisor, may add evidence)")
         if upload.size == 0:
             raise field_error("file", "the file is empty")
         if fields.sha256 is not None and fields.sha256 != upload.sha256:
