@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,6 +36,13 @@ DEAD_LETTER_READERS = require("admin", "auditor", "system")
 
 
 QUIET_ROUTES = frozenset({"/healthz", "/metrics", "/v1/logs/{name}"})
+# A correlation id goes into every envelope of the hash-chained log: printable ASCII, no spaces, short.
+_CORRELATION = re.compile(r"^[\x21-\x7e]{1,64}$")
+
+
+def safe_correlation_id(value: str) -> str:
+    """The client's X-Correlation-ID when it is 1–64 printable ASCII characters, else a new id."""
+    return value if _CORRELATION.match(value) else new_id()
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -110,7 +118,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
 
     @app.middleware("http")
     async def context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        cid = request.headers.get("x-correlation-id", "")[:200] or new_id()
+        cid = safe_correlation_id(request.headers.get("x-correlation-id", ""))
         token = correlation_id.set(cid)
         started = time.perf_counter()
         try:
@@ -122,6 +130,9 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         metrics.requests(method=request.method, route=path, status=str(response.status_code)).inc()
         metrics.latency.labels(route=path).observe(elapsed)
         response.headers["X-Correlation-ID"] = cid
+        # Answers are data: never sniffed into another type, never framed by another page.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
         if path not in QUIET_ROUTES:
             log.info("request", method=request.method, path=request.url.path, status=response.status_code,
                      ms=round(elapsed * 1000, 1), correlation_id=cid)

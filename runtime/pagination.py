@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -54,13 +55,32 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+# Keys are database values: 64-bit integers, finite floats, short texts (ids, ISO times). Anything else is not
+# one we handed out, and would overflow the driver (SQLite INTEGER) instead of being refused.
+INT64 = (-(2**63), 2**63 - 1)
+MAX_KEY_TEXT = 256
+MAX_CURSOR = 2048
+
+
+def _key_value(v: Any) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return INT64[0] <= v <= INT64[1]
+    if isinstance(v, float):
+        return math.isfinite(v)
+    return isinstance(v, str) and len(v) <= MAX_KEY_TEXT
+
+
 def decode_cursor(cursor: str, keys: Sequence[Key]) -> list[Any]:
     """The key values inside a cursor, or a 422 naming `cursor`."""
+    if len(cursor) > MAX_CURSOR:
+        raise field_error("cursor", "not a cursor this list handed out")
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
         if not isinstance(raw, list) or len(raw) != len(keys):
             raise ValueError("wrong number of keys")
-        if not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in raw):
+        if not all(_key_value(v) for v in raw):
             raise ValueError("not a key value")
         return [k.parse(v) for k, v in zip(keys, raw, strict=True)]
     except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any
@@ -183,7 +184,7 @@ async def import_issues(request: Request, rt: RT, who: AdminP) -> ImportOut:
     if len(content) > MAX_IMPORT_BYTES:
         raise PayloadTooLarge(f"a ledger may have at most {MAX_IMPORT_BYTES} bytes")
     try:
-        sheet = ledger.read_sheet(content)
+        sheet = await asyncio.to_thread(ledger.read_sheet, content)  # parsing is CPU work: off the event loop
     except ledger.UnreadableLedger as exc:
         raise Invalid(str(exc), details=[{"row": None, "column": None, "message": str(exc)}]) from None
     async with rt.unit_of_work(who, role="admin") as uow:

@@ -74,6 +74,10 @@ async def register_round(uow: UnitOfWork, *, cmd: RoundRegistered) -> Round:
     return rnd
 
 
+# 销号制: the unit that rectifies is never the unit that verifies and signs off its own work.
+SAME_ORG = "监管单位不能与责任单位相同,请另指定监管单位 (the supervising org cannot be the responsible org)"
+
+
 async def _check_orgs(uow: UnitOfWork, fields: dict[str, Any]) -> list[dict[str, str]]:
     problems = []
     for name in ("responsible_org_id", "supervising_org_id", "region_id"):
@@ -85,6 +89,8 @@ async def _check_orgs(uow: UnitOfWork, fields: dict[str, Any]) -> list[dict[str,
             problems.append({"field": f"cooperating_org_ids.{i}", "message": f"unknown org {value}"})
     if fields.get("responsible_org_id") in (fields.get("cooperating_org_ids") or []):
         problems.append({"field": "cooperating_org_ids", "message": "the responsible org cannot also be cooperating"})
+    if fields.get("responsible_org_id") and fields.get("responsible_org_id") == fields.get("supervising_org_id"):
+        problems.append({"field": "supervising_org_id", "message": SAME_ORG})
     return problems
 
 
@@ -108,7 +114,8 @@ async def register_issue(uow: UnitOfWork, *, fields: dict[str, Any]) -> Issue:
     problems = []
     if not round_known:
         problems.append({"field": "round_id", "message": f"unknown round {fields['round_id']}"})
-    if orgs_known != len(orgs) or fields["responsible_org_id"] in (fields.get("cooperating_org_ids") or []):
+    if (orgs_known != len(orgs) or fields["responsible_org_id"] in (fields.get("cooperating_org_ids") or [])
+            or fields["responsible_org_id"] == fields["supervising_org_id"]):
         problems += await _check_orgs(uow, fields)
     _refuse(problems)
     if code_taken:
@@ -122,7 +129,7 @@ async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[dict[st
     """Create every row of a ledger in this transaction, or none: a 422 lists every bad cell."""
     problems = ledger.check_header(sheet)
     if problems:
-        raise Invalid("the ledger's header is wrong", details=[p.as_dict() for p in problems])
+        raise Invalid("the ledger's header is wrong", details=ledger.capped(problems)[1])
     if not sheet.rows:
         raise Invalid("the ledger has no rows", details=[{"row": 2, "column": None, "message": "no rows"}])
     rounds = {r.get("round", "") for _, r in sheet.rows}
@@ -142,8 +149,8 @@ async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[dict[st
     )
     fields, problems = ledger.check_rows(sheet, refs)
     if problems:
-        raise Invalid(f"{len(problems)} bad cell(s); nothing was imported",
-                      details=[p.as_dict() for p in problems])
+        message, details = ledger.capped(problems)
+        raise Invalid(message, details=details)
     return await _create_many(uow, fields=fields)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from contracts import lifecycle
 from contracts.enums import TargetOp
+from runtime.spreadsheets import append_row, csv_text
 
 COLUMNS = ("code", "round", "category", "title", "region", "responsible_org", "cooperating_orgs",
            "supervising_org", "leader", "deadline", "target_indicator", "target_op", "target_value",
@@ -70,6 +71,28 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+MAX_ROWS = 20_000
+MAX_ERRORS = 200
+MAX_ECHO = 64
+
+
+def _too_many_rows() -> UnreadableLedger:
+    return UnreadableLedger(f"台账超过 {MAX_ROWS} 行,请分批导入 (the ledger has more than {MAX_ROWS} rows; "
+                            "import it in parts)")
+
+
+def echo(text: str) -> str:
+    """A client's header cell as it may be shown back: at most MAX_ECHO characters."""
+    return text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "…"
+
+
+def capped(problems: list[Cell]) -> tuple[str, list[dict[str, Any]]]:
+    """The message and the details of a refused import: the first MAX_ERRORS bad cells, and how many in all."""
+    shown = [p.as_dict() for p in problems[:MAX_ERRORS]]
+    more = f",仅列出前 {MAX_ERRORS} 个 (first {MAX_ERRORS} listed)" if len(problems) > MAX_ERRORS else ""
+    return f"{len(problems)} bad cell(s){more}; nothing was imported", shown
+
+
 def read_sheet(content: bytes) -> Sheet:
     """Read an XLSX (sniffed by its zip signature) or a UTF-8 CSV with or without BOM."""
     if content[:4] == b"PK\x03\x04":
@@ -85,6 +108,8 @@ def read_sheet(content: bytes) -> Sheet:
     columns = [h.strip() for h in header]
     sheet = Sheet(columns=columns)
     for number, values in enumerate(reader, start=2):
+        if number > MAX_ROWS + 1:
+            raise _too_many_rows()
         if not any(v.strip() for v in values):
             continue
         row = {c: (values[i].strip() if i < len(values) else "") for i, c in enumerate(columns)}
@@ -102,6 +127,10 @@ def _read_xlsx(content: bytes) -> Sheet:
     except Exception as exc:  # noqa: BLE001  openpyxl raises many kinds for a broken file
         raise UnreadableLedger(f"the XLSX file cannot be read: {exc}") from None
     ws = wb.worksheets[0]
+    declared = ws.max_row  # from the sheet's <dimension>, before any row is parsed
+    if declared is not None and declared > MAX_ROWS + 1:
+        wb.close()
+        raise _too_many_rows()
     it = ws.iter_rows(values_only=True)
     header = next(it, None)
     if header is None:
@@ -111,6 +140,9 @@ def _read_xlsx(content: bytes) -> Sheet:
         columns.pop()
     sheet = Sheet(columns=columns)
     for number, values in enumerate(it, start=2):
+        if number > MAX_ROWS + 1:  # a sheet without (or with a lying) dimension
+            wb.close()
+            raise _too_many_rows()
         texts = [_text(v) for v in values]
         if not any(texts):
             continue
@@ -129,9 +161,9 @@ def check_header(sheet: Sheet) -> list[Cell]:
     seen: set[str] = set()
     for name in sheet.columns:
         if name not in known:
-            problems.append(Cell(1, name or None, f"unknown column; the columns are {', '.join(COLUMNS)}"))
+            problems.append(Cell(1, echo(name) or None, f"unknown column; the columns are {', '.join(COLUMNS)}"))
         elif name in seen:
-            problems.append(Cell(1, name, "column given twice"))
+            problems.append(Cell(1, echo(name), "column given twice"))
         seen.add(name)
     return problems
 
@@ -176,6 +208,8 @@ def check_rows(sheet: Sheet, refs: Refs) -> tuple[list[dict[str, Any]], list[Cel
             flag("cooperating_orgs", f"unknown org(s) {', '.join(unknown)}")
         if row.get("responsible_org") and row["responsible_org"] in cooperating:
             flag("cooperating_orgs", "the responsible org cannot also be cooperating")
+        if row.get("responsible_org") and row["responsible_org"] == row.get("supervising_org"):
+            flag("supervising_org", "监管单位不能与责任单位相同 (the supervising org cannot be the responsible org)")
         deadline = None
         if row.get("deadline"):
             try:
@@ -342,19 +376,19 @@ def write_xlsx(rows: Iterable[Mapping[str, Any]]) -> bytes:
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("台账")
-    ws.append(list(EXPORT_HEADERS))
+    append_row(ws, EXPORT_HEADERS)
     for row in rows:
-        ws.append([row.get(h) for h in EXPORT_HEADERS])
+        append_row(ws, (row.get(h) for h in EXPORT_HEADERS))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
 def to_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
-    """Rows (keys of COLUMNS) as the ledger CSV, UTF-8 without BOM."""
+    """Rows (keys of COLUMNS) as the ledger CSV, UTF-8 without BOM; text a spreadsheet would evaluate is quoted."""
     buf = io.StringIO(newline="")
     writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: row.get(c, "") or "" for c in COLUMNS})
+        writer.writerow({c: csv_text(row.get(c, "") or "") for c in COLUMNS})
     return buf.getvalue().encode("utf-8")

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.enums import IssueStatus, OrgKind, RoundLevel, TargetOp, ZoneType
 from contracts.events.issues import Location, Target
 from runtime.answers import Out
+from runtime.values import IsoDate
 
 # ---- requests -----------------------------------------------------------------------------------------------
+
+
+MAX_COOPERATING = 50
+OrgId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class OrgIn(BaseModel):
@@ -27,9 +32,9 @@ class RoundIn(BaseModel):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     name: str = Field(min_length=1, max_length=200)
     level: RoundLevel
-    started_on: date | None = None
-    ended_on: date | None = None
-    feedback_on: date | None = None
+    started_on: IsoDate | None = None
+    ended_on: IsoDate | None = None
+    feedback_on: IsoDate | None = None
 
 
 class IssueIn(BaseModel):
@@ -41,10 +46,10 @@ class IssueIn(BaseModel):
     description: str | None = Field(default=None, max_length=20000)
     region_id: str | None = None
     responsible_org_id: str = Field(min_length=1)
-    cooperating_org_ids: list[str] = []
+    cooperating_org_ids: list[OrgId] = Field(default_factory=list, max_length=MAX_COOPERATING)
     supervising_org_id: str = Field(min_length=1)
     leader: str | None = Field(default=None, max_length=200)
-    deadline: date
+    deadline: IsoDate
     target: Target | None = None
     measures: str | None = Field(default=None, max_length=20000)
     location: Location | None = None
@@ -55,7 +60,7 @@ class IssuePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     responsible_org_id: str | None = Field(default=None, min_length=1)
-    cooperating_org_ids: list[str] | None = None
+    cooperating_org_ids: list[OrgId] | None = Field(default=None, max_length=MAX_COOPERATING)
     supervising_org_id: str | None = Field(default=None, min_length=1)
     leader: str | None = Field(default=None, max_length=200)
     region_id: str | None = None
@@ -82,7 +87,7 @@ class ProgressIn(BaseModel):
 
 class ExtensionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    requested_deadline: date
+    requested_deadline: IsoDate
     reason: str = Field(min_length=1, max_length=5000)
 
 

@@ -7,14 +7,14 @@ import uuid
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, current_principal, require
 from runtime.errors import Conflict, Forbidden, NotFound, error_responses, field_error
 from runtime.pagination import Page
-from services.notify import domain, store
+from services.notify import domain, store, targets
 from services.notify.digests import run_half_year, run_weekly
 from services.notify.documents import document_of, documents_root
 from services.notify.documents import read as read_document
@@ -35,6 +35,7 @@ from services.notify.schemas import (
     WebhookOut,
     WeeklyIn,
 )
+from services.notify.settings import settings_of
 from services.notify.store import Bulletin, Delivery, DocumentRecord, InboxItem, Webhook
 
 router = APIRouter()
@@ -68,8 +69,9 @@ def item_out(item: InboxItem) -> InboxItemOut:
 @router.get("/v1/inbox", tags=["inbox"], summary="The caller's org's notifications, newest first",
             responses=ADMIN_READ)
 async def inbox(*, limit: Limit = 50, cursor: str | None = None, unread: bool = False,
-                type: str | None = Query(None, description="only this trigger"),
-                leader: str | None = Query(None, description="a leader's title: that leader's notices"),
+                type: str | None = Query(None, max_length=100, description="only this trigger"),
+                leader: str | None = Query(None, max_length=200,
+                                           description="a leader's title: that leader's notices"),
                 rt: RtDep, who: Caller) -> Page[InboxItemOut]:
     if leader is not None and not who.has("leader", "admin"):
         raise Forbidden("only leaders and admins read a leader's inbox")
@@ -79,7 +81,8 @@ async def inbox(*, limit: Limit = 50, cursor: str | None = None, unread: bool = 
     return Page(items=[item_out(i) for i in rows], next_cursor=nxt)
 
 
-@router.post("/v1/inbox/{item_id}/read", tags=["inbox"], summary="Mark a notification read", responses=READ_ONE)
+@router.post("/v1/inbox/{item_id}/read", tags=["inbox"], summary="Mark a notification read",
+             responses=error_responses(401, 403, 404, 422))
 async def mark_read(item_id: str, rt: RtDep, who: Caller) -> InboxItemOut:
     async with rt.sessions() as session, session.begin():
         item = await store.get_inbox_item(session, item_id=item_id)
@@ -87,6 +90,9 @@ async def mark_read(item_id: str, rt: RtDep, who: Caller) -> InboxItemOut:
                                      or (item.recipient.startswith("leader:") and who.has("leader", "admin")))
         if item is None or not mine:
             raise NotFound(f"no notification {item_id} in your inbox")
+        if not item.recipient.startswith("leader:") and not who.has(*ORG_WRITERS):
+            raise Forbidden("只有本单位的责任、监管角色或管理员可以标记已读 (auditor, leader and role-less tokens "
+                            "read only)")
         store.mark_read(session, item=item, now=rt.clock.now())
     return item_out(item)
 
@@ -95,7 +101,7 @@ async def mark_read(item_id: str, rt: RtDep, who: Caller) -> InboxItemOut:
 
 @router.put("/v1/recipients/{org_id}", tags=["recipients"], summary="Set an org's e-mail addresses (admin)",
             responses=BODY)
-async def put_addresses(org_id: str, body: AddressesIn, rt: RtDep,
+async def put_addresses(org_id: Annotated[str, Path(min_length=1, max_length=64)], body: AddressesIn, rt: RtDep,
                         _: Annotated[Principal, Depends(require("admin"))]) -> AddressesOut:
     emails = _emails(body.emails)
     async with rt.sessions() as session, session.begin():
@@ -151,7 +157,14 @@ def webhook_out(h: Webhook) -> WebhookOut:
     return WebhookOut.model_validate(h.model_dump(exclude={"secret"}))
 
 
+# Auditors and leaders read; only the roles an org acts in (or the admin) change what notify holds for it.
+ORG_WRITERS = ("admin", "responsible", "supervisor")
+
+
 def _own_org(who: Principal, org_id: str) -> None:
+    if not who.has(*ORG_WRITERS):
+        raise Forbidden("只有管理员或本单位的责任、监管角色可以管理 Webhook (auditor, leader and role-less tokens "
+                        "read only)")
     if not who.has("admin") and who.org != org_id:
         raise Forbidden("an org manages only its own webhooks")
 
@@ -161,6 +174,10 @@ def _own_org(who: Principal, org_id: str) -> None:
              responses=BODY)
 async def create_webhook(body: WebhookIn, rt: RtDep, who: Caller) -> WebhookOut:
     _own_org(who, body.org_id)
+    try:
+        targets.check_form(body.url, allow=settings_of(rt).notify_webhook_allow)
+    except targets.TargetRefused as exc:
+        raise field_error("url", str(exc)) from None
     types = domain.check_triggers(body.event_types)
     hook = Webhook(id=str(uuid.uuid4()), org_id=body.org_id, url=body.url, secret=body.secret, event_types=types,
                    created_at=rt.clock.now())

@@ -18,6 +18,7 @@ from contracts.events.notify import DigestPublished
 from contracts.events.scoring import RankingPublished
 from runtime.clock import new_id
 from runtime.outbox import UnitOfWork
+from runtime.spreadsheets import append_row
 from services.notify import domain
 from services.notify.documents import DocTable, issue_document
 from services.notify.documents import cell as doc_cell
@@ -81,10 +82,10 @@ def render_xlsx(title: str, ranking_rows: list[list[Any]], overdue_rows: list[li
     wb = Workbook()
     for ws, rows, name in ((wb.active, ranking_rows, "排名"), (wb.create_sheet(), overdue_rows, "逾期清单")):
         ws.title = name
-        ws.append([title])
+        append_row(ws, [title])
         ws["A1"].font = Font(bold=True, size=14)
         for r in rows:
-            ws.append(r)
+            append_row(ws, r)
         for cell in ws[2]:
             cell.font = Font(bold=True)
         ws.freeze_panes = "A3"

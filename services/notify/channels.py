@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import aiosmtplib
 import httpx
@@ -26,6 +27,7 @@ from sqlmodel import col
 
 from runtime.bootstrap import Runtime
 from runtime.clock import SHANGHAI
+from services.notify import targets
 from services.notify.settings import settings_of
 from services.notify.store import Delivery, Webhook
 
@@ -84,10 +86,16 @@ class Sender:
         headers = {"Content-Type": "application/json; charset=utf-8", SIGNATURE_HEADER: sign(hook.secret, body),
                    TIMESTAMP_HEADER: str(int(now.timestamp())), DELIVERY_HEADER: d.id,
                    "X-Closeloop-Event": d.trigger}
-        async with httpx.AsyncClient(timeout=settings_of(self.rt).notify_delivery_timeout) as client:
-            response = await client.post(hook.url, content=body, headers=headers)
+        cfg = settings_of(self.rt)
+        target = await asyncio.to_thread(targets.check_url, hook.url, allow=cfg.notify_webhook_allow)
+        where = _origin(hook.url)
+        # Connect to the address just checked (the name is not resolved again); Host and TLS name stay the URL's.
+        async with httpx.AsyncClient(timeout=cfg.notify_delivery_timeout, follow_redirects=False) as client:
+            response = await client.post(target.url, content=body, headers={**headers, "Host": target.host},
+                                         extensions={"sni_hostname": urlsplit(hook.url).hostname or ""})
         if response.status_code >= 300:
-            raise RuntimeError(f"HTTP {response.status_code} from {hook.url}: {response.text[:200]}")
+            # Only the status line is kept: the answer body is the receiver's and the org may read this record.
+            raise RuntimeError(f"HTTP {response.status_code} from {where}")
 
     async def email(self, d: Delivery) -> None:
         s = self.rt.settings
@@ -95,6 +103,12 @@ class Sender:
             raise RuntimeError("no SMTP server configured (CLOSELOOP_SMTP_HOST)")
         await aiosmtplib.send(email_message(d, sender=s.smtp_from), hostname=s.smtp_host, port=s.smtp_port,
                               timeout=settings_of(self.rt).notify_delivery_timeout, start_tls=False, use_tls=False)
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a URL: what a delivery record may say about where it went (no path or query)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def backoff(attempts: int, base: float) -> timedelta:

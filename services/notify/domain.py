@@ -10,6 +10,7 @@ from contracts.calendar import CalendarYearMissing, WorkCalendar
 from contracts.enums import IssueStatus
 from runtime.clock import SHANGHAI
 from runtime.errors import field_error
+from runtime.values import MAX_YEAR, MIN_YEAR, year_in_range
 
 # Every trigger a notice can carry (inbox `type`, webhook `event_types`), with its Chinese name.
 TRIGGERS: dict[str, str] = {
@@ -170,10 +171,11 @@ def half_bounds(period: str) -> tuple[datetime, datetime]:
     try:
         year_s, half = period.split("-")
         year = int(year_s)
-        if half not in ("H1", "H2"):
+        if half not in ("H1", "H2") or len(year_s) != 4 or not year_in_range(year):
             raise ValueError(period)
     except ValueError as exc:
-        raise field_error("period", "a half year is written like 2020-H1 or 2020-H2") from exc
+        raise field_error("period", f"半年写作 2020-H1 或 2020-H2,年份在 {MIN_YEAR}–{MAX_YEAR} 之间 "
+                                    "(a half year is written like 2020-H1 or 2020-H2)") from exc
     if half == "H1":
         return at_shanghai(date(year, 1, 1), time(0)), at_shanghai(date(year, 7, 1), time(0))
     return at_shanghai(date(year, 7, 1), time(0)), at_shanghai(date(year + 1, 1, 1), time(0))

@@ -39,7 +39,8 @@ class WebhookIn(BaseModel):
 
 
 class WeeklyIn(BaseModel):
-    org_id: str | None = Field(default=None, description="only this org (default: every org with open issues)")
+    org_id: str | None = Field(default=None, min_length=1, max_length=64,
+                               description="only this org (default: every org with open issues)")
 
 
 class HalfYearIn(BaseModel):

@@ -26,6 +26,10 @@ class NotifySettings(Settings):
     notify_documents_dir: Path | None = Field(default=None, description="rendered documents (default: data_dir/documents)")
     notify_templates_dir: Path | None = Field(default=None, description="a folder replacing the shipped templates "
                                                                         "(document.docx, document.html)")
+    # Intranet webhook receivers the operator trusts: CIDRs ("10.20.0.0/16") or exact host names; JSON list in
+    # CLOSELOOP_NOTIFY_WEBHOOK_ALLOW. Everything else must resolve to public addresses only.
+    notify_webhook_allow: list[str] = Field(default_factory=list, max_length=100,
+                                            description="CIDRs or host names webhooks may reach beyond the internet")
     notify_reminder_batch: int = Field(default=500, ge=1, description="issues per transaction when issuing reminders")
 
 

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from contracts import lifecycle
 from runtime.clock import SHANGHAI
 from runtime.errors import Invalid
+from runtime.values import MAX_YEAR, MIN_YEAR, year_in_range
 
 COMPONENTS = ("on_time_closure", "completion", "quality", "environment")
 ZONE_TYPES = ("urban_core", "ecological", "industrial", "agricultural", "department")
@@ -142,6 +143,10 @@ def _midnight(day: date) -> datetime:
 def parse_period(text: str) -> Period:
     """`2020-06` (month), `2020-H1`/`2020-H2` (half year) or `2020` (year), in Asia/Shanghai; else 422."""
     text = (text or "").strip()
+    if text[:4].isdigit() and not year_in_range(int(text[:4])):
+        raise Invalid(f"考核期的年份须在 {MIN_YEAR}–{MAX_YEAR} 之间 (period: the year of {text!r} is outside "
+                      f"{MIN_YEAR}–{MAX_YEAR})",
+                      details=[{"field": "period", "message": f"a year between {MIN_YEAR} and {MAX_YEAR}"}])
     if m := _MONTH.match(text):
         y, mo = int(m.group(1)), int(m.group(2))
         first, after = date(y, mo, 1), (date(y + 1, 1, 1) if mo == 12 else date(y, mo + 1, 1))

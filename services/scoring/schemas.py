@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.enums import TargetOp, ZoneType
 from runtime.answers import Out
+from runtime.values import Instant
 
 Number = int | float
 
@@ -20,7 +21,7 @@ class ReadingIn(BaseModel):
     org_id: str = Field(min_length=1, max_length=64)
     indicator: str = Field(min_length=1, max_length=100)
     value: float
-    observed_at: AwareDatetime
+    observed_at: Instant
 
 
 class RankingIn(BaseModel):

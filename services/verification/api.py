@@ -14,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, require
 from runtime.clock import new_id
-from runtime.errors import Forbidden, Invalid, NotFound, UnsupportedMediaType, error_responses, field_error
+from runtime.errors import (
+    Forbidden,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    error_responses,
+    field_error,
+)
 from runtime.pagination import Page
 from services.verification import handlers, store
 from services.verification.evidence_store import EvidenceStore
@@ -34,7 +42,7 @@ from services.verification.schemas import (
     UploadForm,
 )
 from services.verification.settings import VerificationSettings, settings_of
-from services.verification.sniff import ALLOWED, IMAGES, sniff_stream
+from services.verification.sniff import ALLOWED, IMAGES, ImageTooLarge, sniff_stream
 from services.verification.store import Closure, DecisionRecord, Evidence, KnownIssue, known_issue
 from services.verification.upload import read_form
 
@@ -95,10 +103,18 @@ async def _issue_for(rt: Runtime, who: Principal, issue_id: str) -> KnownIssue:
     return issue
 
 
-def _check_file(upload_fh: Any, size: int, path: Any) -> tuple[str | None, PhotoFacts]:
+def _check_file(upload_fh: Any, size: int, path: Any, max_pixels: int) -> tuple[str | None, PhotoFacts]:
     """The sniffed type, and for images what the photo says about itself (runs in a worker thread)."""
-    media_type = sniff_stream(upload_fh, size)
-    facts = read_photo(path) if media_type in IMAGES else PhotoFacts()
+    try:
+        media_type = sniff_stream(upload_fh, size, max_pixels=max_pixels)
+        facts = read_photo(path, max_pixels=max_pixels) if media_type in IMAGES else PhotoFacts()
+    except ImageTooLarge as exc:
+        size_text = f"{exc.width}×{exc.height} " if exc.width else ""
+        raise PayloadTooLarge(
+            f"图片像素过多 {size_text}(上限 {max_pixels} 像素),请缩小图片后重新上传 "
+            f"(the image declares more than {max_pixels} pixels; scale it down and upload again)",
+            details=[{"field": "file", "message": f"more than {max_pixels} pixels",
+                      "max_pixels": max_pixels}]) from None
     return media_type, facts
 
 
@@ -118,14 +134,20 @@ async def upload_evidence(request: Request, rt: RT, who: Uploader) -> EvidenceOu
                        for e in exc.errors()]
             raise Invalid(f"invalid input: {', '.join(d['field'] for d in details)}", details=details) from None
         issue = await _issue_for(rt, who, fields.issue_id)
-        if who.org not in {issue.responsible_org_id, issue.supervising_org_id, *issue.cooperating_org_ids}:
-            raise Forbidden("only the issue's responsible, cooperating or supervising org may add evidence")
+        as_responsible = who.has("responsible") and who.org in {issue.responsible_org_id,
+                                                                  *issue.cooperating_org_ids}
+        as_supervisor = who.has("supervisor") and who.org == issue.supervising_org_id
+        if not (as_responsible or as_supervisor):
+            raise Forbidden("只有本任务的责任(或协办)单位以责任角色、监管单位以监管角色可以上传证据 "
+                            "(only the issue's responsible or cooperating org as responsible, or its supervising "
+                            "org as supervisor, may add evidence)")
         if upload.size == 0:
             raise field_error("file", "the file is empty")
         if fields.sha256 is not None and fields.sha256 != upload.sha256:
             raise field_error("sha256", f"the file received has SHA-256 {upload.sha256}, not the one given")
         upload.fh.flush()
-        media_type, facts = await asyncio.to_thread(_check_file, upload.fh, upload.size, upload.path)
+        media_type, facts = await asyncio.to_thread(_check_file, upload.fh, upload.size, upload.path,
+                                                     cfg.max_image_pixels)
         if media_type is None:
             raise UnsupportedMediaType("file type not allowed: the content is none of JPEG, PNG, WebP, PDF, XLSX, "
                                        "DOCX, CSV (the name and the declared type are not trusted)",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
 from runtime.clock import SHANGHAI
+from services.verification.sniff import DEFAULT_MAX_PIXELS, ImageTooLarge, check_pixels, guard_pillow
 
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
@@ -26,13 +28,21 @@ class PhotoFacts:
     phash: str | None = None
 
 
-def read_photo(path: Path) -> PhotoFacts:
-    """EXIF capture time (local time in Asia/Shanghai unless the file gives an offset), GPS and pHash."""
+def read_photo(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> PhotoFacts:
+    """EXIF capture time (local time in Asia/Shanghai unless the file gives an offset), GPS and pHash.
+
+    Raises ImageTooLarge when the photo declares more than `max_pixels` pixels, before decoding it.
+    """
     import imagehash
     from PIL import Image
 
+    guard_pillow(max_pixels)
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # check_pixels decides
+            img = Image.open(path)
+        with img:
+            check_pixels(img, max_pixels)
             img.draft("L", (256, 256))  # decode at a fraction of the size: pHash looks at 32×32 anyway
             exif = img.getexif()
             sub = exif.get_ifd(EXIF_IFD)
@@ -41,7 +51,9 @@ def read_photo(path: Path) -> PhotoFacts:
             lat = _gps_coord(gps.get(2), gps.get(1), "S")
             lon = _gps_coord(gps.get(4), gps.get(3), "W")
             ph = imagehash.phash(img.convert("L"))
-    except (OSError, ValueError, TypeError, KeyError, SyntaxError, Image.DecompressionBombError):
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(0, 0, max_pixels) from exc
+    except (OSError, ValueError, TypeError, KeyError, SyntaxError):
         # an unreadable photo simply has no metadata; its type was already checked
         return PhotoFacts()
     bits = sum(1 for b in ph.hash.flatten() if b)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from contracts.enums import EvidenceKind, RejectReason
 from runtime.answers import Out
 from runtime.errors import Invalid
+from runtime.values import BoundedDatetime, IsoDate
 from services.verification.sniff import ALLOWED
 from services.verification.upload import is_sha256
 
@@ -22,7 +23,7 @@ class UploadForm(BaseModel):
     model_config = ConfigDict(extra="ignore")
     issue_id: str = Field(min_length=1, max_length=36)
     kind: EvidenceKind
-    captured_at: datetime | None = None
+    captured_at: BoundedDatetime | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     note: str | None = Field(default=None, max_length=2000)
@@ -84,7 +85,7 @@ class DecisionIn(BaseModel):
     decision: Literal["accept", "reject"]
     opinion: str | None = Field(default=None, max_length=20000)
     reason_code: RejectReason | None = None
-    inspected_on: date | None = None
+    inspected_on: IsoDate | None = None
     evidence_ids: list[str] = []
 
     @model_validator(mode="after")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import codecs
 import io
 import re
+import warnings
 import zipfile
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 JPEG = "image/jpeg"
 PNG = "image/png"
@@ -23,25 +24,52 @@ _PDF_TAIL = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
 _PDF_OBJ = re.compile(rb"^\d+\s+\d+\s+obj\b")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _MARKUP = (b"<html", b"<script", b"<svg", b"<?xml", b"<!doctype", b"<body", b"<iframe", b"<object")
+DEFAULT_MAX_PIXELS = 40_000_000
 
 
-def sniff(content: bytes) -> str | None:
+class ImageTooLarge(Exception):
+    """An image whose declared dimensions exceed the pixel limit: refused before any pixel is decoded."""
+
+    def __init__(self, width: int, height: int, limit: int) -> None:
+        super().__init__(f"{width}×{height} pixels is more than the limit of {limit}")
+        self.width, self.height, self.limit = width, height, limit
+
+
+def check_pixels(img: Any, limit: int) -> None:
+    """Raise ImageTooLarge when an opened (not yet decoded) image declares more than `limit` pixels."""
+    width, height = img.size
+    if width * height > limit:
+        raise ImageTooLarge(width, height, limit)
+
+
+def guard_pillow(limit: int) -> None:
+    """Pillow's own backstop: it warns above MAX_IMAGE_PIXELS and raises DecompressionBombError above twice it."""
+    from PIL import Image
+
+    # Our check_pixels refuses at the limit itself; Pillow's error is the second line for any path that forgets it.
+    Image.MAX_IMAGE_PIXELS = limit
+
+
+def sniff(content: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> str | None:
     """The media type of an allowed kind of file given in memory, or None when it is not one."""
-    return sniff_stream(io.BytesIO(content), len(content))
+    return sniff_stream(io.BytesIO(content), len(content), max_pixels=max_pixels)
 
 
-def sniff_stream(fh: BinaryIO, size: int) -> str | None:
-    """The media type of an allowed kind of file (a seekable binary file of `size` bytes), or None."""
+def sniff_stream(fh: BinaryIO, size: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> str | None:
+    """The media type of an allowed kind of file (a seekable binary file of `size` bytes), or None.
+
+    Raises ImageTooLarge for an image declaring more than `max_pixels` pixels.
+    """
     if size <= 0:
         return None
     fh.seek(0)
     head = fh.read(16)
     if head.startswith(b"\xff\xd8\xff"):
-        return _image(fh, JPEG)
+        return _image(fh, JPEG, max_pixels)
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return _image(fh, PNG)
+        return _image(fh, PNG, max_pixels)
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return _image(fh, WEBP)
+        return _image(fh, WEBP, max_pixels)
     if head.startswith(b"%PDF-"):
         return PDF if _pdf_ok(fh, size) else None
     if head.startswith(b"PK\x03\x04"):
@@ -51,17 +79,23 @@ def sniff_stream(fh: BinaryIO, size: int) -> str | None:
     return None
 
 
-def _image(fh: BinaryIO, media_type: str) -> str | None:
+def _image(fh: BinaryIO, media_type: str, max_pixels: int) -> str | None:
     """The magic bytes are not enough: Pillow must recognise the same format and find the structure sound."""
     from PIL import Image, UnidentifiedImageError
 
+    guard_pillow(max_pixels)
     fh.seek(0)
     try:
-        with Image.open(fh) as img:
-            if img.format != IMAGES[media_type]:
-                return None
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # check_pixels decides
+            with Image.open(fh) as img:  # reads the header only: the size is known before any decoding
+                check_pixels(img, max_pixels)
+                if img.format != IMAGES[media_type]:
+                    return None
+                img.verify()
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(0, 0, max_pixels) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None
     return media_type
 

@@ -21,6 +21,7 @@ from tests.notify.helpers import Receiver, deliveries, registered, settle, sh
 from tests.support import running
 
 SECRET = "s3cret-webhook-key-0123456789"
+LOCAL = ["127.0.0.1/32"]  # the test receiver listens on loopback: allowed explicitly, as an intranet receiver
 
 
 def new_id() -> str:
@@ -39,7 +40,7 @@ async def test_webhook_is_signed_and_retried_with_backoff_until_it_succeeds(tmp_
     clock = SettableClock(sh("2020-06-01T10:00"))
     receiver = await Receiver(SECRET, fail=2).start()
     try:
-        async with running("notify", tmp_path, clock=clock, notify_delivery_backoff=60,
+        async with running("notify", tmp_path, notify_webhook_allow=LOCAL, clock=clock, notify_delivery_backoff=60,
                            notify_delivery_attempts=5) as s:
             await subscribe(s, receiver.url)
             issue = new_id()
@@ -76,7 +77,7 @@ async def test_webhook_that_keeps_failing_is_marked_failed_with_the_last_error(t
     clock = SettableClock(sh("2020-06-01T10:00"))
     receiver = await Receiver("a-different-secret-than-ours!!").start()  # every signature is wrong for it
     try:
-        async with running("notify", tmp_path, clock=clock, notify_delivery_backoff=10,
+        async with running("notify", tmp_path, notify_webhook_allow=LOCAL, clock=clock, notify_delivery_backoff=10,
                            notify_delivery_attempts=3) as s:
             await subscribe(s, receiver.url)
             await s.deliver(registered(new_id()))
@@ -99,7 +100,7 @@ async def test_webhook_that_keeps_failing_is_marked_failed_with_the_last_error(t
 async def test_webhook_receives_only_the_triggers_it_subscribed_to(tmp_path: Path) -> None:
     receiver = await Receiver(SECRET).start()
     try:
-        async with running("notify", tmp_path, clock=SettableClock(sh("2020-06-01T10:00"))) as s:
+        async with running("notify", tmp_path, notify_webhook_allow=LOCAL, clock=SettableClock(sh("2020-06-01T10:00"))) as s:
             await subscribe(s, receiver.url, types=["closure.rejected"])
             issue = new_id()
             await s.deliver(registered(issue))
@@ -124,13 +125,13 @@ async def test_a_worker_crash_after_claiming_loses_nothing_and_sends_once_after_
 
     monkeypatch.setattr(channels, "deliver_due", idle_worker)
     try:
-        async with running("notify", tmp_path, clock=clock) as s:
+        async with running("notify", tmp_path, notify_webhook_allow=LOCAL, clock=clock) as s:
             await subscribe(s, receiver.url)
             await s.deliver(registered(new_id()))
             claimed = await claim_due(s.rt, limit=10)  # ... and the worker dies before sending
             assert len(claimed) == 1
         monkeypatch.undo()
-        async with running("notify", tmp_path, clock=clock, notify_delivery_lease=120) as s:
+        async with running("notify", tmp_path, notify_webhook_allow=LOCAL, clock=clock, notify_delivery_lease=120) as s:
             assert await deliver_due(s.rt) == 0
             assert receiver.received == []  # still leased to the dead worker
             clock.advance(timedelta(seconds=121))
