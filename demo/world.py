@@ -26,7 +26,7 @@ from runtime.app import Runtime, ServiceSpec, build_app
 from runtime.auth import issue_token, system_token
 from runtime.bus.embedded import FeedFollower
 from runtime.clock import SHANGHAI, IdSource, SeededIds, SettableClock, reset_ids, use_ids
-from runtime.settings import SERVICE_NAMES, Settings, get_settings
+from runtime.settings import SERVICE_NAMES, Settings
 
 TOKEN_TTL = 24 * 3600
 
@@ -140,8 +140,11 @@ class World:
 
 
 def _settings(name: str, data_dir: Path) -> Settings:
-    return get_settings(service=name, env="development", data_dir=data_dir, bus="embedded", log_level="WARNING",
-                        log_json=True, poll_interval=1.0, retry_backoff=0.05)
+    # each service's own settings class (the services refuse the runtime's base class)
+    build = importlib.import_module(f"services.{name}.settings").get_settings
+    settings: Settings = build(env="development", data_dir=data_dir, bus="embedded", log_level="WARNING",
+                         log_json=True, poll_interval=1.0, retry_backoff=0.05)
+    return settings
 
 
 def _spec(name: str) -> ServiceSpec:
