@@ -56,7 +56,9 @@ async def sign_in(browser: Browser, stack: Stack, screen: str, org: str, role: s
     await page.goto("/signin")
     await page.get_by_role("combobox", name="单位").click(force=True)
     await page.get_by_role("option", name=org, exact=True).click()
-    await page.get_by_role("radio", name=role, exact=True).check(force=True)
+    # the role's visible label (the radio input itself is hidden by Element Plus; picking the org may preset a role)
+    await page.locator("label.el-radio").filter(has_text=role).click()
+    await expect(page.get_by_role("radio", name=role, exact=True)).to_be_checked()
     await page.get_by_role("button", name="登录", exact=True).click()
     await expect(page.get_by_role("button", name="登录", exact=True)).to_have_count(0, timeout=WAIT)
     return page
