@@ -234,6 +234,7 @@ class PublicIssueOut(Out):
     title: str
     category: str
     region: str | None
+    region_id: str | None = Field(description="行政区 id (the region's org id, for the district filter)")
     responsible_org: str | None
     deadline: date
     status: IssueStatus

@@ -262,6 +262,7 @@ async def page_public_issues(session: AsyncSession, *, today: date, status: str 
     region, responsible = aliased(Org), aliased(Org)
     stmt: Select[*tuple[Any, ...]] = select(col(Issue.code).label("code"), col(Issue.title).label("title"),
                   col(Issue.category).label("category"), col(region.name).label("region"),
+                  col(Issue.region_id).label("region_id"),
                   col(responsible.name).label("responsible_org"), col(Issue.deadline).label("deadline"),
                   col(Issue.status).label("status"), col(Issue.id).label("id"))
     stmt = stmt.outerjoin(region, col(region.id) == Issue.region_id).outerjoin(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi import Path as FastPath
+from pydantic import AwareDatetime
 
 from contracts.calendar import MAX_WORKING_DAYS, CalendarYearMissing
 from runtime.app import Runtime, get_runtime
@@ -86,6 +87,24 @@ async def post_readings(body: Annotated[ReadingIn | list[ReadingIn], Body()], rt
     async with rt.unit_of_work(principal, role=role) as uow:
         stored = await handlers.record_readings(uow, items=[i.model_dump() for i in items])
     return Page(items=[ReadingOut.model_validate(r) for r in stored], next_cursor=None)
+
+
+@router.get("/v1/readings", summary="Monitoring readings, oldest observation first (any signed-in role)",
+            responses=READ)
+async def list_readings(
+        rt: RT, _: Caller,
+        org_id: Annotated[str | None, Query(min_length=1, max_length=64, pattern=_ID)] = None,
+        indicator: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+        start: Annotated[AwareDatetime | None, Query(alias="from", description="observed at or after (with zone)")] = None,
+        end: Annotated[AwareDatetime | None, Query(alias="to", description="observed before (with zone)")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        cursor: Annotated[str | None, Query(max_length=500)] = None) -> Page[ReadingOut]:
+    if start is not None and end is not None and end <= start:
+        raise field_error("to", "must be later than from")
+    async with rt.read() as session:
+        rows, nxt = await store.page_readings(session, org_id=org_id, indicator=indicator, start=start, end=end,
+                                              cursor=cursor, limit=limit)
+    return Page(items=[ReadingOut.model_validate(r, from_attributes=True) for r in rows], next_cursor=nxt)
 
 
 @router.get("/v1/scores", summary="Ranked scores of every region or department for a period", responses=READ_ONE)

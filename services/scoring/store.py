@@ -267,6 +267,24 @@ async def page_rankings(session: AsyncSession, *, period: str | None, kind: str 
     return await fetch_page(session, stmt, keys, cursor=cursor, limit=limit)
 
 
+async def page_readings(session: AsyncSession, *, org_id: str | None, indicator: str | None,
+                        start: datetime | None, end: datetime | None, cursor: str | None,
+                        limit: int) -> tuple[list[ReadingRow], str | None]:
+    """A page of readings, oldest observation first; `start` inclusive, `end` exclusive."""
+    stmt = select(ReadingRow)
+    if org_id:
+        stmt = stmt.where(col(ReadingRow.org_id) == org_id)
+    if indicator:
+        stmt = stmt.where(col(ReadingRow.indicator) == indicator)
+    if start is not None:
+        stmt = stmt.where(col(ReadingRow.observed_at) >= start)
+    if end is not None:
+        stmt = stmt.where(col(ReadingRow.observed_at) < end)
+    keys = [Key(col(ReadingRow.observed_at), "observed_at", datetime.fromisoformat),
+            Key(col(ReadingRow.id), "id", str)]
+    return await fetch_page(session, stmt, keys, cursor=cursor, limit=limit)
+
+
 async def count_rows(session: AsyncSession, model: Any) -> int:
     """How many rows a table holds (tests check that refused input stored nothing)."""
     return int((await session.execute(select(func.count()).select_from(model))).scalar_one())

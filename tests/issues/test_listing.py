@@ -83,7 +83,7 @@ async def test_public_view_needs_no_token_and_shows_only_the_public_fields(tmp_p
         assert r.status_code == 200
         [item] = r.json()["items"]
         assert item == {"code": "HH-2020-004", "title": "全市细颗粒物(PM2.5)年均浓度实现达标", "category": "air",
-                        "region": None, "responsible_org": "呼和浩特市生态环境局", "deadline": "2020-12-31",
+                        "region": None, "region_id": None, "responsible_org": "呼和浩特市生态环境局", "deadline": "2020-12-31",
                         "status": "registered"}
         seen, cursor = [], None
         while True:
@@ -96,6 +96,11 @@ async def test_public_view_needs_no_token_and_shows_only_the_public_fields(tmp_p
         regional = [i for i in seen if i["region"]]
         assert {i["region"] for i in regional} <= {"赛罕区", "玉泉区", "新城区", "回民区", "土默特左旗", "托克托县",
                                                   "和林格尔县", "清水河县", "武川县", "呼和浩特经济技术开发区"}
+        # the region's id beside its name, so the district filter can ask for exactly that region
+        for i in regional:
+            r = await s.client.get("/v1/public/issues", params={"region_id": i["region_id"], "limit": 500})
+            assert i["code"] in {j["code"] for j in r.json()["items"]}
+            assert {j["region"] for j in r.json()["items"]} == {i["region"]}
 
 
 async def test_scoped_pages_follow_the_deadline_and_an_extended_deadline(tmp_path: Path) -> None:

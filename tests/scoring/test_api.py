@@ -197,6 +197,43 @@ async def test_readings_one_or_many_and_unknown_org_or_indicator_refused_with_no
         assert events[0]["data"]["org_id"] == "xincheng" and events[0]["data"]["value"] == 33.5
 
 
+async def test_readings_listed_oldest_first_filtered_and_paged_with_bad_values_named(tmp_path: Path) -> None:
+    issues, _ = streams()
+    async with running("scoring", tmp_path, clock=fixed_clock(NOW)) as s:
+        await deliver_all(s, issues)
+        system = s.auth(sub="service:monitoring", roles="system")
+        days = ["2020-06-03", "2020-06-01", "2020-06-02", "2020-06-05", "2020-06-04"]
+        body = [{"org_id": "xincheng", "indicator": "pm25", "value": 30 + i, "observed_at": f"{d}T20:00:00+08:00"}
+                for i, d in enumerate(days)]
+        body.append({"org_id": "wuchuan", "indicator": "pm25", "value": 50, "observed_at": "2020-06-02T20:00:00+08:00"})
+        assert (await s.client.post("/v1/readings", headers=system, json=body)).status_code == 201
+        leader = s.auth(roles="leader", org="city-leaders")
+        seen: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(10):
+            r = await s.client.get("/v1/readings", headers=leader, params={
+                "org_id": "xincheng", "indicator": "pm25", "limit": 2, **({"cursor": cursor} if cursor else {})})
+            assert r.status_code == 200, r.text
+            seen += r.json()["items"]
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                break
+        assert [i["observed_at"][:10] for i in seen] == sorted(days)
+        assert [i["value"] for i in seen] == [31, 32, 30, 34, 33] and {i["org_id"] for i in seen} == {"xincheng"}
+        r = await s.client.get("/v1/readings", headers=leader, params={
+            "indicator": "pm25", "from": "2020-06-02T00:00:00+08:00", "to": "2020-06-04T00:00:00+08:00"})
+        assert sorted((i["org_id"], i["value"]) for i in r.json()["items"]) == [
+            ("wuchuan", 50), ("xincheng", 30), ("xincheng", 32)]
+        for params, field in (({"limit": 0}, "limit"), ({"limit": 501}, "limit"), ({"from": "2020-06-02"}, "from"),
+                              ({"to": "2020-06-02T00:00:00"}, "to"), ({"org_id": "a b"}, "org_id"),
+                              ({"from": "2020-06-04T00:00:00+08:00", "to": "2020-06-02T00:00:00+08:00"}, "to"),
+                              ({"cursor": "not-a-cursor"}, "cursor")):
+            r = await s.client.get("/v1/readings", headers=leader, params=params)
+            assert r.status_code == 422, (params, r.text)
+            assert field in {d["field"] for d in r.json()["error"]["details"]}, (params, r.json())
+        assert (await s.client.get("/v1/readings")).status_code == 401
+
+
 async def publish(s: Running, **body: Any) -> dict[str, Any]:
     r = await s.client.post("/v1/rankings", headers=s.auth(roles="admin"), json=body)
     assert r.status_code == 201, r.text

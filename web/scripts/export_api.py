@@ -1,10 +1,11 @@
 """Dump the four services' OpenAPI documents and the issue lifecycle as JSON for the web app.
 
-Run from the repository root with the project's virtualenv: `.venv/bin/python web/scripts/export_api.py`.
+Run with the project's virtualenv: `.venv/bin/python web/scripts/export_api.py [--openapi-dir D] [--generated-dir D]`.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import sys
@@ -28,31 +29,10 @@ def openapi_of(service: str, data_dir: Path) -> dict[str, Any]:
 
 
 def lifecycle() -> dict[str, Any]:
-    """The issue lifecycle as plain data: the one place the web app learns statuses, labels and actions.
+    """The issue lifecycle as plain data (`contracts.lifecycle.as_data()`): statuses, labels, actions."""
+    from contracts.lifecycle import as_data
 
-    `contracts.lifecycle.as_data()` is the source once it exists; until then the same shape is read from the
-    issues service's state machine and the label table of its ledger export.
-    """
-    try:
-        from contracts.lifecycle import as_data  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        pass
-    else:
-        return as_data()
-    from contracts.enums import IssueStatus
-    from services.issues.domain import EVENT_ACTIONS, TRANSITIONS
-    from services.issues.ledger import STATUS_LABELS
-
-    closed = {IssueStatus.signed_off, IssueStatus.filed}
-    actions = list(dict.fromkeys(a for a, _ in TRANSITIONS))
-    return {
-        "statuses": [{"id": s.value, "label_zh": STATUS_LABELS[s.value], "closed": s in closed} for s in IssueStatus],
-        "initial": IssueStatus.registered.value,
-        "actions": [{"id": a} for a in actions],
-        "transitions": [{"action": a, "from": src.value, "to": dst.value} for (a, src), dst in TRANSITIONS.items()],
-        "closed": sorted(s.value for s in closed),
-        "event_actions": dict(EVENT_ACTIONS),
-    }
+    return as_data()
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -62,11 +42,15 @@ def write_json(path: Path, value: Any) -> None:
 
 
 def main() -> None:
-    """Write web/openapi/<service>.json and web/src/api/generated/lifecycle.json."""
+    """Write <openapi-dir>/<service>.json and <generated-dir>/lifecycle.json (by default the app's own folders)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--openapi-dir", type=Path, default=WEB / "openapi")
+    parser.add_argument("--generated-dir", type=Path, default=WEB / "src" / "api" / "generated")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for service in SERVICES:
-            write_json(WEB / "openapi" / f"{service}.json", openapi_of(service, Path(tmp)))
-    write_json(WEB / "src" / "api" / "generated" / "lifecycle.json", lifecycle())
+            write_json(args.openapi_dir / f"{service}.json", openapi_of(service, Path(tmp)))
+    write_json(args.generated_dir / "lifecycle.json", lifecycle())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 // The issues service: orgs, rounds, the ledger, a task's moves, extensions. Types from its OpenAPI.
 import type { paths } from '@/api/generated/issues'
-import type { Answer, BodyOf, Page, QueryOf, Untyped } from '@/api/types'
+import type { Answer, BodyOf, Page, QueryOf } from '@/api/types'
 import { download, getJson, sendJson, upload } from '@/api/http'
 import { walkPages } from '@/composables/usePagination'
 
@@ -14,9 +14,11 @@ export type ExtensionDecisionIn = BodyOf<P['/v1/issues/{issue_id}/extensions/{ex
 export type IssueList = Answer<P['/v1/issues']['get']>
 export type IssueDetail = Answer<P['/v1/issues/{issue_id}']['get']>
 /** One issue of a list page. */
-export type Issue = IssueList extends { items: (infer I)[] } ? I : Untyped
+export type Issue = IssueList['items'][number]
 export type Org = Answer<P['/v1/orgs/{org_id}']['get']>
 export type ImportAnswer = Answer<P['/v1/issues/import']['post']>
+export type Round = Answer<P['/v1/rounds/{round_id}']['get']>
+export type Extension = Answer<P['/v1/issues/{issue_id}/extensions']['post']>
 
 /** A page of the issues the caller may see. */
 export const listIssues = (filters: IssueFilters, cursor: string | null, limit = 20): Promise<Page<Issue>> =>
@@ -38,10 +40,10 @@ export const startIssue = (id: string): Promise<Issue> => sendJson('POST', `/v1/
 export const reportProgress = (id: string, body: ProgressIn): Promise<Issue> => sendJson('POST', `/v1/issues/${encodeURIComponent(id)}/progress`, body)
 
 /** Asks for a later deadline (responsible). */
-export const requestExtension = (id: string, body: ExtensionIn): Promise<Untyped> => sendJson('POST', `/v1/issues/${encodeURIComponent(id)}/extensions`, body)
+export const requestExtension = (id: string, body: ExtensionIn): Promise<Extension> => sendJson('POST', `/v1/issues/${encodeURIComponent(id)}/extensions`, body)
 
 /** Decides an extension request (admin). */
-export const decideExtension = (id: string, ext: string, body: ExtensionDecisionIn): Promise<Untyped> =>
+export const decideExtension = (id: string, ext: string, body: ExtensionDecisionIn): Promise<Extension> =>
   sendJson('POST', `/v1/issues/${encodeURIComponent(id)}/extensions/${encodeURIComponent(ext)}/decision`, body)
 
 /** Imports a CSV or XLSX ledger, all rows or none, with upload progress (admin). */
@@ -64,4 +66,4 @@ export function allOrgs(): Promise<Org[]> {
 }
 
 /** Every inspection round. */
-export const allRounds = (): Promise<Untyped[]> => walkPages((cursor) => getJson('/v1/rounds', { cursor, limit: 1000 }))
+export const allRounds = (): Promise<Round[]> => walkPages<Round>((cursor) => getJson('/v1/rounds', { cursor, limit: 1000 }))

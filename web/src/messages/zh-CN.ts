@@ -290,7 +290,7 @@ export const zh = {
     pm25: 'PM2.5 年均浓度(µg/m³)',
     goodDays: '优良天数比例(%)',
     goal: '目标',
-    noReadings: '暂无监测读数:评分服务尚未提供读数查询接口(GET /v1/readings)。',
+    noReadings: '暂无监测读数。',
     map: '各旗县区逾期占比',
     mapNote: '示意图,颜色越深逾期占比越高;点击旗县区查看其任务。',
     notOnMap: (names: string) => `不在地图上的区域:${names}`,

@@ -1,14 +1,14 @@
 // The notify service: the inbox and the monthly bulletins.
 import { ref } from 'vue'
 import type { paths } from '@/api/generated/notify'
-import type { Answer, Page, Untyped } from '@/api/types'
+import type { Answer, Page } from '@/api/types'
 import { getJson, objectUrl, sendJson } from '@/api/http'
 
 type P = paths
 export type InboxList = Answer<P['/v1/inbox']['get']>
-export type InboxItem = InboxList extends { items: (infer I)[] } ? I : Untyped
+export type InboxItem = InboxList['items'][number]
 export type BulletinList = Answer<P['/v1/bulletins']['get']>
-export type Bulletin = BulletinList extends { items: (infer I)[] } ? I : Untyped
+export type Bulletin = BulletinList['items'][number]
 
 /** A page of the caller's org's notifications, newest first. */
 export const listInbox = (unread: boolean, cursor: string | null, limit = 20): Promise<Page<InboxItem>> =>

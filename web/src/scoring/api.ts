@@ -1,14 +1,15 @@
 // The scoring service: scores, published rankings, monitoring readings.
 import type { paths } from '@/api/generated/scoring'
-import type { Answer, BodyOf, Page, QueryOf, Untyped } from '@/api/types'
+import type { Answer, BodyOf, Page, QueryOf } from '@/api/types'
 import { getJson, sendJson } from '@/api/http'
-import { ApiError } from '@/api/errors'
 
 type P = paths
 export type RankingIn = BodyOf<P['/v1/rankings']['post']>
 export type RankingFilters = QueryOf<P['/v1/rankings']['get']>
 export type Ranking = Answer<P['/v1/rankings/{ranking_id}']['get']>
 export type Scores = Answer<P['/v1/scores']['get']>
+export type ReadingFilters = QueryOf<P['/v1/readings']['get']>
+export type Reading = Answer<P['/v1/readings']['get']>['items'][number]
 
 /** A page of published rankings, newest first. */
 export const listRankings = (filters: RankingFilters, cursor: string | null, limit = 20): Promise<Page<Ranking>> =>
@@ -23,14 +24,15 @@ export async function latestRanking(kind: 'region' | 'department'): Promise<Rank
   return page.items[0] ?? null
 }
 
-/** Readings of one indicator (city-wide), oldest first; null while the service offers no read route for them. */
-export async function readings(indicator: string): Promise<Untyped[] | null> {
-  try {
-    const page = await getJson<Page<Untyped>>('/v1/readings', { indicator, limit: 500 })
-    return page.items
-  } catch (e) {
-    // today the scoring service only accepts readings (POST): a GET answers 405
-    if (e instanceof ApiError && (e.status === 405 || e.status === 404)) return null
-    throw e
+/** Readings of one indicator, oldest first, read through the cursor (a monthly series: a few pages at most). */
+export async function readings(filters: ReadingFilters, maxPages = 10): Promise<Reading[]> {
+  const items: Reading[] = []
+  let cursor: string | null = null
+  for (let i = 0; i < maxPages; i += 1) {
+    const page: Page<Reading> = await getJson('/v1/readings', { ...filters, cursor, limit: 500 })
+    items.push(...page.items)
+    if (!page.next_cursor) break
+    cursor = page.next_cursor
   }
+  return items
 }

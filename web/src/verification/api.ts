@@ -1,6 +1,6 @@
 // The verification service: evidence, sign-off applications, decisions, filing.
 import type { paths } from '@/api/generated/verification'
-import type { Answer, BodyOf, Page, QueryOf, Untyped } from '@/api/types'
+import type { Answer, BodyOf, Page, QueryOf } from '@/api/types'
 import { getJson, objectUrl, sendJson, upload } from '@/api/http'
 
 type P = paths
@@ -8,7 +8,7 @@ export type ClosureFilters = QueryOf<P['/v1/closures']['get']>
 export type ClosureIn = BodyOf<P['/v1/closures']['post']>
 export type DecisionIn = BodyOf<P['/v1/closures/{closure_id}/decision']['post']>
 export type ClosureList = Answer<P['/v1/closures']['get']>
-export type Closure = ClosureList extends { items: (infer I)[] } ? I : Untyped
+export type Closure = ClosureList['items'][number]
 export type ClosureDetail = Answer<P['/v1/closures/{closure_id}']['get']>
 export type Evidence = Answer<P['/v1/evidence/{evidence_id}']['get']>
 

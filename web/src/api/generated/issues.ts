@@ -355,12 +355,178 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ActorOut */
+        ActorOut: {
+            /** Org */
+            org: string | null;
+            /** Role */
+            role: string;
+            /** User */
+            user: string;
+        };
+        /**
+         * CheckpointOut
+         * @description A signed checkpoint of the log: its size, running hash (root), time, key and Ed25519 signature.
+         */
+        CheckpointOut: {
+            /** Key Id */
+            key_id: string;
+            /** Root */
+            root: string;
+            /** Service */
+            service: string;
+            /** Signature */
+            signature: string;
+            /** Size */
+            size: number;
+            /** Time */
+            time: string;
+        };
+        /**
+         * CheckpointPageOut
+         * @description A page of checkpoints; `next_cursor` is the last size, to pass back as `after`.
+         */
+        CheckpointPageOut: {
+            /** Items */
+            items: components["schemas"]["CheckpointOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * DeadLetterOut
+         * @description A message a consumer could not handle, with the error and where it came from.
+         */
+        DeadLetterOut: {
+            /** Consumer */
+            consumer: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string;
+            /** Event Id */
+            event_id: string | null;
+            /** Id */
+            id: number;
+            /** Origin */
+            origin: string;
+            /** Payload */
+            payload: string;
+            /** Type */
+            type: string | null;
+        };
         /** DecisionIn */
         DecisionIn: {
             /** Approved */
             approved: boolean;
             /** Opinion */
             opinion?: string | null;
+        };
+        /**
+         * ErrorBody
+         * @description The inside of the error shape: a stable code, a message and the details.
+         */
+        ErrorBody: {
+            /**
+             * Code
+             * @description 稳定的错误代码 (stable code), e.g. not_found, conflict, invalid
+             */
+            code: string;
+            /** Details */
+            details?: components["schemas"]["ErrorDetail"][];
+            /**
+             * Message
+             * @description 说明 (what went wrong)
+             */
+            message: string;
+        };
+        /**
+         * ErrorDetail
+         * @description One problem of a refused request: which field (or ledger row and column) and why.
+         * @example {
+         *       "field": "cursor",
+         *       "message": "not a cursor"
+         *     }
+         */
+        ErrorDetail: {
+            /**
+             * Column
+             * @description 台账导入时出错的列 (ledger import: the column)
+             */
+            column?: string | null;
+            /**
+             * Field
+             * @description 出错的字段 (the field, dotted for nested ones)
+             */
+            field?: string | null;
+            /**
+             * Message
+             * @description 为什么被拒绝 (why it was refused)
+             */
+            message: string;
+            /**
+             * Row
+             * @description 台账导入时出错的行 (ledger import: the row)
+             */
+            row?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ErrorOut
+         * @description The design's error shape: `{"error": {"code", "message", "details"}}`.
+         */
+        ErrorOut: {
+            error: components["schemas"]["ErrorBody"];
+        };
+        /** EventActorOut */
+        EventActorOut: {
+            /** Org */
+            org?: string | null;
+            /** Role */
+            role: string;
+            /** User */
+            user: string;
+        };
+        /**
+         * EventOut
+         * @description An event envelope exactly as it was sealed; its values are served unchanged so that hashes verify.
+         */
+        EventOut: {
+            actor: components["schemas"]["EventActorOut"];
+            /** Causation Id */
+            causation_id?: string | null;
+            /** Correlation Id */
+            correlation_id: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Hash */
+            hash: string;
+            /** Id */
+            id: string;
+            /** Prev Hash */
+            prev_hash: string;
+            /** Seq */
+            seq: number;
+            /** Source */
+            source: string;
+            /** Subject */
+            subject: string;
+            /**
+             * Time
+             * @description UTC, ISO 8601 with microseconds and Z (the canonical form)
+             */
+            time: string;
+            /** Type */
+            type: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
         };
         /** ExtensionIn */
         ExtensionIn: {
@@ -372,10 +538,140 @@ export interface components {
              */
             requested_deadline: string;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /**
+         * ExtensionOut
+         * @description A deadline extension request (延期) and the admin's decision.
+         */
+        ExtensionOut: {
+            /**
+             * Current Deadline
+             * Format: date
+             */
+            current_deadline: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Id */
+            id: string;
+            /** Issue Id */
+            issue_id: string;
+            /** Opinion */
+            opinion: string | null;
+            /** Reason */
+            reason: string;
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+            /** Requested By */
+            requested_by: string;
+            /**
+             * Requested Deadline
+             * Format: date
+             */
+            requested_deadline: string;
+            /**
+             * State
+             * @description pending, approved or refused
+             */
+            state: string;
+        };
+        /** HealthOut */
+        HealthOut: {
+            /** Service */
+            service: string;
+            /**
+             * Status
+             * @constant
+             */
+            status: "ok";
+        };
+        /**
+         * ImportOut
+         * @description What an import created: every row, or nothing.
+         */
+        ImportOut: {
+            /** Created */
+            created: number;
+            /** Items */
+            items: components["schemas"]["ImportedOut"][];
+        };
+        /** ImportedOut */
+        ImportedOut: {
+            /** Code */
+            code: string;
+            /** Id */
+            id: string;
+            /** Round Id */
+            round_id: string;
+        };
+        /**
+         * IssueDetailOut
+         * @description One issue with its history of transitions and its extension requests.
+         */
+        IssueDetailOut: {
+            /** Category */
+            category: string;
+            /** Code */
+            code: string;
+            /** Cooperating Org Ids */
+            cooperating_org_ids: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Deadline
+             * Format: date
+             */
+            deadline: string;
+            /** Description */
+            description: string | null;
+            /** Extensions */
+            extensions: components["schemas"]["ExtensionOut"][];
+            /** History */
+            history: components["schemas"]["StepOut"][];
+            /** Id */
+            id: string;
+            last_progress: components["schemas"]["LastProgressOut"] | null;
+            /** Leader */
+            leader: string | null;
+            location: components["schemas"]["LocationOut"] | null;
+            /** Measures */
+            measures: string | null;
+            /**
+             * Original Deadline
+             * Format: date
+             * @description 最初的整改时限 (the deadline before any extension)
+             */
+            original_deadline: string;
+            /**
+             * Overdue
+             * @description 是否逾期: deadline passed and not signed off or filed
+             */
+            overdue: boolean;
+            /** Overdue Days */
+            overdue_days: number;
+            /** Region Id */
+            region_id: string | null;
+            /** Responsible Org Id */
+            responsible_org_id: string;
+            /** Round Id */
+            round_id: string;
+            status: components["schemas"]["IssueStatus"];
+            /** Supervising Org Id */
+            supervising_org_id: string;
+            target: components["schemas"]["TargetOut"] | null;
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** IssueIn */
         IssueIn: {
@@ -413,6 +709,68 @@ export interface components {
             title: string;
         };
         /**
+         * IssueOut
+         * @description A ledger item: its fields, its status, derived overdue and overdue days, its last progress.
+         */
+        IssueOut: {
+            /** Category */
+            category: string;
+            /** Code */
+            code: string;
+            /** Cooperating Org Ids */
+            cooperating_org_ids: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Deadline
+             * Format: date
+             */
+            deadline: string;
+            /** Description */
+            description: string | null;
+            /** Id */
+            id: string;
+            last_progress: components["schemas"]["LastProgressOut"] | null;
+            /** Leader */
+            leader: string | null;
+            location: components["schemas"]["LocationOut"] | null;
+            /** Measures */
+            measures: string | null;
+            /**
+             * Original Deadline
+             * Format: date
+             * @description 最初的整改时限 (the deadline before any extension)
+             */
+            original_deadline: string;
+            /**
+             * Overdue
+             * @description 是否逾期: deadline passed and not signed off or filed
+             */
+            overdue: boolean;
+            /** Overdue Days */
+            overdue_days: number;
+            /** Region Id */
+            region_id: string | null;
+            /** Responsible Org Id */
+            responsible_org_id: string;
+            /** Round Id */
+            round_id: string;
+            status: components["schemas"]["IssueStatus"];
+            /** Supervising Org Id */
+            supervising_org_id: string;
+            target: components["schemas"]["TargetOut"] | null;
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
          * IssuePatch
          * @description What an admin may change: assignment and text. Status, code, round and deadline are not here.
          */
@@ -445,12 +803,49 @@ export interface components {
          * @enum {string}
          */
         IssueStatus: "registered" | "in_progress" | "closure_requested" | "signed_off" | "filed";
+        /** LastProgressOut */
+        LastProgressOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Note */
+            note: string | null;
+            /** Percent */
+            percent: number | null;
+        };
         /** Location */
         Location: {
             /** Latitude */
             latitude: number;
             /** Longitude */
             longitude: number;
+        };
+        /** LocationOut */
+        LocationOut: {
+            /** Latitude */
+            latitude: number;
+            /** Longitude */
+            longitude: number;
+        };
+        /** LogItemOut */
+        LogItemOut: {
+            event: components["schemas"]["EventOut"];
+            /** Log Hash */
+            log_hash: string | null;
+            /** Position */
+            position: number;
+        };
+        /**
+         * LogPageOut
+         * @description A page of the log; `next_cursor` is the last position, to pass back as `after`.
+         */
+        LogPageOut: {
+            /** Items */
+            items: components["schemas"]["LogItemOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** OrgIn */
         OrgIn: {
@@ -466,6 +861,65 @@ export interface components {
          * @enum {string}
          */
         OrgKind: "inspection_office" | "department" | "region";
+        /** OrgOut */
+        OrgOut: {
+            /** Id */
+            id: string;
+            kind: components["schemas"]["OrgKind"];
+            /** Name */
+            name: string;
+            zone_type: components["schemas"]["ZoneType"] | null;
+        };
+        /** Page[DeadLetterOut] */
+        Page_DeadLetterOut_: {
+            /** Items */
+            items: components["schemas"]["DeadLetterOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[IssueOut] */
+        Page_IssueOut_: {
+            /** Items */
+            items: components["schemas"]["IssueOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[OrgOut] */
+        Page_OrgOut_: {
+            /** Items */
+            items: components["schemas"]["OrgOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[PublicIssueOut] */
+        Page_PublicIssueOut_: {
+            /** Items */
+            items: components["schemas"]["PublicIssueOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[RoundOut] */
+        Page_RoundOut_: {
+            /** Items */
+            items: components["schemas"]["RoundOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
         /** ProgressIn */
         ProgressIn: {
             /**
@@ -477,6 +931,65 @@ export interface components {
             note: string;
             /** Percent */
             percent: number;
+        };
+        /**
+         * PublicIssueOut
+         * @description An issue as the public sees it.
+         */
+        PublicIssueOut: {
+            /** Category */
+            category: string;
+            /** Code */
+            code: string;
+            /**
+             * Deadline
+             * Format: date
+             */
+            deadline: string;
+            /** Region */
+            region: string | null;
+            /**
+             * Region Id
+             * @description 行政区 id (the region's org id, for the district filter)
+             */
+            region_id: string | null;
+            /** Responsible Org */
+            responsible_org: string | null;
+            status: components["schemas"]["IssueStatus"];
+            /** Title */
+            title: string;
+        };
+        /** PublicKeyOut */
+        PublicKeyOut: {
+            /** Algorithm */
+            algorithm: string;
+            /** Key Id */
+            key_id: string;
+            /**
+             * Public Key
+             * @description base64 of the raw public key
+             */
+            public_key: string;
+            /** Service */
+            service: string;
+        };
+        /**
+         * ReadyOut
+         * @description Whether the database, the bus and the relay work; 503 with the same shape when not.
+         */
+        ReadyOut: {
+            /**
+             * Checks
+             * @description 每项检查的结果 (each check: ok, or why not)
+             */
+            checks: {
+                [key: string]: string;
+            };
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ready" | "not_ready";
         };
         /** RoundIn */
         RoundIn: {
@@ -497,10 +1010,48 @@ export interface components {
          * @enum {string}
          */
         RoundLevel: "central" | "central_lookback" | "regional";
+        /** RoundOut */
+        RoundOut: {
+            /** Ended On */
+            ended_on: string | null;
+            /** Feedback On */
+            feedback_on: string | null;
+            /** Id */
+            id: string;
+            level: components["schemas"]["RoundLevel"];
+            /** Name */
+            name: string;
+            /** Started On */
+            started_on: string | null;
+        };
         /** StartIn */
         StartIn: {
             /** Note */
             note?: string | null;
+        };
+        /**
+         * StepOut
+         * @description One transition of an issue: who, when, what, why.
+         */
+        StepOut: {
+            /** Action */
+            action: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            by: components["schemas"]["ActorOut"];
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            } | null;
+            /** Event Id */
+            event_id: string;
+            from: components["schemas"]["IssueStatus"] | null;
+            /** Reason */
+            reason: string | null;
+            to: components["schemas"]["IssueStatus"];
         };
         /** Target */
         Target: {
@@ -517,18 +1068,15 @@ export interface components {
          * @enum {string}
          */
         TargetOp: "<=" | ">=" | "==";
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
+        /** TargetOut */
+        TargetOut: {
+            /** Indicator */
+            indicator: string;
+            op: components["schemas"]["TargetOp"];
+            /** Unit */
+            unit?: string | null;
+            /** Value */
+            value: number;
         };
         /**
          * ZoneType
@@ -559,9 +1107,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: string;
-                    };
+                    "application/json": components["schemas"]["HealthOut"];
                 };
             };
         };
@@ -575,13 +1121,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Prometheus 文本格式 (text exposition format) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/plain; version=1.0.0; charset=utf-8": string;
                 };
             };
         };
@@ -601,7 +1147,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ReadyOut"];
+                };
+            };
+            /** @description 未就绪 (not ready: which check failed) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadyOut"];
                 };
             };
         };
@@ -627,18 +1182,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["CheckpointPageOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -660,18 +1240,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["PublicKeyOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -680,6 +1267,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -693,18 +1281,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_DeadLetterOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -738,18 +1342,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_IssueOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -773,18 +1384,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["IssueOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -808,22 +1462,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 台账 XLSX, 中文表头 (Chinese headers) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -835,7 +1498,19 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description 台账文件 (CSV UTF-8 or XLSX)
+                     */
+                    file: string;
+                };
+                "text/csv": string;
+            };
+        };
         responses: {
             /** @description Successful Response */
             201: {
@@ -843,9 +1518,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ImportOut"];
+                };
+            };
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 内容过大 (payload too large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -867,18 +1603,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["IssueDetailOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -904,18 +1656,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["IssueOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -941,18 +1736,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ExtensionOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -979,18 +1817,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ExtensionOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1016,18 +1897,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["IssueOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1053,18 +1977,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["IssueOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1090,18 +2057,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LogPageOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1124,18 +2116,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_OrgOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1159,18 +2158,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["OrgOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1192,18 +2225,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["OrgOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1230,18 +2279,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_PublicIssueOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1264,18 +2311,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_RoundOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1299,18 +2353,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RoundOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1332,18 +2420,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RoundOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };

@@ -406,10 +406,306 @@ export interface components {
             /** Emails */
             emails?: string[];
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /** AddressesOut */
+        AddressesOut: {
+            /** Emails */
+            emails: string[];
+            /** Org Id */
+            org_id: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * BulletinOut
+         * @description A monthly bulletin's record and where to download it.
+         */
+        BulletinOut: {
+            /** Bottom Named */
+            bottom_named: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Html Url */
+            html_url: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Overdue Count */
+            overdue_count: number;
+            /** Penalized */
+            penalized: string[];
+            /** Period */
+            period: string;
+            /**
+             * Published At
+             * Format: date-time
+             */
+            published_at: string;
+            /** Supersedes */
+            supersedes: string | null;
+            /** Title */
+            title: string;
+            /** Xlsx Url */
+            xlsx_url: string;
+        };
+        /**
+         * CheckpointOut
+         * @description A signed checkpoint of the log: its size, running hash (root), time, key and Ed25519 signature.
+         */
+        CheckpointOut: {
+            /** Key Id */
+            key_id: string;
+            /** Root */
+            root: string;
+            /** Service */
+            service: string;
+            /** Signature */
+            signature: string;
+            /** Size */
+            size: number;
+            /** Time */
+            time: string;
+        };
+        /**
+         * CheckpointPageOut
+         * @description A page of checkpoints; `next_cursor` is the last size, to pass back as `after`.
+         */
+        CheckpointPageOut: {
+            /** Items */
+            items: components["schemas"]["CheckpointOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * DeadLetterOut
+         * @description A message a consumer could not handle, with the error and where it came from.
+         */
+        DeadLetterOut: {
+            /** Consumer */
+            consumer: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string;
+            /** Event Id */
+            event_id: string | null;
+            /** Id */
+            id: number;
+            /** Origin */
+            origin: string;
+            /** Payload */
+            payload: string;
+            /** Type */
+            type: string | null;
+        };
+        /**
+         * DeliveryOut
+         * @description One notice to one recipient over one channel, with its attempts and last error.
+         */
+        DeliveryOut: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "email" | "webhook";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Id */
+            id: string;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Next Attempt At
+             * Format: date-time
+             */
+            next_attempt_at: string;
+            /** Notification Id */
+            notification_id: string | null;
+            /** Org Id */
+            org_id: string | null;
+            /** Recipient */
+            recipient: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "sending" | "delivered" | "failed";
+            /** Subject */
+            subject: string;
+            /** Target */
+            target: string;
+            /** Title */
+            title: string;
+            /** Trigger */
+            trigger: string;
+        };
+        /**
+         * DigestOut
+         * @description One recorded digest run.
+         */
+        DigestOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "weekly" | "monthly" | "half_year";
+            /**
+             * Origin
+             * @description schedule, manual or ranking
+             */
+            origin: string;
+            /** Period */
+            period: string;
+            /** Recipients */
+            recipients: number;
+            /** Run Key */
+            run_key: string;
+        };
+        /**
+         * DigestRunOut
+         * @description A digest just run.
+         */
+        DigestRunOut: {
+            /** Digest Id */
+            digest_id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "weekly" | "monthly" | "half_year";
+            /** Origin */
+            origin: string;
+            /** Period */
+            period: string;
+            /** Recipients */
+            recipients: number;
+        };
+        /**
+         * ErrorBody
+         * @description The inside of the error shape: a stable code, a message and the details.
+         */
+        ErrorBody: {
+            /**
+             * Code
+             * @description 稳定的错误代码 (stable code), e.g. not_found, conflict, invalid
+             */
+            code: string;
+            /** Details */
+            details?: components["schemas"]["ErrorDetail"][];
+            /**
+             * Message
+             * @description 说明 (what went wrong)
+             */
+            message: string;
+        };
+        /**
+         * ErrorDetail
+         * @description One problem of a refused request: which field (or ledger row and column) and why.
+         * @example {
+         *       "field": "cursor",
+         *       "message": "not a cursor"
+         *     }
+         */
+        ErrorDetail: {
+            /**
+             * Column
+             * @description 台账导入时出错的列 (ledger import: the column)
+             */
+            column?: string | null;
+            /**
+             * Field
+             * @description 出错的字段 (the field, dotted for nested ones)
+             */
+            field?: string | null;
+            /**
+             * Message
+             * @description 为什么被拒绝 (why it was refused)
+             */
+            message: string;
+            /**
+             * Row
+             * @description 台账导入时出错的行 (ledger import: the row)
+             */
+            row?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ErrorOut
+         * @description The design's error shape: `{"error": {"code", "message", "details"}}`.
+         */
+        ErrorOut: {
+            error: components["schemas"]["ErrorBody"];
+        };
+        /** EventActorOut */
+        EventActorOut: {
+            /** Org */
+            org?: string | null;
+            /** Role */
+            role: string;
+            /** User */
+            user: string;
+        };
+        /**
+         * EventOut
+         * @description An event envelope exactly as it was sealed; its values are served unchanged so that hashes verify.
+         */
+        EventOut: {
+            actor: components["schemas"]["EventActorOut"];
+            /** Causation Id */
+            causation_id?: string | null;
+            /** Correlation Id */
+            correlation_id: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Hash */
+            hash: string;
+            /** Id */
+            id: string;
+            /** Prev Hash */
+            prev_hash: string;
+            /** Seq */
+            seq: number;
+            /** Source */
+            source: string;
+            /** Subject */
+            subject: string;
+            /**
+             * Time
+             * @description UTC, ISO 8601 with microseconds and Z (the canonical form)
+             */
+            time: string;
+            /** Type */
+            type: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
         };
         /** HalfYearIn */
         HalfYearIn: {
@@ -418,6 +714,89 @@ export interface components {
              * @description e.g. 2020-H1; default: the last half year that ended
              */
             period?: string | null;
+        };
+        /** HalfYearRowOut */
+        HalfYearRowOut: {
+            /** Assigned */
+            assigned: number;
+            /** Completed */
+            completed: number;
+            /** Org Id */
+            org_id: string;
+            /** Org Name */
+            org_name: string;
+            /** Overdue */
+            overdue: number;
+            /** Penalized */
+            penalized: number;
+            /** Rejected */
+            rejected: number;
+            /** Reopened */
+            reopened: number;
+            /** Signed Off */
+            signed_off: number;
+        };
+        /**
+         * HalfYearRunOut
+         * @description The half-year account (半年交账) just sent, with its table.
+         */
+        HalfYearRunOut: {
+            /** Digest Id */
+            digest_id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "weekly" | "monthly" | "half_year";
+            /** Origin */
+            origin: string;
+            /** Period */
+            period: string;
+            /** Recipients */
+            recipients: number;
+            /** Table */
+            table: components["schemas"]["HalfYearRowOut"][];
+        };
+        /** HealthOut */
+        HealthOut: {
+            /** Service */
+            service: string;
+            /**
+             * Status
+             * @constant
+             */
+            status: "ok";
+        };
+        /**
+         * InboxItemOut
+         * @description One notice in an inbox.
+         */
+        InboxItemOut: {
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Read At */
+            read_at: string | null;
+            /**
+             * Recipient
+             * @description an org id, or leader:<title>
+             */
+            recipient: string;
+            /** Subject */
+            subject: string;
+            /** Title */
+            title: string;
+            /**
+             * Type
+             * @description 触发类型 (the trigger)
+             */
+            type: string;
         };
         /** LeaderIn */
         LeaderIn: {
@@ -431,18 +810,154 @@ export interface components {
              */
             org_id?: string | null;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
+        /**
+         * LeaderOut
+         * @description An address-book entry: a leader's title as written in the ledger → office inbox and e-mails.
+         */
+        LeaderOut: {
+            /** Emails */
+            emails: string[];
+            /** Name */
+            name: string | null;
+            /** Org Id */
+            org_id: string | null;
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** LogItemOut */
+        LogItemOut: {
+            event: components["schemas"]["EventOut"];
+            /** Log Hash */
+            log_hash: string | null;
+            /** Position */
+            position: number;
+        };
+        /**
+         * LogPageOut
+         * @description A page of the log; `next_cursor` is the last position, to pass back as `after`.
+         */
+        LogPageOut: {
+            /** Items */
+            items: components["schemas"]["LogItemOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** Page[AddressesOut] */
+        Page_AddressesOut_: {
+            /** Items */
+            items: components["schemas"]["AddressesOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[BulletinOut] */
+        Page_BulletinOut_: {
+            /** Items */
+            items: components["schemas"]["BulletinOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[DeadLetterOut] */
+        Page_DeadLetterOut_: {
+            /** Items */
+            items: components["schemas"]["DeadLetterOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[DeliveryOut] */
+        Page_DeliveryOut_: {
+            /** Items */
+            items: components["schemas"]["DeliveryOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[DigestOut] */
+        Page_DigestOut_: {
+            /** Items */
+            items: components["schemas"]["DigestOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[InboxItemOut] */
+        Page_InboxItemOut_: {
+            /** Items */
+            items: components["schemas"]["InboxItemOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[LeaderOut] */
+        Page_LeaderOut_: {
+            /** Items */
+            items: components["schemas"]["LeaderOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[WebhookOut] */
+        Page_WebhookOut_: {
+            /** Items */
+            items: components["schemas"]["WebhookOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** PublicKeyOut */
+        PublicKeyOut: {
+            /** Algorithm */
+            algorithm: string;
+            /** Key Id */
+            key_id: string;
+            /**
+             * Public Key
+             * @description base64 of the raw public key
+             */
+            public_key: string;
+            /** Service */
+            service: string;
+        };
+        /**
+         * ReadyOut
+         * @description Whether the database, the bus and the relay work; 503 with the same shape when not.
+         */
+        ReadyOut: {
+            /**
+             * Checks
+             * @description 每项检查的结果 (each check: ok, or why not)
+             */
+            checks: {
+                [key: string]: string;
+            };
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ready" | "not_ready";
         };
         /** WebhookIn */
         WebhookIn: {
@@ -452,6 +967,27 @@ export interface components {
             org_id: string;
             /** Secret */
             secret: string;
+            /** Url */
+            url: string;
+        };
+        /**
+         * WebhookOut
+         * @description A subscription (its secret is never shown).
+         */
+        WebhookOut: {
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Event Types */
+            event_types: string[];
+            /** Id */
+            id: string;
+            /** Org Id */
+            org_id: string;
             /** Url */
             url: string;
         };
@@ -487,9 +1023,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: string;
-                    };
+                    "application/json": components["schemas"]["HealthOut"];
                 };
             };
         };
@@ -503,13 +1037,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Prometheus 文本格式 (text exposition format) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/plain; version=1.0.0; charset=utf-8": string;
                 };
             };
         };
@@ -529,14 +1063,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ReadyOut"];
+                };
+            };
+            /** @description 未就绪 (not ready: which check failed) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadyOut"];
                 };
             };
         };
     };
     list_leaders_v1_address_book_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -549,9 +1095,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_LeaderOut_"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -577,18 +1148,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LeaderOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -611,13 +1207,40 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -641,18 +1264,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_BulletinOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -674,18 +1304,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BulletinOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -701,22 +1347,40 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 通报 HTML (as an attachment) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/html": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -732,22 +1396,40 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 通报 XLSX, 中文表头 (Chinese headers) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -773,18 +1455,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["CheckpointPageOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -806,18 +1513,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["PublicKeyOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -826,6 +1540,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -839,18 +1554,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_DeadLetterOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -875,18 +1606,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_DeliveryOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -910,18 +1648,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_DigestOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -945,18 +1690,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["HalfYearRunOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -980,18 +1750,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DigestRunOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1019,18 +1814,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_InboxItemOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1052,18 +1863,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["InboxItemOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1089,25 +1916,53 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LogPageOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
     };
     list_addresses_v1_recipients_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1120,9 +1975,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_AddressesOut_"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1148,25 +2028,53 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AddressesOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
     };
     list_webhooks_v1_webhooks_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1179,9 +2087,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_WebhookOut_"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1205,18 +2129,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["WebhookOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1239,13 +2188,40 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };

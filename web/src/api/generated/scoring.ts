@@ -182,7 +182,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Monitoring readings, oldest observation first (any signed-in role) */
+        get: operations["list_readings_v1_readings_get"];
         put?: never;
         /** Record monitoring readings, one or a list (system, admin) */
         post: operations["post_readings_v1_readings_post"];
@@ -199,7 +200,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The schemes and their newest versions */
+        /** The schemes and their newest versions (a short catalogue: one page) */
         get: operations["list_schemes_v1_schemes_get"];
         put?: never;
         post?: never;
@@ -248,10 +249,356 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /**
+         * CheckpointOut
+         * @description A signed checkpoint of the log: its size, running hash (root), time, key and Ed25519 signature.
+         */
+        CheckpointOut: {
+            /** Key Id */
+            key_id: string;
+            /** Root */
+            root: string;
+            /** Service */
+            service: string;
+            /** Signature */
+            signature: string;
+            /** Size */
+            size: number;
+            /** Time */
+            time: string;
+        };
+        /**
+         * CheckpointPageOut
+         * @description A page of checkpoints; `next_cursor` is the last size, to pass back as `after`.
+         */
+        CheckpointPageOut: {
+            /** Items */
+            items: components["schemas"]["CheckpointOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** CompletionOut */
+        CompletionOut: {
+            /** Assigned */
+            assigned: number;
+            /** Denominator */
+            denominator: number;
+            /** Formula */
+            formula: string;
+            /** Numerator */
+            numerator: number;
+            /** Score */
+            score: number;
+            /** Signed Off Or Filed */
+            signed_off_or_filed: number;
+            /** Weight */
+            weight: number;
+        };
+        /** ComponentsOut */
+        ComponentsOut: {
+            completion: components["schemas"]["CompletionOut"];
+            environment: components["schemas"]["EnvironmentOut"];
+            on_time_closure: components["schemas"]["OnTimeOut"];
+            quality: components["schemas"]["QualityOut"];
+        };
+        /**
+         * DeadLetterOut
+         * @description A message a consumer could not handle, with the error and where it came from.
+         */
+        DeadLetterOut: {
+            /** Consumer */
+            consumer: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string;
+            /** Event Id */
+            event_id: string | null;
+            /** Id */
+            id: number;
+            /** Origin */
+            origin: string;
+            /** Payload */
+            payload: string;
+            /** Type */
+            type: string | null;
+        };
+        /** EnvironmentOut */
+        EnvironmentOut: {
+            /** Denominator */
+            denominator: number;
+            /** Formula */
+            formula: string;
+            /** Numerator */
+            numerator: number;
+            /** Score */
+            score: number;
+            /** Targets */
+            targets: components["schemas"]["TargetScoreOut"][];
+            /** Weight */
+            weight: number;
+        };
+        /**
+         * ErrorBody
+         * @description The inside of the error shape: a stable code, a message and the details.
+         */
+        ErrorBody: {
+            /**
+             * Code
+             * @description 稳定的错误代码 (stable code), e.g. not_found, conflict, invalid
+             */
+            code: string;
+            /** Details */
+            details?: components["schemas"]["ErrorDetail"][];
+            /**
+             * Message
+             * @description 说明 (what went wrong)
+             */
+            message: string;
+        };
+        /**
+         * ErrorDetail
+         * @description One problem of a refused request: which field (or ledger row and column) and why.
+         * @example {
+         *       "field": "cursor",
+         *       "message": "not a cursor"
+         *     }
+         */
+        ErrorDetail: {
+            /**
+             * Column
+             * @description 台账导入时出错的列 (ledger import: the column)
+             */
+            column?: string | null;
+            /**
+             * Field
+             * @description 出错的字段 (the field, dotted for nested ones)
+             */
+            field?: string | null;
+            /**
+             * Message
+             * @description 为什么被拒绝 (why it was refused)
+             */
+            message: string;
+            /**
+             * Row
+             * @description 台账导入时出错的行 (ledger import: the row)
+             */
+            row?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ErrorOut
+         * @description The design's error shape: `{"error": {"code", "message", "details"}}`.
+         */
+        ErrorOut: {
+            error: components["schemas"]["ErrorBody"];
+        };
+        /** EventActorOut */
+        EventActorOut: {
+            /** Org */
+            org?: string | null;
+            /** Role */
+            role: string;
+            /** User */
+            user: string;
+        };
+        /**
+         * EventOut
+         * @description An event envelope exactly as it was sealed; its values are served unchanged so that hashes verify.
+         */
+        EventOut: {
+            actor: components["schemas"]["EventActorOut"];
+            /** Causation Id */
+            causation_id?: string | null;
+            /** Correlation Id */
+            correlation_id: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Hash */
+            hash: string;
+            /** Id */
+            id: string;
+            /** Prev Hash */
+            prev_hash: string;
+            /** Seq */
+            seq: number;
+            /** Source */
+            source: string;
+            /** Subject */
+            subject: string;
+            /**
+             * Time
+             * @description UTC, ISO 8601 with microseconds and Z (the canonical form)
+             */
+            time: string;
+            /** Type */
+            type: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** FactTargetOut */
+        FactTargetOut: {
+            /** Indicator */
+            indicator: string;
+            /** Op */
+            op: string;
+            /** Value */
+            value: number;
+        };
+        /** HealthOut */
+        HealthOut: {
+            /** Service */
+            service: string;
+            /**
+             * Status
+             * @constant
+             */
+            status: "ok";
+        };
+        /**
+         * IssueFactOut
+         * @description What scoring has recorded of an issue: its state after every event consumed.
+         */
+        IssueFactOut: {
+            /** Deadline */
+            deadline: string | null;
+            /** Events */
+            events: number;
+            /** Id */
+            id: string;
+            /** Registered At */
+            registered_at: string | null;
+            /** Responsible Org Id */
+            responsible_org_id: string | null;
+            /** Signed Off At */
+            signed_off_at: string | null;
+            /** Status */
+            status: string | null;
+            target: components["schemas"]["FactTargetOut"] | null;
+        };
+        /** LogItemOut */
+        LogItemOut: {
+            event: components["schemas"]["EventOut"];
+            /** Log Hash */
+            log_hash: string | null;
+            /** Position */
+            position: number;
+        };
+        /**
+         * LogPageOut
+         * @description A page of the log; `next_cursor` is the last position, to pass back as `after`.
+         */
+        LogPageOut: {
+            /** Items */
+            items: components["schemas"]["LogItemOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** OnTimeOut */
+        OnTimeOut: {
+            /** Denominator */
+            denominator: number;
+            /** Due */
+            due: number;
+            /** Formula */
+            formula: string;
+            /** Numerator */
+            numerator: number;
+            /** Score */
+            score: number;
+            /** Signed Off By Deadline */
+            signed_off_by_deadline: number;
+            /** Weight */
+            weight: number;
+        };
+        /** Page[DeadLetterOut] */
+        Page_DeadLetterOut_: {
+            /** Items */
+            items: components["schemas"]["DeadLetterOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[RankingOut] */
+        Page_RankingOut_: {
+            /** Items */
+            items: components["schemas"]["RankingOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[ReadingOut] */
+        Page_ReadingOut_: {
+            /** Items */
+            items: components["schemas"]["ReadingOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[SchemeOut] */
+        Page_SchemeOut_: {
+            /** Items */
+            items: components["schemas"]["SchemeOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** PenaltyOut */
+        PenaltyOut: {
+            /** Amount */
+            amount: number;
+            /** Currency */
+            currency: string;
+            /** Note */
+            note: string | null;
+        };
+        /** PublicKeyOut */
+        PublicKeyOut: {
+            /** Algorithm */
+            algorithm: string;
+            /** Key Id */
+            key_id: string;
+            /**
+             * Public Key
+             * @description base64 of the raw public key
+             */
+            public_key: string;
+            /** Service */
+            service: string;
+        };
+        /** QualityOut */
+        QualityOut: {
+            /** Denominator */
+            denominator: number;
+            /** Formula */
+            formula: string;
+            /** Numerator */
+            numerator: number;
+            /** Rejected */
+            rejected: number;
+            /** Reopened */
+            reopened: number;
+            /** Score */
+            score: number;
+            /** Weight */
+            weight: number;
         };
         /** RankingIn */
         RankingIn: {
@@ -267,6 +614,70 @@ export interface components {
             /** Scheme Version */
             scheme_version?: number | null;
         };
+        /**
+         * RankingOut
+         * @description A published (frozen) ranking; a correction supersedes it.
+         */
+        RankingOut: {
+            /**
+             * As Of
+             * Format: date-time
+             */
+            as_of: string;
+            /** Bottom Named */
+            bottom_named: string[];
+            /** Correction */
+            correction: boolean;
+            /** Generation */
+            generation: number;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Penalized */
+            penalized: string[];
+            /** Period */
+            period: string;
+            /**
+             * Published At
+             * Format: date-time
+             */
+            published_at: string;
+            /** Published By */
+            published_by: string;
+            /** Rows */
+            rows: components["schemas"]["RankingRowOut"][];
+            /** Scheme Id */
+            scheme_id: string;
+            /** Scheme Version */
+            scheme_version: number;
+            /** Superseded By */
+            superseded_by: string | null;
+            /** Supersedes */
+            supersedes: string | null;
+        };
+        /** RankingRowOut */
+        RankingRowOut: {
+            components: components["schemas"]["ComponentsOut"];
+            /**
+             * Named
+             * @description 是否通报 (named among the bottom)
+             */
+            named: boolean;
+            /** Org Id */
+            org_id: string;
+            /** Org Name */
+            org_name: string;
+            /** Overdue */
+            overdue: number;
+            penalty: components["schemas"]["PenaltyOut"] | null;
+            /** Rank */
+            rank: number;
+            /** Score */
+            score: number;
+            /** Zone Type */
+            zone_type: string;
+        };
         /** ReadingIn */
         ReadingIn: {
             /** Indicator */
@@ -281,18 +692,151 @@ export interface components {
             /** Value */
             value: number;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
+        /** ReadingOut */
+        ReadingOut: {
+            /** Id */
+            id: string;
+            /** Indicator */
+            indicator: string;
+            /**
+             * Observed At
+             * Format: date-time
+             */
+            observed_at: string;
+            /** Org Id */
+            org_id: string;
+            /**
+             * Recorded At
+             * Format: date-time
+             */
+            recorded_at: string;
+            /** Value */
+            value: number;
+        };
+        /**
+         * ReadyOut
+         * @description Whether the database, the bus and the relay work; 503 with the same shape when not.
+         */
+        ReadyOut: {
+            /**
+             * Checks
+             * @description 每项检查的结果 (each check: ok, or why not)
+             */
+            checks: {
+                [key: string]: string;
+            };
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ready" | "not_ready";
+        };
+        /**
+         * SchemeOut
+         * @description One version of a scheme and the versions that exist.
+         */
+        SchemeOut: {
+            /** Bottom Named */
+            bottom_named: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Id */
+            id: string;
+            /** Penalized */
+            penalized: number;
+            penalty: components["schemas"]["PenaltyOut"] | null;
+            /** Version */
+            version: number;
+            /** Versions */
+            versions: number[];
+            /** Weights */
+            weights: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+        };
+        /**
+         * ScoreRowOut
+         * @description One assessee's score, rank and components.
+         */
+        ScoreRowOut: {
+            components: components["schemas"]["ComponentsOut"];
+            /** Org Id */
+            org_id: string;
+            /** Org Name */
+            org_name: string;
+            /** Overdue */
+            overdue: number;
+            /** Rank */
+            rank: number;
+            /** Score */
+            score: number;
+            /** Zone Type */
+            zone_type: string;
+        };
+        /**
+         * ScoresOut
+         * @description The ranked scores of a period (all assessees of the kind; never more than one page).
+         */
+        ScoresOut: {
+            /**
+             * As Of
+             * Format: date-time
+             */
+            as_of: string;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Items */
+            items: components["schemas"]["ScoreRowOut"][];
+            /** Kind */
+            kind: string;
+            /** Next Cursor */
+            next_cursor?: null;
+            /** Period */
+            period: string;
+            /** Scheme Id */
+            scheme_id: string;
+            /** Scheme Version */
+            scheme_version: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+        };
+        /**
+         * TargetOp
+         * @enum {string}
+         */
+        TargetOp: "<=" | ">=" | "==";
+        /** TargetScoreOut */
+        TargetScoreOut: {
+            /** Attainment */
+            attainment: number | null;
+            /** Included */
+            included: boolean;
+            /** Indicator */
+            indicator: string;
+            /** Issue Id */
+            issue_id: string;
+            /** Met */
+            met: boolean | null;
+            /** Observed At */
+            observed_at: string | null;
+            op: components["schemas"]["TargetOp"];
+            /** Reading */
+            reading: number | null;
+            /** Target */
+            target: number;
         };
     };
     responses: never;
@@ -318,9 +862,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: string;
-                    };
+                    "application/json": components["schemas"]["HealthOut"];
                 };
             };
         };
@@ -334,13 +876,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Prometheus 文本格式 (text exposition format) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/plain; version=1.0.0; charset=utf-8": string;
                 };
             };
         };
@@ -360,7 +902,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ReadyOut"];
+                };
+            };
+            /** @description 未就绪 (not ready: which check failed) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadyOut"];
                 };
             };
         };
@@ -386,18 +937,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["CheckpointPageOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -419,18 +995,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["PublicKeyOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -439,6 +1022,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -452,18 +1036,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_DeadLetterOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -485,18 +1085,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["IssueFactOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -522,18 +1138,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LogPageOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -561,18 +1202,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_RankingOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -596,18 +1244,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RankingOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -629,18 +1320,81 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RankingOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_readings_v1_readings_get: {
+        parameters: {
+            query?: {
+                org_id?: string | null;
+                indicator?: string | null;
+                /** @description observed at or after (with zone) */
+                from?: string | null;
+                /** @description observed before (with zone) */
+                to?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ReadingOut_"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -664,18 +1418,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_ReadingOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -695,9 +1474,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_SchemeOut_"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -721,18 +1516,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SchemeOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -749,7 +1560,38 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    [key: string]: unknown;
+                    /**
+                     * Bottom Named
+                     * @description 通报排名靠后的个数 (how many of the bottom are named)
+                     * @default 3
+                     */
+                    bottom_named?: number;
+                    /**
+                     * Penalized
+                     * @description 经济处罚的个数 (how many of the last are penalised)
+                     * @default 1
+                     */
+                    penalized?: number;
+                    penalty?: {
+                        /** Amount */
+                        amount: number;
+                        /**
+                         * Currency
+                         * @description ISO 4217, e.g. CNY
+                         */
+                        currency: string;
+                        /** Note */
+                        note?: string | null;
+                    } | null;
+                    /**
+                     * Weights
+                     * @description 每类功能区各项权重,和为 1 (per zone type, the weight of each component; they sum to 1)
+                     */
+                    weights: {
+                        [key: string]: {
+                            [key: string]: number;
+                        };
+                    };
                 };
             };
         };
@@ -760,18 +1602,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SchemeOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -797,18 +1682,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScoresOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };

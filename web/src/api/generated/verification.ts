@@ -266,6 +266,134 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** CaptureFactsOut */
+        CaptureFactsOut: {
+            /** Captured At */
+            captured_at: string | null;
+            /** Latitude */
+            latitude: number | null;
+            /** Longitude */
+            longitude: number | null;
+        };
+        /**
+         * CaptureOut
+         * @description What the client said of the capture, and what the file itself says (EXIF), side by side.
+         */
+        CaptureOut: {
+            client: components["schemas"]["CaptureFactsOut"];
+            exif: components["schemas"]["CaptureFactsOut"];
+        };
+        /**
+         * CheckpointOut
+         * @description A signed checkpoint of the log: its size, running hash (root), time, key and Ed25519 signature.
+         */
+        CheckpointOut: {
+            /** Key Id */
+            key_id: string;
+            /** Root */
+            root: string;
+            /** Service */
+            service: string;
+            /** Signature */
+            signature: string;
+            /** Size */
+            size: number;
+            /** Time */
+            time: string;
+        };
+        /**
+         * CheckpointPageOut
+         * @description A page of checkpoints; `next_cursor` is the last size, to pass back as `after`.
+         */
+        CheckpointPageOut: {
+            /** Items */
+            items: components["schemas"]["CheckpointOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * ClosureDecidedOut
+         * @description An application and the decision just taken.
+         */
+        ClosureDecidedOut: {
+            /** Attempt */
+            attempt: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Decided At */
+            decided_at: string | null;
+            decision: components["schemas"]["DecisionOut"];
+            /** Evidence Ids */
+            evidence_ids: string[];
+            /** Filed At */
+            filed_at: string | null;
+            /** Filed By */
+            filed_by: string | null;
+            /** Id */
+            id: string;
+            /** Issue Id */
+            issue_id: string;
+            /** Responsible Org Id */
+            responsible_org_id: string;
+            /** Resubmissions */
+            resubmissions: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "open" | "accepted" | "rejected" | "filed";
+            /** Summary */
+            summary: string;
+            /** Supervising Org Id */
+            supervising_org_id: string;
+        };
+        /**
+         * ClosureDetailOut
+         * @description An application with every decision taken on it.
+         */
+        ClosureDetailOut: {
+            /** Attempt */
+            attempt: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decisions */
+            decisions: components["schemas"]["DecisionOut"][];
+            /** Evidence Ids */
+            evidence_ids: string[];
+            /** Filed At */
+            filed_at: string | null;
+            /** Filed By */
+            filed_by: string | null;
+            /** Id */
+            id: string;
+            /** Issue Id */
+            issue_id: string;
+            /** Responsible Org Id */
+            responsible_org_id: string;
+            /** Resubmissions */
+            resubmissions: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "open" | "accepted" | "rejected" | "filed";
+            /** Summary */
+            summary: string;
+            /** Supervising Org Id */
+            supervising_org_id: string;
+        };
         /** ClosureIn */
         ClosureIn: {
             /** Evidence Ids */
@@ -274,6 +402,80 @@ export interface components {
             issue_id: string;
             /** Summary */
             summary: string;
+        };
+        /**
+         * ClosureOut
+         * @description An application for sign-off (申请销号) and where it stands.
+         */
+        ClosureOut: {
+            /** Attempt */
+            attempt: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Evidence Ids */
+            evidence_ids: string[];
+            /** Filed At */
+            filed_at: string | null;
+            /** Filed By */
+            filed_by: string | null;
+            /** Id */
+            id: string;
+            /** Issue Id */
+            issue_id: string;
+            /** Responsible Org Id */
+            responsible_org_id: string;
+            /** Resubmissions */
+            resubmissions: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "open" | "accepted" | "rejected" | "filed";
+            /** Summary */
+            summary: string;
+            /** Supervising Org Id */
+            supervising_org_id: string;
+        };
+        /**
+         * DeadLetterOut
+         * @description A message a consumer could not handle, with the error and where it came from.
+         */
+        DeadLetterOut: {
+            /** Consumer */
+            consumer: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string;
+            /** Event Id */
+            event_id: string | null;
+            /** Id */
+            id: number;
+            /** Origin */
+            origin: string;
+            /** Payload */
+            payload: string;
+            /** Type */
+            type: string | null;
+        };
+        /** DecisionEvidenceOut */
+        DecisionEvidenceOut: {
+            /** Id */
+            id: string;
+            /** On Site */
+            on_site: boolean;
+            /** Sha256 */
+            sha256: string;
         };
         /** DecisionIn */
         DecisionIn: {
@@ -293,16 +495,334 @@ export interface components {
             opinion?: string | null;
             reason_code?: components["schemas"]["RejectReason"] | null;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /**
+         * DecisionOut
+         * @description A supervisor's decision, with the evidence hashes as they were at the time.
+         */
+        DecisionOut: {
+            /**
+             * Decided At
+             * Format: date-time
+             */
+            decided_at: string;
+            /** Decided By */
+            decided_by: string;
+            /** Decided Org */
+            decided_org: string | null;
+            /**
+             * Decision
+             * @enum {string}
+             */
+            decision: "accept" | "reject";
+            /** Evidence */
+            evidence: components["schemas"]["DecisionEvidenceOut"][];
+            /** Inspected On */
+            inspected_on: string | null;
+            /** Opinion */
+            opinion: string | null;
+            reason_code: components["schemas"]["RejectReason"] | null;
+        };
+        /**
+         * ErrorBody
+         * @description The inside of the error shape: a stable code, a message and the details.
+         */
+        ErrorBody: {
+            /**
+             * Code
+             * @description 稳定的错误代码 (stable code), e.g. not_found, conflict, invalid
+             */
+            code: string;
+            /** Details */
+            details?: components["schemas"]["ErrorDetail"][];
+            /**
+             * Message
+             * @description 说明 (what went wrong)
+             */
+            message: string;
+        };
+        /**
+         * ErrorDetail
+         * @description One problem of a refused request: which field (or ledger row and column) and why.
+         * @example {
+         *       "field": "cursor",
+         *       "message": "not a cursor"
+         *     }
+         */
+        ErrorDetail: {
+            /**
+             * Column
+             * @description 台账导入时出错的列 (ledger import: the column)
+             */
+            column?: string | null;
+            /**
+             * Field
+             * @description 出错的字段 (the field, dotted for nested ones)
+             */
+            field?: string | null;
+            /**
+             * Message
+             * @description 为什么被拒绝 (why it was refused)
+             */
+            message: string;
+            /**
+             * Row
+             * @description 台账导入时出错的行 (ledger import: the row)
+             */
+            row?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ErrorOut
+         * @description The design's error shape: `{"error": {"code", "message", "details"}}`.
+         */
+        ErrorOut: {
+            error: components["schemas"]["ErrorBody"];
+        };
+        /** EventActorOut */
+        EventActorOut: {
+            /** Org */
+            org?: string | null;
+            /** Role */
+            role: string;
+            /** User */
+            user: string;
+        };
+        /**
+         * EventOut
+         * @description An event envelope exactly as it was sealed; its values are served unchanged so that hashes verify.
+         */
+        EventOut: {
+            actor: components["schemas"]["EventActorOut"];
+            /** Causation Id */
+            causation_id?: string | null;
+            /** Correlation Id */
+            correlation_id: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Hash */
+            hash: string;
+            /** Id */
+            id: string;
+            /** Prev Hash */
+            prev_hash: string;
+            /** Seq */
+            seq: number;
+            /** Source */
+            source: string;
+            /** Subject */
+            subject: string;
+            /**
+             * Time
+             * @description UTC, ISO 8601 with microseconds and Z (the canonical form)
+             */
+            time: string;
+            /** Type */
+            type: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * EvidenceKind
+         * @enum {string}
+         */
+        EvidenceKind: "photo" | "document" | "monitoring";
+        /**
+         * EvidenceOut
+         * @description One evidence file's record: its content address, the client's and the file's capture data, its flags.
+         */
+        EvidenceOut: {
+            capture: components["schemas"]["CaptureOut"];
+            /** Captured At */
+            captured_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Filename */
+            filename: string | null;
+            /** Flag Details */
+            flag_details: components["schemas"]["FlagOut"][];
+            /** Flags */
+            flags: string[];
+            /** Id */
+            id: string;
+            /** Issue Id */
+            issue_id: string;
+            kind: components["schemas"]["EvidenceKind"];
+            /** Latitude */
+            latitude: number | null;
+            /** Longitude */
+            longitude: number | null;
+            /**
+             * Media Type
+             * @description 由内容判定的类型 (sniffed from the content)
+             */
+            media_type: string;
+            /** Note */
+            note: string | null;
+            /** Org Id */
+            org_id: string | null;
+            /** Sha256 */
+            sha256: string;
+            /** Size */
+            size: number;
+            /** Uploaded By */
+            uploaded_by: string;
+        };
+        /**
+         * FlagOut
+         * @description Why an integrity flag was raised (reused photo, taken before the issue existed, far from the site).
+         */
+        FlagOut: {
+            /** Flag */
+            flag: string;
+            /** Message */
+            message: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** HealthOut */
+        HealthOut: {
+            /** Service */
+            service: string;
+            /**
+             * Status
+             * @constant
+             */
+            status: "ok";
+        };
+        /** LogItemOut */
+        LogItemOut: {
+            event: components["schemas"]["EventOut"];
+            /** Log Hash */
+            log_hash: string | null;
+            /** Position */
+            position: number;
+        };
+        /**
+         * LogPageOut
+         * @description A page of the log; `next_cursor` is the last position, to pass back as `after`.
+         */
+        LogPageOut: {
+            /** Items */
+            items: components["schemas"]["LogItemOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** Page[ClosureOut] */
+        Page_ClosureOut_: {
+            /** Items */
+            items: components["schemas"]["ClosureOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[DeadLetterOut] */
+        Page_DeadLetterOut_: {
+            /** Items */
+            items: components["schemas"]["DeadLetterOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[EvidenceOut] */
+        Page_EvidenceOut_: {
+            /** Items */
+            items: components["schemas"]["EvidenceOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[ReopeningOut] */
+        Page_ReopeningOut_: {
+            /** Items */
+            items: components["schemas"]["ReopeningOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
+        /** PublicKeyOut */
+        PublicKeyOut: {
+            /** Algorithm */
+            algorithm: string;
+            /** Key Id */
+            key_id: string;
+            /**
+             * Public Key
+             * @description base64 of the raw public key
+             */
+            public_key: string;
+            /** Service */
+            service: string;
+        };
+        /**
+         * ReadyOut
+         * @description Whether the database, the bus and the relay work; 503 with the same shape when not.
+         */
+        ReadyOut: {
+            /**
+             * Checks
+             * @description 每项检查的结果 (each check: ok, or why not)
+             */
+            checks: {
+                [key: string]: string;
+            };
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ready" | "not_ready";
         };
         /**
          * RejectReason
          * @enum {string}
          */
         RejectReason: "insufficient_evidence" | "target_not_met" | "superficial" | "other";
+        /**
+         * ReopenedOut
+         * @description The rebound just recorded and how many the issue has had.
+         */
+        ReopenedOut: {
+            /** Closure Id */
+            closure_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Evidence Ids */
+            evidence_ids: string[];
+            /** From Status */
+            from_status: string;
+            /** Id */
+            id: string;
+            /** Issue Id */
+            issue_id: string;
+            /** Number */
+            number: number;
+            /** Reason */
+            reason: string;
+            /** Reopened By */
+            reopened_by: string;
+            /** Reopened Org */
+            reopened_org: string | null;
+            /** Reopenings */
+            reopenings: number;
+        };
         /** ReopeningIn */
         ReopeningIn: {
             /**
@@ -315,18 +835,34 @@ export interface components {
             /** Reason */
             reason: string;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
+        /**
+         * ReopeningOut
+         * @description A rebound (反弹): a signed-off or filed issue sent back to in_progress.
+         */
+        ReopeningOut: {
+            /** Closure Id */
+            closure_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Evidence Ids */
+            evidence_ids: string[];
+            /** From Status */
+            from_status: string;
+            /** Id */
+            id: string;
+            /** Issue Id */
+            issue_id: string;
+            /** Number */
+            number: number;
+            /** Reason */
+            reason: string;
+            /** Reopened By */
+            reopened_by: string;
+            /** Reopened Org */
+            reopened_org: string | null;
         };
     };
     responses: never;
@@ -352,9 +888,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: string;
-                    };
+                    "application/json": components["schemas"]["HealthOut"];
                 };
             };
         };
@@ -368,13 +902,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Prometheus 文本格式 (text exposition format) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/plain; version=1.0.0; charset=utf-8": string;
                 };
             };
         };
@@ -394,7 +928,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ReadyOut"];
+                };
+            };
+            /** @description 未就绪 (not ready: which check failed) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadyOut"];
                 };
             };
         };
@@ -420,18 +963,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["CheckpointPageOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -453,18 +1021,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["PublicKeyOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -491,18 +1066,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_ClosureOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -526,18 +1117,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ClosureOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -559,18 +1193,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ClosureDetailOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -596,18 +1255,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ClosureDecidedOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -629,18 +1331,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ClosureOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -649,6 +1394,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -662,18 +1408,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_DeadLetterOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -697,18 +1459,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_EvidenceOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -725,7 +1512,10 @@ export interface operations {
                 "multipart/form-data": {
                     /** Format: date-time */
                     captured_at?: string;
-                    /** Format: binary */
+                    /**
+                     * Format: binary
+                     * @description 证据文件 (JPEG, PNG, WebP, PDF, XLSX, DOCX or CSV; the type is read from the content)
+                     */
                     file: string;
                     issue_id: string;
                     /** @enum {string} */
@@ -745,9 +1535,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["EvidenceOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 内容过大 (payload too large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不支持的内容类型 (unsupported media type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -769,18 +1611,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["EvidenceOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -796,22 +1663,55 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 证据文件,仅供下载 (the stored file, as an attachment, with its sniffed type) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/pdf": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                    "image/webp": string;
+                    "text/csv": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -837,18 +1737,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LogPageOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -857,6 +1782,8 @@ export interface operations {
         parameters: {
             query: {
                 issue_id: string;
+                limit?: number;
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -870,18 +1797,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_ReopeningOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -905,18 +1857,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ReopenedOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
