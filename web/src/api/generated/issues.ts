@@ -679,11 +679,8 @@ export interface components {
             category: string;
             /** Code */
             code: string;
-            /**
-             * Cooperating Org Ids
-             * @default []
-             */
-            cooperating_org_ids: string[];
+            /** Cooperating Org Ids */
+            cooperating_org_ids?: string[];
             /**
              * Deadline
              * Format: date

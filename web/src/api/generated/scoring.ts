@@ -55,6 +55,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/calendar/working-days/after": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The n-th working day after a day (e.g. an appeal window) */
+        get: operations["working_days_after_v1_calendar_working_days_after_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/calendar/{year}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A year of the working-day calendar: holidays and make-up working days */
+        get: operations["read_calendar_year_v1_calendar__year__get"];
+        /** Set a year of the working-day calendar, replacing it (admin) */
+        put: operations["put_calendar_year_v1_calendar__year__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/checkpoints/{name}": {
         parameters: {
             query?: never;
@@ -249,6 +284,48 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * CalendarYearIn
+         * @description A whole year's arrangement as the State Council published it (国务院办公厅关于部分节假日安排的通知).
+         */
+        CalendarYearIn: {
+            /**
+             * Holidays
+             * @description every day off of the public holidays, weekends inside them included
+             */
+            holidays: string[];
+            /**
+             * Source
+             * @description where the table comes from, e.g. 国办发明电〔2019〕16号
+             */
+            source: string;
+            /**
+             * Workdays
+             * @description Saturdays and Sundays worked (调休上班)
+             */
+            workdays: string[];
+        };
+        /**
+         * CalendarYearOut
+         * @description A year of the calendar and how many working days it has.
+         */
+        CalendarYearOut: {
+            /** Holidays */
+            holidays: string[];
+            /** Source */
+            source: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Workdays */
+            workdays: string[];
+            /** Working Days */
+            working_days: number;
+            /** Year */
+            year: number;
+        };
         /**
          * CheckpointOut
          * @description A signed checkpoint of the log: its size, running hash (root), time, key and Ed25519 signature.
@@ -838,6 +915,24 @@ export interface components {
             /** Target */
             target: number;
         };
+        /**
+         * WorkingDaysOut
+         * @description The n-th working day after a day.
+         */
+        WorkingDaysOut: {
+            /** Days */
+            days: number;
+            /**
+             * Due
+             * Format: date
+             */
+            due: string;
+            /**
+             * Start
+             * Format: date
+             */
+            start: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -912,6 +1007,178 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReadyOut"];
+                };
+            };
+        };
+    };
+    working_days_after_v1_calendar_working_days_after_get: {
+        parameters: {
+            query: {
+                from: string;
+                days: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkingDaysOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    read_calendar_year_v1_calendar__year__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a calendar year, e.g. 2020 */
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarYearOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    put_calendar_year_v1_calendar__year__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a calendar year, e.g. 2020 */
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CalendarYearIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarYearOut"];
+                };
+            };
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
