@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OPTIONAL = {"host", "port", "system_token", "jwt_public_key", "jwt_algorithm", "poll_interval", "handler_attempts",
             "retry_backoff", "log_level", "log_json", "kafka_prefix",
             # service settings whose defaults suit every deployment (upload limits, schedule, delivery retries)
-            "max_upload_bytes", "far_from_site_metres", "reuse_phash_distance",
+            "max_upload_bytes", "max_image_pixels", "far_from_site_metres", "reuse_phash_distance",
             *(name for name in NotifySettings.model_fields if name.startswith("notify_")),
             # discovered from the issuer; cached for 10 minutes; only for providers that cannot emit the claims
             "oidc_jwks_url", "oidc_jwks_ttl", "oidc_user_map", "oidc_user_map_claim"}
