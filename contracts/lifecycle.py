@@ -118,6 +118,16 @@ def label_zh(status: str) -> str:
         return status
 
 
+#: An open issue overdue for more than this many whole days is escalated (逾期升级督办): notify tells the leader in
+#: charge, the cockpit lists it.
+ESCALATE_AFTER_DAYS = 15
+
+
+def is_escalated(overdue_days: int) -> bool:
+    """Overdue for more than ESCALATE_AFTER_DAYS whole days (the day after the deadline is overdue day 1)."""
+    return overdue_days > ESCALATE_AFTER_DAYS
+
+
 def as_data() -> dict[str, Any]:
     """The whole lifecycle as plain JSON-ready data (for the web app and the docs)."""
     return {
@@ -128,4 +138,5 @@ def as_data() -> dict[str, Any]:
                         for (a, src), dst in TRANSITIONS.items()],
         "closed": sorted(s.value for s in CLOSED),
         "event_actions": {t: a.value for t, a in EVENT_ACTIONS.items()},
+        "escalate_after_days": ESCALATE_AFTER_DAYS,
     }

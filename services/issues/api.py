@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.enums import IssueStatus
 from contracts.events.issues import OrgRegistered, RoundRegistered
+from contracts.lifecycle import ESCALATE_AFTER_DAYS
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, current_principal, require
 from runtime.clock import SHANGHAI
@@ -31,11 +32,13 @@ from services.issues.schemas import (
     IssueIn,
     IssueOut,
     IssuePatch,
+    IssueSummaryOut,
     ListFilters,
     OrgIn,
     OrgOut,
     ProgressIn,
     PublicIssueOut,
+    PublicSummaryOut,
     RoundIn,
     RoundOut,
     StartIn,
@@ -196,11 +199,14 @@ async def import_issues(request: Request, rt: RT, who: AdminP) -> ImportOut:
 def list_filters(status: IssueStatus | None = None, responsible_org_id: str | None = None,
                  supervising_org_id: str | None = None, region_id: str | None = None,
                  category: str | None = None, round_id: str | None = None, overdue: bool | None = None,
+                 escalated: Annotated[bool | None, Query(
+                     description="逾期升级: overdue more than the escalation days (contracts.lifecycle)")] = None,
                  q: Annotated[str | None, Query(min_length=1, max_length=200,
                                                  description="substring of the code or title")] = None) -> ListFilters:
     """The design's list filters, shared by the list and the export."""
     return ListFilters(status=status, responsible_org_id=responsible_org_id, supervising_org_id=supervising_org_id,
-                       region_id=region_id, category=category, round_id=round_id, overdue=overdue, q=q)
+                       region_id=region_id, category=category, round_id=round_id, overdue=overdue,
+                       escalated=escalated, q=q)
 
 
 Filters = Annotated[ListFilters, Depends(list_filters)]
@@ -217,6 +223,30 @@ async def list_issues(filters: Filters, rt: RT, who: Caller, limit: Annotated[in
                                             filters=filters.model_dump(), cursor=cursor, limit=limit,
                                             descending=sort.startswith("-"))
     return Page(items=[issue_out(i, today=today) for i in rows], next_cursor=nxt)
+
+
+SUMMARY_LIST = 10
+
+
+@router.get("/v1/issues/summary", tags=["issues"], responses=READ,
+            summary="The cockpit's figures (领导驾驶舱) over the issues the caller may see, filtered like the list")
+async def summarise_issues(filters: Filters, rt: RT, who: Caller) -> IssueSummaryOut:
+    """Counts by status, category and district, overdue, escalated and on-time figures, and the ten tasks longest
+    overdue and escalated: one request instead of reading every page of the list."""
+    today = _today(rt)
+    base = filters.model_dump()
+    async with rt.read() as session:
+        groups = await store.count_issues(session, visible_to=who.org, sees_all=who.sees_all, today=today,
+                                          filters=base)
+        late, _ = await store.page_issues(session, visible_to=who.org, sees_all=who.sees_all, today=today,
+                                          filters={**base, "overdue": True}, cursor=None, limit=SUMMARY_LIST)
+        long_late, _ = await store.page_issues(session, visible_to=who.org, sees_all=who.sees_all, today=today,
+                                               filters={**base, "escalated": True}, cursor=None, limit=SUMMARY_LIST)
+    counts = domain.counts_of(groups)
+    return IssueSummaryOut.model_validate({
+        **counts._asdict(), "today": today, "escalate_after_days": ESCALATE_AFTER_DAYS,
+        "most_overdue": [issue_out(i, today=today) for i in late],
+        "most_escalated": [issue_out(i, today=today) for i in long_late]})
 
 
 @router.get("/v1/issues/export", tags=["issues"], summary="The ledger (台账) as XLSX, filtered like the list",
@@ -346,6 +376,23 @@ async def decide_extension(issue_id: str, extension_id: str, body: DecisionIn, r
 
 
 # ---- the public view --------------------------------------------------------------------------------------
+
+@router.get("/v1/public/issues/summary", tags=["public"], responses=error_responses(422),
+            summary="The public counts (no token): findings by status, category and district")
+async def public_summary(rt: RT, category: Annotated[str | None, Query(max_length=64)] = None) -> PublicSummaryOut:
+    today = _today(rt)
+    async with rt.read() as session:
+        groups = await store.count_issues(session, visible_to=None, sees_all=True, today=today,
+                                          filters={"category": category})
+        names, _ = await store.names_by_id(session)
+    counts = domain.counts_of(groups)
+    closed = domain.closed_by_region(groups)
+    return PublicSummaryOut.model_validate({
+        "total": counts.total, "closed": counts.closed, "by_status": counts.by_status,
+        "by_category": counts.by_category,
+        "by_region": [{"region_id": r["region_id"], "region": names.get(r["region_id"]), "total": r["total"],
+                       "closed": closed.get(r["region_id"], 0)} for r in counts.by_region]})
+
 
 @router.get("/v1/public/issues", tags=["public"], summary="The public view (no token): what was found, how far it got",
             responses=error_responses(422))

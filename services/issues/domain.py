@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from contracts import lifecycle
@@ -116,3 +116,57 @@ def may_see(principal: Principal, *, responsible: str, cooperating: list[str], s
 def may_act_as_responsible(principal: Principal, *, responsible: str) -> bool:
     """Only the lead responsible org acts on an issue's rectification."""
     return principal.has("responsible") and principal.org == responsible
+
+
+class Counts(NamedTuple):
+    """The cockpit's counts of a set of issues (what GET /v1/issues/summary answers besides its two lists)."""
+
+    total: int
+    closed: int
+    overdue: int
+    escalated: int
+    due: int
+    due_closed: int
+    on_time_rate: float | None
+    by_status: dict[str, int]
+    by_category: dict[str, int]
+    by_region: list[dict[str, Any]]
+
+
+def counts_of(groups: Sequence[Mapping[Any, Any]]) -> Counts:
+    """Fold rows of (status, category, region_id, n, due, overdue, escalated) into the cockpit's figures.
+
+    The on-time rate (按期办结率) is the share of the tasks whose deadline has passed that are signed off or
+    filed, in per cent with one decimal, None when no deadline has passed yet."""
+    total = closed = overdue = escalated = due = due_closed = 0
+    by_status: dict[str, int] = {}
+    by_category: dict[str, int] = {}
+    regions: dict[str, list[int]] = {}
+    for g in groups:
+        n, g_due, g_late = int(g["n"]), int(g["due"] or 0), int(g["overdue"] or 0)
+        total += n
+        overdue += g_late
+        escalated += int(g["escalated"] or 0)
+        due += g_due
+        if lifecycle.is_closed(g["status"]):
+            closed += n
+            due_closed += g_due
+        by_status[g["status"]] = by_status.get(g["status"], 0) + n
+        by_category[g["category"]] = by_category.get(g["category"], 0) + n
+        if g["region_id"]:
+            r = regions.setdefault(g["region_id"], [0, 0])
+            r[0] += n
+            r[1] += g_late
+    rate = round(due_closed * 100 / due, 1) if due else None
+    by_region = [{"region_id": k, "total": v[0], "overdue": v[1]}
+                 for k, v in sorted(regions.items(), key=lambda kv: (-kv[1][0], kv[0]))]
+    return Counts(total, closed, overdue, escalated, due, due_closed, rate, by_status, by_category, by_region)
+
+
+def closed_by_region(groups: Sequence[Mapping[Any, Any]]) -> dict[str, int]:
+    """How many signed-off or filed issues each region has, from the same rows as counts_of."""
+    out: dict[str, int] = {}
+    for g in groups:
+        if g["region_id"] and lifecycle.is_closed(g["status"]):
+            out[g["region_id"]] = out.get(g["region_id"], 0) + int(g["n"])
+    return out

@@ -105,6 +105,7 @@ class ListFilters(BaseModel):
     category: str | None = None
     round_id: str | None = None
     overdue: bool | None = None
+    escalated: bool | None = None
     q: str | None = Field(default=None, min_length=1, max_length=200)
 
 
@@ -170,6 +171,31 @@ class IssueOut(Out):
     overdue: bool = Field(description="是否逾期: deadline passed and not signed off or filed")
     overdue_days: int
     last_progress: LastProgressOut | None
+
+
+class RegionCountOut(Out):
+    region_id: str
+    total: int
+    overdue: int
+
+
+class IssueSummaryOut(Out):
+    """The figures of the leaders' cockpit over the issues the caller may see, counted by the service."""
+
+    today: date = Field(description="the Shanghai date the figures are counted on")
+    total: int
+    closed: int = Field(description="已销号或已备案 (signed off or filed)")
+    overdue: int
+    escalated: int = Field(description="逾期超过升级天数 (overdue more than escalate_after_days whole days)")
+    escalate_after_days: int
+    due: int = Field(description="整改时限已过的任务数 (deadline passed, whatever the status)")
+    due_closed: int = Field(description="其中已销号或已备案的 (of those, signed off or filed)")
+    on_time_rate: float | None = Field(description="due_closed / due in per cent, one decimal; null when nothing is due")
+    by_status: dict[str, int]
+    by_category: dict[str, int]
+    by_region: list[RegionCountOut] = Field(description="tasks with a district, by district, most tasks first")
+    most_overdue: list[IssueOut] = Field(description="the open overdue tasks longest past their deadline")
+    most_escalated: list[IssueOut] = Field(description="the escalated tasks longest past their deadline")
 
 
 class ActorOut(Out):
@@ -238,3 +264,20 @@ class PublicIssueOut(Out):
     responsible_org: str | None
     deadline: date
     status: IssueStatus
+
+
+class PublicRegionCountOut(Out):
+    region_id: str
+    region: str | None = Field(description="行政区名称 (the region's name)")
+    total: int
+    closed: int = Field(description="已销号或已备案")
+
+
+class PublicSummaryOut(Out):
+    """What the public page counts: the published findings by status, category and district."""
+
+    total: int
+    closed: int
+    by_status: dict[str, int]
+    by_category: dict[str, int]
+    by_region: list[PublicRegionCountOut] = Field(description="findings with a district, most first")

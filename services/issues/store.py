@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import (
@@ -14,7 +14,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    case,
     delete,
+    func,
     insert,
     not_,
     or_,
@@ -25,6 +27,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlmodel import Field, SQLModel, col
 
+from contracts.lifecycle import ESCALATE_AFTER_DAYS
 from runtime.db import UTCDateTime
 from runtime.pagination import Key, fetch_page
 from services.issues.domain_time import CLOSED
@@ -210,7 +213,8 @@ def _like(text: str) -> str:
 def filtered(stmt: Select[*Ts], *, visible_to: str | None, sees_all: bool, today: date,
              status: str | None = None, responsible_org_id: str | None = None,
              supervising_org_id: str | None = None, region_id: str | None = None, category: str | None = None,
-             round_id: str | None = None, overdue: bool | None = None, q: str | None = None) -> Select[*Ts]:
+             round_id: str | None = None, overdue: bool | None = None, escalated: bool | None = None,
+             q: str | None = None) -> Select[*Ts]:
     """Add the caller's scope and the list filters to a select over Issue, all in SQL."""
     if not sees_all:
         stmt = stmt.join(Party, and_(col(Party.issue_id) == Issue.id,
@@ -223,6 +227,10 @@ def filtered(stmt: Select[*Ts], *, visible_to: str | None, sees_all: bool, today
     if overdue is not None:
         late = and_(col(Issue.deadline) < today, col(Issue.status).not_in(sorted(CLOSED)))
         stmt = stmt.where(late if overdue else not_(late))
+    if escalated is not None:
+        long_late = and_(col(Issue.deadline) < today - timedelta(days=ESCALATE_AFTER_DAYS),
+                         col(Issue.status).not_in(sorted(CLOSED)))
+        stmt = stmt.where(long_late if escalated else not_(long_late))
     if q:
         pattern = _like(q)
         stmt = stmt.where(or_(col(Issue.code).ilike(pattern, escape="\\"),
@@ -245,6 +253,23 @@ async def page_issues(session: AsyncSession, *, visible_to: str | None, sees_all
                     today=today, **filters)
     return await fetch_page(session, stmt, by_deadline(scoped=not sees_all, descending=descending),
                             cursor=cursor, limit=limit, rows="mappings")
+
+
+async def count_issues(session: AsyncSession, *, visible_to: str | None, sees_all: bool, today: date,
+                       filters: Mapping[str, Any]) -> Sequence[RowMapping]:
+    """The caller's issues counted by (status, category, region), with how many of each are due and overdue."""
+    due = col(Issue.deadline) < today
+    late = and_(due, col(Issue.status).not_in(sorted(CLOSED)))
+    long_late = and_(col(Issue.deadline) < today - timedelta(days=ESCALATE_AFTER_DAYS),
+                     col(Issue.status).not_in(sorted(CLOSED)))
+    stmt: Select[*tuple[Any, ...]] = filtered(select(col(Issue.status).label("status"), col(Issue.category).label("category"),
+                           col(Issue.region_id).label("region_id"), func.count().label("n"),
+                           func.sum(case((due, 1), else_=0)).label("due"),
+                           func.sum(case((late, 1), else_=0)).label("overdue"),
+                           func.sum(case((long_late, 1), else_=0)).label("escalated")),
+                    visible_to=visible_to, sees_all=sees_all, today=today, **filters)
+    stmt = stmt.group_by(col(Issue.status), col(Issue.category), col(Issue.region_id))
+    return (await session.execute(stmt)).mappings().all()
 
 
 async def issues_for_export(session: AsyncSession, *, visible_to: str | None, sees_all: bool, today: date,

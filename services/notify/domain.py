@@ -33,7 +33,7 @@ DONE_STATUSES = tuple(s.value for s in IssueStatus if s in lifecycle.CLOSED)
 OPEN_STATUSES = tuple(s.value for s in IssueStatus if s not in lifecycle.CLOSED)
 SEND_AT = time(9, 0)  # reminders and digests go out at 09:00 Asia/Shanghai, office hours
 NEAR_DAYS = (7, 1)
-ESCALATE_AFTER_DAYS = 15
+ESCALATE_AFTER_DAYS = lifecycle.ESCALATE_AFTER_DAYS
 DUE_SOON_DAYS = 7
 # the longest run of days off in a year (春节 with its weekends) stays well below this: a moved reminder is found
 HOLIDAY_MARGIN_DAYS = 14

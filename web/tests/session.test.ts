@@ -29,6 +29,7 @@ describe('list filters in the address', () => {
   it('takes the known filters from the query and leaves the rest', () => {
     expect(filtersFromQuery({ status: 'in_progress', region_id: 'saihan', overdue: 'true', page: '3', q: '' }))
       .toEqual({ status: 'in_progress', region_id: 'saihan', overdue: true })
+    expect(filtersFromQuery({ escalated: 'true', overdue: 'nonsense' })).toEqual({ escalated: true })
   })
 
   it('writes only what is set, so a cleared filter leaves the address', () => {

@@ -12,6 +12,8 @@ export type ProgressIn = BodyOf<P['/v1/issues/{issue_id}/progress']['post']>
 export type ExtensionIn = BodyOf<P['/v1/issues/{issue_id}/extensions']['post']>
 export type ExtensionDecisionIn = BodyOf<P['/v1/issues/{issue_id}/extensions/{extension_id}/decision']['post']>
 export type IssueList = Answer<P['/v1/issues']['get']>
+/** The cockpit's figures, counted by the service. */
+export type IssueSummary = Answer<P['/v1/issues/summary']['get']>
 export type IssueDetail = Answer<P['/v1/issues/{issue_id}']['get']>
 /** One issue of a list page. */
 export type Issue = IssueList['items'][number]
@@ -23,6 +25,9 @@ export type Extension = Answer<P['/v1/issues/{issue_id}/extensions']['post']>
 /** A page of the issues the caller may see. */
 export const listIssues = (filters: IssueFilters, cursor: string | null, limit = 20): Promise<Page<Issue>> =>
   getJson('/v1/issues', { ...filters, cursor, limit })
+
+/** The cockpit's figures over the issues the caller may see (one request, counted by the service). */
+export const summariseIssues = (filters: IssueFilters = {}): Promise<IssueSummary> => getJson('/v1/issues/summary', filters)
 
 /** One issue with its history and extension requests. */
 export const readIssue = (id: string): Promise<IssueDetail> => getJson(`/v1/issues/${encodeURIComponent(id)}`)

@@ -13,6 +13,7 @@ export function filtersFromQuery(query: LocationQuery): IssueFilters {
   }
   if (query.overdue === 'true') out.overdue = true
   if (query.overdue === 'false') out.overdue = false
+  if (query.escalated === 'true') out.escalated = true
   return out as IssueFilters
 }
 

@@ -2,7 +2,11 @@
 // from the lifecycle data generated from the services (src/api/generated/lifecycle.json).
 
 export const zh = {
-  app: { name: '闭环', fullName: '闭环 · 生态环境保护督察整改', skip: '跳到正文' },
+  app: {
+    name: '闭环', fullName: '闭环 · 生态环境保护督察整改', skip: '跳到正文',
+    demoLabel: '演示数据',
+    demoText: '这里显示的是按 2020 年呼和浩特整改方案模拟的整改过程:任务、进展、证据、排名和通报都是演示用的,不代表真实情况。',
+  },
   common: {
     loading: '正在加载…',
     more: '加载更多',
@@ -118,6 +122,7 @@ export const zh = {
     q: '编号或标题',
     filters: '筛选',
     onlyOverdue: '只看逾期',
+    onlyEscalated: '只看升级督办',
     register: '登记任务',
     edit: '编辑',
     reason: '修改原因',
@@ -174,6 +179,7 @@ export const zh = {
     summary: '整改情况说明',
     pickEvidence: '选择佐证材料(至少一项)',
     applied: '销号申请已提交,等待督办单位核查',
+    syncing: '状态同步中…',
     rejected: '上次申请被退回',
     rejectedBecause: (reason: string, opinion: string) => `退回原因:${reason}。意见:${opinion}`,
   },
@@ -283,6 +289,9 @@ export const zh = {
     byCategory: '按类别',
     byDistrict: '按旗县区',
     overdueList: '逾期任务(责任单位与包联领导)',
+    escalated: '升级督办',
+    escalatedHint: (days: number) => `逾期超过 ${days} 天的任务,已向包联领导升级督办`,
+    escalatedList: (days: number) => `升级督办任务(逾期超过 ${days} 天)`,
     ranking: '最新考核排名',
     rankingNone: '尚未发布排名',
     bottom: (names: string) => `排名靠后、予以通报:${names}`,
@@ -294,7 +303,7 @@ export const zh = {
     map: '各旗县区逾期占比',
     mapNote: '示意图,颜色越深逾期占比越高;点击旗县区查看其任务。',
     notOnMap: (names: string) => `不在地图上的区域:${names}`,
-    counting: (n: number) => `正在统计… 已读取 ${n} 条`,
+    counting: '正在统计…',
     noData: '暂无任务',
     share: (p: number) => `逾期占比 ${p}%`,
   },
@@ -328,6 +337,7 @@ export const zh = {
     map: '各旗县区公开问题数量(示意图)',
     mapNote: '示意图,非标准地图。',
     count: (n: number) => `${n} 项`,
+    closedCount: (n: number) => `已整改销号 ${n} 项`,
     signIn: '工作人员登录',
   },
   errors: {

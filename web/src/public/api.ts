@@ -11,3 +11,7 @@ export type PublicIssue = PublicList['items'][number]
 /** A page of published findings. */
 export const listPublic = (filters: PublicFilters, cursor: string | null, limit = 20): Promise<Page<PublicIssue>> =>
   getJson('/v1/public/issues', { ...filters, cursor, limit })
+export type PublicSummary = Answer<P['/v1/public/issues/summary']['get']>
+
+/** The published findings counted by status, category and district (one request). */
+export const publicSummary = (): Promise<PublicSummary> => getJson('/v1/public/issues/summary')

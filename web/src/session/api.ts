@@ -11,8 +11,13 @@ export interface AuthConfig {
 
 export interface DevOrg { id: string; name: string; kind: string }
 
-/** The gateway's sign-in mode. */
-export const authConfig = (): Promise<AuthConfig> => getJson<AuthConfig>('/auth/config')
+let configOnce: Promise<AuthConfig> | null = null
+
+/** The gateway's sign-in mode, asked once per page load (asked again after a failure). */
+export function authConfig(): Promise<AuthConfig> {
+  configOnce ??= getJson<AuthConfig>('/auth/config').catch((e: unknown) => { configOnce = null; throw e })
+  return configOnce
+}
 
 /** The orgs one may sign in as (development only). */
 export const devOrgs = (): Promise<DevOrg[]> => getJson<DevOrg[]>('/auth/dev/orgs')

@@ -161,6 +161,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/issues/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The cockpit's figures (领导驾驶舱) over the issues the caller may see, filtered like the list
+         * @description Counts by status, category and district, overdue, escalated and on-time figures, and the ten tasks longest
+         *     overdue and escalated: one request instead of reading every page of the list.
+         */
+        get: operations["summarise_issues_v1_issues_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/issues/{issue_id}": {
         parameters: {
             query?: never;
@@ -308,6 +329,23 @@ export interface paths {
         };
         /** The public view (no token): what was found, how far it got */
         get: operations["public_issues_v1_public_issues_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/public/issues/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public counts (no token): findings by status, category and district */
+        get: operations["public_summary_v1_public_issues_summary_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -800,6 +838,72 @@ export interface components {
          * @enum {string}
          */
         IssueStatus: "registered" | "in_progress" | "closure_requested" | "signed_off" | "filed";
+        /**
+         * IssueSummaryOut
+         * @description The figures of the leaders' cockpit over the issues the caller may see, counted by the service.
+         */
+        IssueSummaryOut: {
+            /** By Category */
+            by_category: {
+                [key: string]: number;
+            };
+            /**
+             * By Region
+             * @description tasks with a district, by district, most tasks first
+             */
+            by_region: components["schemas"]["RegionCountOut"][];
+            /** By Status */
+            by_status: {
+                [key: string]: number;
+            };
+            /**
+             * Closed
+             * @description 已销号或已备案 (signed off or filed)
+             */
+            closed: number;
+            /**
+             * Due
+             * @description 整改时限已过的任务数 (deadline passed, whatever the status)
+             */
+            due: number;
+            /**
+             * Due Closed
+             * @description 其中已销号或已备案的 (of those, signed off or filed)
+             */
+            due_closed: number;
+            /** Escalate After Days */
+            escalate_after_days: number;
+            /**
+             * Escalated
+             * @description 逾期超过升级天数 (overdue more than escalate_after_days whole days)
+             */
+            escalated: number;
+            /**
+             * Most Escalated
+             * @description the escalated tasks longest past their deadline
+             */
+            most_escalated: components["schemas"]["IssueOut"][];
+            /**
+             * Most Overdue
+             * @description the open overdue tasks longest past their deadline
+             */
+            most_overdue: components["schemas"]["IssueOut"][];
+            /**
+             * On Time Rate
+             * @description due_closed / due in per cent, one decimal; null when nothing is due
+             */
+            on_time_rate: number | null;
+            /** Overdue */
+            overdue: number;
+            /**
+             * Today
+             * Format: date
+             * @description the Shanghai date the figures are counted on
+             */
+            today: string;
+            /** Total */
+            total: number;
+        };
         /** LastProgressOut */
         LastProgressOut: {
             /**
@@ -970,6 +1074,46 @@ export interface components {
             /** Service */
             service: string;
         };
+        /** PublicRegionCountOut */
+        PublicRegionCountOut: {
+            /**
+             * Closed
+             * @description 已销号或已备案
+             */
+            closed: number;
+            /**
+             * Region
+             * @description 行政区名称 (the region's name)
+             */
+            region: string | null;
+            /** Region Id */
+            region_id: string;
+            /** Total */
+            total: number;
+        };
+        /**
+         * PublicSummaryOut
+         * @description What the public page counts: the published findings by status, category and district.
+         */
+        PublicSummaryOut: {
+            /** By Category */
+            by_category: {
+                [key: string]: number;
+            };
+            /**
+             * By Region
+             * @description findings with a district, most first
+             */
+            by_region: components["schemas"]["PublicRegionCountOut"][];
+            /** By Status */
+            by_status: {
+                [key: string]: number;
+            };
+            /** Closed */
+            closed: number;
+            /** Total */
+            total: number;
+        };
         /**
          * ReadyOut
          * @description Whether the database, the bus and the relay work; 503 with the same shape when not.
@@ -987,6 +1131,15 @@ export interface components {
              * @enum {string}
              */
             status: "ready" | "not_ready";
+        };
+        /** RegionCountOut */
+        RegionCountOut: {
+            /** Overdue */
+            overdue: number;
+            /** Region Id */
+            region_id: string;
+            /** Total */
+            total: number;
         };
         /** RoundIn */
         RoundIn: {
@@ -1324,6 +1477,8 @@ export interface operations {
                 category?: string | null;
                 round_id?: string | null;
                 overdue?: boolean | null;
+                /** @description 逾期升级: overdue more than the escalation days (contracts.lifecycle) */
+                escalated?: boolean | null;
                 /** @description substring of the code or title */
                 q?: string | null;
             };
@@ -1450,6 +1605,8 @@ export interface operations {
                 category?: string | null;
                 round_id?: string | null;
                 overdue?: boolean | null;
+                /** @description 逾期升级: overdue more than the escalation days (contracts.lifecycle) */
+                escalated?: boolean | null;
                 /** @description substring of the code or title */
                 q?: string | null;
             };
@@ -1565,6 +1722,56 @@ export interface operations {
             };
             /** @description 内容过大 (payload too large) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    summarise_issues_v1_issues_summary_get: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["IssueStatus"] | null;
+                responsible_org_id?: string | null;
+                supervising_org_id?: string | null;
+                region_id?: string | null;
+                category?: string | null;
+                round_id?: string | null;
+                overdue?: boolean | null;
+                /** @description 逾期升级: overdue more than the escalation days (contracts.lifecycle) */
+                escalated?: boolean | null;
+                /** @description substring of the code or title */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssueSummaryOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2277,6 +2484,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_PublicIssueOut_"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    public_summary_v1_public_issues_summary_get: {
+        parameters: {
+            query?: {
+                category?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicSummaryOut"];
                 };
             };
             /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
