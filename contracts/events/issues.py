@@ -61,6 +61,10 @@ class IssueRegistered(Payload):
     # 交办日期: the business date the task was assigned, when it is not the event's time (a ledger kept
     # elsewhere and moved in later); absent means it was assigned when it was recorded.
     assigned_on: date | None = None
+    # A row moved in with where it stood: how many issue.status_changed of this issue follow this event in the
+    # same transaction. Until a consumer has seen them, the status it holds is not the issue's (a reminder or an
+    # overdue notice must wait for them).
+    moves_following: int = Field(default=0, ge=0, le=10)
 
 
 @event("issue.started", 1)

@@ -162,8 +162,11 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
     """
     now = uow.clock.now()
     moved_in = [f.get("moved_in") for f in fields]
-    payloads = [IssueRegistered.model_validate({**{k: v for k, v in f.items() if k != "moved_in"},
-                                                "issue_id": new_id()}) for f in fields]
+    # a row moved in says how many status moves follow its registration, so that consumers wait for them
+    payloads = [IssueRegistered.model_validate({
+        **{k: v for k, v in f.items() if k != "moved_in"}, "issue_id": new_id(),
+        "moves_following": len(domain.path_from_initial(m["status"]) or []) if m else 0})
+        for f, m in zip(fields, moved_in, strict=True)]
     issue_rows, party_rows = [], []
     for p, moved in zip(payloads, moved_in, strict=True):
         data = p.model_dump(mode="json")

@@ -39,7 +39,8 @@ async def overdue_issues(session: AsyncSession, *, now: datetime) -> list[IssueV
     """Open issues whose deadline has passed at `now`, most overdue first."""
     today = domain.shanghai_day(now)
     rows = (await session.execute(
-        select(IssueView).where(col(IssueView.status).in_(domain.OPEN_STATUSES), col(IssueView.deadline) < today)
+        select(IssueView).where(col(IssueView.status).in_(domain.OPEN_STATUSES), col(IssueView.deadline) < today,
+                                col(IssueView.moves_pending) == 0)
         .order_by(col(IssueView.deadline), col(IssueView.code))
     )).scalars().all()
     return list(rows)

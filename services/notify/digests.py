@@ -43,7 +43,8 @@ async def _pending_reminders(session: AsyncSession, now: datetime,
     horizon = domain.earliest_reminder_deadline(now)
     open_issues = (await session.execute(
         select(col(IssueView.id), col(IssueView.deadline))
-        .where(col(IssueView.status).in_(domain.OPEN_STATUSES), col(IssueView.deadline) <= horizon)
+        .where(col(IssueView.status).in_(domain.OPEN_STATUSES), col(IssueView.deadline) <= horizon,
+               col(IssueView.moves_pending) == 0)
     )).all()
     sent = set((await session.execute(
         select(col(ReminderSent.issue_id), col(ReminderSent.kind)).join(
@@ -60,7 +61,7 @@ async def issue_reminder(uow: UnitOfWork, *, issue_id: str, reminder: domain.Rem
     """Issue one reminder of one issue, unless it was already issued or no longer applies."""
     session = uow.session
     view = await session.get(IssueView, issue_id)
-    if view is None or view.status not in domain.OPEN_STATUSES or reminder not in domain.due_reminders(
+    if view is None or view.status not in domain.OPEN_STATUSES or view.moves_pending or reminder not in domain.due_reminders(
             view.deadline, now, calendar):
         return False
     claimed = (await session.execute(
@@ -177,7 +178,8 @@ async def run_weekly(uow: UnitOfWork, *, now: datetime, run_key: str, origin: st
     if digest_id is None:
         return None
     session = uow.session
-    stmt = select(IssueView).where(col(IssueView.status).in_(domain.OPEN_STATUSES)).order_by(
+    stmt = select(IssueView).where(col(IssueView.status).in_(domain.OPEN_STATUSES),
+                                   col(IssueView.moves_pending) == 0).order_by(
         col(IssueView.deadline), col(IssueView.code))
     if org_id:
         stmt = stmt.where(col(IssueView.responsible_org_id) == org_id)

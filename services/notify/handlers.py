@@ -74,8 +74,9 @@ async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: Issu
                          responsible_org_id=payload.responsible_org_id,
                          cooperating_org_ids=list(payload.cooperating_org_ids),
                          supervising_org_id=payload.supervising_org_id, leader=payload.leader,
-                         deadline=payload.deadline, status=lifecycle.INITIAL.value, 
-                         registered_at=domain.assigned_at(envelope.time, payload.assigned_on))
+                         deadline=payload.deadline, status=lifecycle.INITIAL.value,
+                         registered_at=domain.assigned_at(envelope.time, payload.assigned_on),
+                         moves_pending=payload.moves_following)
         uow.session.add(view)
     await _announce_assignment(uow, envelope, view, trigger="issue.assigned", verb="交办")
 
@@ -114,6 +115,7 @@ async def on_status_changed(uow: UnitOfWork, envelope: Envelope, payload: IssueS
     """Follow the status the issues service holds: the only place notify writes an issue's status."""
     view = await _issue(uow, payload.issue_id)
     view.status = payload.to_status.value
+    view.moves_pending = max(0, view.moves_pending - 1)
     uow.session.add(view)
     if payload.happened_on is not None and payload.to_status.value == "signed_off":
         # a sign-off moved in from a ledger kept elsewhere has no closure.accepted: the half-year account counts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, RowMapping, Text, UniqueConstraint, select
+from sqlalchemy import JSON, Column, Index, Integer, LargeBinary, RowMapping, Text, UniqueConstraint, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +56,9 @@ class IssueView(SQLModel, table=True):
     deadline: date
     status: str = Field(max_length=40)
     registered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # status moves of a moved-in row not seen yet (issue.registered's moves_following): until they are, the status
+    # here is not the issue's, and no reminder, overdue notice or digest line is made of it
+    moves_pending: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     progress_note: str | None = Field(default=None, sa_column=Column(Text))
     progress_percent: int | None = None
     progress_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

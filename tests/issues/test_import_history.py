@@ -83,6 +83,7 @@ async def test_a_signed_off_row_is_registered_then_moved_in_one_transaction(tmp_
         assert [(e["type"], e["data"].get("action")) for e in new] == [
             ("issue.registered", None), ("issue.status_changed", "apply"), ("issue.status_changed", "accept")]
         assert len({e["correlation_id"] for e in new}) == 1  # one request, one transaction
+        assert new[0]["data"]["moves_following"] == 2  # consumers wait for both moves before acting on its status
         accept = new[2]["data"]
         assert (accept["happened_on"], accept["recorded_by_org_id"]) == ("2020-12-31", "city-eeb")
         assert accept["at"].startswith("2020-12-30T16:00")  # the start of 2020-12-31 in Asia/Shanghai
