@@ -226,6 +226,7 @@ async def list_issues(filters: Filters, rt: RT, who: Caller, limit: Annotated[in
 
 
 SUMMARY_LIST = 10
+SUMMARY_TARGETS = 200
 
 
 @router.get("/v1/issues/summary", tags=["issues"], responses=READ,
@@ -242,11 +243,13 @@ async def summarise_issues(filters: Filters, rt: RT, who: Caller) -> IssueSummar
                                           filters={**base, "overdue": True}, cursor=None, limit=SUMMARY_LIST)
         long_late, _ = await store.page_issues(session, visible_to=who.org, sees_all=who.sees_all, today=today,
                                                filters={**base, "escalated": True}, cursor=None, limit=SUMMARY_LIST)
+        targets = await store.targets_of(session, visible_to=who.org, sees_all=who.sees_all, today=today,
+                                         filters=base, limit=SUMMARY_TARGETS)
     counts = domain.counts_of(groups)
     return IssueSummaryOut.model_validate({
         **counts._asdict(), "today": today, "escalate_after_days": ESCALATE_AFTER_DAYS,
         "most_overdue": [issue_out(i, today=today) for i in late],
-        "most_escalated": [issue_out(i, today=today) for i in long_late]})
+        "most_escalated": [issue_out(i, today=today) for i in long_late], "targets": targets})
 
 
 @router.get("/v1/issues/export", tags=["issues"], summary="The ledger (台账) as XLSX, filtered like the list",

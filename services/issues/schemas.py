@@ -179,6 +179,19 @@ class RegionCountOut(Out):
     overdue: int
 
 
+class SummaryTargetOut(Out):
+    """A measurable target of the plan (责任制) and the task that carries it, for the cockpit's trend charts."""
+
+    indicator: str
+    op: TargetOp
+    value: float
+    unit: str | None = None
+    issue_id: str
+    code: str
+    title: str
+    responsible_org_id: str
+
+
 class IssueSummaryOut(Out):
     """The figures of the leaders' cockpit over the issues the caller may see, counted by the service."""
 
@@ -196,6 +209,7 @@ class IssueSummaryOut(Out):
     by_region: list[RegionCountOut] = Field(description="tasks with a district, by district, most tasks first")
     most_overdue: list[IssueOut] = Field(description="the open overdue tasks longest past their deadline")
     most_escalated: list[IssueOut] = Field(description="the escalated tasks longest past their deadline")
+    targets: list[SummaryTargetOut] = Field(description="the measurable targets of the tasks counted, by code")
 
 
 class ActorOut(Out):

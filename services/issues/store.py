@@ -272,6 +272,18 @@ async def count_issues(session: AsyncSession, *, visible_to: str | None, sees_al
     return (await session.execute(stmt)).mappings().all()
 
 
+async def targets_of(session: AsyncSession, *, visible_to: str | None, sees_all: bool, today: date,
+                     filters: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
+    """The measurable targets of the caller's issues (those that carry one), by code, at most `limit`."""
+    stmt: Select[*tuple[Any, ...]] = filtered(
+        select(col(Issue.id), col(Issue.code), col(Issue.title), col(Issue.target), col(Issue.responsible_org_id)),
+        visible_to=visible_to, sees_all=sees_all, today=today, **filters)
+    rows = (await session.execute(stmt.order_by(col(Issue.code), col(Issue.id)))).all()
+    out = [{**row.target, "issue_id": row.id, "code": row.code, "title": row.title,
+            "responsible_org_id": row.responsible_org_id} for row in rows if row.target]
+    return out[:limit]
+
+
 async def issues_for_export(session: AsyncSession, *, visible_to: str | None, sees_all: bool, today: date,
                             filters: Mapping[str, Any], limit: int) -> list[Issue]:
     """Every issue the caller may see that the filters keep, by deadline, at most `limit`."""

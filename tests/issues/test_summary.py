@@ -69,6 +69,11 @@ async def test_the_summary_counts_what_the_ledger_says(tmp_path: Path) -> None:
         assert {i["code"] for i in got["most_escalated"]} <= escalated
         assert len(got["most_escalated"]) == min(10, len(escalated))
         assert all(i["overdue_days"] > ESCALATE_AFTER_DAYS for i in got["most_escalated"])
+        # the plan's measurable targets, as the ledger gives them (the cockpit draws each against its goal)
+        expected = [(r["code"], r["target_indicator"], r["target_op"], float(r["target_value"]))
+                    for r in sorted(rows, key=lambda r: r["code"]) if r["target_indicator"]]
+        assert [(t["code"], t["indicator"], t["op"], t["value"]) for t in got["targets"]] == expected
+        assert ("HH-2020-004", "pm25_annual_mean", "<=", 35.0) in expected
         listed = {i["code"] for i in await all_pages(s, admin, escalated="true", limit=7)}
         assert listed == escalated
         not_listed = {i["code"] for i in await all_pages(s, admin, escalated="false", limit=50)}

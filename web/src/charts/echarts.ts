@@ -3,13 +3,13 @@
 import { use, registerMap } from 'echarts/core'
 import { CanvasRenderer } from 'echarts/renderers'
 import { BarChart, LineChart, MapChart, PieChart, ScatterChart } from 'echarts/charts'
-import { GeoComponent, GridComponent, LegendComponent, MarkLineComponent, TooltipComponent, VisualMapComponent, AriaComponent } from 'echarts/components'
+import { GeoComponent, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent, AriaComponent } from 'echarts/components'
 import VChart from 'vue-echarts'
 import 'vue-echarts/style.css'
 import { loadDistricts } from '@/geo/districts'
 
 use([CanvasRenderer, BarChart, LineChart, MapChart, PieChart, ScatterChart, GeoComponent, GridComponent, LegendComponent,
-  MarkLineComponent, TooltipComponent, VisualMapComponent, AriaComponent])
+  MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent, AriaComponent])
 
 /** The name the district map is registered under (pages that load ECharts lazily repeat this literal). */
 export const MAP = 'hohhot'

@@ -278,6 +278,11 @@ export const zh = {
     noBulletin: '暂无通报',
     correction: '更正',
   },
+  indicators: {
+    pm25_annual_mean: 'PM2.5 年均浓度(µg/m³)',
+    good_air_days_ratio: '空气质量优良天数比例(%)',
+    yellow_river_good_water_ratio: '黄河流域水质优良比例(%)',
+  } as Record<string, string>,
   cockpit: {
     title: '领导驾驶舱',
     total: '任务总数',
@@ -296,8 +301,6 @@ export const zh = {
     rankingNone: '尚未发布排名',
     bottom: (names: string) => `排名靠后、予以通报:${names}`,
     trends: '环境目标走势',
-    pm25: 'PM2.5 年均浓度(µg/m³)',
-    goodDays: '优良天数比例(%)',
     goal: '目标',
     noReadings: '暂无监测读数。',
     map: '各旗县区逾期占比',

@@ -896,6 +896,11 @@ export interface components {
             /** Overdue */
             overdue: number;
             /**
+             * Targets
+             * @description the measurable targets of the tasks counted, by code
+             */
+            targets: components["schemas"]["SummaryTargetOut"][];
+            /**
              * Today
              * Format: date
              * @description the Shanghai date the figures are counted on
@@ -1202,6 +1207,27 @@ export interface components {
             /** Reason */
             reason: string | null;
             to: components["schemas"]["IssueStatus"];
+        };
+        /**
+         * SummaryTargetOut
+         * @description A measurable target of the plan (责任制) and the task that carries it, for the cockpit's trend charts.
+         */
+        SummaryTargetOut: {
+            /** Code */
+            code: string;
+            /** Indicator */
+            indicator: string;
+            /** Issue Id */
+            issue_id: string;
+            op: components["schemas"]["TargetOp"];
+            /** Responsible Org Id */
+            responsible_org_id: string;
+            /** Title */
+            title: string;
+            /** Unit */
+            unit?: string | null;
+            /** Value */
+            value: number;
         };
         /** Target */
         Target: {
