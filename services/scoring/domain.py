@@ -481,8 +481,11 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
         rows.append({"org_id": org.org_id, "org_name": org.name, "zone_type": zones[org.org_id],
                      "score": _round2(exact), "overdue": t.overdue, "components": components})
     rows.sort(key=lambda r: (-r["score"], r["overdue"], r["org_id"]))
+    # Equal score and equal overdue count share a rank (并列: 1, 2, 2, 4); the org id only orders the lines.
     for i, row in enumerate(rows, start=1):
-        row["rank"] = i
+        prev = rows[i - 2] if i > 1 else None
+        tied = prev is not None and (prev["score"], prev["overdue"]) == (row["score"], row["overdue"])
+        row["rank"] = prev["rank"] if tied and prev is not None else i
     return rows
 
 
@@ -499,12 +502,22 @@ def _reading_key(rd: Reading) -> tuple[datetime, datetime, str]:
 # ---------------------------------------------------------------- rankings
 
 
+def bottom_of(ordered: Sequence[Mapping[str, Any]], count: int) -> set[str]:
+    """The orgs in the last `count` places (rows by rank), decided by rank, never by org id: an org tied with
+    the last one counted is in too (并列同等对待), and those tied for the first place never are (when every org
+    scores the same, none is behind)."""
+    if count <= 0 or not ordered:
+        return set()
+    cut = ordered[max(0, len(ordered) - count)]["rank"]
+    first = ordered[0]["rank"]
+    return {r["org_id"] for r in ordered if r["rank"] >= cut and r["rank"] != first}
+
+
 def freeze_ranking(rows: Sequence[Mapping[str, Any]], scheme: Scheme) -> dict[str, Any]:
     """The published table: the bottom `bottom_named` named (通报), the scheme's penalty on the last `penalized`."""
     ordered = sorted(rows, key=lambda r: r["rank"])
-    n = len(ordered)
-    named = {r["org_id"] for r in ordered[max(0, n - scheme.bottom_named):]} if scheme.bottom_named else set()
-    punished = {r["org_id"] for r in ordered[max(0, n - scheme.penalized):]} if scheme.penalized else set()
+    named = bottom_of(ordered, scheme.bottom_named)
+    punished = bottom_of(ordered, scheme.penalized)
     table = []
     for r in ordered:
         table.append({**r, "named": r["org_id"] in named,

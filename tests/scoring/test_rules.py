@@ -152,7 +152,7 @@ def test_environment_mean_over_two_targets() -> None:
     assert (env["numerator"], env["denominator"], env["score"]) == (1.8, 2, 90.0)
 
 
-def test_ties_broken_by_fewer_overdue_issues_then_org_id() -> None:
+def test_ties_broken_by_fewer_overdue_issues_then_shared() -> None:
     orgs = [org("aa", "agricultural"), org("bb", "agricultural"), org("zz", "agricultural")]
     events = [
         registered("Z", "zz", "2020-12-31"),   # not yet due: completion 0 of 1, not overdue
@@ -162,7 +162,27 @@ def test_ties_broken_by_fewer_overdue_issues_then_org_id() -> None:
     rows = june(orgs, events)
     # each: 0.30 × 100 (none due in June) + 0.30 × 0 + 0.20 × 100 + 0.20 × 100 = 70
     assert {r["score"] for r in rows} == {70.0}
-    assert [(r["org_id"], r["overdue"], r["rank"]) for r in rows] == [("zz", 0, 1), ("aa", 1, 2), ("bb", 1, 3)]
+    # zz has fewer overdue issues: first; aa and bb are equal in both: they share the second place (并列),
+    # listed by org id
+    assert [(r["org_id"], r["overdue"], r["rank"]) for r in rows] == [("zz", 0, 1), ("aa", 1, 2), ("bb", 1, 2)]
+
+
+def _ranked(*places: tuple[str, int]) -> list[dict[str, object]]:
+    return [{"org_id": o, "rank": rank} for o, rank in places]
+
+
+def test_the_bottom_is_decided_by_rank_never_by_org_id() -> None:
+    # bottom 3 of 1, 2, 3, 4, 4: the tie at the last counted place comes in whole
+    assert domain.bottom_of(_ranked(("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 4)), 3) == {"c", "d", "e"}
+    # bottom 2 of 1, 2, 3, 3, 3: all three tied last are named, not two of them chosen by name
+    assert domain.bottom_of(_ranked(("a", 1), ("b", 2), ("c", 3), ("d", 3), ("e", 3)), 2) == {"c", "d", "e"}
+    # everyone equal (e.g. every district at 100 when the plan is done): nobody is behind, nobody is named
+    assert domain.bottom_of(_ranked(*((o, 1) for o in "abcdefghij")), 3) == set()
+    # a tie reaching the first place: those tied first are not behind; the one behind them is
+    assert domain.bottom_of(_ranked(("a", 1), ("b", 1), ("c", 1), ("d", 4)), 3) == {"d"}
+    # a plain bottom 1 is the last alone
+    assert domain.bottom_of(_ranked(("a", 1), ("b", 2), ("c", 3)), 1) == {"c"}
+    assert domain.bottom_of(_ranked(("a", 1), ("b", 2)), 0) == set()
 
 
 def _quality(period: str, events, org_id="d-x") -> int:
