@@ -91,8 +91,13 @@ class World:
             moved = 0
             for follower, client in self.followers.get(name, []):
                 if follower.feed in grown:
-                    while n := await follower.poll_once(client):
+                    # a page short of the batch was the feed's end: only `drain` sequences, so nothing came
+                    # after it this round (no empty poll to find that out)
+                    while True:
+                        n = await follower.poll_once(client)
                         moved += n
+                        if n < follower.batch:
+                            break
             return moved
 
     async def drain(self) -> int:
