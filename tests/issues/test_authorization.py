@@ -195,7 +195,8 @@ async def test_every_endpoint_answers_every_role_as_the_table_says(tmp_path: Pat
 
         routes = {f"{m} {r.path}" for r in router.routes for m in r.methods}  # type: ignore[attr-defined]
         covered = {k.replace("{org}", "{org_id}").replace("{round}", "{round_id}").replace("{id}", "{issue_id}")
-                   .replace("{eid}", "{extension_id}").replace("{mid}", "{milestone_id}").replace("/v1/logs/issues", "/v1/logs/{name}") for k in TABLE}
+                   .replace("{eid}", "{extension_id}").replace("{mid}", "{milestone_id}")
+                   .replace("/v1/logs/issues", "/v1/logs/{name}") for k in TABLE}
         assert routes <= covered, f"endpoints of the service without a row: {routes - covered}"
         wrong = []
         for endpoint, expected in TABLE.items():
