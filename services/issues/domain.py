@@ -142,7 +142,7 @@ def derived_percent(children: list[int]) -> int | None:
     percent; None for a task without sub-tasks (its own reports are its progress)."""
     if not children:
         return None
-    return (200 * sum(children) + len(children)) // (2 * len(children))
+    return (2 * sum(children) + len(children)) // (2 * len(children))
 
 
 def check_parent(*, parent_status: str, parent_depth: int, parent_children: int, parent_deadline: Any,

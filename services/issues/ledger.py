@@ -486,8 +486,8 @@ def link_parents(fields: list[dict[str, Any]], *, registered: Mapping[tuple[str,
 
 
 def tree_order(issues: Iterable[Any]) -> list[Any]:
-    """Tasks in tree order: each followed by its sub-tasks (depth first), siblings in the order given; a task
-    whose parent is not among them stands as a root."""
+    """Tasks in tree order: each followed by its sub-tasks (depth first, by deadline and code), the roots in the
+    order given; a task whose parent is not among them stands as a root."""
     items = list(issues)
     ids = {i.id for i in items}
     kids: dict[str, list[Any]] = {}
@@ -497,6 +497,8 @@ def tree_order(issues: Iterable[Any]) -> list[Any]:
             kids.setdefault(i.parent_id, []).append(i)
         else:
             roots.append(i)
+    for siblings in kids.values():
+        siblings.sort(key=lambda i: (i.deadline, i.code))
     out: list[Any] = []
     stack = list(reversed(roots))
     while stack:
