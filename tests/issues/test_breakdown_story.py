@@ -92,7 +92,7 @@ async def test_a_district_rebound_reopens_its_signed_off_parent_with_the_reason(
 
 
 async def test_the_rebound_counts_against_the_district_in_its_month(told: tuple[World, Story]) -> None:
-    w, story = told
+    w, _ = told
     scoring = w.services["scoring"]
     w.at("2020-11-06 10:00")  # a day after the rebound
     r = await scoring.client.get("/v1/scores", params={"period": "2020-11", "kind": "region"},
