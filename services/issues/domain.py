@@ -152,7 +152,7 @@ def check_parent(*, parent_status: str, parent_depth: int, parent_children: int,
     (a 409: it is closed or awaiting sign-off) and the bounds and dates (a 422); both empty when it can."""
     conflicts, problems = [], []
     if parent_status in lifecycle.CLOSED or parent_status == S.closure_requested:
-        conflicts.append({"field": field, "message": f"上级任务已{lifecycle.LABELS_ZH[S(parent_status)]},不能再分解 "
+        conflicts.append({"field": field, "message": f"上级任务状态为「{lifecycle.LABELS_ZH[S(parent_status)]}」,不能再分解 "
                                                     f"(the parent task is {parent_status}; sub-tasks go under an open "
                                                     "task that has not applied for sign-off)"})
     if parent_depth >= MAX_DEPTH:

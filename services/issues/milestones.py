@@ -64,7 +64,7 @@ async def add_to_issue(uow: UnitOfWork, *, issue: Issue, due_on: date, descripti
                        target: str | None) -> Milestone:
     """The admin adds a milestone to an open task, up to domain.MAX_MILESTONES of them."""
     if issue.status in lifecycle.CLOSED:
-        raise Conflict(f"任务已{lifecycle.LABELS_ZH[IssueStatus(issue.status)]},不能再增加重要节点 "
+        raise Conflict(f"任务状态为「{lifecycle.LABELS_ZH[IssueStatus(issue.status)]}」,不能再增加重要节点 "
                        f"(the task is {issue.status}; milestones are set on open tasks)", code="illegal_transition",
                        details=[{"field": "status", "message": f"the task is {issue.status}"}])
     count = (await uow.session.execute(
