@@ -456,9 +456,10 @@ def link_parents(fields: list[dict[str, Any]], *, registered: Mapping[tuple[str,
                                                           f"{code} is at level {parent_depth})"))
             ok = False
         if open_(f) and not parent_open:
-            problems.append(Cell(f["row"], "parent_code", f"上级任务 {code} 状态为「{STATUS_LABELS.get(parent_status, parent_status)}」,"
-                                                          f"不能再分解 (the parent is {parent_status}; an open sub-task "
-                                                          "goes under an open task)"))
+            label = STATUS_LABELS.get(parent_status, parent_status)
+            problems.append(Cell(f["row"], "parent_code", f"上级任务 {code} 状态为「{label}」,不能再分解 (the parent "
+                                                          f"is {parent_status}; an open sub-task goes under an open "
+                                                          "task)"))
             ok = False
         if parent_deadline is not None and f["deadline"] is not None and f["deadline"] > parent_deadline:
             problems.append(Cell(f["row"], "deadline", f"子任务时限不能晚于上级任务 {code} 的时限 "
