@@ -244,13 +244,18 @@ async def refresh_parents(uow: UnitOfWork, *, parent_ids: set[str]) -> None:
     pending = {i for i in parent_ids if i}
     session = uow.session
     while pending:
-        rows = (await session.execute(
-            select(col(Issue.parent_id), col(Issue.status), col(Issue.children_total), col(Issue.derived_percent),
-                   col(Issue.last_progress_percent)).where(col(Issue.parent_id).in_(sorted(pending))))).all()
+        ordered = sorted(pending)
         by_parent: dict[str, list[Any]] = {i: [] for i in pending}
-        for parent_id, status, total, derived, reported in rows:
-            by_parent[str(parent_id)].append((status, total, derived, reported))
-        parents = (await session.execute(select(Issue).where(col(Issue.id).in_(sorted(pending))))).scalars().all()
+        parents: list[Issue] = []
+        for start in range(0, len(ordered), 5000):  # chunked: within every driver's parameter limit
+            chunk = ordered[start:start + 5000]
+            rows = (await session.execute(
+                select(col(Issue.parent_id), col(Issue.status), col(Issue.children_total),
+                       col(Issue.derived_percent), col(Issue.last_progress_percent))
+                .where(col(Issue.parent_id).in_(chunk)))).all()
+            for parent_id, status, total, derived, reported in rows:
+                by_parent[str(parent_id)].append((status, total, derived, reported))
+            parents += (await session.execute(select(Issue).where(col(Issue.id).in_(chunk)))).scalars().all()
         # deepest first: a parent's parent waits for the next round, after the parent itself is current
         deepest = max(p.depth for p in parents) if parents else 0
         later: set[str] = set()
