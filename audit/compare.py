@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from audit.projections import ISSUE_FIELDS, STATUS_ACTIONS
+from audit.projections import ISSUE_FIELDS, MILESTONE_FIELDS, STATUS_ACTIONS
 from audit.replay import ReplayResult
 
 
@@ -70,6 +70,15 @@ async def compare_issues(client: httpx.AsyncClient, result: ReplayResult) -> lis
             if mine != theirs:
                 diffs.append(f"issues: issue {issue['code']} ({issue_id}) history differs: replay {mine}, "
                              f"live {theirs}")
+        if "milestones" in live_issue:
+            live_ms = {m["id"]: m for m in live_issue["milestones"]}
+            replayed_ms = issue.get("milestones") or {}
+            for mid in sorted(set(live_ms) ^ set(replayed_ms)):
+                where = "live, not in the replay" if mid in live_ms else "in the replay, not live"
+                diffs.append(f"issues: milestone {mid} of issue {issue['code']} is {where}")
+            for mid in sorted(set(live_ms) & set(replayed_ms)):
+                diffs.extend(_diff_fields(f"issues: milestone {mid} of issue {issue['code']}", replayed_ms[mid],
+                                          live_ms[mid], MILESTONE_FIELDS))
     return diffs
 
 

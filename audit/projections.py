@@ -23,7 +23,8 @@ Event = LoggedEvent
 
 ISSUE_FIELDS = ("id", "code", "round_id", "category", "title", "description", "region_id", "responsible_org_id",
                 "cooperating_org_ids", "supervising_org_id", "leader", "deadline", "target", "measures", "location",
-                "status")
+                "status", "parent_id")
+MILESTONE_FIELDS = ("id", "due_on", "description", "target", "state", "outcome", "disputed")
 ASSIGNMENT_FIELDS = ("responsible_org_id", "cooperating_org_ids", "supervising_org_id", "leader", "region_id",
                      "category", "title", "description", "measures", "target", "location")
 STATUS_ACTIONS = frozenset({"register", *(a.value for a in Action)})  # history steps that move the status
@@ -67,6 +68,10 @@ class Projections:
             "issue.progress_reported": self._progress,
             "issue.extension_requested": self._extension_requested,
             "issue.extension_decided": self._extension_decided,
+            "issue.milestone_added": self._milestone_added,
+            "issue.milestone_reported": self._milestone_reported,
+            "issue.milestone_reviewed": self._milestone_reviewed,
+            "issue.parent_reopened": self._parent_reopened,
             "evidence.submitted": self._evidence,
             "evidence.flagged": self._evidence_flagged,
             "closure.requested": self._closure_requested,
@@ -150,7 +155,11 @@ class Projections:
         issue.update(deadline=d["deadline"], original_deadline=d["deadline"], status=registered.to_status,
                      history=[(registered.action, None, registered.to_status, event.time, self._actor(event), None,
                                event.id)],
-                     progress=None, progress_reports=0, extensions=[], registered_at=event.time)
+                     progress=None, progress_reports=0, extensions=[], registered_at=event.time,
+                     parent_id=d.get("parent_id"), milestones={}, parent_reopenings=[])
+        parent = d.get("parent_id")
+        if parent is not None and parent not in self.issues:
+            self.anomaly(event, f"issue {issue_id} names parent {parent}, which was never registered")
         self.issues[issue_id] = issue
 
     def _issue_started(self, event: Event, d: dict[str, Any]) -> None:
@@ -212,6 +221,55 @@ class Projections:
             self.anomaly(event, f"extension {d['extension_id']} was never requested")
         if d["approved"]:
             issue["deadline"] = d["deadline"]
+
+    def _milestone(self, event: Event, d: dict[str, Any]) -> dict[str, Any] | None:
+        issue = self._issue(event, d)
+        if issue is None:
+            return None
+        ms: dict[str, Any] | None = issue["milestones"].get(d["milestone_id"])
+        if ms is None:
+            self.anomaly(event, f"milestone {d['milestone_id']} of issue {d['issue_id']} was never added")
+        return ms
+
+    def _milestone_added(self, event: Event, d: dict[str, Any]) -> None:
+        issue = self._issue(event, d)
+        if issue is not None:
+            issue["milestones"][d["milestone_id"]] = {
+                "id": d["milestone_id"], "due_on": d["due_on"], "description": d["description"],
+                "target": d.get("target"), "state": "pending", "outcome": None, "disputed": False,
+                "added_at": event.time, "reports": 0}
+
+    def _milestone_reported(self, event: Event, d: dict[str, Any]) -> None:
+        ms = self._milestone(event, d)
+        if ms is None:
+            return
+        if ms["state"] == "reported":
+            self.anomaly(event, f"milestone {d['milestone_id']} reported again before its last report was reviewed")
+        ms.update(state="reported", outcome=d["outcome"], disputed=False, reported_at=event.time,
+                  reports=ms["reports"] + 1)
+
+    def _milestone_reviewed(self, event: Event, d: dict[str, Any]) -> None:
+        ms = self._milestone(event, d)
+        if ms is None:
+            return
+        if ms["state"] != "reported":
+            self.anomaly(event, f"milestone {d['milestone_id']} reviewed with no report awaiting review")
+        if d["review"] == "confirmed":
+            ms.update(state="confirmed", reviewed_at=event.time)
+        else:
+            ms.update(state="pending", disputed=True, reviewed_at=event.time)
+
+    def _parent_reopened(self, event: Event, d: dict[str, Any]) -> None:
+        issue = self._issue(event, d)
+        if issue is None:
+            return
+        child = self.issues.get(d["child_issue_id"])
+        if child is None or child.get("parent_id") is None:
+            self.anomaly(event, f"names sub-task {d['child_issue_id']}, which is no registered sub-task")
+        if issue["status"] not in ("signed_off", "filed"):
+            self.anomaly(event, f"reopens parent {d['issue_id']}, which was {issue['status']}, not closed")
+        issue["parent_reopenings"].append({"child_issue_id": d["child_issue_id"], "reason": d["reason"],
+                                           "at": event.time, "event_id": event.id})
 
     # -- verification ----------------------------------------------------------------------------------------
 
@@ -304,5 +362,7 @@ class Projections:
                 "issues_by_status": dict(sorted(by_status.items())), "closures_by_state": dict(sorted(closures.items())),
                 "evidence": len(self.evidence), "reopenings": len(self.reopenings), "readings": len(self.readings),
                 "rankings": len(self.rankings), "notifications": len(self.notifications),
+                "milestones": sum(len(i["milestones"]) for i in self.issues.values()),
+                "sub_tasks": sum(1 for i in self.issues.values() if i.get("parent_id")),
                 "events": sum(self.counts.values()), "last_event_time": self.last_time or None,
                 "anomalies": len(self.anomalies)}

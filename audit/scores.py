@@ -39,7 +39,8 @@ async def rebuild_scores(sessions: async_sessionmaker[AsyncSession], projections
             session.add(store.SchemeVersion(id=s["scheme_id"], version=s["version"], weights=s["weights"],
                                             bottom_named=s["bottom_named"], penalized=s["penalized"],
                                             penalty=s.get("penalty"), created_at=parse_time(s["_time"]),
-                                            created_by="replay"))
+                                            created_by="replay",
+                                            milestone_missed_points=s.get("milestone_missed_points")))
         if ("default", 1) not in {(s["scheme_id"], s["version"]) for s in projections.schemes.values()}:
             session.add(store.default_scheme_row(as_of))
     out: dict[str, Any] = {"period": None, "scores": {}, "rankings_checked": 0}

@@ -92,6 +92,13 @@ def story(i1: str, i2: str | None = None) -> list[Envelope]:
                                              "percent": 60})
     add(iss, "issue.extension_decided", i1, {"issue_id": i1, "extension_id": "x1", "approved": True,
                                              "previous_deadline": "2020-06-30", "deadline": "2020-08-31"})
+    milestone = {"issue_id": i1, "milestone_id": "m1", "due_on": "2020-07-31", "responsible_org_id": RESP,
+                 "supervising_org_id": SUPER}
+    add(iss, "issue.milestone_added", i1, {**milestone, "description": "完成 60% 道路硬化", "target": "12 公里"})
+    reported = add(iss, "issue.milestone_reported", i1, {**milestone, "outcome": "met", "note": "已完成",
+                                                         "evidence_ids": ["e0"]})
+    add(iss, "issue.milestone_reviewed", i1, {**milestone, "review": "disputed", "outcome": "met",
+                                              "reported_event_id": str(reported.id), "opinion": "抽查未完成"})
     status = {i1: "in_progress"}
     closure = {"supervising_org_id": SUPER}
     decide("closure.requested", i1, {"closure_id": "c1", "summary": "已整改", "evidence_ids": ["e1"], **closure},
@@ -107,6 +114,9 @@ def story(i1: str, i2: str | None = None) -> list[Envelope]:
     decide("closure.accepted", i1, {"closure_id": "c2", "opinion": "核查属实", **closure}, status)
     decide("closure.filed", i1, {"closure_id": "c2"}, status)
     decide("issue.reopened", i1, {"reopening_id": "r1", "reason": "扬尘反弹", "supervising_org_id": SUPER}, status)
+    add(iss, "issue.parent_reopened", i1, {"issue_id": i1, "child_issue_id": "child-1", "child_code": "HH-2020-004-1",
+                                           "from_status": "filed", "reason": "子任务 HH-2020-004-1 反弹",
+                                           "cause_event_id": str(uuid.uuid4()), "responsible_org_id": RESP})
     add(sco, "calendar.year_published", "calendar/2020", {
         "year": 2020, "holidays": ["2020-10-01", "2020-10-02"], "workdays": ["2020-09-27", "2020-10-10"],
         "source": "国办发明电〔2019〕16号"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 
 from pydantic import AwareDatetime, Field
 
@@ -65,6 +66,9 @@ class IssueRegistered(Payload):
     # same transaction. Until a consumer has seen them, the status it holds is not the issue's (a reminder or an
     # overdue notice must wait for them).
     moves_following: int = Field(default=0, ge=0, le=10)
+    # 任务分解: the task this one is a sub-task of (added later, optional: older logs have none). A task with
+    # sub-tasks is not scored itself; its sub-tasks are, each for its own responsible org.
+    parent_id: str | None = None
 
 
 @event("issue.started", 1)
@@ -146,3 +150,75 @@ class IssueExtensionDecided(Payload):
     previous_deadline: date
     deadline: date
     opinion: str | None = None
+
+
+class MilestoneOutcome(StrEnum):
+    """What the responsible unit reports of a milestone (重要节点): reached by its date, or not."""
+
+    met = "met"
+    missed = "missed"
+
+
+class MilestoneReview(StrEnum):
+    """The supervising unit's word on a milestone report: it stands, or it is disputed (the unit reports again)."""
+
+    confirmed = "confirmed"
+    disputed = "disputed"
+
+
+@event("issue.milestone_added", 1)
+class IssueMilestoneAdded(Payload):
+    """A dated milestone (重要节点) of a task, set at registration or added by the admin later."""
+
+    issue_id: str
+    milestone_id: str
+    due_on: date
+    description: str
+    target: str | None = None
+    responsible_org_id: str
+    supervising_org_id: str
+
+
+@event("issue.milestone_reported", 1)
+class IssueMilestoneReported(Payload):
+    """The responsible unit reports a milestone met or missed, with evidence ids and a note."""
+
+    issue_id: str
+    milestone_id: str
+    due_on: date
+    outcome: MilestoneOutcome
+    note: str
+    evidence_ids: list[str] = Field(default_factory=list)
+    responsible_org_id: str
+    supervising_org_id: str
+
+
+@event("issue.milestone_reviewed", 1)
+class IssueMilestoneReviewed(Payload):
+    """The supervising unit confirms the last report of a milestone, or disputes it (it is then to be reported
+    again). `outcome` is the outcome reported, `reported_event_id` the issue.milestone_reported reviewed."""
+
+    issue_id: str
+    milestone_id: str
+    due_on: date
+    review: MilestoneReview
+    outcome: MilestoneOutcome
+    reported_event_id: str
+    opinion: str | None = None
+    responsible_org_id: str
+    supervising_org_id: str
+
+
+@event("issue.parent_reopened", 1)
+class IssueParentReopened(Payload):
+    """A sub-task rebounded (issue.reopened) while its parent task was signed off or filed: the parent is reopened
+    too (announced as issue.status_changed as well). `cause_event_id` is the sub-task's issue.reopened (or, one
+    level up, the issue.parent_reopened of the sub-task in between)."""
+
+    issue_id: str
+    child_issue_id: str
+    child_code: str
+    from_status: IssueStatus
+    reason: str
+    cause_event_id: str
+    responsible_org_id: str

@@ -53,6 +53,8 @@ class SchemeVersioned(Payload):
     bottom_named: int
     penalized: int
     penalty: dict[str, object] | None = None
+    # points the quality component loses per missed milestone (重要节点); added later, absent means the default 5
+    milestone_missed_points: float | None = None
 
 
 @event("calendar.year_published", 1)

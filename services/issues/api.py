@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -13,15 +13,16 @@ from fastapi.responses import Response
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import lifecycle
 from contracts.enums import IssueStatus
-from contracts.events.issues import OrgRegistered, RoundRegistered
+from contracts.events.issues import MilestoneReview, OrgRegistered, RoundRegistered
 from contracts.lifecycle import ESCALATE_AFTER_DAYS
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, current_principal, require
 from runtime.clock import SHANGHAI
 from runtime.errors import Forbidden, Invalid, NotFound, PayloadTooLarge, error_responses
 from runtime.pagination import Page
-from services.issues import domain, handlers, ledger, store
+from services.issues import domain, handlers, ledger, milestones, store
 from services.issues.domain_time import is_overdue, overdue_days, today_in_shanghai
 from services.issues.schemas import (
     DecisionIn,
@@ -34,6 +35,10 @@ from services.issues.schemas import (
     IssuePatch,
     IssueSummaryOut,
     ListFilters,
+    MilestoneIn,
+    MilestoneOut,
+    MilestoneReportIn,
+    MilestoneReviewIn,
     OrgIn,
     OrgOut,
     ProgressIn,
@@ -44,13 +49,14 @@ from services.issues.schemas import (
     StartIn,
     StepOut,
 )
-from services.issues.store import Extension, Issue, Org, Round
+from services.issues.store import Extension, Issue, Milestone, Org, Round
 
 router = APIRouter()
 RT = Annotated[Runtime, Depends(get_runtime)]
 Caller = Annotated[Principal, Depends(current_principal)]
 AdminP = Annotated[Principal, Depends(require("admin"))]
 ResponsibleP = Annotated[Principal, Depends(require("responsible"))]
+SupervisorP = Annotated[Principal, Depends(require("supervisor"))]
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_EXPORT_ROWS = 200_000
@@ -91,6 +97,17 @@ def issue_out(issue: Issue | Mapping[str, Any] | RowMapping, *, today: date) -> 
 def extension_out(ext: Extension) -> ExtensionOut:
     """An extension request as the API shows it."""
     return ExtensionOut.model_validate(ext.model_dump())
+
+
+def milestone_out(m: Milestone, *, now: datetime, signed_off_at: datetime | None = None) -> MilestoneOut:
+    """A milestone as the API shows it: where it stands, whether it is overdue, whether it counts as missed."""
+    end = datetime.combine(m.due_on + timedelta(days=1), time(0), tzinfo=SHANGHAI)
+    return MilestoneOut.model_validate({
+        **m.model_dump(exclude={"reported_event_id", "met_reported_at"}),
+        "state_zh": ("被退回待重报" if m.disputed and m.state == "pending" else milestones.STATE_ZH[m.state]),
+        "overdue": m.state == "pending" and now >= end and signed_off_at is None,
+        "missed": domain.milestone_missed(due_on=m.due_on, met_reported_at=m.met_reported_at, now=now,
+                                          signed_off_at=signed_off_at)})
 
 
 def _today(rt: Runtime) -> date:
@@ -202,11 +219,16 @@ def list_filters(status: IssueStatus | None = None, responsible_org_id: str | No
                  escalated: Annotated[bool | None, Query(
                      description="逾期升级: overdue more than the escalation days (contracts.lifecycle)")] = None,
                  q: Annotated[str | None, Query(min_length=1, max_length=200,
-                                                 description="substring of the code or title")] = None) -> ListFilters:
+                                                 description="substring of the code or title")] = None,
+                 parent_id: Annotated[str | None, Query(min_length=1, max_length=36,
+                                                         description="上级任务 id: only its direct sub-tasks")] = None,
+                 roots_only: Annotated[bool | None, Query(
+                     description="只看上级任务: only tasks that are no sub-task (true), or everything (absent)")] = None,
+                 ) -> ListFilters:
     """The design's list filters, shared by the list and the export."""
     return ListFilters(status=status, responsible_org_id=responsible_org_id, supervising_org_id=supervising_org_id,
                        region_id=region_id, category=category, round_id=round_id, overdue=overdue,
-                       escalated=escalated, q=q)
+                       escalated=escalated, q=q, parent_id=parent_id, roots_only=roots_only)
 
 
 Filters = Annotated[ListFilters, Depends(list_filters)]
@@ -262,11 +284,15 @@ async def export_issues(filters: Filters, rt: RT, who: Caller) -> Response:
         rows = await store.issues_for_export(session, visible_to=who.org, sees_all=who.sees_all, today=today,
                                              filters=filters.model_dump(), limit=MAX_EXPORT_ROWS)
         names, rounds = await store.names_by_id(session)
+        shown = {i.id: i.code for i in rows}
+        parents = {i.parent_id for i in rows if i.parent_id and i.parent_id not in shown}
+        codes = {**shown, **await store.codes_by_id(session, ids=parents)}
 
     def line(i: Issue) -> dict[str, Any]:
         target = i.target or {}
         return {
-            "编号": i.code, "督察轮次": rounds.get(i.round_id, i.round_id), "类别": i.category, "问题(任务)": i.title,
+            "编号": i.code, "上级任务": codes.get(i.parent_id, i.parent_id) if i.parent_id else None,
+            "层级": i.depth, "督察轮次": rounds.get(i.round_id, i.round_id), "类别": i.category, "问题(任务)": i.title,
             "区域": names.get(i.region_id, i.region_id) if i.region_id else None,
             "责任单位": names.get(i.responsible_org_id, i.responsible_org_id),
             "配合单位": ";".join(names.get(o, o) for o in i.cooperating_org_ids) or None,
@@ -277,11 +303,13 @@ async def export_issues(filters: Filters, rt: RT, who: Caller) -> Response:
             "状态": ledger.STATUS_LABELS.get(i.status, i.status),
             "逾期天数": overdue_days(deadline=i.deadline, status=i.status, today=today),
             "最新进展": i.last_progress_note, "进展(%)": i.last_progress_percent,
+            "子任务(未销号/总数)": f"{i.children_open}/{i.children_total}" if i.children_total else None,
+            "分解进度(%)": i.derived_percent,
             "进展时间": i.last_progress_at.astimezone(SHANGHAI).replace(tzinfo=None)
             if i.last_progress_at else None,
         }
 
-    body = ledger.write_xlsx(line(i) for i in rows)
+    body = ledger.write_xlsx(line(i) for i in ledger.tree_order(rows))
     name = f"台账-{today.isoformat()}.xlsx"
     return Response(body, media_type=XLSX, headers={
         "Content-Disposition": f"attachment; filename=\"ledger-{today.isoformat()}.xlsx\"; "
@@ -309,14 +337,27 @@ async def read_issue(issue_id: str, rt: RT, who: Caller) -> IssueDetailOut:
         issue = await _visible_issue(session, who, issue_id)
         steps = await store.history(session, issue_id=issue_id)
         exts = await store.extensions(session, issue_id=issue_id)
+        kids = await store.children_of(session, issue_id=issue_id, limit=domain.MAX_CHILDREN)
+        marks = await milestones.of_issue(session, issue_id=issue_id)
+    today = _today(rt)
+    signed_off_at = next((t.at for t in reversed(steps) if t.to_status == IssueStatus.signed_off
+                          and t.from_status != t.to_status), None) if issue.status in lifecycle.CLOSED else None
     history = [
         StepOut.model_validate({"action": t.action, "from": t.from_status, "to": t.to_status,
                                 "by": {"user": t.actor_user, "org": t.actor_org, "role": t.actor_role},
                                 "at": t.at, "reason": t.reason, "details": t.details, "event_id": t.event_id})
         for t in steps
     ]
-    return IssueDetailOut.model_validate({**issue_fields(issue, today=_today(rt)), "history": history,
-                                          "extensions": [extension_out(e) for e in exts]})
+    children = [{"id": k.id, "code": k.code, "title": k.title, "responsible_org_id": k.responsible_org_id,
+                 "deadline": k.deadline, "status": k.status,
+                 "overdue": is_overdue(deadline=k.deadline, status=k.status, today=today),
+                 "percent": domain.child_percent(status=k.status, children_total=k.children_total,
+                                                 derived=k.derived_percent, reported=k.last_progress_percent),
+                 "children_total": k.children_total} for k in kids]
+    now = rt.clock.now()
+    return IssueDetailOut.model_validate({
+        **issue_fields(issue, today=today), "history": history, "extensions": [extension_out(e) for e in exts],
+        "children": children, "milestones": [milestone_out(m, now=now, signed_off_at=signed_off_at) for m in marks]})
 
 
 @router.patch("/v1/issues/{issue_id}", tags=["issues"], summary="Reassign orgs or leader, edit text (admin)",
@@ -376,6 +417,55 @@ async def decide_extension(issue_id: str, extension_id: str, body: DecisionIn, r
         ext = await handlers.decide_extension(uow, issue=issue, ext=ext, approved=body.approved,
                                               opinion=body.opinion)
     return extension_out(ext)
+
+
+# ---- milestones (重要节点) ------------------------------------------------------------------------------------
+
+async def _milestone(session: AsyncSession, issue: Issue, milestone_id: str) -> Milestone:
+    ms = await session.get(Milestone, milestone_id)
+    if ms is None or ms.issue_id != issue.id:
+        raise NotFound(f"任务 {issue.code} 没有重要节点 {milestone_id} (no milestone {milestone_id} of issue {issue.id})")
+    return ms
+
+
+@router.post("/v1/issues/{issue_id}/milestones", status_code=201, tags=["issues"],
+             summary="Add a dated milestone (重要节点) to an open task (admin)", responses=ACT)
+async def add_milestone(issue_id: str, body: MilestoneIn, rt: RT, who: AdminP) -> MilestoneOut:
+    async with rt.unit_of_work(who, role="admin") as uow:
+        issue = await _visible_issue(uow.session, who, issue_id, lock=True)
+        ms = await milestones.add_to_issue(uow, issue=issue, due_on=body.due_on, description=body.description,
+                                           target=body.target)
+    return milestone_out(ms, now=rt.clock.now())
+
+
+@router.post("/v1/issues/{issue_id}/milestones/{milestone_id}/report", tags=["issues"],
+             summary="Report a milestone met or missed, with evidence ids and a note (responsible)", responses=ACT)
+async def report_milestone(issue_id: str, milestone_id: str, body: MilestoneReportIn, rt: RT,
+                           who: ResponsibleP) -> MilestoneOut:
+    async with rt.unit_of_work(who, role="responsible") as uow:
+        issue = await _visible_issue(uow.session, who, issue_id, lock=True)
+        _as_responsible(who, issue, "report its milestones")
+        ms = await _milestone(uow.session, issue, milestone_id)
+        ms = await milestones.report(uow, issue=issue, ms=ms, outcome=body.outcome, note=body.note,
+                                     evidence_ids=body.evidence_ids)
+    return milestone_out(ms, now=rt.clock.now())
+
+
+@router.post("/v1/issues/{issue_id}/milestones/{milestone_id}/review", tags=["issues"],
+             summary="Confirm or dispute a milestone report (the task's supervising unit)", responses=ACT)
+async def review_milestone(issue_id: str, milestone_id: str, body: MilestoneReviewIn, rt: RT,
+                           who: SupervisorP) -> MilestoneOut:
+    if body.review == MilestoneReview.disputed and not body.opinion:
+        raise Invalid("退回节点报告须写明意见 (opinion: required when the report is disputed)",
+                      details=[{"field": "opinion", "message": "required when review is disputed"}])
+    async with rt.unit_of_work(who, role="supervisor") as uow:
+        issue = await _visible_issue(uow.session, who, issue_id, lock=True)
+        if not domain.may_act_as_supervisor(who, supervising=issue.supervising_org_id):
+            raise Forbidden("只有该任务的监管单位可以确认节点报告 (only the issue's supervising org reviews its "
+                            "milestone reports)")
+        ms = await _milestone(uow.session, issue, milestone_id)
+        ms = await milestones.review(uow, issue=issue, ms=ms, decision=body.review, opinion=body.opinion)
+    return milestone_out(ms, now=rt.clock.now())
 
 
 # ---- the public view --------------------------------------------------------------------------------------

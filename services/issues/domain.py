@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from contracts import lifecycle
 from contracts.enums import IssueStatus
 from contracts.lifecycle import Action
 from runtime.auth import Principal
+from runtime.clock import SHANGHAI
 from runtime.errors import Conflict
 
 S = IssueStatus
@@ -170,3 +172,74 @@ def closed_by_region(groups: Sequence[Mapping[Any, Any]]) -> dict[str, int]:
         if g["region_id"] and lifecycle.is_closed(g["status"]):
             out[g["region_id"]] = out.get(g["region_id"], 0) + int(g["n"])
     return out
+
+
+# ---- breakdown (任务分解) -------------------------------------------------------------------------------------
+
+MAX_DEPTH = 5  # a city task, and at most four levels of sub-tasks under it
+MAX_CHILDREN = 100  # direct sub-tasks of one task (a city has some ten districts and zones, and its bureaus)
+MAX_MILESTONES = 20  # dated milestones of one task
+
+
+def child_percent(*, status: str, children_total: int, derived: int | None, reported: int | None) -> int:
+    """What one sub-task contributes to its parent's progress: 100 when signed off or filed; else, when it has
+    sub-tasks of its own, their derived progress; else its last reported percent (0 before any report)."""
+    if status in lifecycle.CLOSED:
+        return 100
+    if children_total:
+        return derived or 0
+    return reported or 0
+
+
+def derived_percent(children: list[int]) -> int | None:
+    """A parent's progress: the mean of its sub-tasks' percents (child_percent), rounded half up to a whole
+    percent; None for a task without sub-tasks (its own reports are its progress)."""
+    if not children:
+        return None
+    return (2 * sum(children) + len(children)) // (2 * len(children))
+
+
+def check_parent(*, parent_status: str, parent_depth: int, parent_children: int, parent_deadline: Any,
+                 parent_round: str, round_id: str, deadline: Any,
+                 field: str = "parent_id") -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Why a task cannot be registered under this parent, Chinese first, then English: the parent's state
+    (a 409: it is closed or awaiting sign-off) and the bounds and dates (a 422); both empty when it can."""
+    conflicts, problems = [], []
+    if parent_status in lifecycle.CLOSED or parent_status == S.closure_requested:
+        conflicts.append({"field": field, "message": f"上级任务状态为「{lifecycle.LABELS_ZH[S(parent_status)]}」,不能再分解 "
+                                                    f"(the parent task is {parent_status}; sub-tasks go under an open "
+                                                    "task that has not applied for sign-off)"})
+    if parent_depth >= MAX_DEPTH:
+        problems.append({"field": field, "message": f"任务分解最多 {MAX_DEPTH} 级 (at most {MAX_DEPTH} levels: the "
+                                                    f"parent is already at level {parent_depth})"})
+    if parent_children >= MAX_CHILDREN:
+        problems.append({"field": field, "message": f"一个任务最多分解为 {MAX_CHILDREN} 个子任务 (the parent has "
+                                                    f"{parent_children} sub-tasks, the most it may have)"})
+    if parent_round != round_id:
+        problems.append({"field": "round_id", "message": f"子任务须与上级任务属同一督察轮次 (a sub-task is in its "
+                                                         f"parent's round {parent_round})"})
+    if deadline is not None and parent_deadline is not None and deadline > parent_deadline:
+        problems.append({"field": "deadline", "message": f"子任务时限不能晚于上级任务时限 {parent_deadline} "
+                                                         f"(a sub-task is due by its parent's deadline)"})
+    return conflicts, problems
+
+
+# ---- milestones (重要节点) ------------------------------------------------------------------------------------
+
+def milestone_missed(*, due_on: date, met_reported_at: datetime | None, now: datetime,
+                     signed_off_at: datetime | None = None) -> bool:
+    """A milestone counts as missed once the end of its day (Asia/Shanghai) has passed unless, by then, the unit
+    had reported it met (a report not disputed since) or the whole task was signed off. So a milestone past due
+    and unreported is missed, one reported missed is missed, and one reported met only after its day stays
+    missed (met late). The same rule scores it (services.scoring.domain)."""
+    end = datetime.combine(due_on + timedelta(days=1), time(0), tzinfo=SHANGHAI).astimezone(UTC)
+    if now < end:
+        return False
+    if signed_off_at is not None and signed_off_at < end:
+        return False
+    return met_reported_at is None or met_reported_at >= end
+
+
+def may_act_as_supervisor(principal: Principal, *, supervising: str) -> bool:
+    """Only the supervising org reviews what the responsible org reports."""
+    return principal.has("supervisor") and principal.org == supervising

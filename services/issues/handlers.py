@@ -13,6 +13,7 @@ from contracts.enums import IssueStatus
 from contracts.events.issues import (
     IssueExtensionDecided,
     IssueExtensionRequested,
+    IssueParentReopened,
     IssueProgressReported,
     IssueRegistered,
     IssueStarted,
@@ -33,7 +34,7 @@ from runtime.clock import SHANGHAI, new_id
 from runtime.consumer import HandlerTable
 from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
-from services.issues import domain, domain_time, ledger
+from services.issues import domain, domain_time, ledger, milestones
 from services.issues.store import (
     Extension,
     Issue,
@@ -42,6 +43,7 @@ from services.issues.store import (
     Round,
     Transition,
     get_issue,
+    parents_by_code,
     parties_of,
     replace_parties,
 )
@@ -121,6 +123,19 @@ async def register_issue(uow: UnitOfWork, *, fields: dict[str, Any]) -> Issue:
     if code_taken:
         raise Conflict(f"code {fields['code']} already exists in round {fields['round_id']}",
                        details=[{"field": "code", "message": "already exists in this round"}])
+    if fields.get("parent_id"):
+        parent = await get_issue(uow.session, issue_id=fields["parent_id"], lock=True)
+        if parent is None:
+            raise Invalid(f"上级任务 {fields['parent_id']} 不存在 (parent_id: unknown task)",
+                          details=[{"field": "parent_id", "message": f"unknown task {fields['parent_id']}"}])
+        conflicts, problems = domain.check_parent(
+            parent_status=parent.status, parent_depth=parent.depth, parent_children=parent.children_total,
+            parent_deadline=parent.deadline, parent_round=parent.round_id, round_id=fields["round_id"],
+            deadline=date.fromisoformat(str(fields["deadline"])))
+        if conflicts:
+            raise Conflict(conflicts[0]["message"], details=conflicts, code="illegal_transition")
+        _refuse(problems)
+        fields = {**fields, "depth": parent.depth + 1}
     [row] = await _create_many(uow, fields=[fields])
     return Issue(**row)
 
@@ -151,6 +166,17 @@ async def import_ledger(uow: UnitOfWork, *, sheet: ledger.Sheet) -> list[dict[st
     if problems:
         message, details = ledger.capped(problems)
         raise Invalid(message, details=details)
+    if any(f.get("parent_code") for f in fields):
+        in_file = {(f["round_id"], f["code"]) for f in fields}
+        named = {(f["round_id"], f["parent_code"]) for f in fields if f.get("parent_code")} - in_file
+        found = await parents_by_code(uow.session, round_codes=named)
+        registered = {k: ledger.ParentRef(issue_id=i.id, status=i.status, depth=i.depth, children=i.children_total,
+                                          deadline=i.deadline) for k, i in found.items()}
+        fields, problems = ledger.link_parents(fields, registered=registered, ids=[new_id() for _ in fields],
+                                               max_depth=domain.MAX_DEPTH, max_children=domain.MAX_CHILDREN)
+        if problems:
+            message, details = ledger.capped(sorted(problems, key=lambda c: c.row))
+            raise Invalid(message, details=details)
     return await _create_many(uow, fields=fields)
 
 
@@ -164,11 +190,11 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
     moved_in = [f.get("moved_in") for f in fields]
     # a row moved in says how many status moves follow its registration, so that consumers wait for them
     payloads = [IssueRegistered.model_validate({
-        **{k: v for k, v in f.items() if k != "moved_in"}, "issue_id": new_id(),
+        **{k: v for k, v in f.items() if k not in _NOT_PAYLOAD}, "issue_id": f.get("issue_id") or new_id(),
         "moves_following": len(domain.path_from_initial(m["status"]) or []) if m else 0})
         for f, m in zip(fields, moved_in, strict=True)]
     issue_rows, party_rows = [], []
-    for p, moved in zip(payloads, moved_in, strict=True):
+    for p, moved, f in zip(payloads, moved_in, fields, strict=True):
         data = p.model_dump(mode="json")
         issue_rows.append({
             **{k: data[k] for k in ("code", "round_id", "category", "title", "description", "region_id",
@@ -177,6 +203,8 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
             "id": p.issue_id, "deadline": p.deadline, "original_deadline": p.deadline,
             "status": moved["status"] if moved else IssueStatus.registered.value, "created_at": now,
             "updated_at": now, "last_progress_percent": None, "last_progress_note": None, "last_progress_at": None,
+            "parent_id": p.parent_id, "depth": f.get("depth") or 1, "children_total": 0, "children_open": 0,
+            "derived_percent": None,
         })
         party_rows += parties_of(issue_id=p.issue_id, responsible=p.responsible_org_id,
                                  cooperating=p.cooperating_org_ids, supervising=p.supervising_org_id,
@@ -200,7 +228,55 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
         if moved:
             steps += await _move_in(uow, issue_id=p.issue_id, moved=moved)
     await session.execute(insert(Transition.__table__), steps)  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
+    for p, f in zip(payloads, fields, strict=True):
+        for i, m in enumerate(f.get("milestones") or []):
+            await milestones.add(uow, field=f"milestones.{i}.due_on", issue_id=p.issue_id, deadline=p.deadline,
+                                 responsible_org_id=p.responsible_org_id, supervising_org_id=p.supervising_org_id,
+                                 due_on=m["due_on"], description=m["description"], target=m.get("target"))
+    await refresh_parents(uow, parent_ids={p.parent_id for p in payloads if p.parent_id})
     return issue_rows
+
+
+# Keys of a checked row that are not the registration's payload.
+_NOT_PAYLOAD = frozenset({"moved_in", "depth", "milestones", "parent_code", "row"})
+
+
+async def refresh_parents(uow: UnitOfWork, *, parent_ids: set[str]) -> None:
+    """Recount the sub-tasks of these parents and derive their progress, then their parents' in turn, up to the
+    root (domain.child_percent, domain.derived_percent); a level at a time, deepest first."""
+    pending = {i for i in parent_ids if i}
+    session = uow.session
+    while pending:
+        ordered = sorted(pending)
+        by_parent: dict[str, list[Any]] = {i: [] for i in pending}
+        parents: list[Issue] = []
+        for start in range(0, len(ordered), 5000):  # chunked: within every driver's parameter limit
+            chunk = ordered[start:start + 5000]
+            rows = (await session.execute(
+                select(col(Issue.parent_id), col(Issue.status), col(Issue.children_total),
+                       col(Issue.derived_percent), col(Issue.last_progress_percent))
+                .where(col(Issue.parent_id).in_(chunk)))).all()
+            for parent_id, status, total, derived, reported in rows:
+                by_parent[str(parent_id)].append((status, total, derived, reported))
+            parents += (await session.execute(select(Issue).where(col(Issue.id).in_(chunk)))).scalars().all()
+        # deepest first: a parent's parent waits for the next round, after the parent itself is current
+        deepest = max(p.depth for p in parents) if parents else 0
+        later: set[str] = set()
+        for parent in parents:
+            if parent.depth < deepest:
+                later.add(parent.id)
+                continue
+            kids = by_parent[parent.id]
+            percents = [domain.child_percent(status=st, children_total=t, derived=d, reported=r)
+                        for st, t, d, r in kids]
+            parent.children_total = len(kids)
+            parent.children_open = sum(1 for st, *_ in kids if st not in lifecycle.CLOSED)
+            parent.derived_percent = domain.derived_percent(percents)
+            session.add(parent)
+            if parent.parent_id:
+                later.add(parent.parent_id)
+        await session.flush()
+        pending = later
 
 
 def _step(uow: UnitOfWork, *, issue_id: str, action: str, from_status: str | None, to_status: str,
@@ -290,6 +366,8 @@ async def report_progress(uow: UnitOfWork, *, issue: Issue, note: str, percent: 
     issue.last_progress_note, issue.last_progress_percent, issue.last_progress_at = note, percent, now
     issue.updated_at = now
     uow.session.add(issue)
+    if issue.parent_id:
+        await refresh_parents(uow, parent_ids={issue.parent_id})
     return issue
 
 
@@ -400,6 +478,41 @@ async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: Ve
     issue.status = target
     issue.updated_at = uow.clock.now()
     uow.session.add(issue)
+    if issue.parent_id:
+        if envelope.type == "issue.reopened":
+            await _reopen_ancestors(uow, child=issue, reason=reason or "", cause_event_id=str(envelope.id),
+                                    at=envelope.time)
+        await refresh_parents(uow, parent_ids={issue.parent_id})
+
+
+async def _reopen_ancestors(uow: UnitOfWork, *, child: Issue, reason: str, cause_event_id: str,
+                            at: datetime) -> None:
+    """A sub-task rebounded: each signed-off or filed task above it is reopened too, with the reason, announced as
+    issue.parent_reopened and issue.status_changed (action reopen); an open one stops nothing and is left as is."""
+    current, cause = child, cause_event_id
+    while current.parent_id:
+        parent = await get_issue(uow.session, issue_id=current.parent_id, lock=True)
+        if parent is None:
+            return
+        if parent.status in lifecycle.CLOSED:
+            why = f"子任务 {child.code} 反弹,上级任务随之重新整改:{reason}"[:2000]
+            announced = await uow.emit(parent.id, IssueParentReopened(
+                issue_id=parent.id, child_issue_id=child.id, child_code=child.code,
+                from_status=IssueStatus(parent.status), reason=why, cause_event_id=cause,
+                responsible_org_id=parent.responsible_org_id))
+            target = domain.next_status(action=Action.reopen, current=parent.status)
+            moved = await uow.emit(parent.id, IssueStatusChanged(
+                issue_id=parent.id, from_status=IssueStatus(parent.status), to_status=target, reason=why,
+                cause_event_id=str(announced.id), action=Action.reopen, at=at))
+            _record(uow, parent, action=Action.reopen.value, from_status=parent.status, to_status=target,
+                    reason=why, event_id=str(moved.id),
+                    details={"cause": {"type": "issue.parent_reopened", "id": str(announced.id),
+                                       "child_issue_id": child.id, "child_code": child.code}})
+            parent.status = target
+            parent.updated_at = uow.clock.now()
+            uow.session.add(parent)
+            cause = str(announced.id)
+        current = parent
 
 
 HANDLERS = HandlerTable()

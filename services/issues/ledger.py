@@ -20,9 +20,11 @@ COLUMNS = ("code", "round", "category", "title", "region", "responsible_org", "c
 # assigned_on: 交办日期, the date the task was assigned, for a ledger kept elsewhere before it was moved in;
 # status, signed_off_on (销号日期), signed_off_by, filed_on (备案日期), filed_by: where it stood when moved in
 HISTORY_COLUMNS = ("status", "signed_off_on", "signed_off_by", "filed_on", "filed_by")
-OPTIONAL_COLUMNS = ("description", "latitude", "longitude", "assigned_on", *HISTORY_COLUMNS)
+# parent_code: 上级任务编号, the code (in the same round) of the task this row is a sub-task of: a row earlier or
+# later in the same file, or a task already registered
+OPTIONAL_COLUMNS = ("description", "latitude", "longitude", "assigned_on", *HISTORY_COLUMNS, "parent_code")
 REQUIRED = ("code", "round", "category", "title", "responsible_org", "supervising_org", "deadline")
-MAX_LEN = {"code": 64, "category": 40, "title": 2000, "leader": 200, "target_indicator": 100,
+MAX_LEN = {"code": 64, "parent_code": 64, "category": 40, "title": 2000, "leader": 200, "target_indicator": 100,
            "target_unit": 40, "measures": 20000, "description": 20000}
 
 STATUS_LABELS = {s.value: label for s, label in lifecycle.LABELS_ZH.items()}
@@ -30,9 +32,10 @@ STATUS_LABELS = {s.value: label for s, label in lifecycle.LABELS_ZH.items()}
 STATUS_BY_TEXT = {**{s: s for s in STATUS_LABELS}, **{label: s for s, label in STATUS_LABELS.items()}}
 # An open application for sign-off cannot be moved in: verification would hold no application to decide on.
 MOVABLE_IN = ("registered", "in_progress", "signed_off", "filed")
-EXPORT_HEADERS = ("编号", "督察轮次", "类别", "问题(任务)", "区域", "责任单位", "配合单位", "督办单位", "包联领导",
-                  "整改时限", "原定时限", "目标指标", "比较", "目标值", "单位", "整改措施", "状态", "逾期天数",
-                  "最新进展", "进展(%)", "进展时间")
+# 上级任务 and 层级 show the breakdown; rows come in tree order (tree_order): each task followed by its sub-tasks
+EXPORT_HEADERS = ("编号", "上级任务", "层级", "督察轮次", "类别", "问题(任务)", "区域", "责任单位", "配合单位", "督办单位",
+                  "包联领导", "整改时限", "原定时限", "目标指标", "比较", "目标值", "单位", "整改措施", "状态", "逾期天数",
+                  "最新进展", "进展(%)", "进展时间", "子任务(未销号/总数)", "分解进度(%)")
 
 
 @dataclass
@@ -237,6 +240,7 @@ def check_rows(sheet: Sheet, refs: Refs) -> tuple[list[dict[str, Any]], list[Cel
                 "supervising_org_id": row["supervising_org"], "leader": row.get("leader") or None,
                 "deadline": deadline, "target": target, "measures": row.get("measures") or None,
                 "location": location, "assigned_on": assigned_on, "moved_in": moved_in,
+                "parent_code": row.get("parent_code") or None, "row": number,
             })
     return issues, problems
 
@@ -368,6 +372,141 @@ def _location(row: Mapping[str, str], flag: Any) -> dict[str, float] | None:
         except ValueError:
             flag(name, f"a number between -{bound:g} and {bound:g} is required when a location is given")
     return out if len(out) == 2 else None
+
+
+@dataclass
+class ParentRef:
+    """A registered task a ledger row names as its parent."""
+
+    issue_id: str
+    status: str
+    depth: int
+    children: int
+    deadline: date
+
+
+def link_parents(fields: list[dict[str, Any]], *, registered: Mapping[tuple[str, str], ParentRef], ids: list[str],
+                 max_depth: int, max_children: int) -> tuple[list[dict[str, Any]], list[Cell]]:
+    """Resolve each row's parent_code to the parent's id (a row of the file or a registered task) and its depth;
+    refuse unknown codes, cycles, trees too deep or too wide, a parent already closed or awaiting sign-off while
+    the row is open, and a deadline after the parent's. The rows come back parents first (tree order), each with
+    `issue_id`, `parent_id` and `depth`; `ids` gives each row, in file order, its new id."""
+    problems: list[Cell] = []
+    by_key = {(f["round_id"], f["code"]): n for n, f in enumerate(fields)}
+    for f, new in zip(fields, ids, strict=True):
+        f["issue_id"] = new
+
+    def open_(f: Mapping[str, Any]) -> bool:
+        moved = f.get("moved_in")
+        return not (moved and moved["status"] in STATUS_LABELS and lifecycle.is_closed(moved["status"]))
+
+    depth: dict[int, int] = {}
+    children: dict[str, int] = {}
+    bad: set[int] = set()
+
+    def resolve(n: int, trail: tuple[int, ...]) -> int | None:
+        """The depth of row n, following parent codes; None when its chain is broken (reported once)."""
+        if n in depth:
+            return depth[n]
+        if n in bad:
+            return None
+        f = fields[n]
+        if len(trail) > max_depth:  # a chain longer than any tree may be: no need to follow it further
+            problems.append(Cell(f["row"], "parent_code", f"任务分解最多 {max_depth} 级 (at most {max_depth} levels)"))
+            bad.add(n)
+            return None
+        code = f.get("parent_code")
+        if not code:
+            depth[n] = 1
+            return 1
+        key = (f["round_id"], code)
+        if code == f["code"]:
+            problems.append(Cell(f["row"], "parent_code", f"{code}: 不能以本行为上级任务 (a task cannot be its own parent)"))
+            bad.add(n)
+            return None
+        if key in by_key:
+            m = by_key[key]
+            if m in trail:
+                loop = " → ".join(fields[i]["code"] for i in (*trail[trail.index(m):], n, m))
+                problems.append(Cell(f["row"], "parent_code", f"上级任务编号成环 (the parent codes form a cycle: {loop})"))
+                bad.add(n)
+                return None
+            up = resolve(m, (*trail, n))
+            if up is None:
+                bad.add(n)
+                return None
+            parent = fields[m]
+            parent_depth, parent_open, parent_deadline = up, open_(parent), parent["deadline"]
+            parent_status = (parent.get("moved_in") or {}).get("status", "registered")
+            f["parent_id"] = parent["issue_id"]
+        elif key in registered:
+            ref = registered[key]
+            parent_depth, parent_status, parent_deadline = ref.depth, ref.status, ref.deadline
+            parent_open = not lifecycle.is_closed(ref.status) and ref.status != "closure_requested"
+            children[ref.issue_id] = children.get(ref.issue_id, ref.children)
+            f["parent_id"] = ref.issue_id
+        else:
+            problems.append(Cell(f["row"], "parent_code", f"未知的上级任务编号 {code} (no task {code} in round "
+                                                          f"{f['round_id']}, in this file or registered)"))
+            bad.add(n)
+            return None
+        ok = True
+        if parent_depth >= max_depth:
+            problems.append(Cell(f["row"], "parent_code", f"任务分解最多 {max_depth} 级 (at most {max_depth} levels: "
+                                                          f"{code} is at level {parent_depth})"))
+            ok = False
+        if open_(f) and not parent_open:
+            label = STATUS_LABELS.get(parent_status, parent_status)
+            problems.append(Cell(f["row"], "parent_code", f"上级任务 {code} 状态为「{label}」,不能再分解 (the parent "
+                                                          f"is {parent_status}; an open sub-task goes under an open "
+                                                          "task)"))
+            ok = False
+        if parent_deadline is not None and f["deadline"] is not None and f["deadline"] > parent_deadline:
+            problems.append(Cell(f["row"], "deadline", f"子任务时限不能晚于上级任务 {code} 的时限 "
+                                                       f"{parent_deadline.isoformat()} (a sub-task is due by its "
+                                                       "parent's deadline)"))
+            ok = False
+        pid = f["parent_id"]
+        children[pid] = children.get(pid, 0) + 1
+        if children[pid] == max_children + 1:
+            problems.append(Cell(f["row"], "parent_code", f"上级任务 {code} 的子任务超过 {max_children} 个 (at most "
+                                                          f"{max_children} sub-tasks per task)"))
+            ok = False
+        if not ok:
+            bad.add(n)
+            return None
+        depth[n] = parent_depth + 1
+        return depth[n]
+
+    for n in range(len(fields)):
+        resolve(n, ())
+    for n, f in enumerate(fields):
+        f["depth"] = depth.get(n, 1)
+    ordered = sorted(range(len(fields)), key=lambda n: (depth.get(n, 1), n))
+    return [fields[n] for n in ordered], problems
+
+
+def tree_order(issues: Iterable[Any]) -> list[Any]:
+    """Tasks in tree order: each followed by its sub-tasks (depth first, by deadline and code), the roots in the
+    order given; a task whose parent is not among them stands as a root."""
+    items = list(issues)
+    ids = {i.id for i in items}
+    kids: dict[str, list[Any]] = {}
+    roots = []
+    for i in items:
+        if i.parent_id and i.parent_id in ids:
+            kids.setdefault(i.parent_id, []).append(i)
+        else:
+            roots.append(i)
+    for siblings in kids.values():
+        siblings.sort(key=lambda i: (i.deadline, i.code))
+    out: list[Any] = []
+    stack = list(reversed(roots))
+    while stack:
+        i = stack.pop()
+        out.append(i)
+        stack.extend(reversed(kids.get(i.id, [])))
+    return out
 
 
 def write_xlsx(rows: Iterable[Mapping[str, Any]]) -> bytes:

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.enums import IssueStatus, OrgKind, RoundLevel, TargetOp, ZoneType
-from contracts.events.issues import Location, Target
+from contracts.events.issues import Location, MilestoneOutcome, MilestoneReview, Target
 from runtime.answers import Out
 from runtime.values import IsoDate
+from services.issues.domain import MAX_CHILDREN, MAX_DEPTH, MAX_MILESTONES
 
 # ---- requests -----------------------------------------------------------------------------------------------
 
@@ -37,6 +38,16 @@ class RoundIn(BaseModel):
     feedback_on: IsoDate | None = None
 
 
+class MilestoneIn(BaseModel):
+    """A dated milestone (重要节点): its day (on or before the task's deadline), what is to be reached, and an
+    optional target in words (e.g. 129 个村)."""
+
+    model_config = ConfigDict(extra="forbid")
+    due_on: IsoDate
+    description: str = Field(min_length=1, max_length=500)
+    target: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 class IssueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=64)
@@ -53,6 +64,29 @@ class IssueIn(BaseModel):
     target: Target | None = None
     measures: str | None = Field(default=None, max_length=20000)
     location: Location | None = None
+    parent_id: str | None = Field(default=None, min_length=1, max_length=36, description=(
+        "上级任务 id: register this task as a sub-task (任务分解) of an open task of the same round, at most "
+        f"{MAX_DEPTH} levels deep and {MAX_CHILDREN} sub-tasks per task, due by the parent's deadline"))
+    milestones: list[MilestoneIn] = Field(default_factory=list, max_length=MAX_MILESTONES,
+                                          description=f"重要节点, at most {MAX_MILESTONES}")
+
+
+class MilestoneReportIn(BaseModel):
+    """The responsible unit's report of a milestone: met or missed, a note, the evidence (ids of uploaded files)."""
+
+    model_config = ConfigDict(extra="forbid")
+    outcome: MilestoneOutcome
+    note: str = Field(min_length=1, max_length=5000)
+    evidence_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=100)
+
+
+class MilestoneReviewIn(BaseModel):
+    """The supervising unit's review of the last report: confirmed, or disputed (an opinion is then required)."""
+
+    model_config = ConfigDict(extra="forbid")
+    review: MilestoneReview
+    opinion: str | None = Field(default=None, min_length=1, max_length=5000)
 
 
 class IssuePatch(BaseModel):
@@ -107,6 +141,8 @@ class ListFilters(BaseModel):
     overdue: bool | None = None
     escalated: bool | None = None
     q: str | None = Field(default=None, min_length=1, max_length=200)
+    parent_id: str | None = Field(default=None, min_length=1, max_length=36)
+    roots_only: bool | None = None
 
 
 # ---- answers ------------------------------------------------------------------------------------------------
@@ -171,6 +207,14 @@ class IssueOut(Out):
     overdue: bool = Field(description="是否逾期: deadline passed and not signed off or filed")
     overdue_days: int
     last_progress: LastProgressOut | None
+    parent_id: str | None = Field(default=None, description="上级任务 id (null for a task that is no sub-task)")
+    depth: int = Field(default=1, description="层级: 1 for a task without parent, 2 for its sub-tasks, …")
+    children_total: int = Field(default=0, description="子任务数 (direct sub-tasks)")
+    children_open: int = Field(default=0, description="未销号子任务数 (direct sub-tasks not signed off or filed)")
+    derived_percent: int | None = Field(default=None, description=(
+        "分解进度: the mean of the direct sub-tasks' percents, rounded half up; a sub-task counts 100 when signed "
+        "off or filed, else its own derived percent when it has sub-tasks, else its last reported percent (0 "
+        "before any report). Null for a task without sub-tasks."))
 
 
 class RegionCountOut(Out):
@@ -247,11 +291,53 @@ class ExtensionOut(Out):
     opinion: str | None
 
 
+class ChildOut(Out):
+    """A direct sub-task, as its parent's page lists it."""
+
+    id: str
+    code: str
+    title: str
+    responsible_org_id: str
+    deadline: date
+    status: IssueStatus
+    overdue: bool
+    percent: int = Field(description="what it contributes to the parent's derived percent")
+    children_total: int
+
+
+class MilestoneOut(Out):
+    """A milestone (重要节点) of a task and where it stands."""
+
+    id: str
+    issue_id: str
+    due_on: date
+    description: str
+    target: str | None
+    state: str = Field(description="pending (待报告), reported (已报告待确认) or confirmed (已确认)")
+    state_zh: str
+    outcome: MilestoneOutcome | None = Field(description="the last report: met or missed")
+    note: str | None
+    evidence_ids: list[str]
+    reported_at: datetime | None
+    reported_by: str | None
+    disputed: bool = Field(description="the last report was disputed by the supervising unit")
+    reviewed_at: datetime | None
+    reviewed_by: str | None
+    opinion: str | None
+    overdue: bool = Field(description="its day has passed and nothing stands reported (pending)")
+    missed: bool = Field(description=(
+        "counts as missed (in scoring's quality component): its day has passed and it was not reported met by "
+        "the end of that day (a report not disputed since), nor was the task signed off by then"))
+    created_at: datetime
+
+
 class IssueDetailOut(IssueOut):
-    """One issue with its history of transitions and its extension requests."""
+    """One issue with its history of transitions, its extension requests, its sub-tasks and its milestones."""
 
     history: list[StepOut]
     extensions: list[ExtensionOut]
+    children: list[ChildOut] = Field(default_factory=list, description=f"direct sub-tasks (at most {MAX_CHILDREN})")
+    milestones: list[MilestoneOut] = Field(default_factory=list)
 
 
 class ImportedOut(Out):

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Column,
     Index,
+    Integer,
     RowMapping,
     Text,
     UniqueConstraint,
@@ -71,6 +72,7 @@ class Issue(SQLModel, table=True):
         Index("ix_issue_supervising_deadline", "supervising_org_id", "deadline", "id"),
         Index("ix_issue_region_deadline", "region_id", "deadline", "id"),
         Index("ix_issue_category_deadline", "category", "deadline", "id"),
+        Index("ix_issue_parent_deadline", "parent_id", "deadline", "id"),
         {"info": OWN},
     )
 
@@ -96,6 +98,45 @@ class Issue(SQLModel, table=True):
     last_progress_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # 任务分解: the parent task, the level in the tree (a root is 1), and what the sub-tasks say (kept current
+    # whenever a sub-task's status or progress moves: services.issues.domain.derived_percent)
+    parent_id: str | None = Field(default=None, max_length=36)
+    depth: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    children_total: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    children_open: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    derived_percent: int | None = None
+
+
+class Milestone(SQLModel, table=True):
+    """A dated milestone (重要节点) of a task, its last report by the responsible unit and the supervisor's review.
+
+    state: pending (nothing reported, or a report disputed: `disputed` then), reported (awaiting review),
+    confirmed (the report stands).
+    """
+
+    __tablename__ = "issues_milestone"
+    __table_args__ = (Index("ix_milestone_issue_due", "issue_id", "due_on"), {"info": OWN})
+
+    id: str = Field(primary_key=True, max_length=36)
+    issue_id: str = Field(max_length=36, foreign_key="issues_issue.id")
+    due_on: date
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    target: str | None = Field(default=None, max_length=200)
+    state: str = Field(max_length=20)
+    outcome: str | None = Field(default=None, max_length=20)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    evidence_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reported_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    reported_by: str | None = Field(default=None, max_length=200)
+    reported_event_id: str | None = Field(default=None, max_length=36)
+    # when the standing report of "met" was made (cleared when that report is disputed): the milestone was met on
+    # time when this is by the end of due_on in Asia/Shanghai (services.issues.domain.milestone_missed)
+    met_reported_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    disputed: bool = Field(default=False)
+    reviewed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    reviewed_by: str | None = Field(default=None, max_length=200)
+    opinion: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Party(SQLModel, table=True):
@@ -214,16 +255,19 @@ def filtered(stmt: Select[*Ts], *, visible_to: str | None, sees_all: bool, today
              status: str | None = None, responsible_org_id: str | None = None,
              supervising_org_id: str | None = None, region_id: str | None = None, category: str | None = None,
              round_id: str | None = None, overdue: bool | None = None, escalated: bool | None = None,
-             q: str | None = None) -> Select[*Ts]:
+             q: str | None = None, parent_id: str | None = None, roots_only: bool | None = None) -> Select[*Ts]:
     """Add the caller's scope and the list filters to a select over Issue, all in SQL."""
     if not sees_all:
         stmt = stmt.join(Party, and_(col(Party.issue_id) == Issue.id,
                                      col(Party.org_id) == (visible_to or "\x00")))
     for column, value in ((col(Issue.status), status), (col(Issue.responsible_org_id), responsible_org_id),
                           (col(Issue.supervising_org_id), supervising_org_id), (col(Issue.region_id), region_id),
-                          (col(Issue.category), category), (col(Issue.round_id), round_id)):
+                          (col(Issue.category), category), (col(Issue.round_id), round_id),
+                          (col(Issue.parent_id), parent_id)):
         if value is not None:
             stmt = stmt.where(column == value)
+    if roots_only:
+        stmt = stmt.where(col(Issue.parent_id).is_(None))
     if overdue is not None:
         late = and_(col(Issue.deadline) < today, col(Issue.status).not_in(sorted(CLOSED)))
         stmt = stmt.where(late if overdue else not_(late))
@@ -334,3 +378,35 @@ async def get_round(session: AsyncSession, *, round_id: str) -> Round | None:
 async def get_extension(session: AsyncSession, *, extension_id: str) -> Extension | None:
     """One extension request by id."""
     return await session.get(Extension, extension_id)
+
+
+async def children_of(session: AsyncSession, *, issue_id: str, limit: int) -> list[Issue]:
+    """The direct sub-tasks of a task, by deadline and code."""
+    rows = await session.execute(select(Issue).where(col(Issue.parent_id) == issue_id)
+                                 .order_by(col(Issue.deadline), col(Issue.code)).limit(limit))
+    return list(rows.scalars().all())
+
+
+async def codes_by_id(session: AsyncSession, *, ids: set[str]) -> dict[str, str]:
+    """The codes of these tasks (the export names a parent by its code)."""
+    out: dict[str, str] = {}
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), 5000):
+        rows = await session.execute(
+            select(col(Issue.id), col(Issue.code)).where(col(Issue.id).in_(ordered[i:i + 5000])))
+        out.update({str(k): str(v) for k, v in rows.all()})
+    return out
+
+
+async def parents_by_code(session: AsyncSession, *, round_codes: set[tuple[str, str]]) -> dict[tuple[str, str], Issue]:
+    """Registered tasks named as parents by a ledger, by (round, code)."""
+    out: dict[tuple[str, str], Issue] = {}
+    codes = sorted({c for _, c in round_codes})
+    rounds = sorted({r for r, _ in round_codes})
+    for i in range(0, len(codes), 5000):
+        rows = await session.execute(select(Issue).where(col(Issue.round_id).in_(rounds),
+                                                         col(Issue.code).in_(codes[i:i + 5000])))
+        for issue in rows.scalars().all():
+            if (issue.round_id, issue.code) in round_codes:
+                out[(issue.round_id, issue.code)] = issue
+    return out

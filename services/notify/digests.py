@@ -29,7 +29,16 @@ from services.notify.bulletins import CC_LEADERS, org_names
 from services.notify.documents import DocTable, issue_document, render_pending
 from services.notify.notices import Directory, leader_or_fallback, notify
 from services.notify.settings import settings_of
-from services.notify.store import Digest, Fact, IssueView, ReminderSent, ScheduleState, insert_for, work_calendar
+from services.notify.store import (
+    Digest,
+    Fact,
+    IssueView,
+    MilestoneView,
+    ReminderSent,
+    ScheduleState,
+    insert_for,
+    work_calendar,
+)
 
 log = structlog.get_logger("closeloop.notify.schedule")
 
@@ -99,6 +108,65 @@ async def issue_reminder(uow: UnitOfWork, *, issue_id: str, reminder: domain.Rem
     return True
 
 
+async def _pending_milestone_reminders(session: AsyncSession, now: datetime,
+                                       calendar: WorkCalendar) -> list[tuple[str, domain.Reminder]]:
+    """(milestone id, reminder) due at `now` and not yet issued, for milestones nothing stands reported of, of
+    open issues."""
+    horizon = domain.earliest_reminder_deadline(now)
+    rows = (await session.execute(
+        select(col(MilestoneView.id), col(MilestoneView.due_on)).join(IssueView, col(IssueView.id) ==
+                                                                      MilestoneView.issue_id)
+        .where(col(MilestoneView.state) == "pending", col(MilestoneView.due_on) <= horizon,
+               col(IssueView.status).in_(domain.OPEN_STATUSES)))).all()
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    sent: set[Any] = set()
+    for start in range(0, len(ids), 5000):  # chunked: within every driver's parameter limit
+        sent.update((await session.execute(
+            select(col(ReminderSent.issue_id), col(ReminderSent.kind), col(ReminderSent.deadline))
+            .where(col(ReminderSent.issue_id).in_(ids[start:start + 5000])))).all())
+    return [(mid, r) for mid, due_on in rows for r in domain.due_milestone_reminders(due_on, now, calendar)
+            if (mid, r.kind, due_on) not in sent]
+
+
+async def issue_milestone_reminder(uow: UnitOfWork, *, milestone_id: str, reminder: domain.Reminder, now: datetime,
+                                   directory: Directory, calendar: WorkCalendar | None = None) -> bool:
+    """Issue one reminder of one milestone (its day near, or passed unreported), unless issued or moot."""
+    session = uow.session
+    ms = await session.get(MilestoneView, milestone_id)
+    view = await session.get(IssueView, ms.issue_id) if ms is not None else None
+    if ms is None or view is None or ms.state != "pending" or view.status not in domain.OPEN_STATUSES \
+            or reminder not in domain.due_milestone_reminders(ms.due_on, now, calendar):
+        return False
+    claimed = (await session.execute(
+        insert_for(session)(ReminderSent).values(issue_id=milestone_id, kind=reminder.kind, deadline=ms.due_on,
+                                                 sent_at=now)
+        .on_conflict_do_nothing().returning(ReminderSent.issue_id)
+    )).scalar_one_or_none()
+    if claimed is None:
+        return False
+    label = f"{view.code}「{view.title}」"
+    day = ms.due_on.isoformat()
+    key = f"{reminder.trigger}:{reminder.kind}:{milestone_id}:{day}"
+    if reminder.trigger == "milestone.near":
+        days = int(reminder.kind.removeprefix("ms_near"))
+        await notify(uow, trigger=reminder.trigger, key=key, subject=view.id,
+                     title=f"重要节点临近:{view.code}(还剩{days}天)",
+                     body=f"贵单位牵头的整改任务 {label} 的重要节点「{ms.description}」节点日期为 {day},"
+                          f"距节点还有{days}天,请按期完成并报告完成情况。",
+                     recipients=[await directory.org(view.responsible_org_id)])
+    else:
+        await notify(uow, trigger=reminder.trigger, key=key, subject=view.id,
+                     title=f"重要节点逾期未报:{view.code}({day})",
+                     body=f"整改任务 {label} 的重要节点「{ms.description}」节点日期 {day} 已过,责任单位尚未报告"
+                          f"完成情况,按未完成计。责任单位 {view.responsible_org_id},监管单位 "
+                          f"{view.supervising_org_id}。请立即报告并督促整改。",
+                     recipients=[await directory.org(view.responsible_org_id),
+                                 await directory.org(view.supervising_org_id)])
+    return True
+
+
 async def run_reminders(rt: Runtime, now: datetime, *, batch: int | None = None) -> int:
     """Issue every reminder due at `now` that was not issued yet, `batch` issues per transaction."""
     return (await reminders_due(rt, now, batch=batch))[0]
@@ -110,7 +178,8 @@ async def reminders_due(rt: Runtime, now: datetime, *, batch: int | None = None)
     async with rt.read() as session:
         calendar = await work_calendar(session)
         pending = await _pending_reminders(session, now, calendar)
-    missing = sorted({r.calendar_missing for _, r in pending if r.calendar_missing is not None})
+        marks = await _pending_milestone_reminders(session, now, calendar)
+    missing = sorted({r.calendar_missing for _, r in [*pending, *marks] if r.calendar_missing is not None})
     if missing:
         # never guessed: the reminder keeps its own day, and the gap is told to whoever reads the logs
         log.warning("calendar_year_missing", years=missing,
@@ -122,6 +191,12 @@ async def reminders_due(rt: Runtime, now: datetime, *, batch: int | None = None)
             for issue_id, reminder in pending[start:start + batch]:
                 issued += await issue_reminder(uow, issue_id=issue_id, reminder=reminder, now=now,
                                                directory=directory, calendar=calendar)
+    for start in range(0, len(marks), batch):
+        async with rt.unit_of_work(SYSTEM, role="system") as uow:
+            directory = Directory(uow.session)
+            for milestone_id, reminder in marks[start:start + batch]:
+                issued += await issue_milestone_reminder(uow, milestone_id=milestone_id, reminder=reminder, now=now,
+                                                         directory=directory, calendar=calendar)
     return issued, missing
 
 
@@ -154,8 +229,30 @@ def _issue_line(i: IssueView, now: datetime) -> str:
     return f"· {i.code} {i.title}(时限 {i.deadline.isoformat()}{flag},{domain.STATUS_ZH.get(i.status, i.status)});{progress}"
 
 
-def weekly_body(org_name: str, issues: list[IssueView], now: datetime) -> str:
-    """The weekly dispatch of one org: overdue, due soon, the rest in progress, each with its last progress."""
+def milestone_lines(issues: list[IssueView], marks: list[MilestoneView], now: datetime) -> list[str]:
+    """The dispatch's 重要节点 lines: milestones of these issues missed (past their day without a standing report of
+    "met" made by then) and those due in the next DUE_SOON_DAYS days, by date."""
+    today = domain.shanghai_day(now)
+    soon = today + timedelta(days=domain.DUE_SOON_DAYS)
+    by_id = {i.id: i for i in issues}
+    lines = []
+    for m in sorted(marks, key=lambda m: (m.due_on, m.id)):
+        issue = by_id.get(m.issue_id)
+        if issue is None:
+            continue
+        if domain.milestone_missed(m.due_on, m.met_reported_at, now):
+            said = "已报告未完成" if m.state != "pending" and m.outcome == "missed" else \
+                "逾期后报告完成" if m.outcome == "met" and m.state != "pending" else "逾期未报"
+            lines.append(f"· 【未按期完成】{issue.code} 节点 {m.due_on.isoformat()}「{m.description}」({said})")
+        elif today <= m.due_on <= soon and m.state == "pending":
+            lines.append(f"· 【即将到期】{issue.code} 节点 {m.due_on.isoformat()}「{m.description}」(待报告)")
+    return lines
+
+
+def weekly_body(org_name: str, issues: list[IssueView], now: datetime,
+                marks: list[MilestoneView] | None = None) -> str:
+    """The weekly dispatch of one org: overdue, due soon, the rest in progress, each with its last progress; then
+    the milestones missed or due soon (重要节点)."""
     today = domain.shanghai_day(now)
     soon = today + timedelta(days=domain.DUE_SOON_DAYS)
     overdue = [i for i in issues if i.deadline < today]
@@ -167,6 +264,10 @@ def weekly_body(org_name: str, issues: list[IssueView], now: datetime) -> str:
         if group:
             parts.append(heading)
             parts += [_issue_line(i, now) for i in group]
+    lines = milestone_lines(issues, marks or [], now)
+    if lines:
+        parts.append("【重要节点】")
+        parts += lines
     return "\n".join(parts)
 
 
@@ -188,11 +289,18 @@ async def run_weekly(uow: UnitOfWork, *, now: datetime, run_key: str, origin: st
         by_org[issue.responsible_org_id].append(issue)
     names = await org_names(session)
     directory = Directory(session)
+    marks_of: dict[str, list[MilestoneView]] = defaultdict(list)
+    open_ids = [i.id for issues in by_org.values() for i in issues]
+    for start in range(0, len(open_ids), 5000):
+        for m in (await session.execute(select(MilestoneView).where(
+                col(MilestoneView.issue_id).in_(open_ids[start:start + 5000])))).scalars():
+            marks_of[m.issue_id].append(m)
     sent = 0
     for org, issues in sorted(by_org.items()):
+        marks = [m for i in issues for m in marks_of.get(i.id, [])]
         sent += len(await notify(uow, trigger="digest.weekly", key=f"digest.weekly:{run_key}", subject=period,
                                  title=f"周调度:{period} 整改任务进展({names.get(org, org)})",
-                                 body=weekly_body(names.get(org, org), issues, now),
+                                 body=weekly_body(names.get(org, org), issues, now, marks),
                                  recipients=[await directory.org(org)]))
     await weekly_document(session, digest_id=digest_id, period=period, by_org=by_org, names=names, now=now)
     await _finish_run(uow, digest_id=digest_id, kind="weekly", period=period, origin=origin, recipients=sent)

@@ -23,6 +23,11 @@ TRIGGERS: dict[str, str] = {
     "closure.accepted": "验收通过销号",
     "closure.rejected": "销号申请被退回",
     "issue.reopened": "问题反弹重新交办",
+    "issue.parent_reopened": "子任务反弹上级任务重新整改",
+    "milestone.near": "重要节点临近",
+    "milestone.overdue": "重要节点逾期未报",
+    "milestone.reported": "重要节点报告待确认",
+    "milestone.reviewed": "重要节点报告审核结果",
     "digest.weekly": "周调度",
     "digest.monthly": "月通报",
     "digest.half_year": "半年交账",
@@ -117,6 +122,30 @@ def due_reminders(deadline: date, now: datetime, calendar: WorkCalendar | None =
     end = deadline_end(deadline)
     return [r for r in reminders_for(deadline, calendar)
             if r.due_at <= now and not (r.trigger == "deadline.near" and now >= end)]
+
+
+def milestone_reminders(due_on: date, calendar: WorkCalendar | None = None) -> list[Reminder]:
+    """The reminders of a milestone not yet reported: 7 and 1 days before its day (moved back off days off, as a
+    deadline's), and an overdue notice the day after it passed unreported."""
+    out = []
+    for d in NEAR_DAYS:
+        day, missing = near_day(due_on, d, calendar)
+        out.append(Reminder(f"ms_near{d}", "milestone.near", at_shanghai(day), missing))
+    out.append(Reminder("ms_overdue", "milestone.overdue", at_shanghai(due_on + timedelta(days=1))))
+    return out
+
+
+def due_milestone_reminders(due_on: date, now: datetime, calendar: WorkCalendar | None = None) -> list[Reminder]:
+    """Milestone reminders due at `now`; a 'near' one missed is dropped once the day has passed."""
+    end = deadline_end(due_on)
+    return [r for r in milestone_reminders(due_on, calendar)
+            if r.due_at <= now and not (r.trigger == "milestone.near" and now >= end)]
+
+
+def milestone_missed(due_on: date, met_reported_at: datetime | None, now: datetime) -> bool:
+    """Past its day without a standing report of "met" made by the end of it (the rule scoring counts)."""
+    end = deadline_end(due_on)
+    return now >= end and (met_reported_at is None or met_reported_at >= end)
 
 
 def earliest_reminder_deadline(now: datetime) -> date:

@@ -13,6 +13,10 @@ import structlog
 from contracts import Envelope, lifecycle
 from contracts.events.issues import (
     IssueExtensionDecided,
+    IssueMilestoneAdded,
+    IssueMilestoneReported,
+    IssueMilestoneReviewed,
+    IssueParentReopened,
     IssueProgressReported,
     IssueRegistered,
     IssueStatusChanged,
@@ -31,7 +35,7 @@ from runtime.outbox import UnitOfWork
 from services.notify import domain
 from services.notify.bulletins import publish_bulletin
 from services.notify.notices import Directory, notify
-from services.notify.store import CalendarYear, Fact, IssueView, OrgView, insert_for
+from services.notify.store import CalendarYear, Fact, IssueView, MilestoneView, OrgView, insert_for
 
 log = structlog.get_logger("closeloop.notify")
 
@@ -195,6 +199,75 @@ async def on_reopened(uow: UnitOfWork, envelope: Envelope, payload: IssueReopene
                  recipients=recipients)
 
 
+async def on_parent_reopened(uow: UnitOfWork, envelope: Envelope, payload: IssueParentReopened) -> None:
+    """A sub-task rebounded and its signed-off parent is reopened: tell the parent's org and its leader in charge."""
+    view = await _issue(uow, payload.issue_id)
+    d = Directory(uow.session)
+    recipients = [await d.org(view.responsible_org_id)]
+    if view.leader:
+        recipients.append(await d.leader(view.leader))
+    await notify(uow, trigger="issue.parent_reopened", key=f"issue.parent_reopened:{envelope.id}",
+                 subject=payload.issue_id, title=f"子任务反弹,上级任务重新整改:{view.code}",
+                 body=f"整改任务 {_label(view)} 的子任务 {payload.child_code} 出现反弹,该任务随之重新整改。"
+                      f"原因:{payload.reason}。", recipients=recipients)
+
+
+async def on_milestone_added(uow: UnitOfWork, envelope: Envelope, payload: IssueMilestoneAdded) -> None:
+    """Keep the milestone: its reminders and the weekly dispatch are computed from it."""
+    await _issue(uow, payload.issue_id)
+    if await uow.session.get(MilestoneView, payload.milestone_id) is None:
+        uow.session.add(MilestoneView(id=payload.milestone_id, issue_id=payload.issue_id, due_on=payload.due_on,
+                                      description=payload.description, target=payload.target, state="pending"))
+
+
+def milestone_key(milestone_id: str) -> str:
+    """The parked key of events waiting for a milestone's issue.milestone_added."""
+    return f"milestone:{milestone_id}"
+
+
+async def _milestone(uow: UnitOfWork, issue_id: str, milestone_id: str) -> MilestoneView:
+    view = await uow.session.get(MilestoneView, milestone_id)
+    if view is None:
+        raise Park(milestone_key(milestone_id), f"milestone {milestone_id} of issue {issue_id} is not known here yet")
+    return view
+
+
+async def on_milestone_reported(uow: UnitOfWork, envelope: Envelope, payload: IssueMilestoneReported) -> None:
+    """The responsible unit reported a milestone: the supervising unit is asked to confirm it."""
+    issue = await _issue(uow, payload.issue_id)
+    ms = await _milestone(uow, payload.issue_id, payload.milestone_id)
+    ms.state, ms.outcome = "reported", payload.outcome.value
+    ms.met_reported_at = envelope.time if payload.outcome.value == "met" else None
+    uow.session.add(ms)
+    said = "已按期完成" if payload.outcome.value == "met" else "未能完成"
+    d = Directory(uow.session)
+    await notify(uow, trigger="milestone.reported", key=f"milestone.reported:{envelope.id}", subject=payload.issue_id,
+                 title=f"重要节点报告待确认:{issue.code}({payload.due_on.isoformat()})",
+                 body=f"{payload.responsible_org_id} 报告整改任务 {_label(issue)} 的重要节点"
+                      f"「{ms.description}」(节点日期 {payload.due_on.isoformat()}){said}。说明:{payload.note}。"
+                      f"请核实后确认或退回。",
+                 recipients=[await d.org(payload.supervising_org_id)])
+
+
+async def on_milestone_reviewed(uow: UnitOfWork, envelope: Envelope, payload: IssueMilestoneReviewed) -> None:
+    """The supervising unit confirmed or disputed a milestone report: the responsible unit is told."""
+    issue = await _issue(uow, payload.issue_id)
+    ms = await _milestone(uow, payload.issue_id, payload.milestone_id)
+    confirmed = payload.review.value == "confirmed"
+    if confirmed:
+        ms.state = "confirmed"
+    else:
+        ms.state, ms.met_reported_at = "pending", None
+    uow.session.add(ms)
+    opinion = f"意见:{payload.opinion}。" if payload.opinion else ""
+    d = Directory(uow.session)
+    await notify(uow, trigger="milestone.reviewed", key=f"milestone.reviewed:{envelope.id}", subject=payload.issue_id,
+                 title=f"重要节点报告{'已确认' if confirmed else '被退回'}:{issue.code}({payload.due_on.isoformat()})",
+                 body=f"贵单位就整改任务 {_label(issue)} 重要节点「{ms.description}」的报告"
+                      f"{'已经监管单位确认' if confirmed else '未获监管单位认可,请核实后重新报告'}。{opinion}",
+                 recipients=[await d.org(payload.responsible_org_id)])
+
+
 async def on_ranking_published(uow: UnitOfWork, envelope: Envelope, payload: RankingPublished) -> None:
     """The monthly bulletin (月通报): build it, count the penalties, tell every org and leader."""
     for org_id in payload.penalized:
@@ -225,5 +298,9 @@ HANDLERS.add(ClosureRequested, on_closure_requested)
 HANDLERS.add(ClosureAccepted, on_closure_accepted)
 HANDLERS.add(ClosureRejected, on_closure_rejected)
 HANDLERS.add(IssueReopened, on_reopened)
+HANDLERS.add(IssueParentReopened, on_parent_reopened)
+HANDLERS.add(IssueMilestoneAdded, on_milestone_added, releases=lambda p: milestone_key(p.milestone_id))
+HANDLERS.add(IssueMilestoneReported, on_milestone_reported)
+HANDLERS.add(IssueMilestoneReviewed, on_milestone_reviewed)
 HANDLERS.add(RankingPublished, on_ranking_published)
 HANDLERS.add(CalendarYearPublished, on_calendar_year)

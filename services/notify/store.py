@@ -64,6 +64,24 @@ class IssueView(SQLModel, table=True):
     progress_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
+class MilestoneView(SQLModel, table=True):
+    """A milestone (重要节点) of an issue as its reminders and the weekly dispatch need it."""
+
+    __tablename__ = "notify_milestone"
+    __table_args__ = (Index("ix_notify_milestone_state_due", "state", "due_on"),
+                      Index("ix_notify_milestone_issue", "issue_id"), {"info": OWN})
+
+    id: str = Field(primary_key=True, max_length=36)
+    issue_id: str = Field(max_length=64)
+    due_on: date
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    target: str | None = Field(default=None, max_length=200)
+    state: str = Field(max_length=20)  # pending (nothing stands reported), reported, confirmed
+    outcome: str | None = Field(default=None, max_length=20)
+    # when the standing report of "met" was made (None when none stands): met on time by the end of due_on
+    met_reported_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
 class Fact(SQLModel, table=True):
     """A countable event for the half-year account: signed_off, rejected, reopened, penalized (one per event)."""
 

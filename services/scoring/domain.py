@@ -36,7 +36,10 @@ DEFAULT_SCHEME: dict[str, Any] = {
     "bottom_named": 3,
     "penalized": 1,
     "penalty": {"amount": 0, "currency": "CNY", "note": "经济处罚金额未配置(由督察整改办在考核方案中设定)"},
+    "milestone_missed_points": 5.0,
 }
+# points the quality component loses per missed milestone when a scheme says nothing of it
+DEFAULT_MILESTONE_POINTS = 5.0
 
 # Where each source stands when two events carry the same time (the events kept: services.scoring.handlers).
 _SOURCE_ORDER = {"issues": 0, "verification": 1}
@@ -87,6 +90,10 @@ class IssueEvent(NamedTuple):
     target: Target | None = None
     to_status: str | None = None
     recorded_at: datetime | None = None
+    parent_id: str | None = None  # issue.registered: the parent task it is a sub-task of
+    milestone_id: str | None = None  # issue.milestone_*: which milestone (its day in `deadline`)
+    outcome: str | None = None  # issue.milestone_reported/reviewed: met or missed
+    review: str | None = None  # issue.milestone_reviewed: confirmed or disputed
 
     def order_key(self) -> tuple[datetime, int, int, str]:
         """Event time first: the arrival order across topics never matters."""
@@ -115,6 +122,7 @@ class Scheme:
     bottom_named: int = 3
     penalized: int = 1
     penalty: Mapping[str, Any] | None = None
+    milestone_missed_points: float = DEFAULT_MILESTONE_POINTS
 
 
 @dataclass(frozen=True)
@@ -262,13 +270,24 @@ def validate_scheme(body: Mapping[str, Any]) -> dict[str, Any]:
             if note is not None and not isinstance(note, str):
                 problems.append({"field": "penalty.note", "message": "must be text"})
             clean_penalty = {"amount": amount, "currency": currency, "note": note}
-    extra_keys = [k for k in body if k not in ("weights", "bottom_named", "penalized", "penalty")]
+    points = body.get("milestone_missed_points", DEFAULT_MILESTONE_POINTS)
+    clean_points = DEFAULT_MILESTONE_POINTS
+    try:
+        exact_points = _exact(points, "milestone_missed_points")
+        if not 0 <= exact_points <= 100:
+            problems.append({"field": "milestone_missed_points", "message": "points between 0 and 100"})
+        else:
+            clean_points = float(points)
+    except Invalid as exc:
+        problems.extend(exc.details)
+    extra_keys = [k for k in body if k not in ("weights", "bottom_named", "penalized", "penalty",
+                                               "milestone_missed_points")]
     for k in extra_keys:
         problems.append({"field": k, "message": "unknown field"})
     if problems:
         raise Invalid("; ".join(f"{p['field']}: {p['message']}" for p in problems), details=problems)
     return {"weights": clean, "bottom_named": counts["bottom_named"], "penalized": counts["penalized"],
-            "penalty": clean_penalty}
+            "penalty": clean_penalty, "milestone_missed_points": clean_points}
 
 
 # ---------------------------------------------------------------- issue timelines
@@ -366,6 +385,7 @@ class _Tally:
     done: int = 0
     rejected: int = 0
     reopened: int = 0
+    missed_milestones: int = 0
     overdue: int = 0
     targets: list[tuple[str, Target]] = field(default_factory=list)
 
@@ -396,10 +416,16 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
     tallies: dict[str, _Tally] = defaultdict(_Tally)
 
     by_issue: dict[str, list[IssueEvent]] = defaultdict(list)
+    parents: set[str] = set()
     for ev in events:
         if ev.time < as_of and (ev.recorded_at is None or ev.recorded_at < now):
             by_issue[ev.issue_id].append(ev)
-    for evs in by_issue.values():
+            if ev.type == "issue.registered" and ev.parent_id:
+                parents.add(ev.parent_id)
+    for issue_id, evs in by_issue.items():
+        if issue_id in parents:
+            # 任务分解: a task with sub-tasks is not scored itself; each sub-task counts for its own org
+            continue
         evs.sort(key=IssueEvent.order_key)
         state = IssueState(issue_id=evs[0].issue_id)
         for ev in evs:
@@ -412,6 +438,10 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
                 tallies[state.org_id].reopened += 1
         if state.registered_at is None or state.org_id is None or state.deadline is None:
             continue
+        for due_at in missed_milestones(evs, period=period, as_of=as_of):
+            at_due = issue_state_at(evs, due_at)
+            who_missed = at_due.org_id if at_due is not None and at_due.org_id else state.org_id
+            tallies[who_missed].missed_milestones += 1
         final = tallies[state.org_id]
         final.assigned += 1
         if state.status in DONE:
@@ -453,10 +483,13 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
         components["completion"] = _component(
             Fraction(t.done), t.assigned, w["completion"], f"100 × {t.done} ÷ {t.assigned}" if t.assigned else
             "100 (no issue assigned)", assigned=t.assigned, signed_off_or_filed=t.done)
-        raw = 100 - 10 * t.rejected - 20 * t.reopened
+        points = Fraction(Decimal(str(scheme.milestone_missed_points)))
+        raw = 100 - 10 * t.rejected - 20 * t.reopened - points * t.missed_milestones
         components["quality"] = _component(
-            Fraction(max(0, raw)), 100, w["quality"], f"max(0, 100 − 10 × {t.rejected} − 20 × {t.reopened})",
-            rejected=t.rejected, reopened=t.reopened)
+            max(Fraction(0), raw), 100, w["quality"],
+            f"max(0, 100 − 10 × {t.rejected} − 20 × {t.reopened} − {_num(points)} × {t.missed_milestones})",
+            rejected=t.rejected, reopened=t.reopened, missed_milestones=t.missed_milestones,
+            milestone_missed_points=_num(points))
         targets, total, counted = [], Fraction(0), 0
         for issue_id, target in sorted(t.targets, key=lambda it: (it[1].indicator, it[0])):
             last = latest.get((org.org_id, target.indicator))
@@ -487,6 +520,41 @@ def compute_scores(*, orgs: Iterable[OrgFact], events: Iterable[IssueEvent], rea
         tied = prev is not None and (prev["score"], prev["overdue"]) == (row["score"], row["overdue"])
         row["rank"] = prev["rank"] if tied and prev is not None else i
     return rows
+
+
+def missed_milestones(evs: Sequence[IssueEvent], *, period: Period, as_of: datetime) -> list[datetime]:
+    """The due instants of an issue's milestones due in the period (by `as_of`) that count as missed.
+
+    A milestone is due at the end of its day in Asia/Shanghai. It counts as missed, in the period holding its
+    day, unless by then the responsible unit had reported it met (a report the supervising unit has not
+    disputed since, as of `as_of`) or the whole task was signed off. So past due and unreported is missed,
+    reported missed (confirmed or not) is missed, and reported met only after its day stays missed: met late.
+    Events sorted by `order_key`; the same rule as services.issues.domain.milestone_missed.
+    """
+    due: dict[str, date] = {}
+    met_at: dict[str, datetime | None] = {}
+    for ev in evs:
+        if ev.milestone_id is None or ev.deadline is None:
+            continue
+        if ev.type == "issue.milestone_added":
+            due[ev.milestone_id] = ev.deadline
+            met_at.setdefault(ev.milestone_id, None)
+        elif ev.type == "issue.milestone_reported":
+            met_at[ev.milestone_id] = ev.time if ev.outcome == "met" else None
+        elif ev.type == "issue.milestone_reviewed" and ev.review == "disputed":
+            met_at[ev.milestone_id] = None
+    out = []
+    for mid, day in sorted(due.items(), key=lambda kv: (kv[1], kv[0])):
+        due_at = deadline_instant(day)
+        if not period.start < due_at <= as_of:
+            continue
+        # the report of "met" standing as of `as_of` (a dispute, even after the day, takes it back) must have
+        # been made before the end of the day; a later one is met late
+        met = met_at.get(mid)
+        at_due = issue_state_at(evs, due_at)
+        if (met is None or met >= due_at) and not (at_due is not None and at_due.status in DONE):
+            out.append(due_at)
+    return out
 
 
 def _org_at_registration(evs: Sequence[IssueEvent]) -> str | None:

@@ -13,6 +13,9 @@ from contracts import Envelope
 from contracts.calendar import CalendarError, YearCalendar
 from contracts.events.issues import (
     IssueExtensionDecided,
+    IssueMilestoneAdded,
+    IssueMilestoneReported,
+    IssueMilestoneReviewed,
     IssueRegistered,
     IssueStatusChanged,
     IssueUpdated,
@@ -68,7 +71,8 @@ async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: OrgReg
 
 # The issue and closure events scoring keeps as facts (the status only from issue.status_changed).
 FactEvent = (IssueRegistered | IssueUpdated | IssueExtensionDecided | IssueStatusChanged | ClosureRequested
-             | ClosureAccepted | ClosureRejected | ClosureFiled | IssueReopened)
+             | ClosureAccepted | ClosureRejected | ClosureFiled | IssueReopened | IssueMilestoneAdded
+             | IssueMilestoneReported | IssueMilestoneReviewed)
 
 
 async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent) -> None:
@@ -87,6 +91,7 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent
         if isinstance(payload, IssueRegistered):
             fact.deadline = payload.deadline
             fact.time = domain.effective_time(envelope.time, payload.assigned_on)
+            fact.parent_id = payload.parent_id
     elif isinstance(payload, IssueStatusChanged):
         fact.to_status = payload.to_status.value
         fact.time = payload.at or envelope.time  # when the move happened: the deciding event's time
@@ -94,6 +99,12 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent
         if not payload.approved:
             return  # a refused extension changes nothing scoring counts
         fact.deadline = payload.deadline
+    elif isinstance(payload, (IssueMilestoneAdded, IssueMilestoneReported, IssueMilestoneReviewed)):
+        fact.milestone_id, fact.deadline = payload.milestone_id, payload.due_on
+        if isinstance(payload, (IssueMilestoneReported, IssueMilestoneReviewed)):
+            fact.outcome = payload.outcome.value
+        if isinstance(payload, IssueMilestoneReviewed):
+            fact.review = payload.review.value
     uow.session.add(fact)
 
 
@@ -108,6 +119,9 @@ HANDLERS.add(ClosureAccepted, on_issue_event)
 HANDLERS.add(ClosureRejected, on_issue_event)
 HANDLERS.add(ClosureFiled, on_issue_event)
 HANDLERS.add(IssueReopened, on_issue_event)
+HANDLERS.add(IssueMilestoneAdded, on_issue_event)
+HANDLERS.add(IssueMilestoneReported, on_issue_event)
+HANDLERS.add(IssueMilestoneReviewed, on_issue_event)
 
 # ---------------------------------------------------------------- schemes
 
@@ -115,7 +129,9 @@ HANDLERS.add(IssueReopened, on_issue_event)
 def scheme_view(row: SchemeVersion, versions: list[int]) -> dict[str, Any]:
     """A scheme version as the API shows it."""
     return {"id": row.id, "version": row.version, "weights": row.weights, "bottom_named": row.bottom_named,
-            "penalized": row.penalized, "penalty": row.penalty, "created_at": row.created_at.isoformat(),
+            "penalized": row.penalized, "penalty": row.penalty,
+            "milestone_missed_points": domain.DEFAULT_MILESTONE_POINTS if row.milestone_missed_points is None
+            else row.milestone_missed_points, "created_at": row.created_at.isoformat(),
             "created_by": row.created_by, "versions": versions}
 
 

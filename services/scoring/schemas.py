@@ -48,6 +48,8 @@ class SchemeIn(BaseModel):
     bottom_named: int = Field(default=3, ge=0, description="通报排名靠后的个数 (how many of the bottom are named)")
     penalized: int = Field(default=1, ge=0, description="经济处罚的个数 (how many of the last are penalised)")
     penalty: PenaltyIn | None = None
+    milestone_missed_points: Number = Field(default=5, ge=0, le=100, description=(
+        "每个未按期完成的重要节点扣减整改质量分值 (points the quality component loses per missed milestone)"))
 
 
 def _inlined(node: Any, defs: dict[str, Any]) -> Any:
@@ -89,6 +91,7 @@ class SchemeOut(Out):
     bottom_named: int
     penalized: int
     penalty: PenaltyOut | None
+    milestone_missed_points: Number = Field(description="每个未按期完成的重要节点扣减的整改质量分值")
     created_at: datetime
     created_by: str
     versions: list[int]
@@ -126,6 +129,10 @@ class CompletionOut(ComponentOut):
 class QualityOut(ComponentOut):
     rejected: int
     reopened: int
+    missed_milestones: int = Field(default=0, description=(
+        "未按期完成的重要节点: milestones due in the period not reported met by the end of their day (a report not "
+        "disputed since) and whose task was not signed off by then"))
+    milestone_missed_points: Number = Field(default=5, description="每个扣减的分值 (the scheme's points per miss)")
 
 
 class TargetScoreOut(Out):

@@ -54,6 +54,12 @@ class IssueEventFact(SQLModel, table=True):
     to_status: str | None = Field(default=None, max_length=40)
     # when the event was recorded, where `time` is when it took effect (an assigned date, 交办日期); NULL: the same
     recorded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # 任务分解 and 重要节点: the parent a registration names; the milestone an issue.milestone_* event is about (its
+    # day in `deadline`), the outcome reported and the supervisor's review
+    parent_id: str | None = Field(default=None, max_length=36)
+    milestone_id: str | None = Field(default=None, max_length=36)
+    outcome: str | None = Field(default=None, max_length=20)
+    review: str | None = Field(default=None, max_length=20)
 
 
 # The walking skeleton's name for what scoring keeps of issues (tests/runtime/test_consumer.py counts its rows).
@@ -89,6 +95,8 @@ class SchemeVersion(SQLModel, table=True):
     penalty: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_by: str = Field(max_length=200)
+    # NULL for versions stored before milestones were scored: the default (domain.DEFAULT_MILESTONE_POINTS)
+    milestone_missed_points: float | None = None
 
 
 class Ranking(SQLModel, table=True):
@@ -122,7 +130,8 @@ def default_scheme_row(now: datetime) -> SchemeVersion:
     """Version 1 of `default`: the design's weights; it exists before anyone stores a version."""
     d = domain.DEFAULT_SCHEME
     return SchemeVersion(id="default", version=1, weights=d["weights"], bottom_named=d["bottom_named"],
-                         penalized=d["penalized"], penalty=d["penalty"], created_at=now, created_by="design")
+                         penalized=d["penalized"], penalty=d["penalty"], created_at=now, created_by="design",
+                         milestone_missed_points=d["milestone_missed_points"])
 
 
 async def scheme_versions(session: AsyncSession, *, scheme_id: str) -> list[SchemeVersion]:
@@ -152,7 +161,9 @@ async def scheme_ids(session: AsyncSession) -> list[str]:
 def to_domain_scheme(row: SchemeVersion) -> domain.Scheme:
     """The domain's view of a stored scheme version."""
     return domain.Scheme(scheme_id=row.id, version=row.version, weights=row.weights,
-                         bottom_named=row.bottom_named, penalized=row.penalized, penalty=row.penalty)
+                         bottom_named=row.bottom_named, penalized=row.penalized, penalty=row.penalty,
+                         milestone_missed_points=domain.DEFAULT_MILESTONE_POINTS
+                         if row.milestone_missed_points is None else row.milestone_missed_points)
 
 
 # ---------------------------------------------------------------- facts
@@ -168,7 +179,7 @@ async def load_orgs(session: AsyncSession) -> list[domain.OrgFact]:
 def _event(row: Any) -> domain.IssueEvent:
     ind = row[8]
     target = domain.Target(indicator=ind, op=row[9], value=row[10]) if ind is not None else None
-    return domain.IssueEvent._make((*row[:8], target, row[11], row[12]))
+    return domain.IssueEvent._make((*row[:8], target, *row[11:]))
 
 
 # in the order of domain.IssueEvent's fields, the target's three before the status
@@ -176,7 +187,8 @@ _EVENT_COLUMNS = (col(IssueEventFact.event_id), col(IssueEventFact.issue_id), co
                   col(IssueEventFact.time), col(IssueEventFact.source), col(IssueEventFact.seq),
                   col(IssueEventFact.org_id), col(IssueEventFact.deadline), col(IssueEventFact.target_indicator),
                   col(IssueEventFact.target_op), col(IssueEventFact.target_value), col(IssueEventFact.to_status),
-                  col(IssueEventFact.recorded_at))
+                  col(IssueEventFact.recorded_at), col(IssueEventFact.parent_id), col(IssueEventFact.milestone_id),
+                  col(IssueEventFact.outcome), col(IssueEventFact.review))
 
 
 async def load_issue_events(session: AsyncSession, *, before: datetime | None = None,

@@ -34,6 +34,7 @@ from services.verification.store import (
     image_hashes,
     known_issue,
     last_accepted_closure,
+    open_children,
     open_closure,
 )
 
@@ -56,6 +57,7 @@ async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: Issu
         location=payload.location.model_dump() if payload.location else None,
         # handed over on its assigned date (交办日期) when a ledger was moved in later: the start of that day
         registered_at=domain.handed_over_at(registered_at=envelope.time, feedback_on=payload.assigned_on),
+        parent_id=payload.parent_id,
     ))
 
 
@@ -169,12 +171,23 @@ async def _evidence_of(uow: UnitOfWork, *, issue_id: str, ids: list[str], field:
     return found
 
 
+async def _no_open_children(uow: UnitOfWork, *, issue: KnownIssue, what: str) -> None:
+    """409 naming the open sub-tasks: a parent task is signed off only after every sub-task is (任务分解)."""
+    codes = await open_children(uow.session, issue_id=issue.id, closed=frozenset(s.value for s in lifecycle.CLOSED))
+    if codes:
+        listed = "、".join(codes)
+        raise Conflict(f"子任务尚未全部销号,不能{what}:{listed} (sub-tasks still open: {', '.join(codes)})",
+                       code="illegal_transition",
+                       details=[{"field": "issue_id", "message": f"open sub-task {c}"} for c in codes])
+
+
 async def apply_for_closure(uow: UnitOfWork, *, issue: KnownIssue, summary: str, evidence_ids: list[str]) -> Closure:
     """申请销号: the responsible org applies, with evidence of this issue; one open application at a time."""
     if await open_closure(uow.session, issue_id=issue.id) is not None:
         raise Conflict("this issue already has an open application for sign-off", code="illegal_transition",
                        details=[{"field": "issue_id", "message": "an application is already open"}])
     domain.check_can_apply(status=status_of(issue))
+    await _no_open_children(uow, issue=issue, what="申请销号 (apply for sign-off)")
     if not evidence_ids:
         raise Invalid("at least one evidence file is needed", details=[{"field": "evidence_ids", "message": "empty"}])
     await _evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
@@ -199,6 +212,8 @@ async def decide(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue, decisi
                  reason_code: str | None, inspected_on: date | None, evidence_ids: list[str]) -> DecisionRecord:
     """核查验收: accept signs the issue off; reject sends it back with an opinion and a reason."""
     domain.check_open(state=closure.state)
+    if decision == "accept":
+        await _no_open_children(uow, issue=issue, what="验收销号 (accept and sign off)")
     on_site = await _evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
     applied = await _evidence_of(uow, issue_id=issue.id, ids=closure.evidence_ids, field="closure.evidence_ids")
     now = uow.clock.now()

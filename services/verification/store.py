@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, select
+from sqlalchemy import JSON, Column, Index, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
@@ -19,7 +19,7 @@ class KnownIssue(SQLModel, table=True):
     """What verification knows of an issue from issue.* events: who may apply and who decides."""
 
     __tablename__ = "verification_issue"
-    __table_args__ = ({"info": OWN},)
+    __table_args__ = (Index("ix_verification_issue_parent", "parent_id"), {"info": OWN})
 
     id: str = Field(primary_key=True, max_length=36)
     code: str = Field(max_length=64)
@@ -37,6 +37,8 @@ class KnownIssue(SQLModel, table=True):
     applications: int = 0
     rejections: int = 0
     reopenings: int = 0
+    # 任务分解: the parent task (issue.registered's parent_id); a parent is not signed off while a sub-task is open
+    parent_id: str | None = Field(default=None, max_length=36)
 
 
 class KnownRound(SQLModel, table=True):
@@ -224,3 +226,12 @@ async def page_reopenings(session: AsyncSession, *, issue_id: str, cursor: str |
     """A page of an issue's rebounds in the order they happened."""
     stmt = select(Reopening).where(col(Reopening.issue_id) == issue_id)
     return await fetch_page(session, stmt, [Key(col(Reopening.number), "number", int)], cursor=cursor, limit=limit)
+
+
+async def open_children(session: AsyncSession, *, issue_id: str, closed: frozenset[str],
+                        limit: int = 20) -> list[str]:
+    """The codes of an issue's sub-tasks not signed off or filed (at most `limit`), by code."""
+    rows = await session.execute(select(col(KnownIssue.code)).where(
+        col(KnownIssue.parent_id) == issue_id, col(KnownIssue.status).not_in(sorted(closed)))
+        .order_by(col(KnownIssue.code)).limit(limit))
+    return [str(c) for c in rows.scalars().all()]

@@ -56,6 +56,9 @@ TABLE: dict[str, list[int]] = {
     "POST /v1/issues/{id}/progress": row(403, 201, 404, 403, 403, 403, 403, 403, 403, 401),
     "POST /v1/issues/{id}/extensions": row(403, 201, 404, 403, 403, 403, 403, 403, 403, 401),
     "POST /v1/issues/{id}/extensions/{eid}/decision": row(200, 403, 403, 403, 403, 403, 403, 403, 403, 401),
+    "POST /v1/issues/{id}/milestones": row(201, 403, 403, 403, 403, 403, 403, 403, 403, 401),
+    "POST /v1/issues/{id}/milestones/{mid}/report": row(403, 200, 404, 403, 403, 403, 403, 403, 403, 401),
+    "POST /v1/issues/{id}/milestones/{mid}/review": row(403, 403, 403, 403, 200, 404, 403, 403, 403, 401),
     "GET /v1/public/issues":      row(200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     "GET /v1/logs/issues":        row(403, 403, 403, 403, 403, 403, 403, 200, 200, 401),
     "GET /v1/dead-letters":       row(200, 403, 403, 403, 403, 403, 403, 200, 200, 401),
@@ -139,7 +142,37 @@ def calls() -> dict[str, Call]:
         return (await s.client.post(f"/v1/issues/{iid}/extensions/{r.json()['id']}/decision", headers=h,
                                     json={"approved": True})).status_code
 
+    async def milestone(s: Running, *, reported: bool = False) -> tuple[str, str]:
+        iid = await fresh_issue(s, started=True)
+        r = await s.client.post(f"/v1/issues/{iid}/milestones", headers=s.auth(org="inspection-office", roles="admin"),
+                                json={"due_on": "2030-06-30", "description": "完成 60%"})
+        assert r.status_code == 201, r.text
+        mid = r.json()["id"]
+        if reported:
+            r = await s.client.post(f"/v1/issues/{iid}/milestones/{mid}/report",
+                                    headers=s.auth(org="city-water", roles="responsible"),
+                                    json={"outcome": "met", "note": "已完成"})
+            assert r.status_code == 200, r.text
+        return iid, mid
+
+    async def add_milestone(s: Running, h: dict[str, str]) -> int:
+        return (await s.client.post(f"/v1/issues/{await fresh_issue(s)}/milestones", headers=h,
+                                    json={"due_on": "2030-06-30", "description": "完成 60%"})).status_code
+
+    async def report_milestone(s: Running, h: dict[str, str]) -> int:
+        iid, mid = await milestone(s)
+        return (await s.client.post(f"/v1/issues/{iid}/milestones/{mid}/report", headers=h,
+                                    json={"outcome": "met", "note": "已完成"})).status_code
+
+    async def review_milestone(s: Running, h: dict[str, str]) -> int:
+        iid, mid = await milestone(s, reported=True)
+        return (await s.client.post(f"/v1/issues/{iid}/milestones/{mid}/review", headers=h,
+                                    json={"review": "confirmed"})).status_code
+
     return {
+        "POST /v1/issues/{id}/milestones": add_milestone,
+        "POST /v1/issues/{id}/milestones/{mid}/report": report_milestone,
+        "POST /v1/issues/{id}/milestones/{mid}/review": review_milestone,
         "POST /v1/orgs": post_org, "GET /v1/orgs": get("/v1/orgs"), "GET /v1/orgs/{org}": get("/v1/orgs/city-eeb"),
         "POST /v1/rounds": post_round, "GET /v1/rounds": get("/v1/rounds"),
         "GET /v1/rounds/{round}": get(f"/v1/rounds/{ROUND}"),
@@ -162,7 +195,8 @@ async def test_every_endpoint_answers_every_role_as_the_table_says(tmp_path: Pat
 
         routes = {f"{m} {r.path}" for r in router.routes for m in r.methods}  # type: ignore[attr-defined]
         covered = {k.replace("{org}", "{org_id}").replace("{round}", "{round_id}").replace("{id}", "{issue_id}")
-                   .replace("{eid}", "{extension_id}").replace("/v1/logs/issues", "/v1/logs/{name}") for k in TABLE}
+                   .replace("{eid}", "{extension_id}").replace("{mid}", "{milestone_id}")
+                   .replace("/v1/logs/issues", "/v1/logs/{name}") for k in TABLE}
         assert routes <= covered, f"endpoints of the service without a row: {routes - covered}"
         wrong = []
         for endpoint, expected in TABLE.items():

@@ -21,6 +21,9 @@ export type Org = Answer<P['/v1/orgs/{org_id}']['get']>
 export type ImportAnswer = Answer<P['/v1/issues/import']['post']>
 export type Round = Answer<P['/v1/rounds/{round_id}']['get']>
 export type Extension = Answer<P['/v1/issues/{issue_id}/extensions']['post']>
+export type Milestone = IssueDetail['milestones'] extends (infer M)[] | undefined ? M : never
+export type MilestoneReportIn = BodyOf<P['/v1/issues/{issue_id}/milestones/{milestone_id}/report']['post']>
+export type MilestoneReviewIn = BodyOf<P['/v1/issues/{issue_id}/milestones/{milestone_id}/review']['post']>
 
 /** A page of the issues the caller may see. */
 export const listIssues = (filters: IssueFilters, cursor: string | null, limit = 20): Promise<Page<Issue>> =>
@@ -50,6 +53,17 @@ export const requestExtension = (id: string, body: ExtensionIn): Promise<Extensi
 /** Decides an extension request (admin). */
 export const decideExtension = (id: string, ext: string, body: ExtensionDecisionIn): Promise<Extension> =>
   sendJson('POST', `/v1/issues/${encodeURIComponent(id)}/extensions/${encodeURIComponent(ext)}/decision`, body)
+
+const milestonePath = (id: string, mid: string, what: string): string =>
+  `/v1/issues/${encodeURIComponent(id)}/milestones/${encodeURIComponent(mid)}/${what}`
+
+/** Reports a milestone met or missed (the task's lead responsible org). */
+export const reportMilestone = (id: string, mid: string, body: MilestoneReportIn): Promise<Milestone> =>
+  sendJson('POST', milestonePath(id, mid, 'report'), body)
+
+/** Confirms or disputes a milestone report (the task's supervising org). */
+export const reviewMilestone = (id: string, mid: string, body: MilestoneReviewIn): Promise<Milestone> =>
+  sendJson('POST', milestonePath(id, mid, 'review'), body)
 
 /** Imports a CSV or XLSX ledger, all rows or none, with upload progress (admin). */
 export function importLedger(file: File, onProgress: (p: number) => void): Promise<ImportAnswer> {

@@ -234,6 +234,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/issues/{issue_id}/milestones": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a dated milestone (重要节点) to an open task (admin) */
+        post: operations["add_milestone_v1_issues__issue_id__milestones_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/issues/{issue_id}/milestones/{milestone_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Report a milestone met or missed, with evidence ids and a note (responsible) */
+        post: operations["report_milestone_v1_issues__issue_id__milestones__milestone_id__report_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/issues/{issue_id}/milestones/{milestone_id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm or dispute a milestone report (the task's supervising unit) */
+        post: operations["review_milestone_v1_issues__issue_id__milestones__milestone_id__review_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/issues/{issue_id}/progress": {
         parameters: {
             query?: never;
@@ -429,6 +480,35 @@ export interface components {
             items: components["schemas"]["CheckpointOut"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /**
+         * ChildOut
+         * @description A direct sub-task, as its parent's page lists it.
+         */
+        ChildOut: {
+            /** Children Total */
+            children_total: number;
+            /** Code */
+            code: string;
+            /**
+             * Deadline
+             * Format: date
+             */
+            deadline: string;
+            /** Id */
+            id: string;
+            /** Overdue */
+            overdue: boolean;
+            /**
+             * Percent
+             * @description what it contributes to the parent's derived percent
+             */
+            percent: number;
+            /** Responsible Org Id */
+            responsible_org_id: string;
+            status: components["schemas"]["IssueStatus"];
+            /** Title */
+            title: string;
         };
         /**
          * DeadLetterOut
@@ -647,11 +727,28 @@ export interface components {
         };
         /**
          * IssueDetailOut
-         * @description One issue with its history of transitions and its extension requests.
+         * @description One issue with its history of transitions, its extension requests, its sub-tasks and its milestones.
          */
         IssueDetailOut: {
             /** Category */
             category: string;
+            /**
+             * Children
+             * @description direct sub-tasks (at most 100)
+             */
+            children?: components["schemas"]["ChildOut"][];
+            /**
+             * Children Open
+             * @description 未销号子任务数 (direct sub-tasks not signed off or filed)
+             * @default 0
+             */
+            children_open: number;
+            /**
+             * Children Total
+             * @description 子任务数 (direct sub-tasks)
+             * @default 0
+             */
+            children_total: number;
             /** Code */
             code: string;
             /** Cooperating Org Ids */
@@ -666,6 +763,17 @@ export interface components {
              * Format: date
              */
             deadline: string;
+            /**
+             * Depth
+             * @description 层级: 1 for a task without parent, 2 for its sub-tasks, …
+             * @default 1
+             */
+            depth: number;
+            /**
+             * Derived Percent
+             * @description 分解进度: the mean of the direct sub-tasks' percents, rounded half up; a sub-task counts 100 when signed off or filed, else its own derived percent when it has sub-tasks, else its last reported percent (0 before any report). Null for a task without sub-tasks.
+             */
+            derived_percent?: number | null;
             /** Description */
             description: string | null;
             /** Extensions */
@@ -680,6 +788,8 @@ export interface components {
             location: components["schemas"]["LocationOut"] | null;
             /** Measures */
             measures: string | null;
+            /** Milestones */
+            milestones?: components["schemas"]["MilestoneOut"][];
             /**
              * Original Deadline
              * Format: date
@@ -693,6 +803,11 @@ export interface components {
             overdue: boolean;
             /** Overdue Days */
             overdue_days: number;
+            /**
+             * Parent Id
+             * @description 上级任务 id (null for a task that is no sub-task)
+             */
+            parent_id?: string | null;
             /** Region Id */
             region_id: string | null;
             /** Responsible Org Id */
@@ -731,6 +846,16 @@ export interface components {
             location?: components["schemas"]["Location"] | null;
             /** Measures */
             measures?: string | null;
+            /**
+             * Milestones
+             * @description 重要节点, at most 20
+             */
+            milestones?: components["schemas"]["MilestoneIn"][];
+            /**
+             * Parent Id
+             * @description 上级任务 id: register this task as a sub-task (任务分解) of an open task of the same round, at most 5 levels deep and 100 sub-tasks per task, due by the parent's deadline
+             */
+            parent_id?: string | null;
             /** Region Id */
             region_id?: string | null;
             /** Responsible Org Id */
@@ -750,6 +875,18 @@ export interface components {
         IssueOut: {
             /** Category */
             category: string;
+            /**
+             * Children Open
+             * @description 未销号子任务数 (direct sub-tasks not signed off or filed)
+             * @default 0
+             */
+            children_open: number;
+            /**
+             * Children Total
+             * @description 子任务数 (direct sub-tasks)
+             * @default 0
+             */
+            children_total: number;
             /** Code */
             code: string;
             /** Cooperating Org Ids */
@@ -764,6 +901,17 @@ export interface components {
              * Format: date
              */
             deadline: string;
+            /**
+             * Depth
+             * @description 层级: 1 for a task without parent, 2 for its sub-tasks, …
+             * @default 1
+             */
+            depth: number;
+            /**
+             * Derived Percent
+             * @description 分解进度: the mean of the direct sub-tasks' percents, rounded half up; a sub-task counts 100 when signed off or filed, else its own derived percent when it has sub-tasks, else its last reported percent (0 before any report). Null for a task without sub-tasks.
+             */
+            derived_percent?: number | null;
             /** Description */
             description: string | null;
             /** Id */
@@ -787,6 +935,11 @@ export interface components {
             overdue: boolean;
             /** Overdue Days */
             overdue_days: number;
+            /**
+             * Parent Id
+             * @description 上级任务 id (null for a task that is no sub-task)
+             */
+            parent_id?: string | null;
             /** Region Id */
             region_id: string | null;
             /** Responsible Org Id */
@@ -952,6 +1105,116 @@ export interface components {
             items: components["schemas"]["LogItemOut"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /**
+         * MilestoneIn
+         * @description A dated milestone (重要节点): its day (on or before the task's deadline), what is to be reached, and an
+         *     optional target in words (e.g. 129 个村).
+         */
+        MilestoneIn: {
+            /** Description */
+            description: string;
+            /**
+             * Due On
+             * Format: date
+             */
+            due_on: string;
+            /** Target */
+            target?: string | null;
+        };
+        /**
+         * MilestoneOut
+         * @description A milestone (重要节点) of a task and where it stands.
+         */
+        MilestoneOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string;
+            /**
+             * Disputed
+             * @description the last report was disputed by the supervising unit
+             */
+            disputed: boolean;
+            /**
+             * Due On
+             * Format: date
+             */
+            due_on: string;
+            /** Evidence Ids */
+            evidence_ids: string[];
+            /** Id */
+            id: string;
+            /** Issue Id */
+            issue_id: string;
+            /**
+             * Missed
+             * @description counts as missed (in scoring's quality component): its day has passed and it was not reported met by the end of that day (a report not disputed since), nor was the task signed off by then
+             */
+            missed: boolean;
+            /** Note */
+            note: string | null;
+            /** Opinion */
+            opinion: string | null;
+            /** @description the last report: met or missed */
+            outcome: components["schemas"]["MilestoneOutcome"] | null;
+            /**
+             * Overdue
+             * @description its day has passed and nothing stands reported (pending)
+             */
+            overdue: boolean;
+            /** Reported At */
+            reported_at: string | null;
+            /** Reported By */
+            reported_by: string | null;
+            /** Reviewed At */
+            reviewed_at: string | null;
+            /** Reviewed By */
+            reviewed_by: string | null;
+            /**
+             * State
+             * @description pending (待报告), reported (已报告待确认) or confirmed (已确认)
+             */
+            state: string;
+            /** State Zh */
+            state_zh: string;
+            /** Target */
+            target: string | null;
+        };
+        /**
+         * MilestoneOutcome
+         * @description What the responsible unit reports of a milestone (重要节点): reached by its date, or not.
+         * @enum {string}
+         */
+        MilestoneOutcome: "met" | "missed";
+        /**
+         * MilestoneReportIn
+         * @description The responsible unit's report of a milestone: met or missed, a note, the evidence (ids of uploaded files).
+         */
+        MilestoneReportIn: {
+            /** Evidence Ids */
+            evidence_ids?: string[];
+            /** Note */
+            note: string;
+            outcome: components["schemas"]["MilestoneOutcome"];
+        };
+        /**
+         * MilestoneReview
+         * @description The supervising unit's word on a milestone report: it stands, or it is disputed (the unit reports again).
+         * @enum {string}
+         */
+        MilestoneReview: "confirmed" | "disputed";
+        /**
+         * MilestoneReviewIn
+         * @description The supervising unit's review of the last report: confirmed, or disputed (an opinion is then required).
+         */
+        MilestoneReviewIn: {
+            /** Opinion */
+            opinion?: string | null;
+            review: components["schemas"]["MilestoneReview"];
         };
         /** OrgIn */
         OrgIn: {
@@ -1507,6 +1770,10 @@ export interface operations {
                 escalated?: boolean | null;
                 /** @description substring of the code or title */
                 q?: string | null;
+                /** @description 上级任务 id: only its direct sub-tasks */
+                parent_id?: string | null;
+                /** @description 只看上级任务: only tasks that are no sub-task (true), or everything (absent) */
+                roots_only?: boolean | null;
             };
             header?: never;
             path?: never;
@@ -1635,6 +1902,10 @@ export interface operations {
                 escalated?: boolean | null;
                 /** @description substring of the code or title */
                 q?: string | null;
+                /** @description 上级任务 id: only its direct sub-tasks */
+                parent_id?: string | null;
+                /** @description 只看上级任务: only tasks that are no sub-task (true), or everything (absent) */
+                roots_only?: boolean | null;
             };
             header?: never;
             path?: never;
@@ -2048,6 +2319,248 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExtensionOut"];
+                };
+            };
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    add_milestone_v1_issues__issue_id__milestones_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                issue_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MilestoneIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MilestoneOut"];
+                };
+            };
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    report_milestone_v1_issues__issue_id__milestones__milestone_id__report_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                issue_id: string;
+                milestone_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MilestoneReportIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MilestoneOut"];
+                };
+            };
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    review_milestone_v1_issues__issue_id__milestones__milestone_id__review_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                issue_id: string;
+                milestone_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MilestoneReviewIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MilestoneOut"];
                 };
             };
             /** @description 请求有误 (bad request) */

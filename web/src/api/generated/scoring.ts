@@ -666,6 +666,18 @@ export interface components {
             denominator: number;
             /** Formula */
             formula: string;
+            /**
+             * Milestone Missed Points
+             * @description 每个扣减的分值 (the scheme's points per miss)
+             * @default 5
+             */
+            milestone_missed_points: number;
+            /**
+             * Missed Milestones
+             * @description 未按期完成的重要节点: milestones due in the period not reported met by the end of their day (a report not disputed since) and whose task was not signed off by then
+             * @default 0
+             */
+            missed_milestones: number;
             /** Numerator */
             numerator: number;
             /** Rejected */
@@ -824,6 +836,11 @@ export interface components {
             created_by: string;
             /** Id */
             id: string;
+            /**
+             * Milestone Missed Points
+             * @description 每个未按期完成的重要节点扣减的整改质量分值
+             */
+            milestone_missed_points: number;
             /** Penalized */
             penalized: number;
             penalty: components["schemas"]["PenaltyOut"] | null;
@@ -1833,6 +1850,12 @@ export interface operations {
                      * @default 3
                      */
                     bottom_named?: number;
+                    /**
+                     * Milestone Missed Points
+                     * @description 每个未按期完成的重要节点扣减整改质量分值 (points the quality component loses per missed milestone)
+                     * @default 5
+                     */
+                    milestone_missed_points?: number;
                     /**
                      * Penalized
                      * @description 经济处罚的个数 (how many of the last are penalised)
