@@ -1,7 +1,7 @@
 """an issue's status moves still to come after a moved-in registration (issue.registered moves_following)
 
 Revision ID: a1c2e3f4b5d6
-Revises: f7a8b9c0d1e2
+Revises: b9d2c4e6f8a1
 Create Date: 2026-12-02 07:00:00.000000
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'a1c2e3f4b5d6'
-down_revision: str | None = 'f7a8b9c0d1e2'
+down_revision: str | None = 'b9d2c4e6f8a1'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
