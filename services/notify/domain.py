@@ -23,6 +23,7 @@ TRIGGERS: dict[str, str] = {
     "closure.accepted": "验收通过销号",
     "closure.rejected": "销号申请被退回",
     "issue.reopened": "问题反弹重新交办",
+    "sample.reinspected": "抽查复核结果",
     "digest.weekly": "周调度",
     "digest.monthly": "月通报",
     "digest.half_year": "半年交账",
@@ -205,3 +206,6 @@ def date_zh(day: date) -> str:
 def percent(part: int, whole: int) -> str:
     """A rate as text, 100% when there is nothing to do."""
     return "100.0%" if whole == 0 else f"{100.0 * part / whole:.1f}%"
+
+
+OUTCOME_ZH = {None: "待复核", "confirmed": "复核属实", "rebound": "发现反弹"}
