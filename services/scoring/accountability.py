@@ -156,11 +156,13 @@ def _counted(rule: str, rule_zh: str, threshold: str, what_zh: str, pick: Callab
             extra = explain(task) if explain is not None else []
             for org, facts in sorted(by_org.items(), key=lambda kv: kv[0] or ""):
                 if len(facts) >= minimum:
-                    refs = sorted([*facts, *(f for f in extra if task.org_at.get(f.event_id) == org)],
-                                  key=lambda f: (f.time, f.event_id))
+                    # in time order; at one time, the counted event before the one that explains it
+                    refs = sorted([(f, 0) for f in facts]
+                                  + [(f, 1) for f in extra if task.org_at.get(f.event_id) == org],
+                                  key=lambda p: (p[0].time, p[1], p[0].event_id))
                     out.append(Clue(rule, rule_zh, {threshold: minimum}, org, task.issue_id, task.code,
                                     {"count": len(facts)}, f"{what_zh} {len(facts)} 次(规则:至少 {minimum} 次)",
-                                    [_ref(f) for f in refs]))
+                                    [_ref(f) for f, _ in refs]))
         return out
 
     return apply

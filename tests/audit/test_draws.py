@@ -15,6 +15,7 @@ from audit.export import export_http
 from audit.files import events_file
 from audit.replay import replay_export
 from closeloop.cli import app
+from tests.audit.scenario import history, jpeg_bytes, world
 from tests.support import running
 from tests.verification.helpers import World
 from tests.verification.test_samples import OTHER_SUPER, closed_task, draw
@@ -78,3 +79,47 @@ async def test_a_draw_whose_tasks_or_seed_were_not_those_of_its_inputs_is_a_mism
     assert not report.ok and report.log_problems
     result = CliRunner().invoke(app, ["audit", "draws", str(out)])
     assert result.exit_code == 1
+
+
+async def test_a_draw_and_a_rebound_found_in_re_inspection_replay_across_the_four_services(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        await history(w)  # HH-A signed off on 2020-09-20 by the inspection office
+        ver = w.services["verification"]
+        w.at("2020-10-05 10:00")
+        r = await ver.client.post("/v1/samples", headers=ver.auth(sub="office", org="inspection-office",
+                                                                 roles="admin"),
+                                  json={"period": "2020-09", "count": 1})
+        assert r.status_code == 201, r.text
+        sample = r.json()
+        assert [i["code"] for i in sample["items"]] == ["HH-A"]
+        issue_id = sample["items"][0]["issue_id"]
+        other = ver.auth(sub="water", org="city-water", roles="supervisor")
+        w.at("2020-10-12 15:00")
+        evidence = await ver.client.post("/v1/evidence", headers=other, data={"issue_id": issue_id, "kind": "photo"},
+                                         files={"file": ("site.jpg", jpeg_bytes((90, 90, 90)), "image/jpeg")})
+        assert evidence.status_code == 201, evidence.text
+        r = await ver.client.post(f"/v1/samples/{sample['id']}/items/{issue_id}/reinspection", headers=other,
+                                  json={"outcome": "rebound", "opinion": "复核发现反弹",
+                                        "evidence_ids": [evidence.json()["id"]]})
+        assert r.status_code == 200, r.text
+        await w.sync()
+        r = await w.services["issues"].client.get(f"/v1/issues/{issue_id}",
+                                                   headers=w.services["issues"].auth(roles="admin"))
+        assert r.json()["status"] == "in_progress"  # the rebound reopened it
+        out = tmp_path / "export"
+        await export_http(out, w.urls(), token=w.auditor_token(), transport=w.transports())
+        report = check_draws(out)
+        assert report.ok and [d.notes for d in report.draws] == [[]], [d.__dict__ for d in report.draws]
+        result = await replay_export(out)
+        assert result.ok, (result.projections.anomalies, result.handler_failures)
+        assert result.projections.samples[sample["id"]]["items"][issue_id]["outcome"] == "rebound"
+        notify_rows = result.derived["notify"]["notify_reinspection"]
+        assert [(row["issue_id"], row["outcome"]) for row in notify_rows] == [(issue_id, "rebound")]
+        facts = [row for row in result.derived["scoring"]["scoring_issue_event"] if row["type"] == "sample.reinspected"]
+        assert [f["detail"] for f in facts] == ["rebound"]
+        assert await compare_live(result, w.urls(), token=w.auditor_token(), transport=w.transports()) == []
+        scoring = w.services["scoring"]
+        clues = await scoring.client.get("/v1/accountability/clues", headers=scoring.auth(roles="leader"),
+                                         params={"rule": "rebound"})
+        assert [(c["code"], [e["type"] for e in c["events"]]) for c in clues.json()["items"]] == [
+            ("HH-A", ["issue.reopened", "sample.reinspected"])]
