@@ -135,13 +135,15 @@ async def reinspect(uow: UnitOfWork, *, sample: Sample, item: SampleItem, issue:
                        f"{item.outcome})", code="already_reinspected",
                        details=[{"field": "issue_id", "message": f"already {item.outcome}"}])
     check_reinspector(org=uow.actor.org, user=uow.actor.user, item=item, issue=issue)
+    # confirmed or rebound, the task must still be signed off or filed: one reopened since the draw is no longer
+    # the sign-off that was drawn (the lifecycle's reopen sources are exactly those)
+    domain.check_can_reopen(status=status_of(issue))
     await evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
     reopening_id: str | None = None
     if outcome == ReinspectionOutcome.rebound:
         if not evidence_ids:
             raise Invalid("发现反弹须附证据 (a rebound needs at least one evidence file)",
                           details=[{"field": "evidence_ids", "message": "at least one when the outcome is rebound"}])
-        domain.check_can_reopen(status=status_of(issue))
         record = await reopen(uow, issue=issue, reason=f"抽查复核发现反弹:{opinion}", evidence_ids=evidence_ids,
                               sample_id=sample.id)
         reopening_id = record.id

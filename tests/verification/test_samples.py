@@ -216,3 +216,15 @@ async def test_who_may_draw_read_and_reinspect(world: World, role: str) -> None:
     assert r.status_code == REINSPECT.get(role, 403), (role, r.text)
     reinspected = [e for e in await w.ver.events() if e["type"] == "sample.reinspected"]
     assert len(reinspected) == (1 if role == "supervisor-other" else 0)
+
+
+async def test_a_drawn_task_reopened_since_the_draw_is_no_longer_re_inspected_409(world: World) -> None:
+    w = world
+    await closed_task(w, region="saihan")
+    sample = await draw(w, count=1)
+    issue_id = sample["items"][0]["issue_id"]
+    r = await w.client.post("/v1/reopenings", headers=w.sup, json={"issue_id": issue_id, "reason": "群众举报反弹"})
+    assert r.status_code == 201, r.text
+    r = await w.client.post(f"/v1/samples/{sample['id']}/items/{issue_id}/reinspection",
+                            headers=w.who("supervisor", OTHER_SUPER), json={"outcome": "confirmed", "opinion": "属实"})
+    assert r.status_code == 409 and r.json()["error"]["details"][0]["field"] == "issue_id"
