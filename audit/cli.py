@@ -149,6 +149,41 @@ def verify(
         raise typer.Exit(1)
 
 
+@audit_app.command("draws")
+def draws(
+    folder: Annotated[Path, typer.Argument(help="an export folder (closeloop audit export)")],
+    trust: TrustOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Recompute every re-inspection draw (抽查) from the exported log alone; exit 1 on any mismatch."""
+    from audit.draws import check_draws
+    from audit.files import read_manifest
+
+    try:
+        read_manifest(folder)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc), "pass the folder written by `closeloop audit export`")
+    report = check_draws(folder, trusted=_trusted(trust).get("verification"))
+    if as_json:
+        typer.echo(json.dumps({"ok": report.ok, "log_problems": report.log_problems,
+                               "draws": [{**d.__dict__, "ok": d.ok} for d in report.draws]},
+                              ensure_ascii=False, indent=2))
+    else:
+        for p in report.log_problems:
+            typer.secho(f"FAIL {p}", fg="red")
+        for d in report.draws:
+            if d.ok:
+                typer.secho(f"ok   draw {d.sample_id} ({d.period}, position {d.position}): {len(d.drawn)} tasks "
+                            "recomputed from its recorded inputs", fg="green")
+            for m in d.mismatches:
+                typer.secho(f"MISMATCH draw {d.sample_id} ({d.period}): {m}", fg="red")
+            for n in d.notes:
+                typer.secho(f"NOTE draw {d.sample_id} ({d.period}): {n}", fg="yellow")
+        typer.echo(f"{len(report.draws)} draw(s), {sum(not d.ok for d in report.draws)} mismatch(es)")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @audit_app.command("replay")
 def replay(
     folder: Annotated[Path, typer.Argument(help="an export folder (closeloop audit export)")],

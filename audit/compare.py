@@ -96,9 +96,21 @@ async def _compare_each(client: httpx.AsyncClient, what: str, path: str, replaye
 
 
 async def compare_verification(client: httpx.AsyncClient, result: ReplayResult) -> list[str]:
-    """Every closure application's issue, attempt and state."""
-    return await _compare_each(client, "verification: closure", "/v1/closures", result.projections.closures,
-                               ("issue_id", "attempt", "state"))
+    """Every closure application's issue, attempt and state; every draw's seed and its tasks' outcomes."""
+    diffs = await _compare_each(client, "verification: closure", "/v1/closures", result.projections.closures,
+                                ("issue_id", "attempt", "state"))
+    for sample_id, sample in sorted(result.projections.samples.items()):
+        live = await _get(client, f"/v1/samples/{sample_id}")
+        if live is None:
+            diffs.append(f"verification: draw {sample_id} is in the replay, not live")
+            continue
+        diffs.extend(_diff_fields(f"verification: draw {sample_id}", sample, live,
+                                  ("period", "scope", "basis", "share", "count", "stratify_by", "seed", "candidates")))
+        mine = {i: (v["outcome"], v["reopening_id"]) for i, v in sample["items"].items()}
+        theirs = {i["issue_id"]: (i["outcome"], i["reopening_id"]) for i in live.get("items", [])}
+        if mine != theirs:
+            diffs.append(f"verification: draw {sample_id} tasks differ: replay {mine}, live {theirs}")
+    return diffs
 
 
 async def compare_scoring(client: httpx.AsyncClient, result: ReplayResult) -> list[str]:

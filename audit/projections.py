@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from audit.draws import recompute
 from audit.records import LoggedActor, LoggedEvent, actor_dict
 from contracts.lifecycle import Action
 from contracts.registry import REGISTRY, upcast
@@ -49,6 +50,7 @@ class Projections:
         self.evidence: dict[str, dict[str, Any]] = {}
         self.closures: dict[str, dict[str, Any]] = {}
         self.reopenings: dict[str, dict[str, Any]] = {}
+        self.samples: dict[str, dict[str, Any]] = {}
         self.readings: dict[str, dict[str, Any]] = {}
         self.schemes: dict[str, dict[str, Any]] = {}
         self.rankings: dict[str, dict[str, Any]] = {}
@@ -79,6 +81,8 @@ class Projections:
             "closure.rejected": self._closure_state("rejected"),
             "closure.filed": self._closure_state("filed"),
             "issue.reopened": self._reopened,
+            "sample.drawn": self._sample_drawn,
+            "sample.reinspected": self._sample_reinspected,
             "indicator.recorded": self._reading,
             "score.scheme_versioned": self._scheme,
             "ranking.published": self._ranking,
@@ -312,6 +316,30 @@ class Projections:
         self.reopenings[d["reopening_id"]] = {"id": d["reopening_id"], "issue_id": d["issue_id"],
                                               "reason": d["reason"], "at": event.time}
 
+    def _sample_drawn(self, event: Event, d: dict[str, Any]) -> None:
+        """A draw, recomputed from its own recorded inputs by the service's rule (contracts.sampling)."""
+        for problem in recompute(d):
+            self.anomaly(event, f"draw {d['sample_id']}: {problem}")
+        self.samples[d["sample_id"]] = {
+            "id": d["sample_id"], "period": d["period"], "scope": d["scope"], "basis": d["basis"],
+            "share": d.get("share"), "count": d.get("count"), "stratify_by": d["stratify_by"], "seed": d["seed"],
+            "candidates": len(d["candidates"]), "drawn_at": event.time,
+            "items": {i["issue_id"]: {"stratum": i.get("stratum", ""), "outcome": None, "reopening_id": None}
+                      for i in d["items"]}}
+
+    def _sample_reinspected(self, event: Event, d: dict[str, Any]) -> None:
+        sample = self.samples.get(d["sample_id"])
+        item = sample["items"].get(d["issue_id"]) if sample else None
+        if item is None:
+            self.anomaly(event, f"draw {d['sample_id']} never drew issue {d['issue_id']}")
+            return
+        if item["outcome"] is not None:
+            self.anomaly(event, f"issue {d['issue_id']} of draw {d['sample_id']} re-inspected twice")
+        item.update(outcome=d["outcome"], reopening_id=d.get("reopening_id"), at=event.time,
+                    reinspector_org_id=d["reinspector_org_id"])
+        if d.get("reopening_id") and d["reopening_id"] not in self.reopenings:
+            self.anomaly(event, f"rebound {d['reopening_id']} of the re-inspection was never recorded")
+
     # -- scoring and notify ----------------------------------------------------------------------------------
 
     def _reading(self, event: Event, d: dict[str, Any]) -> None:
@@ -345,7 +373,8 @@ class Projections:
         return {
             "issues": {"orgs": self.orgs, "rounds": self.rounds,
                        "issues": {k: {**v, "history": self.history(k)} for k, v in self.issues.items()}},
-            "verification": {"evidence": self.evidence, "closures": self.closures, "reopenings": self.reopenings},
+            "verification": {"evidence": self.evidence, "closures": self.closures, "reopenings": self.reopenings,
+                             "samples": self.samples},
             "scoring": {"readings": self.readings, "schemes": self.schemes, "rankings": self.rankings},
             "notify": {"notifications": self.notifications, "digests": self.digests},
         }
@@ -360,7 +389,8 @@ class Projections:
             closures[c["state"]] = closures.get(c["state"], 0) + 1
         return {"orgs": len(self.orgs), "rounds": len(self.rounds), "issues": len(self.issues),
                 "issues_by_status": dict(sorted(by_status.items())), "closures_by_state": dict(sorted(closures.items())),
-                "evidence": len(self.evidence), "reopenings": len(self.reopenings), "readings": len(self.readings),
+                "evidence": len(self.evidence), "reopenings": len(self.reopenings), "samples": len(self.samples),
+                "readings": len(self.readings),
                 "rankings": len(self.rankings), "notifications": len(self.notifications),
                 "milestones": sum(len(i["milestones"]) for i in self.issues.values()),
                 "sub_tasks": sum(1 for i in self.issues.values() if i.get("parent_id")),

@@ -62,3 +62,10 @@ class RejectReason(StrEnum):
     target_not_met = "target_not_met"
     superficial = "superficial"
     other = "other"
+
+
+class ReinspectionOutcome(StrEnum):
+    """What a re-inspection (抽查复核) of a drawn task found: the sign-off stands, or the problem came back."""
+
+    confirmed = "confirmed"
+    rebound = "rebound"

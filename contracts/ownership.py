@@ -12,6 +12,7 @@ PREFIXES: MappingProxyType[str, str] = MappingProxyType({
     "issue.reopened": "verification",  # a rebound is verification's finding about the issue
     "evidence.": "verification",
     "closure.": "verification",
+    "sample.": "verification",
     "indicator.": "scoring",
     "score.": "scoring",
     "ranking.": "scoring",

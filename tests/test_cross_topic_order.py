@@ -113,7 +113,19 @@ def story(i1: str, i2: str | None = None) -> list[Envelope]:
                                      **closure}, status)
     decide("closure.accepted", i1, {"closure_id": "c2", "opinion": "核查属实", **closure}, status)
     decide("closure.filed", i1, {"closure_id": "c2"}, status)
-    decide("issue.reopened", i1, {"reopening_id": "r1", "reason": "扬尘反弹", "supervising_org_id": SUPER}, status)
+    sample = {"sample_id": "s1", "period": "2020-08"}
+    add(ver, "sample.drawn", "s1", {
+        **sample, "algorithm": "closeloop-sample/v1", "scope": "period", "basis": "count", "count": 1,
+        "stratify_by": "none", "checkpoint": {"service": "verification", "size": 0, "root": "0" * 64},
+        "candidates": [{"issue_id": i1}], "seed": "a" * 64, "strata": [{"stratum": "", "candidates": 1, "drawn": 1}],
+        "items": [{"issue_id": i1, "code": "HH-2020-004", "responsible_org_id": RESP, "supervising_org_id": SUPER,
+                   "accepted_by_org_id": SUPER}]})
+    decide("issue.reopened", i1, {"reopening_id": "r1", "reason": "扬尘反弹", "supervising_org_id": SUPER,
+                                  "sample_id": "s1"}, status)
+    add(ver, "sample.reinspected", "s1", {
+        **sample, "issue_id": i1, "outcome": "rebound", "opinion": "扬尘反弹", "evidence_ids": [],
+        "responsible_org_id": RESP, "supervising_org_id": SUPER, "reinspector_org_id": "city-water",
+        "reopening_id": "r1"})
     add(iss, "issue.parent_reopened", i1, {"issue_id": i1, "child_issue_id": "child-1", "child_code": "HH-2020-004-1",
                                            "from_status": "filed", "reason": "子任务 HH-2020-004-1 反弹",
                                            "cause_event_id": str(uuid.uuid4()), "responsible_org_id": RESP})

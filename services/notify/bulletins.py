@@ -23,10 +23,11 @@ from services.notify import domain
 from services.notify.documents import DocTable, issue_document
 from services.notify.documents import cell as doc_cell
 from services.notify.notices import Directory, notify
-from services.notify.store import Bulletin, Digest, IssueView, OrgView, insert_for
+from services.notify.store import Bulletin, Digest, IssueView, OrgView, Reinspection, insert_for
 
 RANKING_HEADERS = ["排名", "单位", "单位编码", "综合得分"]
 RANKING_TAIL = ["逾期任务数", "通报", "经济处罚"]
+REINSPECTION_HEADERS = ["编号", "整改任务", "责任单位", "分层", "复核结果", "复核单位"]
 OVERDUE_HEADERS = ["编号", "整改任务", "责任单位", "监管单位", "包联领导", "整改时限", "逾期天数", "状态", "最新进展"]
 
 
@@ -44,6 +45,32 @@ async def overdue_issues(session: AsyncSession, *, now: datetime) -> list[IssueV
         .order_by(col(IssueView.deadline), col(IssueView.code))
     )).scalars().all()
     return list(rows)
+
+
+async def reinspection_rows(session: AsyncSession, *, period: str, names: dict[str, str]) -> list[list[Any]]:
+    """The tasks drawn for re-inspection (抽查) in draws of the period and what each re-inspection found, header
+    row first; only the header when there were none."""
+    rows = (await session.execute(
+        select(Reinspection, col(IssueView.title)).outerjoin(IssueView, col(IssueView.id) == col(Reinspection.issue_id))
+        .where(col(Reinspection.period) == period)
+        .order_by(col(Reinspection.sample_id), col(Reinspection.position), col(Reinspection.issue_id))
+    )).all()
+    out: list[list[Any]] = [REINSPECTION_HEADERS]
+    for r, title in rows:
+        out.append([r.code or r.issue_id, title or "", names.get(r.responsible_org_id, r.responsible_org_id),
+                    names.get(r.stratum, r.stratum) if r.stratum else "", domain.OUTCOME_ZH.get(r.outcome, r.outcome),
+                    names.get(r.reinspector_org_id, r.reinspector_org_id) if r.reinspector_org_id else ""])
+    return out
+
+
+def reinspection_summary(rows: list[list[Any]]) -> str | None:
+    """One sentence of the re-inspections' outcomes, or None when the period had no draw."""
+    outcomes = [r[4] for r in rows[1:]]
+    if not outcomes:
+        return None
+    count = {label: outcomes.count(label) for label in domain.OUTCOME_ZH.values()}
+    return (f"本期抽查复核已销号任务 {len(outcomes)} 项:复核属实 {count['复核属实']} 项,发现反弹 "
+            f"{count['发现反弹']} 项,待复核 {count['待复核']} 项。")
 
 
 def penalty_text(penalty: dict[str, Any] | None) -> str:
@@ -78,10 +105,14 @@ def tables(ranking: RankingPublished, overdue: list[IssueView], names: dict[str,
     return ranking_rows, overdue_rows
 
 
-def render_xlsx(title: str, ranking_rows: list[list[Any]], overdue_rows: list[list[Any]]) -> bytes:
-    """Two sheets, 排名 and 逾期清单, with Chinese headers in bold on row 2 under the title."""
+def render_xlsx(title: str, ranking_rows: list[list[Any]], overdue_rows: list[list[Any]],
+                reinspection: list[list[Any]] | None = None) -> bytes:
+    """Two sheets, 排名 and 逾期清单 (and 抽查复核 when the period had a draw), Chinese headers in bold on row 2."""
     wb = Workbook()
-    for ws, rows, name in ((wb.active, ranking_rows, "排名"), (wb.create_sheet(), overdue_rows, "逾期清单")):
+    sheets = [(wb.active, ranking_rows, "排名"), (wb.create_sheet(), overdue_rows, "逾期清单")]
+    if reinspection and len(reinspection) > 1:
+        sheets.append((wb.create_sheet(), reinspection, "抽查复核"))
+    for ws, rows, name in sheets:
         ws.title = name
         append_row(ws, [title])
         ws["A1"].font = Font(bold=True, size=14)
@@ -95,7 +126,8 @@ def render_xlsx(title: str, ranking_rows: list[list[Any]], overdue_rows: list[li
     return buf.getvalue()
 
 
-def render_html(title: str, summary: list[str], ranking_rows: list[list[Any]], overdue_rows: list[list[Any]]) -> str:
+def render_html(title: str, summary: list[str], ranking_rows: list[list[Any]], overdue_rows: list[list[Any]],
+                reinspection: list[list[Any]] | None = None) -> str:
     """A plain, self-contained HTML page; every value escaped."""
     def table(rows: list[list[Any]]) -> str:
         head = "".join(f"<th>{html.escape(str(h))}</th>" for h in rows[0])
@@ -106,14 +138,17 @@ def render_html(title: str, summary: list[str], ranking_rows: list[list[Any]], o
     paras = "".join(f"<p>{html.escape(s)}</p>" for s in summary)
     return (f"<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"</head><body><h1>{html.escape(title)}</h1>{paras}<h2>排名</h2>{table(ranking_rows)}"
-            f"<h2>逾期清单</h2>{table(overdue_rows)}</body></html>")
+            f"<h2>逾期清单</h2>{table(overdue_rows)}"
+            + (f"<h2>抽查复核</h2>{table(reinspection)}" if reinspection and len(reinspection) > 1 else "")
+            + "</body></html>")
 
 
 TO_ALL = "各旗县区人民政府,市直各有关部门"
 CC_LEADERS = "市委办公室,市人大常委会办公室,市政府办公室,市政协办公室,各位包联领导"
 
 
-def document_paragraphs(ranking: RankingPublished, names: dict[str, str], overdue: list[IssueView]) -> list[str]:
+def document_paragraphs(ranking: RankingPublished, names: dict[str, str], overdue: list[IssueView],
+                        reinspected: str | None = None) -> list[str]:
     """The body of the monthly bulletin as an official document."""
     def named(ids: list[str]) -> str:
         return "、".join(names.get(o, o) for o in ids) or "无"
@@ -125,20 +160,25 @@ def document_paragraphs(ranking: RankingPublished, names: dict[str, str], overdu
            f"一、排名靠后单位。{named(ranking.bottom_named)}考核排名靠后,予以通报。",
            f"二、经济处罚。{'、'.join(penalties) if penalties else '本期无经济处罚单位'}。",
            f"三、逾期未完成整改任务。截至通报日,逾期未完成整改任务共 {len(overdue)} 项,清单附后。"]
+    if reinspected is not None:
+        out.append(f"四、抽查复核。{reinspected}复核情况见附表3。")
     if ranking.supersedes:
         out.append(f"本通报更正并取代此前发布的排名 {ranking.supersedes}。")
     out.append("请各责任单位对照排名和逾期清单,认真查找问题,压实整改责任,确保按期完成整改任务。")
     return out
 
 
-def document_tables(ranking_rows: list[list[Any]], overdue_rows: list[list[Any]]) -> list[DocTable]:
-    """The ranking (without the org codes), the overdue list, and the slot of re-inspection results."""
+def document_tables(ranking_rows: list[list[Any]], overdue_rows: list[list[Any]],
+                    reinspection: list[list[Any]] | None = None) -> list[DocTable]:
+    """The ranking (without the org codes), the overdue list, and the re-inspection results (抽查复核)."""
+    checked = [[doc_cell(v) for v in r] for r in (reinspection or [])]
     ranking = [[doc_cell(v) for i, v in enumerate(r) if i != 2] for r in ranking_rows]
     overdue = [[doc_cell(v) for i, v in enumerate(r) if i in (0, 1, 2, 5, 6, 7)] for r in overdue_rows]
     return [DocTable(heading="附表1 考核排名", headers=ranking[0], rows=ranking[1:], left=[1]),
             DocTable(heading="附表2 逾期未完成整改任务清单", headers=overdue[0], rows=overdue[1:],
                      empty="截至通报日无逾期未完成整改任务。", left=[1, 2]),
-            DocTable(heading="附表3 抽查复核情况", headers=[], rows=[], empty="本期暂无抽查复核结果。")]
+            DocTable(heading="附表3 抽查复核情况", headers=checked[0] if len(checked) > 1 else [], rows=checked[1:],
+                     empty="本期暂无抽查复核结果。", left=[1])]
 
 
 async def publish_bulletin(uow: UnitOfWork, ranking: RankingPublished) -> Bulletin | None:
@@ -156,19 +196,24 @@ async def publish_bulletin(uow: UnitOfWork, ranking: RankingPublished) -> Bullet
     summary = [f"通报单位(排名靠后):{named(ranking.bottom_named)}。",
                f"经济处罚单位:{named(ranking.penalized)}。",
                f"截至通报日逾期未完成整改任务 {len(overdue)} 项。"]
+    reinspection = await reinspection_rows(session, period=ranking.period, names=names)
+    if (checked := reinspection_summary(reinspection)) is not None:
+        summary.append(checked)
     if ranking.supersedes:
         summary.append(f"本通报更正并取代此前发布的排名 {ranking.supersedes}。")
     ranking_rows, overdue_rows = tables(ranking, overdue, names, ranking.published_at)
     bulletin = Bulletin(id=ranking.ranking_id, period=ranking.period, kind=ranking.kind, title=title,
                         supersedes=ranking.supersedes, bottom_named=list(ranking.bottom_named),
                         penalized=list(ranking.penalized), overdue_count=len(overdue),
-                        html=render_html(title, summary, ranking_rows, overdue_rows),
-                        xlsx=render_xlsx(title, ranking_rows, overdue_rows), published_at=ranking.published_at,
+                        html=render_html(title, summary, ranking_rows, overdue_rows, reinspection),
+                        xlsx=render_xlsx(title, ranking_rows, overdue_rows, reinspection),
+                        published_at=ranking.published_at,
                         created_at=now)
     session.add(bulletin)
     await issue_document(session, owner=bulletin.id, kind="monthly", day=domain.shanghai_day(ranking.published_at),
-                         title=title, to=TO_ALL, cc=CC_LEADERS, paragraphs=document_paragraphs(ranking, names, overdue),
-                         tables=document_tables(ranking_rows, overdue_rows), now=now)
+                         title=title, to=TO_ALL, cc=CC_LEADERS,
+                         paragraphs=document_paragraphs(ranking, names, overdue, checked),
+                         tables=document_tables(ranking_rows, overdue_rows, reinspection), now=now)
     d = Directory(session)
     org_ids = sorted(set(names) | {r.org_id for r in ranking.rows})
     leaders = (await session.execute(

@@ -28,6 +28,7 @@ TRIGGERS: dict[str, str] = {
     "milestone.overdue": "重要节点逾期未报",
     "milestone.reported": "重要节点报告待确认",
     "milestone.reviewed": "重要节点报告审核结果",
+    "sample.reinspected": "抽查复核结果",
     "digest.weekly": "周调度",
     "digest.monthly": "月通报",
     "digest.half_year": "半年交账",
@@ -234,3 +235,6 @@ def date_zh(day: date) -> str:
 def percent(part: int, whole: int) -> str:
     """A rate as text, 100% when there is nothing to do."""
     return "100.0%" if whole == 0 else f"{100.0 * part / whole:.1f}%"
+
+
+OUTCOME_ZH = {None: "待复核", "confirmed": "复核属实", "rebound": "发现反弹"}

@@ -29,13 +29,15 @@ from contracts.events.verification import (
     ClosureRejected,
     ClosureRequested,
     IssueReopened,
+    SampleDrawn,
+    SampleReinspected,
 )
 from runtime.consumer import HandlerTable, Park, issue_key
 from runtime.outbox import UnitOfWork
 from services.notify import domain
 from services.notify.bulletins import publish_bulletin
 from services.notify.notices import Directory, notify
-from services.notify.store import CalendarYear, Fact, IssueView, MilestoneView, OrgView, insert_for
+from services.notify.store import CalendarYear, Fact, IssueView, MilestoneView, OrgView, Reinspection, insert_for
 
 log = structlog.get_logger("closeloop.notify")
 
@@ -268,6 +270,36 @@ async def on_milestone_reviewed(uow: UnitOfWork, envelope: Envelope, payload: Is
                  recipients=[await d.org(payload.responsible_org_id)])
 
 
+async def on_sample_drawn(uow: UnitOfWork, envelope: Envelope, payload: SampleDrawn) -> None:
+    """Keep the tasks drawn for re-inspection (抽查): the bulletin of the draw's period lists them."""
+    ins = insert_for(uow.session)
+    for position, item in enumerate(payload.items, 1):
+        await uow.session.execute(ins(Reinspection).values(
+            sample_id=payload.sample_id, issue_id=item.issue_id, period=payload.period, position=position,
+            stratum=item.stratum, code=item.code, responsible_org_id=item.responsible_org_id
+        ).on_conflict_do_nothing())
+
+
+async def on_sample_reinspected(uow: UnitOfWork, envelope: Envelope, payload: SampleReinspected) -> None:
+    """Record what the re-inspection found, and tell the responsible unit (a rebound is also told as a rebound)."""
+    row = await uow.session.get(Reinspection, (payload.sample_id, payload.issue_id))
+    if row is None:  # the draw comes first on the same subject; a lone result is kept all the same
+        row = Reinspection(sample_id=payload.sample_id, issue_id=payload.issue_id, period=payload.period,
+                           position=0, responsible_org_id=payload.responsible_org_id)
+    row.outcome, row.reinspector_org_id, row.reinspected_at = (payload.outcome.value, payload.reinspector_org_id,
+                                                               envelope.time)
+    uow.session.add(row)
+    view = await uow.session.get(IssueView, payload.issue_id)
+    label = _label(view) if view is not None else (row.code or payload.issue_id)
+    d = Directory(uow.session)
+    await notify(uow, trigger="sample.reinspected", key=f"sample.reinspected:{envelope.id}",
+                 subject=payload.issue_id, title=f"抽查复核结果:{domain.OUTCOME_ZH[payload.outcome.value]}",
+                 body=f"贵单位已销号的整改任务 {label} 被抽查复核({payload.period}),复核单位 "
+                      f"{payload.reinspector_org_id},结果:{domain.OUTCOME_ZH[payload.outcome.value]}。"
+                      f"复核意见:{payload.opinion}。",
+                 recipients=[await d.org(payload.responsible_org_id)])
+
+
 async def on_ranking_published(uow: UnitOfWork, envelope: Envelope, payload: RankingPublished) -> None:
     """The monthly bulletin (月通报): build it, count the penalties, tell every org and leader."""
     for org_id in payload.penalized:
@@ -303,4 +335,6 @@ HANDLERS.add(IssueMilestoneAdded, on_milestone_added, releases=lambda p: milesto
 HANDLERS.add(IssueMilestoneReported, on_milestone_reported)
 HANDLERS.add(IssueMilestoneReviewed, on_milestone_reviewed)
 HANDLERS.add(RankingPublished, on_ranking_published)
+HANDLERS.add(SampleDrawn, on_sample_drawn)
+HANDLERS.add(SampleReinspected, on_sample_reinspected)
 HANDLERS.add(CalendarYearPublished, on_calendar_year)

@@ -82,6 +82,25 @@ class MilestoneView(SQLModel, table=True):
     met_reported_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
+class Reinspection(SQLModel, table=True):
+    """A task drawn for re-inspection (抽查, sample.drawn) and what its re-inspection found (sample.reinspected):
+    the monthly bulletin of the draw's period lists them."""
+
+    __tablename__ = "notify_reinspection"
+    __table_args__ = ({"info": OWN},)
+
+    sample_id: str = Field(primary_key=True, max_length=36)
+    issue_id: str = Field(primary_key=True, max_length=36)
+    period: str = Field(max_length=10, index=True)
+    position: int
+    stratum: str = Field(default="", max_length=100)
+    code: str | None = Field(default=None, max_length=64)
+    responsible_org_id: str = Field(max_length=64)
+    outcome: str | None = Field(default=None, max_length=20)
+    reinspector_org_id: str | None = Field(default=None, max_length=64)
+    reinspected_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
 class Fact(SQLModel, table=True):
     """A countable event for the half-year account: signed_off, rejected, reopened, penalized (one per event)."""
 

@@ -5,21 +5,24 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Response
 from fastapi import Path as FastPath
 from pydantic import AwareDatetime
 
 from contracts.calendar import MAX_WORKING_DAYS, CalendarYearMissing
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, current_principal, require
+from runtime.clock import SHANGHAI
 from runtime.errors import NotFound, error_responses, field_error
-from runtime.pagination import Page
-from services.scoring import domain, handlers, store
+from runtime.pagination import Key, Page, decode_cursor, encode_cursor
+from services.scoring import accountability, domain, handlers, store
 from services.scoring.schemas import (
     SCHEME_BODY,
     CalendarYearIn,
     CalendarYearOut,
+    CluesOut,
     IssueFactOut,
     RankingIn,
     RankingOut,
@@ -29,6 +32,7 @@ from services.scoring.schemas import (
     ScoresOut,
     WorkingDaysOut,
 )
+from services.scoring.settings import settings_of
 
 router = APIRouter(tags=["scoring"])
 
@@ -195,3 +199,56 @@ async def working_days_after(rt: RT, _: Caller, start: Annotated[date, Query(ali
     except CalendarYearMissing as exc:
         raise field_error("from", str(exc)) from exc
     return WorkingDaysOut(start=start, days=days, due=due)
+
+
+# ---- accountability clues (问责线索) --------------------------------------------------------------------------
+
+CluesReader = Annotated[Principal, Depends(require("admin", "leader"))]
+CLUES = error_responses(401, 403, 422)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RuleQ = Annotated[str | None, Query(max_length=40, description="only this rule (overdue, superficial, rebound, "
+                                                               "missed_milestones, bottom_of_ranking)")]
+OrgQ = Annotated[str | None, Query(min_length=1, max_length=64, description="only this unit")]
+
+
+async def _clues(rt: Runtime, *, rule: str | None, org_id: str | None) -> tuple[list[dict[str, Any]],
+                                                                                list[dict[str, Any]]]:
+    if rule is not None and rule not in accountability.RULE_ORDER:
+        raise field_error("rule", f"unknown rule; rules are {', '.join(accountability.RULE_ORDER)}")
+    async with rt.read() as session:
+        lines = await handlers.clue_lines(session, thresholds=handlers.clue_thresholds(settings_of(rt)),
+                                          now=rt.clock.now())
+    rules = handlers.clue_rules(settings_of(rt))
+    return [c for c in lines if (rule is None or c["rule"] == rule) and (org_id is None or c["org_id"] == org_id)], rules
+
+
+@router.get("/v1/accountability/clues", tags=["accountability"],
+            summary="Accountability clues (问责线索): units and tasks meeting a rule, with the events behind each "
+                    "(admin, leader)",
+            description="Derived on every read from the events scoring keeps; records no judgement. Thresholds come "
+                        "from the CLOSELOOP_CLUE_* settings (the rules list says which apply).",
+            responses=CLUES)
+async def list_clues(rt: RT, _: CluesReader, rule: RuleQ = None, org_id: OrgQ = None,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                     cursor: Annotated[str | None, Query(max_length=500)] = None) -> CluesOut:
+    lines, rules = await _clues(rt, rule=rule, org_id=org_id)
+    after = decode_cursor(cursor, [Key(None, "id")])[0] if cursor else None
+    rest = [c for c in lines if after is None or c["id"] > after]
+    page = rest[:limit]
+    nxt = encode_cursor([page[-1]["id"]]) if len(rest) > limit and page else None
+    return CluesOut.model_validate({"items": page, "next_cursor": nxt, "rules": rules, "as_of": rt.clock.now()})
+
+
+@router.get("/v1/accountability/clues/export", tags=["accountability"],
+            summary="The accountability clues as an XLSX workbook for the discipline inspection office (admin, leader)",
+            response_class=Response,
+            responses={200: {"description": "问责线索清单 XLSX (two sheets: the clues, and the events behind them)",
+                             "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}, **CLUES})
+async def export_clues(rt: RT, _: CluesReader, rule: RuleQ = None, org_id: OrgQ = None) -> Response:
+    lines, rules = await _clues(rt, rule=rule, org_id=org_id)
+    day = rt.clock.now().astimezone(SHANGHAI).date().isoformat()
+    body = handlers.clues_xlsx(lines, rules, title=f"问责线索清单(截至 {day})")
+    name = f"问责线索-{day}.xlsx"
+    return Response(body, media_type=XLSX, headers={
+        "Content-Disposition": f"attachment; filename=\"accountability-clues-{day}.xlsx\"; "
+                               f"filename*=UTF-8''{quote(name)}"})

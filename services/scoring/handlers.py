@@ -28,12 +28,15 @@ from contracts.events.verification import (
     ClosureRejected,
     ClosureRequested,
     IssueReopened,
+    SampleReinspected,
 )
-from runtime.clock import new_id
+from runtime.clock import SHANGHAI, new_id
 from runtime.consumer import HandlerTable
 from runtime.errors import Conflict, Invalid, NotFound, field_error
 from runtime.outbox import UnitOfWork
-from services.scoring import domain
+from runtime.spreadsheets import append_row
+from services.scoring import accountability, domain
+from services.scoring.settings import ScoringSettings
 from services.scoring.store import (
     CalendarYearRow,
     IssueEventFact,
@@ -42,20 +45,22 @@ from services.scoring.store import (
     ReadingRow,
     SchemeVersion,
     current_ranking,
+    current_rankings,
     default_scheme_row,
     get_scheme,
     known_indicators,
     known_org_ids,
+    load_clue_facts,
     load_issue_events,
     load_orgs,
     load_readings,
+    ranking_events,
     scheme_versions,
     to_domain_scheme,
     year_table,
 )
 
 # ---------------------------------------------------------------- events
-
 
 async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: OrgRegistered) -> None:
     """Know an assessee: its kind and zone type (of two registrations, the later event wins)."""
@@ -72,7 +77,7 @@ async def on_org_registered(uow: UnitOfWork, envelope: Envelope, payload: OrgReg
 # The issue and closure events scoring keeps as facts (the status only from issue.status_changed).
 FactEvent = (IssueRegistered | IssueUpdated | IssueExtensionDecided | IssueStatusChanged | ClosureRequested
              | ClosureAccepted | ClosureRejected | ClosureFiled | IssueReopened | IssueMilestoneAdded
-             | IssueMilestoneReported | IssueMilestoneReviewed)
+             | IssueMilestoneReported | IssueMilestoneReviewed | SampleReinspected)
 
 
 async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent) -> None:
@@ -90,6 +95,7 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent
             fact.target_value = payload.target.value
         if isinstance(payload, IssueRegistered):
             fact.deadline = payload.deadline
+            fact.code = payload.code
             fact.time = domain.effective_time(envelope.time, payload.assigned_on)
             fact.parent_id = payload.parent_id
     elif isinstance(payload, IssueStatusChanged):
@@ -105,6 +111,11 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent
             fact.outcome = payload.outcome.value
         if isinstance(payload, IssueMilestoneReviewed):
             fact.review = payload.review.value
+            fact.detail = f"{payload.review.value}:{payload.outcome.value}"  # confirmed:missed is a clue
+    elif isinstance(payload, ClosureRejected):
+        fact.detail = payload.reason_code.value  # superficial (表面整改) is an accountability clue
+    elif isinstance(payload, SampleReinspected):
+        fact.detail = payload.outcome.value  # a rebound found in re-inspection (抽查)
     uow.session.add(fact)
 
 
@@ -122,6 +133,7 @@ HANDLERS.add(IssueReopened, on_issue_event)
 HANDLERS.add(IssueMilestoneAdded, on_issue_event)
 HANDLERS.add(IssueMilestoneReported, on_issue_event)
 HANDLERS.add(IssueMilestoneReviewed, on_issue_event)
+HANDLERS.add(SampleReinspected, on_issue_event)
 
 # ---------------------------------------------------------------- schemes
 
@@ -303,3 +315,88 @@ async def put_calendar_year(uow: UnitOfWork, *, year: int, holidays: list[date],
     await uow.emit(f"calendar/{year}", CalendarYearPublished(year=year, holidays=sorted(table.holidays),
                                                              workdays=sorted(table.workdays), source=source))
     return calendar_view(row)
+
+
+# ---------------------------------------------------------------- accountability clues (问责线索)
+
+
+def clue_thresholds(settings: ScoringSettings) -> accountability.Thresholds:
+    """The rules' thresholds as the settings give them."""
+    return accountability.Thresholds(
+        overdue_days=settings.clue_overdue_days, superficial_rejections=settings.clue_superficial_rejections,
+        rebounds=settings.clue_rebounds, missed_milestones=settings.clue_missed_milestones,
+        bottom_times=settings.clue_bottom_times, bottom_of_last=settings.clue_bottom_of_last)
+
+
+_RULE_THRESHOLDS = {"overdue": ("overdue_days",), "superficial": ("superficial_rejections",),
+                    "rebound": ("rebounds",), "missed_milestones": ("missed_milestones",),
+                    "bottom_of_ranking": ("bottom_times", "bottom_of_last")}
+
+
+def clue_rules(settings: ScoringSettings) -> list[dict[str, Any]]:
+    """Every rule, whether it is active, and its thresholds."""
+    t = clue_thresholds(settings)
+    return [{"rule": r.rule, "rule_zh": r.rule_zh, "active": r.active,
+             "threshold": {name: getattr(t, name) for name in _RULE_THRESHOLDS.get(r.rule, ())}}
+            for r in accountability.RULES]
+
+
+async def clue_lines(session: AsyncSession, *, thresholds: accountability.Thresholds,
+                     now: datetime) -> list[dict[str, Any]]:
+    """Every clue of every active rule, as the API shows it (unit names added)."""
+    facts = [accountability.Fact(*row) for row in await load_clue_facts(session)]
+    published = await ranking_events(session)
+    rankings = [accountability.RankingFact(
+        ranking_id=r.id, period=r.period, kind=r.kind, scheme_id=r.scheme_id, published_at=r.published_at,
+        bottom_named=tuple(r.bottom_named), event_id=published.get(r.id, (None, None))[0])
+        for r in await current_rankings(session)]
+    names = {o.org_id: o.name for o in await load_orgs(session)}
+    found = accountability.clues(facts=facts, rankings=rankings, thresholds=thresholds, now=now)
+    return [{"id": c.key, "rule": c.rule, "rule_zh": c.rule_zh, "threshold": c.threshold, "org_id": c.org_id,
+             "org_name": names.get(c.org_id) if c.org_id else None, "issue_id": c.issue_id, "code": c.code,
+             "found": c.found, "summary_zh": c.summary_zh, "events": c.events} for c in found]
+
+
+CLUE_HEADERS = ["序号", "规则", "阈值", "单位", "单位编码", "任务编号", "任务ID", "查明事实", "触发事件数"]
+EVENT_HEADERS = ["序号", "规则", "单位", "任务编号", "事件类型", "事件时间(北京时间)", "事件ID", "记录服务"]
+
+
+def _threshold_text(threshold: dict[str, int]) -> str:
+    return ",".join(f"{k}={v}" for k, v in threshold.items())
+
+
+def clues_xlsx(lines: list[dict[str, Any]], rules: list[dict[str, Any]], *, title: str) -> bytes:
+    """The clues as a workbook: one sheet of lines, one of the events behind them, one of the rules; every text
+    cell a spreadsheet could take for a formula is written as text (runtime.spreadsheets)."""
+    import io
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    sheet = wb.active
+    sheet.title = "问责线索"
+    events = wb.create_sheet("触发事件")
+    rule_sheet = wb.create_sheet("规则")
+    for ws, headers in ((sheet, CLUE_HEADERS), (events, EVENT_HEADERS),
+                        (rule_sheet, ["规则", "规则编码", "是否启用", "阈值"])):
+        append_row(ws, [title])
+        ws["A1"].font = Font(bold=True, size=14)
+        append_row(ws, headers)
+        for cell in ws[2]:
+            cell.font = Font(bold=True)
+        ws.freeze_panes = "A3"
+    for n, c in enumerate(lines, 1):
+        unit = c["org_name"] or c["org_id"] or ""
+        append_row(sheet, [n, c["rule_zh"], _threshold_text(c["threshold"]), unit, c["org_id"] or "",
+                           c["code"] or "", c["issue_id"] or "", c["summary_zh"], len(c["events"])])
+        for e in c["events"]:
+            at = e["time"]
+            local = at.astimezone(SHANGHAI).replace(tzinfo=None) if isinstance(at, datetime) else at
+            append_row(events, [n, c["rule_zh"], unit, c["code"] or "", e["type"], local, e["event_id"], e["source"]])
+    for r in rules:
+        append_row(rule_sheet, [r["rule_zh"], r["rule"], "是" if r["active"] else "否(所需事件尚未定义)",
+                                _threshold_text(r["threshold"])])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

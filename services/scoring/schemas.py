@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.enums import TargetOp, ZoneType
 from runtime.answers import Out
+from runtime.pagination import Page
 from runtime.values import Instant
 
 Number = int | float
@@ -258,3 +259,49 @@ class WorkingDaysOut(Out):
     start: date
     days: int
     due: date
+
+
+# ---- accountability clues (问责线索) ------------------------------------------------------------------------
+
+
+class ClueEventOut(Out):
+    """An event that triggered a clue: its id, type, time and the service that recorded it."""
+
+    model_config = ConfigDict(extra="allow")
+    event_id: str
+    type: str
+    time: datetime
+    source: str
+
+
+class ClueOut(Out):
+    """A unit or task that meets a rule, the rule and its threshold, what was found, and the events behind it.
+    A clue is a fact and a rule, not a judgement."""
+
+    id: str = Field(description="稳定编号 (rule|org|issue)")
+    rule: str
+    rule_zh: str
+    threshold: dict[str, int]
+    org_id: str | None
+    org_name: str | None
+    issue_id: str | None
+    code: str | None
+    found: dict[str, Any]
+    summary_zh: str
+    events: list[ClueEventOut]
+
+
+class ClueRuleOut(Out):
+    """A rule of the clues: whether it is active (its events exist in the contracts) and its thresholds."""
+
+    rule: str
+    rule_zh: str
+    active: bool
+    threshold: dict[str, int]
+
+
+class CluesOut(Page[ClueOut]):
+    """A page of clues, and every rule with its threshold (so an empty list still says what was looked for)."""
+
+    rules: list[ClueRuleOut]
+    as_of: datetime

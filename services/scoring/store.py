@@ -6,6 +6,7 @@ time: the order in which topics delivered them never matters.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlmodel import Field, SQLModel, col
 
 from contracts.calendar import WorkCalendar, YearCalendar
 from runtime.db import UTCDateTime
+from runtime.models import OutboxRow
 from runtime.pagination import Key, fetch_page
 from services.scoring import domain
 
@@ -60,6 +62,10 @@ class IssueEventFact(SQLModel, table=True):
     milestone_id: str | None = Field(default=None, max_length=36)
     outcome: str | None = Field(default=None, max_length=20)
     review: str | None = Field(default=None, max_length=20)
+    # one code of what the event says, for the accountability clues: a rejection's reason_code (superficial…),
+    # a re-inspection's outcome, a milestone review's "review:outcome"; and the task's code (registration)
+    detail: str | None = Field(default=None, max_length=40)
+    code: str | None = Field(default=None, max_length=64)
 
 
 # The walking skeleton's name for what scoring keeps of issues (tests/runtime/test_consumer.py counts its rows).
@@ -324,3 +330,36 @@ def year_table(row: CalendarYearRow) -> YearCalendar:
 async def work_calendar(session: AsyncSession) -> WorkCalendar:
     """Every year the calendar has a table for (appeal windows are computed from it)."""
     return WorkCalendar.of(year_table(r) for r in (await session.execute(select(CalendarYearRow))).scalars().all())
+
+
+# ---------------------------------------------------------------- accountability clues
+
+
+async def load_clue_facts(session: AsyncSession) -> list[Any]:
+    """Every issue event fact with what the accountability rules read of it (plain rows, in no order)."""
+    conn = await session.connection()
+    rows = (await conn.execute(select(
+        col(IssueEventFact.event_id), col(IssueEventFact.issue_id), col(IssueEventFact.type),
+        col(IssueEventFact.source), col(IssueEventFact.seq), col(IssueEventFact.time), col(IssueEventFact.org_id),
+        col(IssueEventFact.deadline), col(IssueEventFact.to_status), col(IssueEventFact.detail),
+        col(IssueEventFact.code)))).all()
+    return list(rows)
+
+
+async def current_rankings(session: AsyncSession) -> list[Ranking]:
+    """Every published ranking no correction supersedes, oldest publication first."""
+    later = Ranking.__table__.alias("later")  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
+    stmt = (select(Ranking).where(~exists().where(later.c.supersedes == col(Ranking.id)))
+            .order_by(col(Ranking.published_at), col(Ranking.id)))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def ranking_events(session: AsyncSession) -> dict[str, tuple[str, datetime]]:
+    """ranking id → (id, time) of the ranking.published event that announced it (from this service's log)."""
+    rows = (await session.execute(select(col(OutboxRow.envelope)).where(col(OutboxRow.type) == "ranking.published")
+                                  )).scalars().all()
+    out: dict[str, tuple[str, datetime]] = {}
+    for text in rows:
+        env = json.loads(text)
+        out[str(env["data"]["ranking_id"])] = (str(env["id"]), datetime.fromisoformat(env["time"]))
+    return out

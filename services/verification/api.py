@@ -7,10 +7,12 @@ from datetime import UTC
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FastPath
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.sampling import ALGORITHM
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, require
 from runtime.clock import new_id
@@ -24,7 +26,7 @@ from runtime.errors import (
     field_error,
 )
 from runtime.pagination import Page
-from services.verification import handlers, store
+from services.verification import domain, handlers, samples, store
 from services.verification.evidence_store import EvidenceStore
 from services.verification.media import PhotoFacts, read_photo
 from services.verification.schemas import (
@@ -36,14 +38,27 @@ from services.verification.schemas import (
     ClosureOut,
     DecisionIn,
     EvidenceOut,
+    ReinspectionIn,
     ReopenedOut,
     ReopeningIn,
     ReopeningOut,
+    SampleIn,
+    SampleItemOut,
+    SampleOut,
+    SampleSummaryOut,
     UploadForm,
 )
 from services.verification.settings import VerificationSettings, settings_of
 from services.verification.sniff import ALLOWED, IMAGES, ImageTooLarge, sniff_stream
-from services.verification.store import Closure, DecisionRecord, Evidence, KnownIssue, known_issue
+from services.verification.store import (
+    Closure,
+    DecisionRecord,
+    Evidence,
+    KnownIssue,
+    Sample,
+    SampleItem,
+    known_issue,
+)
 from services.verification.upload import read_form
 
 router = APIRouter()
@@ -103,6 +118,25 @@ async def _issue_for(rt: Runtime, who: Principal, issue_id: str) -> KnownIssue:
     return issue
 
 
+async def _reinspection_of(rt: Runtime, who: Principal, issue_id: str) -> KnownIssue | None:
+    """The issue, when the caller is a supervisor who may re-inspect it in a draw still waiting for it (抽查复核:
+    the re-inspector's evidence of a rebound goes onto the task like any other evidence)."""
+    if not who.has("supervisor"):
+        return None
+    async with rt.read() as session:
+        issue = await known_issue(session, issue_id=issue_id)
+        pending = await store.pending_items_of(session, issue_id=issue_id) if issue else []
+    if issue is None or (issue.supervising_org_id == who.org):
+        return None
+    for item in pending:
+        if domain.reinspector_refusal(
+                org=who.org, user=who.sub, accepted_by_org_id=item.accepted_by_org_id, accepted_by=item.accepted_by,
+                responsible_org_id=issue.responsible_org_id, cooperating_org_ids=list(issue.cooperating_org_ids),
+                supervising_org_id=issue.supervising_org_id) is None:
+            return issue
+    return None
+
+
 def _check_file(upload_fh: Any, size: int, path: Any, max_pixels: int) -> tuple[str | None, PhotoFacts]:
     """The sniffed type, and for images what the photo says about itself (runs in a worker thread)."""
     try:
@@ -133,10 +167,11 @@ async def upload_evidence(request: Request, rt: RT, who: Uploader) -> EvidenceOu
             details = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
                        for e in exc.errors()]
             raise Invalid(f"invalid input: {', '.join(d['field'] for d in details)}", details=details) from None
-        issue = await _issue_for(rt, who, fields.issue_id)
+        reinspecting = await _reinspection_of(rt, who, fields.issue_id)
+        issue = reinspecting or await _issue_for(rt, who, fields.issue_id)
         as_responsible = who.has("responsible") and who.org in {issue.responsible_org_id,
                                                                   *issue.cooperating_org_ids}
-        as_supervisor = who.has("supervisor") and who.org == issue.supervising_org_id
+        as_supervisor = who.has("supervisor") and (who.org == issue.supervising_org_id or reinspecting is not None)
         if not (as_responsible or as_supervisor):
             raise Forbidden("只有本任务的责任(或协办)单位以责任角色、监管单位以监管角色可以上传证据 "
                             "(only the issue's responsible or cooperating org as responsible, or its supervising "
@@ -158,12 +193,13 @@ async def upload_evidence(request: Request, rt: RT, who: Uploader) -> EvidenceOu
     except BaseException:
         upload.discard()
         raise
-    acting_as = "supervisor" if who.org == issue.supervising_org_id and who.has("supervisor") else "responsible"
+    acting_as = ("supervisor" if who.has("supervisor") and (who.org == issue.supervising_org_id or reinspecting)
+                 else "responsible")
     async with rt.unit_of_work(who, role=acting_as) as uow:
         issue_now = await known_issue(uow.session, issue_id=issue.id)
         assert issue_now is not None
-        if who.org not in {issue_now.responsible_org_id, issue_now.supervising_org_id,
-                           *issue_now.cooperating_org_ids}:
+        if reinspecting is None and who.org not in {issue_now.responsible_org_id, issue_now.supervising_org_id,
+                                                    *issue_now.cooperating_org_ids}:
             raise Forbidden("the issue was reassigned while the file was uploading; you may no longer add to it")
         ev = Evidence(
             id=new_id(), issue_id=issue.id, kind=fields.kind, sha256=digest, size=size,
@@ -328,3 +364,82 @@ async def list_reopenings(issue_id: Annotated[str, Query(min_length=1)], rt: RT,
     async with rt.read() as session:
         rows, nxt = await store.page_reopenings(session, issue_id=issue_id, cursor=cursor, limit=limit)
     return Page(items=[ReopeningOut.model_validate(r.model_dump()) for r in rows], next_cursor=nxt)
+
+
+# ---- re-inspection (抽查) -----------------------------------------------------------------------------------
+
+SampleReader = Annotated[Principal, Depends(require("admin", "leader", "auditor", "supervisor", "system"))]
+SampleId = Annotated[str, FastPath(min_length=1, max_length=36)]
+IssueId = Annotated[str, FastPath(min_length=1, max_length=36)]
+
+
+def sample_out(sample: Sample, items: list[SampleItem], *, with_items: bool) -> dict[str, Any]:
+    """A draw as the API shows it, with the tally of its re-inspections (and its tasks when asked)."""
+    out: dict[str, Any] = {**sample.model_dump(), "algorithm": ALGORITHM, "drawn": len(items),
+                           "pending": sum(i.outcome is None for i in items),
+                           "confirmed": sum(i.outcome == "confirmed" for i in items),
+                           "rebound": sum(i.outcome == "rebound" for i in items)}
+    if with_items:
+        out["items"] = [i.model_dump() for i in items]
+    return out
+
+
+@router.post("/v1/samples", status_code=201, tags=["samples"],
+             summary="Draw a random re-inspection sample (抽查) of signed-off or filed tasks (admin)",
+             description="The seed is SHA-256 of the period, the share or count, the stratification, the sorted "
+                         "candidates and the newest signed checkpoint of this log (contracts/sampling.py); every "
+                         "input is recorded in sample.drawn, so `closeloop audit draws` recomputes the draw from an "
+                         "export alone. A share takes ceil(share × size) of each stratum, a count that many per "
+                         "stratum (in all when unstratified).",
+             responses=ACT)
+async def create_sample(body: SampleIn, rt: RT, who: Admin) -> SampleOut:
+    share = body.share_text
+    async with rt.unit_of_work(who, role="admin") as uow:
+        sample, items = await samples.draw_sample(uow, period=body.period, scope=body.scope, basis=body.basis,
+                                                  share=share, count=body.count, stratify_by=body.stratify_by)
+    return SampleOut.model_validate(sample_out(sample, items, with_items=True))
+
+
+@router.get("/v1/samples", tags=["samples"], summary="Re-inspection draws, newest first (not responsible units)",
+            responses=READ)
+async def list_samples(rt: RT, who: SampleReader,
+                       period: Annotated[str | None, Query(min_length=4, max_length=7)] = None,
+                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                       cursor: Annotated[str | None, Query(max_length=2048)] = None) -> Page[SampleSummaryOut]:
+    async with rt.read() as session:
+        rows, nxt = await store.page_samples(session, period=period, cursor=cursor, limit=limit)
+        tallies = [await store.sample_items(session, sample_id=s.id) for s in rows]
+    return Page(items=[SampleSummaryOut.model_validate(sample_out(s, items, with_items=False))
+                       for s, items in zip(rows, tallies, strict=True)], next_cursor=nxt)
+
+
+@router.get("/v1/samples/{sample_id}", tags=["samples"], summary="A re-inspection draw with its tasks and outcomes",
+            responses=READ_ONE)
+async def read_sample(sample_id: SampleId, rt: RT, who: SampleReader) -> SampleOut:
+    async with rt.read() as session:
+        sample = await store.get_sample(session, sample_id=sample_id)
+        items = await store.sample_items(session, sample_id=sample_id) if sample else []
+    if sample is None:
+        raise NotFound(f"没有抽查批次 {sample_id} (no draw {sample_id})",
+                       details=[{"field": "sample_id", "message": "unknown draw"}])
+    return SampleOut.model_validate(sample_out(sample, items, with_items=True))
+
+
+@router.post("/v1/samples/{sample_id}/items/{issue_id}/reinspection", tags=["samples"],
+             summary="Re-inspect a drawn task: confirm it, or find a rebound and reopen it with evidence "
+                     "(a supervisor of another org than the one that signed it off)",
+             responses=ACT)
+async def reinspect_item(sample_id: SampleId, issue_id: IssueId, body: ReinspectionIn, rt: RT,
+                         who: Supervisor) -> SampleItemOut:
+    async with rt.unit_of_work(who, role="supervisor") as uow:
+        sample = await store.get_sample(uow.session, sample_id=sample_id)
+        item = await store.get_sample_item(uow.session, sample_id=sample_id, issue_id=issue_id, lock=True)
+        issue = await known_issue(uow.session, issue_id=issue_id, lock=True)
+        if sample is None or item is None or issue is None:
+            raise NotFound(f"抽查批次 {sample_id} 中没有任务 {issue_id} (draw {sample_id} did not draw {issue_id})",
+                           details=[{"field": "issue_id", "message": "not drawn in this sample"}])
+        samples.check_reinspector(org=who.org, user=who.sub, item=item, issue=issue)
+        done = await samples.reinspect(uow, sample=sample, item=item, issue=issue, outcome=body.outcome,
+                                       opinion=body.opinion, inspected_on=body.inspected_on,
+                                       evidence_ids=body.evidence_ids)
+    return SampleItemOut.model_validate(done.model_dump())

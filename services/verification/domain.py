@@ -135,3 +135,22 @@ def integrity_flags(*, is_photo: bool, captures: list[Capture], handed_over: dat
     if is_photo and not any(c.captured_at or c.latitude is not None for c in captures):
         flags.add(NO_CAPTURE_METADATA, "the photo carries no capture time or place, and none was given")
     return flags
+
+
+def reinspector_refusal(*, org: str | None, user: str, accepted_by_org_id: str | None, accepted_by: str | None,
+                        responsible_org_id: str, cooperating_org_ids: list[str],
+                        supervising_org_id: str) -> str | None:
+    """Why this supervisor may not re-inspect a drawn task (None when they may).
+
+    抽查复核 is a second pair of eyes: the re-inspector is a supervisor of ANOTHER org than the one that signed the
+    task off (and than the one that supervises it now), never the person who signed it off, and never the unit
+    whose rectification it is."""
+    if org is None:
+        return "a re-inspector acts for an org; the token names none"
+    if accepted_by is not None and user == accepted_by:
+        return "you signed this task off yourself"
+    if org in {accepted_by_org_id, supervising_org_id}:
+        return "your org signed this task off or supervises it; another org's supervisor re-inspects it"
+    if org == responsible_org_id or org in cooperating_org_ids:
+        return "your org is responsible for this task (or cooperates on it)"
+    return None

@@ -55,6 +55,7 @@ async def on_issue_registered(uow: UnitOfWork, envelope: Envelope, payload: Issu
         responsible_org_id=payload.responsible_org_id, cooperating_org_ids=list(payload.cooperating_org_ids),
         supervising_org_id=payload.supervising_org_id, status=lifecycle.INITIAL.value,
         location=payload.location.model_dump() if payload.location else None,
+        region_id=payload.region_id, category=payload.category,
         # handed over on its assigned date (交办日期) when a ledger was moved in later: the start of that day
         registered_at=domain.handed_over_at(registered_at=envelope.time, feedback_on=payload.assigned_on),
         parent_id=payload.parent_id,
@@ -67,6 +68,8 @@ async def on_status_changed(uow: UnitOfWork, envelope: Envelope, payload: IssueS
     if issue is None:
         raise Park(issue_key(payload.issue_id), f"issue {payload.issue_id} is not registered here yet")
     issue.status = payload.to_status.value
+    if payload.to_status.value == "signed_off":
+        issue.signed_off_at = payload.at or envelope.time  # when it was signed off (a ledger's 销号日期 too)
     if issue.own_event_id is not None and issue.own_event_id == payload.cause_event_id:
         issue.own_status, issue.own_event_id = None, None
     uow.session.add(issue)
@@ -94,6 +97,7 @@ async def on_issue_updated(uow: UnitOfWork, envelope: Envelope, payload: IssueUp
     issue.cooperating_org_ids = list(payload.cooperating_org_ids)
     issue.supervising_org_id = payload.supervising_org_id
     issue.location = payload.location.model_dump() if payload.location else None
+    issue.region_id, issue.category = payload.region_id, payload.category
     uow.session.add(issue)
     pending = await open_closure(uow.session, issue_id=issue.id)
     if pending is not None:
@@ -157,7 +161,7 @@ async def submit_evidence(uow: UnitOfWork, *, issue: KnownIssue, evidence: Evide
     return evidence
 
 
-async def _evidence_of(uow: UnitOfWork, *, issue_id: str, ids: list[str], field: str) -> list[Evidence]:
+async def evidence_of(uow: UnitOfWork, *, issue_id: str, ids: list[str], field: str) -> list[Evidence]:
     found: list[Evidence] = []
     problems = []
     for i, eid in enumerate(ids):
@@ -190,7 +194,7 @@ async def apply_for_closure(uow: UnitOfWork, *, issue: KnownIssue, summary: str,
     await _no_open_children(uow, issue=issue, what="申请销号 (apply for sign-off)")
     if not evidence_ids:
         raise Invalid("at least one evidence file is needed", details=[{"field": "evidence_ids", "message": "empty"}])
-    await _evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
+    await evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
     issue.applications += 1
     closure = Closure(
         id=new_id(), issue_id=issue.id, responsible_org_id=issue.responsible_org_id,
@@ -214,8 +218,8 @@ async def decide(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue, decisi
     domain.check_open(state=closure.state)
     if decision == "accept":
         await _no_open_children(uow, issue=issue, what="验收销号 (accept and sign off)")
-    on_site = await _evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
-    applied = await _evidence_of(uow, issue_id=issue.id, ids=closure.evidence_ids, field="closure.evidence_ids")
+    on_site = await evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
+    applied = await evidence_of(uow, issue_id=issue.id, ids=closure.evidence_ids, field="closure.evidence_ids")
     now = uow.clock.now()
     record = DecisionRecord(
         closure_id=closure.id, decision=decision, opinion=opinion, reason_code=reason_code,
@@ -233,6 +237,7 @@ async def decide(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue, decisi
     }
     if decision == "accept":
         closure.state = "accepted"
+        issue.signed_off_at = now
         envelope = await uow.emit(issue.id, ClosureAccepted(opinion=opinion, **common))
         _decided(issue, Action.accept, envelope)
     else:
@@ -260,10 +265,11 @@ async def file_closure(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue) 
     return closure
 
 
-async def reopen(uow: UnitOfWork, *, issue: KnownIssue, reason: str, evidence_ids: list[str]) -> Reopening:
+async def reopen(uow: UnitOfWork, *, issue: KnownIssue, reason: str, evidence_ids: list[str],
+                 sample_id: str | None = None) -> Reopening:
     """不反弹: a signed-off or filed issue whose problem came back goes back to in_progress, and it counts."""
     domain.check_can_reopen(status=status_of(issue))
-    await _evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
+    await evidence_of(uow, issue_id=issue.id, ids=evidence_ids, field="evidence_ids")
     last = await last_accepted_closure(uow.session, issue_id=issue.id)
     issue.reopenings += 1
     record = Reopening(
@@ -275,7 +281,7 @@ async def reopen(uow: UnitOfWork, *, issue: KnownIssue, reason: str, evidence_id
     envelope = await uow.emit(issue.id, IssueReopened(
         reopening_id=record.id, issue_id=issue.id, responsible_org_id=issue.responsible_org_id, reason=reason,
         evidence_ids=evidence_ids, supervising_org_id=issue.supervising_org_id, from_status=record.from_status,
-        number=record.number,
+        number=record.number, sample_id=sample_id,
     ))
     _decided(issue, Action.reopen, envelope)
     uow.session.add(issue)

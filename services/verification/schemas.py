@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contracts.enums import EvidenceKind, RejectReason
+from contracts.enums import EvidenceKind, ReinspectionOutcome, RejectReason
+from contracts.sampling import share_fraction
 from runtime.answers import Out
 from runtime.errors import Invalid
 from runtime.values import BoundedDatetime, IsoDate
@@ -223,3 +225,128 @@ class ReopenedOut(ReopeningOut):
     """The rebound just recorded and how many the issue has had."""
 
     reopenings: int
+
+
+# ---- re-inspection (抽查) -----------------------------------------------------------------------------------
+
+MAX_EVIDENCE_IDS = 50
+
+
+def _share_text(value: float) -> str:
+    """A share as the exact decimal text the draw records (0.1 → "0.1"), at most 4 decimals."""
+    text = format(Decimal(str(value)).normalize(), "f")
+    try:
+        share_fraction(text)
+    except ValueError as exc:
+        raise Invalid(f"抽查比例须大于 0、不超过 1,最多 4 位小数 (share: {exc})",
+                      details=[{"field": "share", "message": "between 0 (exclusive) and 1, at most 4 decimals"}]
+                      ) from None
+    return text
+
+
+class SampleIn(BaseModel):
+    """A re-inspection draw: a share or a count of the signed-off or filed tasks, optionally stratified."""
+
+    model_config = ConfigDict(extra="forbid")
+    period: str = Field(min_length=4, max_length=7, description="抽查期间 2020-09, 2020-H2 or 2020")
+    scope: Literal["period", "all"] = Field(
+        default="period", description="period: tasks signed off in the period; all: every signed-off or filed task")
+    share: float | None = Field(default=None, gt=0, le=1, description="抽查比例, e.g. 0.1 (at least 10% of each "
+                                                                      "stratum, rounded up)")
+    count: int | None = Field(default=None, ge=1, le=1000, description="抽查数量 (per stratum when stratified)")
+    stratify_by: Literal["none", "region", "category"] = "none"
+
+    @model_validator(mode="after")
+    def _share_or_count(self) -> SampleIn:
+        if (self.share is None) == (self.count is None):
+            raise Invalid("请给出抽查比例 share 或抽查数量 count,二者取其一 (give exactly one of share and count)",
+                          details=[{"field": "share", "message": "give share or count, not both"},
+                                   {"field": "count", "message": "give share or count, not both"}])
+        return self
+
+    @property
+    def basis(self) -> str:
+        return "share" if self.share is not None else "count"
+
+    @property
+    def share_text(self) -> str | None:
+        return _share_text(self.share) if self.share is not None else None
+
+
+class ReinspectionIn(BaseModel):
+    """The re-inspection of one drawn task: the sign-off stands (confirmed), or the problem came back (rebound)."""
+
+    model_config = ConfigDict(extra="forbid")
+    outcome: ReinspectionOutcome
+    opinion: str = Field(min_length=1, max_length=20000)
+    inspected_on: IsoDate | None = None
+    evidence_ids: list[Annotated[str, Field(min_length=1, max_length=36)]] = Field(
+        default_factory=list, max_length=MAX_EVIDENCE_IDS)
+
+
+class SampleCheckpointOut(Out):
+    """The signed checkpoint whose root seeded the draw (size 0 with the genesis root before any)."""
+
+    service: str
+    size: int
+    root: str
+    time: str | None = None
+    key_id: str | None = None
+    signature: str | None = None
+
+
+class SampleStratumOut(Out):
+    stratum: str = Field(description="区域或类别 (\"\" when not stratified or not given)")
+    candidates: int
+    drawn: int
+
+
+class SampleItemOut(Out):
+    """A drawn task and its re-inspection (outcome null while pending)."""
+
+    sample_id: str
+    issue_id: str
+    position: int
+    stratum: str
+    code: str | None
+    responsible_org_id: str
+    supervising_org_id: str
+    accepted_by_org_id: str | None
+    accepted_by: str | None
+    outcome: ReinspectionOutcome | None
+    opinion: str | None
+    inspected_on: date | None
+    evidence_ids: list[str]
+    reinspected_by: str | None
+    reinspector_org_id: str | None
+    reinspected_at: datetime | None
+    reopening_id: str | None
+
+
+class SampleSummaryOut(Out):
+    """A draw, its inputs and how far its re-inspections are."""
+
+    id: str
+    algorithm: str
+    period: str
+    scope: Literal["period", "all"]
+    basis: Literal["share", "count"]
+    share: str | None
+    count: int | None
+    stratify_by: Literal["none", "region", "category"]
+    checkpoint: SampleCheckpointOut
+    seed: str
+    candidates: int
+    strata: list[SampleStratumOut]
+    drawn_by: str
+    drawn_at: datetime
+    drawn: int
+    pending: int
+    confirmed: int
+    rebound: int
+
+
+class SampleOut(SampleSummaryOut):
+    """A draw with its drawn tasks."""
+
+    items: list[SampleItemOut]

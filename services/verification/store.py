@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, select
+from sqlalchemy import JSON, Column, Index, Text, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
+from contracts import lifecycle
 from runtime.db import UTCDateTime
 from runtime.pagination import Key, fetch_page
 
 OWN = {"service": "verification"}
+CLOSED_STATUSES = tuple(sorted(s.value for s in lifecycle.CLOSED))
 
 
 class KnownIssue(SQLModel, table=True):
@@ -39,6 +41,10 @@ class KnownIssue(SQLModel, table=True):
     reopenings: int = 0
     # 任务分解: the parent task (issue.registered's parent_id); a parent is not signed off while a sub-task is open
     parent_id: str | None = Field(default=None, max_length=36)
+    # the strata of a re-inspection draw (抽查), and when the issue was last signed off (the draw's period)
+    region_id: str | None = Field(default=None, max_length=64)
+    category: str | None = Field(default=None, max_length=100)
+    signed_off_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class KnownRound(SQLModel, table=True):
@@ -134,6 +140,52 @@ class Reopening(SQLModel, table=True):
     reopened_by: str = Field(max_length=200)
     reopened_org: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Sample(SQLModel, table=True):
+    """A re-inspection draw (抽查) and the inputs it was computed from (as sample.drawn recorded them)."""
+
+    __tablename__ = "verification_sample"
+    __table_args__ = ({"info": OWN},)
+
+    id: str = Field(primary_key=True, max_length=36)
+    period: str = Field(max_length=10)
+    scope: str = Field(max_length=10)
+    basis: str = Field(max_length=10)
+    share: str | None = Field(default=None, max_length=12)
+    count: int | None = None
+    stratify_by: str = Field(max_length=10)
+    checkpoint: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    seed: str = Field(max_length=64)
+    candidates: int
+    strata: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    drawn_by: str = Field(max_length=200)
+    drawn_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SampleItem(SQLModel, table=True):
+    """A drawn task and its re-inspection (pending until a supervisor of another org confirms or reopens it)."""
+
+    __tablename__ = "verification_sample_item"
+    __table_args__ = ({"info": OWN},)
+
+    sample_id: str = Field(primary_key=True, max_length=36)
+    issue_id: str = Field(primary_key=True, max_length=36, index=True)
+    position: int
+    stratum: str = Field(default="", max_length=100)
+    code: str | None = Field(default=None, max_length=64)
+    responsible_org_id: str = Field(max_length=64)
+    supervising_org_id: str = Field(max_length=64)
+    accepted_by_org_id: str | None = Field(default=None, max_length=64)
+    accepted_by: str | None = Field(default=None, max_length=200)
+    outcome: str | None = Field(default=None, max_length=20)  # None (pending), confirmed, rebound
+    opinion: str | None = Field(default=None, sa_column=Column(Text))
+    inspected_on: date | None = None
+    evidence_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reinspected_by: str | None = Field(default=None, max_length=200)
+    reinspector_org_id: str | None = Field(default=None, max_length=64)
+    reinspected_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    reopening_id: str | None = Field(default=None, max_length=36)
 
 
 async def known_issue(session: AsyncSession, *, issue_id: str, lock: bool = False) -> KnownIssue | None:
@@ -235,3 +287,56 @@ async def open_children(session: AsyncSession, *, issue_id: str, closed: frozens
         col(KnownIssue.parent_id) == issue_id, col(KnownIssue.status).not_in(sorted(closed)))
         .order_by(col(KnownIssue.code)).limit(limit))
     return [str(c) for c in rows.scalars().all()]
+
+
+async def closed_issues(session: AsyncSession) -> list[KnownIssue]:
+    """Every issue signed off or filed as this service sees it (its own decisions included), by id."""
+    stmt = select(KnownIssue).where(or_(col(KnownIssue.status).in_(CLOSED_STATUSES),
+                                        col(KnownIssue.own_status).in_(CLOSED_STATUSES)))
+    rows = list((await session.execute(stmt.order_by(col(KnownIssue.id)))).scalars().all())
+    return [r for r in rows if (r.own_status or r.status) in CLOSED_STATUSES]
+
+
+async def last_acceptance(session: AsyncSession, *, issue_id: str) -> DecisionRecord | None:
+    """The decision that accepted the issue's most recent accepted or filed application."""
+    closure = await last_accepted_closure(session, issue_id=issue_id)
+    if closure is None:
+        return None
+    stmt = (select(DecisionRecord).where(col(DecisionRecord.closure_id) == closure.id,
+                                         col(DecisionRecord.decision) == "accept")
+            .order_by(col(DecisionRecord.id).desc()))
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def get_sample(session: AsyncSession, *, sample_id: str) -> Sample | None:
+    """One draw by id."""
+    return await session.get(Sample, sample_id)
+
+
+async def sample_items(session: AsyncSession, *, sample_id: str) -> list[SampleItem]:
+    """A draw's tasks in draw order."""
+    stmt = select(SampleItem).where(col(SampleItem.sample_id) == sample_id).order_by(col(SampleItem.position))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def get_sample_item(session: AsyncSession, *, sample_id: str, issue_id: str,
+                          lock: bool = False) -> SampleItem | None:
+    """One drawn task of a draw, optionally locked for its re-inspection."""
+    return await session.get(SampleItem, (sample_id, issue_id), with_for_update=lock or None)
+
+
+async def pending_items_of(session: AsyncSession, *, issue_id: str) -> list[SampleItem]:
+    """The issue's drawn tasks still waiting for their re-inspection."""
+    stmt = select(SampleItem).where(col(SampleItem.issue_id) == issue_id, col(SampleItem.outcome).is_(None))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def page_samples(session: AsyncSession, *, period: str | None, cursor: str | None,
+                       limit: int) -> tuple[list[Sample], str | None]:
+    """A page of draws, newest first."""
+    stmt = select(Sample)
+    if period:
+        stmt = stmt.where(col(Sample.period) == period)
+    keys = [Key(col(Sample.drawn_at), "drawn_at", datetime.fromisoformat, descending=True),
+            Key(col(Sample.id), "id", str, descending=True)]
+    return await fetch_page(session, stmt, keys, cursor=cursor, limit=limit)

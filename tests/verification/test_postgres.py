@@ -32,3 +32,20 @@ async def test_reuse_is_found_across_issues_on_postgresql(tmp_path: Path, pg_url
         await w.evidence(first)
         r = await w.upload(second)
         assert r.status_code == 201 and "reused" in r.json()["flags"]
+
+
+async def test_two_re_inspections_of_one_drawn_task_at_once_let_exactly_one_through_on_postgresql(
+        tmp_path: Path, pg_url: str) -> None:
+    from tests.verification.test_samples import OTHER_SUPER, closed_task, draw
+
+    async with running("verification", tmp_path, database_url=pg_url) as ver:
+        w = World(ver)
+        await closed_task(w, region="saihan")
+        sample = await draw(w, count=1, stratify_by="region")
+        issue_id = sample["items"][0]["issue_id"]
+        url = f"/v1/samples/{sample['id']}/items/{issue_id}/reinspection"
+        results = await asyncio.gather(*(
+            w.client.post(url, headers=w.who("supervisor", org), json={"outcome": "confirmed", "opinion": "属实"})
+            for org in (OTHER_SUPER, "city-forestry")))
+        assert sorted(r.status_code for r in results) == [200, 409]
+        assert [e["type"] for e in await ver.events()].count("sample.reinspected") == 1

@@ -14,6 +14,8 @@ export const MENU: MenuEntry[] = [
   { path: '/filing', label: zh.menu.filing, roles: ['admin'] },
   { path: '/rankings', label: zh.menu.rankings, roles: ['admin', 'leader', 'auditor'] },
   { path: '/audit', label: zh.menu.audit, roles: ['auditor'] },
+  { path: '/samples', label: zh.menu.samples, roles: ['admin'] },
+  { path: '/clues', label: zh.menu.clues, roles: ['admin', 'leader'] },
   { path: '/inbox', label: zh.menu.inbox, roles: ['admin', 'responsible', 'supervisor', 'leader', 'auditor'] },
 ]
 
@@ -33,6 +35,8 @@ const signedInRoutes: RouteRecordRaw[] = [
   { path: 'rankings', component: () => import('@/scoring/RankingsPage.vue') },
   { path: 'audit', component: () => import('@/audit/AuditPage.vue'), meta: { roles: ['auditor'] } },
   { path: 'inbox', component: () => import('@/notify/InboxPage.vue') },
+  { path: 'samples', component: () => import('@/verification/SamplesPage.vue'), meta: { roles: ['admin'] } },
+  { path: 'clues', component: () => import('@/scoring/CluesPage.vue'), meta: { roles: ['admin', 'leader'] } },
 ]
 
 export const router = createRouter({

@@ -1,7 +1,7 @@
 // The scoring service: scores, published rankings, monitoring readings.
 import type { paths } from '@/api/generated/scoring'
 import type { Answer, BodyOf, Page, QueryOf } from '@/api/types'
-import { getJson, sendJson } from '@/api/http'
+import { download, getJson, sendJson } from '@/api/http'
 
 type P = paths
 export type RankingIn = BodyOf<P['/v1/rankings']['post']>
@@ -36,3 +36,15 @@ export async function readings(filters: ReadingFilters, maxPages = 10): Promise<
   }
   return items
 }
+
+export type ClueFilters = QueryOf<P['/v1/accountability/clues']['get']>
+export type Clues = Answer<P['/v1/accountability/clues']['get']>
+export type Clue = Clues['items'][number]
+
+/** A page of accountability clues (admin, leader). */
+export const listClues = (filters: ClueFilters, cursor: string | null, limit = 50): Promise<Clues> =>
+  getJson('/v1/accountability/clues', { ...filters, cursor, limit })
+
+/** The clues as an XLSX workbook, downloaded. */
+export const exportClues = (filters: ClueFilters, onBytes: (n: number) => void): Promise<void> =>
+  download('/v1/accountability/clues/export', filters as Record<string, string>, 'accountability-clues.xlsx', onBytes)

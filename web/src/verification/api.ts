@@ -62,3 +62,17 @@ export async function sha256Hex(file: Blob): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', await file.arrayBuffer())
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')
 }
+
+export type SampleIn = BodyOf<P['/v1/samples']['post']>
+export type SampleSummary = Answer<P['/v1/samples']['get']>['items'][number]
+export type Sample = Answer<P['/v1/samples/{sample_id}']['get']>
+
+/** Draws a random re-inspection sample (admin). */
+export const drawSample = (body: SampleIn): Promise<Sample> => sendJson('POST', '/v1/samples', body)
+
+/** A page of draws, newest first. */
+export const listSamples = (cursor: string | null, limit = 20): Promise<Page<SampleSummary>> =>
+  getJson('/v1/samples', { cursor, limit })
+
+/** One draw with its tasks and their re-inspection outcomes. */
+export const readSample = (id: string): Promise<Sample> => getJson(`/v1/samples/${encodeURIComponent(id)}`)

@@ -262,6 +262,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/samples": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Re-inspection draws, newest first (not responsible units) */
+        get: operations["list_samples_v1_samples_get"];
+        put?: never;
+        /**
+         * Draw a random re-inspection sample (抽查) of signed-off or filed tasks (admin)
+         * @description The seed is SHA-256 of the period, the share or count, the stratification, the sorted candidates and the newest signed checkpoint of this log (contracts/sampling.py); every input is recorded in sample.drawn, so `closeloop audit draws` recomputes the draw from an export alone. A share takes ceil(share × size) of each stratum, a count that many per stratum (in all when unstratified).
+         */
+        post: operations["create_sample_v1_samples_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/samples/{sample_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A re-inspection draw with its tasks and outcomes */
+        get: operations["read_sample_v1_samples__sample_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/samples/{sample_id}/items/{issue_id}/reinspection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Re-inspect a drawn task: confirm it, or find a rebound and reopen it with evidence (a supervisor of another org than the one that signed it off) */
+        post: operations["reinspect_item_v1_samples__sample_id__items__issue_id__reinspection_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -755,6 +810,16 @@ export interface components {
              */
             next_cursor?: string | null;
         };
+        /** Page[SampleSummaryOut] */
+        Page_SampleSummaryOut_: {
+            /** Items */
+            items: components["schemas"]["SampleSummaryOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
         /** PublicKeyOut */
         PublicKeyOut: {
             /** Algorithm */
@@ -787,6 +852,25 @@ export interface components {
              */
             status: "ready" | "not_ready";
         };
+        /**
+         * ReinspectionIn
+         * @description The re-inspection of one drawn task: the sign-off stands (confirmed), or the problem came back (rebound).
+         */
+        ReinspectionIn: {
+            /** Evidence Ids */
+            evidence_ids?: string[];
+            /** Inspected On */
+            inspected_on?: string | null;
+            /** Opinion */
+            opinion: string;
+            outcome: components["schemas"]["ReinspectionOutcome"];
+        };
+        /**
+         * ReinspectionOutcome
+         * @description What a re-inspection (抽查复核) of a drawn task found: the sign-off stands, or the problem came back.
+         * @enum {string}
+         */
+        ReinspectionOutcome: "confirmed" | "rebound";
         /**
          * RejectReason
          * @enum {string}
@@ -863,6 +947,217 @@ export interface components {
             reopened_by: string;
             /** Reopened Org */
             reopened_org: string | null;
+        };
+        /**
+         * SampleCheckpointOut
+         * @description The signed checkpoint whose root seeded the draw (size 0 with the genesis root before any).
+         */
+        SampleCheckpointOut: {
+            /** Key Id */
+            key_id?: string | null;
+            /** Root */
+            root: string;
+            /** Service */
+            service: string;
+            /** Signature */
+            signature?: string | null;
+            /** Size */
+            size: number;
+            /** Time */
+            time?: string | null;
+        };
+        /**
+         * SampleIn
+         * @description A re-inspection draw: a share or a count of the signed-off or filed tasks, optionally stratified.
+         */
+        SampleIn: {
+            /**
+             * Count
+             * @description 抽查数量 (per stratum when stratified)
+             */
+            count?: number | null;
+            /**
+             * Period
+             * @description 抽查期间 2020-09, 2020-H2 or 2020
+             */
+            period: string;
+            /**
+             * Scope
+             * @description period: tasks signed off in the period; all: every signed-off or filed task
+             * @default period
+             * @enum {string}
+             */
+            scope: "period" | "all";
+            /**
+             * Share
+             * @description 抽查比例, e.g. 0.1 (at least 10% of each stratum, rounded up)
+             */
+            share?: number | null;
+            /**
+             * Stratify By
+             * @default none
+             * @enum {string}
+             */
+            stratify_by: "none" | "region" | "category";
+        };
+        /**
+         * SampleItemOut
+         * @description A drawn task and its re-inspection (outcome null while pending).
+         */
+        SampleItemOut: {
+            /** Accepted By */
+            accepted_by: string | null;
+            /** Accepted By Org Id */
+            accepted_by_org_id: string | null;
+            /** Code */
+            code: string | null;
+            /** Evidence Ids */
+            evidence_ids: string[];
+            /** Inspected On */
+            inspected_on: string | null;
+            /** Issue Id */
+            issue_id: string;
+            /** Opinion */
+            opinion: string | null;
+            outcome: components["schemas"]["ReinspectionOutcome"] | null;
+            /** Position */
+            position: number;
+            /** Reinspected At */
+            reinspected_at: string | null;
+            /** Reinspected By */
+            reinspected_by: string | null;
+            /** Reinspector Org Id */
+            reinspector_org_id: string | null;
+            /** Reopening Id */
+            reopening_id: string | null;
+            /** Responsible Org Id */
+            responsible_org_id: string;
+            /** Sample Id */
+            sample_id: string;
+            /** Stratum */
+            stratum: string;
+            /** Supervising Org Id */
+            supervising_org_id: string;
+        };
+        /**
+         * SampleOut
+         * @description A draw with its drawn tasks.
+         */
+        SampleOut: {
+            /** Algorithm */
+            algorithm: string;
+            /**
+             * Basis
+             * @enum {string}
+             */
+            basis: "share" | "count";
+            /** Candidates */
+            candidates: number;
+            checkpoint: components["schemas"]["SampleCheckpointOut"];
+            /** Confirmed */
+            confirmed: number;
+            /** Count */
+            count: number | null;
+            /** Drawn */
+            drawn: number;
+            /**
+             * Drawn At
+             * Format: date-time
+             */
+            drawn_at: string;
+            /** Drawn By */
+            drawn_by: string;
+            /** Id */
+            id: string;
+            /** Items */
+            items: components["schemas"]["SampleItemOut"][];
+            /** Pending */
+            pending: number;
+            /** Period */
+            period: string;
+            /** Rebound */
+            rebound: number;
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "period" | "all";
+            /** Seed */
+            seed: string;
+            /** Share */
+            share: string | null;
+            /** Strata */
+            strata: components["schemas"]["SampleStratumOut"][];
+            /**
+             * Stratify By
+             * @enum {string}
+             */
+            stratify_by: "none" | "region" | "category";
+        };
+        /** SampleStratumOut */
+        SampleStratumOut: {
+            /** Candidates */
+            candidates: number;
+            /** Drawn */
+            drawn: number;
+            /**
+             * Stratum
+             * @description 区域或类别 ("" when not stratified or not given)
+             */
+            stratum: string;
+        };
+        /**
+         * SampleSummaryOut
+         * @description A draw, its inputs and how far its re-inspections are.
+         */
+        SampleSummaryOut: {
+            /** Algorithm */
+            algorithm: string;
+            /**
+             * Basis
+             * @enum {string}
+             */
+            basis: "share" | "count";
+            /** Candidates */
+            candidates: number;
+            checkpoint: components["schemas"]["SampleCheckpointOut"];
+            /** Confirmed */
+            confirmed: number;
+            /** Count */
+            count: number | null;
+            /** Drawn */
+            drawn: number;
+            /**
+             * Drawn At
+             * Format: date-time
+             */
+            drawn_at: string;
+            /** Drawn By */
+            drawn_by: string;
+            /** Id */
+            id: string;
+            /** Pending */
+            pending: number;
+            /** Period */
+            period: string;
+            /** Rebound */
+            rebound: number;
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "period" | "all";
+            /** Seed */
+            seed: string;
+            /** Share */
+            share: string | null;
+            /** Strata */
+            strata: components["schemas"]["SampleStratumOut"][];
+            /**
+             * Stratify By
+             * @enum {string}
+             */
+            stratify_by: "none" | "region" | "category";
         };
     };
     responses: never;
@@ -1858,6 +2153,274 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReopenedOut"];
+                };
+            };
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_samples_v1_samples_get: {
+        parameters: {
+            query?: {
+                period?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SampleSummaryOut_"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_sample_v1_samples_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SampleIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SampleOut"];
+                };
+            };
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    read_sample_v1_samples__sample_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sample_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SampleOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    reinspect_item_v1_samples__sample_id__items__issue_id__reinspection_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sample_id: string;
+                issue_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReinspectionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SampleItemOut"];
                 };
             };
             /** @description 请求有误 (bad request) */
