@@ -55,6 +55,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/appeals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Appeals, newest first (admin, leader, auditor: all; a unit: its own) */
+        get: operations["list_appeals_v1_appeals_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/appeals/{appeal_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One appeal and its decision (a unit: its own) */
+        get: operations["read_appeal_v1_appeals__appeal_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/appeals/{appeal_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide an appeal (admin): upheld / partly_upheld with the correction, or refused
+         * @description An (partly) upheld appeal publishes a ranking that supersedes the one in force, with the appellant's corrected component values. A decision after decision_due is taken and flagged late. Refused: 403 not admin; 404 no such appeal; 409 decided already (outcome); 422 the correction is missing, unknown, out of 0–100, equal to the published values, or given with a refusal (correction…).
+         */
+        post: operations["post_appeal_decision_v1_appeals__appeal_id__decision_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/calendar/working-days/after": {
         parameters: {
             query?: never;
@@ -210,6 +264,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/rankings/{ranking_id}/appeals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Appeal one component of the caller's row in a published ranking (responsible of a ranked unit)
+         * @description Within the scheme's appeal_days working days after the publication day (Asia/Shanghai, the working-day calendar). Refused: 404 no such ranking; 403 not a responsible role; 422 the caller's org is not in the ranking (field ranking_id) or bad input; 409 the ranking was superseded (ranking_id), the window closed (ranking_id), the same component was appealed already (component), or the calendar lacks a year (calendar, code calendar_year_missing).
+         */
+        post: operations["post_appeal_v1_rankings__ranking_id__appeals_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/readings": {
         parameters: {
             query?: never;
@@ -284,6 +358,140 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AppealDecisionIn
+         * @description The inspection office's decision on an appeal (复核决定).
+         */
+        AppealDecisionIn: {
+            /**
+             * Correction
+             * @description 更正后的分值 (corrected component values of the appellant, 0–100; upheld and partly upheld only; must include the disputed component)
+             */
+            correction?: {
+                [key: string]: number;
+            } | null;
+            /** @description upheld 成立, partly_upheld 部分成立, refused 不成立 */
+            outcome: components["schemas"]["AppealOutcome"];
+            /**
+             * Reasons
+             * @description 复核意见 (reasons, at most 2,000 characters)
+             */
+            reasons: string;
+        };
+        /**
+         * AppealIn
+         * @description A ranked unit's appeal against one component of its row (申诉).
+         */
+        AppealIn: {
+            /**
+             * Component
+             * @description 所申诉的考核项 (the disputed component of the scheme)
+             * @enum {string}
+             */
+            component: "on_time_closure" | "completion" | "quality" | "environment";
+            /**
+             * Evidence Ids
+             * @description 佐证材料编号 (ids of evidence already uploaded, at most 20)
+             */
+            evidence_ids?: string[];
+            /**
+             * Reason
+             * @description 申诉理由 (why, at most 2,000 characters)
+             */
+            reason: string;
+        };
+        /**
+         * AppealOut
+         * @description An appeal and, once taken, its decision.
+         */
+        AppealOut: {
+            /**
+             * Appeal Due
+             * Format: date
+             * @description 申诉期最后一日 (last day of the appeal window)
+             */
+            appeal_due: string;
+            /** Component */
+            component: string;
+            /**
+             * Corrected Ranking Id
+             * @description 更正后发布的排名 (the ranking published on the decision)
+             */
+            corrected_ranking_id: string | null;
+            /** Correction */
+            correction: {
+                [key: string]: number;
+            } | null;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Decided On */
+            decided_on: string | null;
+            /**
+             * Decision Due
+             * Format: date
+             * @description 复核期最后一日 (last day of the decision window)
+             */
+            decision_due: string;
+            /**
+             * Disputed Value
+             * @description 申诉时该项已发布的分值 (the component's published score)
+             */
+            disputed_value: number;
+            /** Evidence Ids */
+            evidence_ids: string[];
+            /**
+             * Filed At
+             * Format: date-time
+             */
+            filed_at: string;
+            /** Filed By */
+            filed_by: string;
+            /**
+             * Filed On
+             * Format: date
+             */
+            filed_on: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /**
+             * Late
+             * @description 逾期复核 (decided after decision_due)
+             */
+            late: boolean;
+            /** Org Id */
+            org_id: string;
+            /** Org Name */
+            org_name: string | null;
+            /** Period */
+            period: string;
+            /** Previous */
+            previous: {
+                [key: string]: number;
+            } | null;
+            /** Ranking Id */
+            ranking_id: string;
+            /** Reason */
+            reason: string;
+            /** Reasons */
+            reasons: string | null;
+            /** Scheme Id */
+            scheme_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "upheld" | "partly_upheld" | "refused";
+        };
+        /**
+         * AppealOutcome
+         * @description The inspection office's decision on an appeal against a ranking (申诉复核结论).
+         * @enum {string}
+         */
+        AppealOutcome: "upheld" | "partly_upheld" | "refused";
         /**
          * CalendarYearIn
          * @description A whole year's arrangement as the State Council published it (国务院办公厅关于部分节假日安排的通知).
@@ -597,6 +805,16 @@ export interface components {
             /** Weight */
             weight: number;
         };
+        /** Page[AppealOut] */
+        Page_AppealOut_: {
+            /** Items */
+            items: components["schemas"]["AppealOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
         /** Page[DeadLetterOut] */
         Page_DeadLetterOut_: {
             /** Items */
@@ -677,6 +895,29 @@ export interface components {
             /** Weight */
             weight: number;
         };
+        /**
+         * RankingCorrectionOut
+         * @description Why this ranking corrects the one it supersedes: the appeal upheld and the values before and after.
+         */
+        RankingCorrectionOut: {
+            /** Appeal Id */
+            appeal_id: string;
+            /** Component */
+            component: string;
+            /** Corrected */
+            corrected: {
+                [key: string]: number;
+            };
+            /** Org Id */
+            org_id: string;
+            outcome: components["schemas"]["AppealOutcome"];
+            /** Previous */
+            previous: {
+                [key: string]: number;
+            };
+            /** Reasons */
+            reasons: string;
+        };
         /** RankingIn */
         RankingIn: {
             /** Kind */
@@ -711,6 +952,8 @@ export interface components {
             id: string;
             /** Kind */
             kind: string;
+            /** @description 复核更正:因申诉成立而发布时的说明 (set when published on an appeal's decision) */
+            on_appeal: components["schemas"]["RankingCorrectionOut"] | null;
             /** Penalized */
             penalized: string[];
             /** Period */
@@ -813,6 +1056,8 @@ export interface components {
          * @description One version of a scheme and the versions that exist.
          */
         SchemeOut: {
+            /** Appeal Days */
+            appeal_days: number;
             /** Bottom Named */
             bottom_named: number;
             /**
@@ -822,6 +1067,8 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string;
+            /** Decision Days */
+            decision_days: number;
             /** Id */
             id: string;
             /** Penalized */
@@ -1007,6 +1254,182 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReadyOut"];
+                };
+            };
+        };
+    };
+    list_appeals_v1_appeals_get: {
+        parameters: {
+            query?: {
+                org_id?: string | null;
+                ranking_id?: string | null;
+                status?: string | null;
+                period?: string | null;
+                kind?: string | null;
+                component?: ("on_time_closure" | "completion" | "quality" | "environment") | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AppealOut_"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    read_appeal_v1_appeals__appeal_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appeal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppealOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    post_appeal_decision_v1_appeals__appeal_id__decision_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appeal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppealDecisionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppealOut"];
+                };
+            };
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -1619,6 +2042,86 @@ export interface operations {
             };
         };
     };
+    post_appeal_v1_rankings__ranking_id__appeals_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ranking_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppealIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppealOut"];
+                };
+            };
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_readings_v1_readings_get: {
         parameters: {
             query?: {
@@ -1828,11 +2331,23 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
+                     * Appeal Days
+                     * @description 发布后可申诉的工作日数 (working days after publication a unit may appeal)
+                     * @default 5
+                     */
+                    appeal_days?: number;
+                    /**
                      * Bottom Named
                      * @description 通报排名靠后的个数 (how many of the bottom are named)
                      * @default 3
                      */
                     bottom_named?: number;
+                    /**
+                     * Decision Days
+                     * @description 申诉后复核决定的工作日数 (working days after an appeal the office decides)
+                     * @default 10
+                     */
+                    decision_days?: number;
                     /**
                      * Penalized
                      * @description 经济处罚的个数 (how many of the last are penalised)
