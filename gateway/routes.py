@@ -16,7 +16,8 @@ SERVICES = ("issues", "verification", "scoring", "notify")
 OWN_PREFIXES: dict[str, tuple[str, ...]] = {
     "issues": ("/v1/orgs", "/v1/rounds", "/v1/issues", "/v1/public"),
     "verification": ("/v1/evidence", "/v1/closures", "/v1/reopenings"),
-    "scoring": ("/v1/schemes", "/v1/readings", "/v1/scores", "/v1/rankings", "/v1/facts", "/v1/calendar"),
+    "scoring": ("/v1/schemes", "/v1/readings", "/v1/scores", "/v1/rankings", "/v1/facts", "/v1/calendar",
+                "/v1/appeals"),
     "notify": ("/v1/inbox", "/v1/recipients", "/v1/address-book", "/v1/webhooks", "/v1/deliveries",
                "/v1/digests", "/v1/bulletins"),
 }
