@@ -29,7 +29,7 @@ from contracts.events.verification import (
 from runtime.consumer import HandlerTable, Park, issue_key
 from runtime.outbox import UnitOfWork
 from services.notify import domain
-from services.notify.bulletins import leader_recipients, publish_bulletin
+from services.notify.bulletins import publish_bulletin
 from services.notify.notices import Directory, notify
 from services.notify.store import AppealView, CalendarYear, Fact, IssueView, OrgView, insert_for
 
@@ -216,6 +216,10 @@ def _appeal_key(appeal_id: str) -> str:
     return f"appeal:{appeal_id}"
 
 
+# The leaders told of appeals are the address book's (GET /v1/address-book), not the titles the ledger's events name:
+# who receives a notice must not depend on whether the ledger's events arrived before the appeal's.
+
+
 async def on_appeal_filed(uow: UnitOfWork, envelope: Envelope, payload: AppealFiled) -> None:
     """Keep the appeal for the next bulletin; tell the unit it was received and the leaders it was filed."""
     session = uow.session
@@ -237,7 +241,7 @@ async def on_appeal_filed(uow: UnitOfWork, envelope: Envelope, payload: AppealFi
     await notify(uow, trigger="appeal.filed", key=f"appeal.filed:{envelope.id}", subject=payload.appeal_id,
                  title=f"排名申诉:{org}",
                  body=f"{org}对{what}提出申诉。申诉理由:{payload.reason}。复核期限 {payload.decision_due.isoformat()}。",
-                 recipients=await leader_recipients(session, d))
+                 recipients=await d.all_leaders())
 
 
 async def on_appeal_decided(uow: UnitOfWork, envelope: Envelope, payload: AppealDecided) -> None:
@@ -269,7 +273,7 @@ async def on_appeal_decided(uow: UnitOfWork, envelope: Envelope, payload: Appeal
     await notify(uow, trigger="appeal.decided", key=f"appeal.decided:{envelope.id}", subject=payload.appeal_id,
                  title=f"申诉复核决定:{org} {outcome}",
                  body=f"{org}对{what}的申诉已作出复核决定{late}:{outcome}。{fix}复核意见:{payload.reasons}。",
-                 recipients=await leader_recipients(session, d))
+                 recipients=await d.all_leaders())
 
 
 HANDLERS = HandlerTable()
