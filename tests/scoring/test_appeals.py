@@ -287,3 +287,27 @@ async def test_the_scheme_sets_the_windows_and_bounds_them(tmp_path: Path) -> No
         events = await s.events()
         versioned = [e["data"] for e in events if e["type"] == "score.scheme_versioned"]
         assert (versioned[-1]["appeal_days"], versioned[-1]["decision_days"]) == (3, 7)
+
+
+async def test_two_upheld_appeals_on_one_ranking_each_correct_the_ranking_in_force(tmp_path: Path) -> None:
+    clock = SettableClock(bj("2020-09-01 09:00"))
+    async with running("scoring", tmp_path, clock=clock) as s:
+        ranking = await published(s, clock)
+        clock.set(bj("2020-09-30 09:00"))
+        path = f"/v1/rankings/{ranking['id']}/appeals"
+        first = (await s.client.post(path, headers=unit(s, "saihan"), json=QUALITY)).json()
+        second = (await s.client.post(path, headers=unit(s, "xincheng"), json=QUALITY)).json()
+        admin = s.auth(roles="admin")
+        clock.set(bj("2020-10-09 09:00"))
+        one = (await s.client.post(f"/v1/appeals/{first['id']}/decision", headers=admin, json={
+            "outcome": "upheld", "reasons": "属实", "correction": {"quality": 100}})).json()
+        # the appealed ranking is superseded now; the second correction applies to the one in force, keeping the first
+        two = (await s.client.post(f"/v1/appeals/{second['id']}/decision", headers=admin, json={
+            "outcome": "upheld", "reasons": "属实", "correction": {"quality": 100}})).json()
+        r2 = (await s.client.get(f"/v1/rankings/{one['corrected_ranking_id']}", headers=admin)).json()
+        r3 = (await s.client.get(f"/v1/rankings/{two['corrected_ranking_id']}", headers=admin)).json()
+        assert (r2["supersedes"], r3["supersedes"], r3["generation"]) == (ranking["id"], r2["id"], 3)
+        # saihan 77 + 0.15 × 20 = 80; xincheng 78 + 0.20 × 10 = 80; a tie goes by overdue (0 each), then by org id
+        assert [(r["org_id"], r["score"], r["rank"]) for r in r3["rows"]] == [
+            ("wuchuan", 100.0, 1), ("saihan", 80.0, 2), ("xincheng", 80.0, 3)]
+        assert two["previous"] == {"quality": 90.0}
