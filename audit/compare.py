@@ -113,10 +113,24 @@ async def compare_verification(client: httpx.AsyncClient, result: ReplayResult) 
     return diffs
 
 
+APPEAL_FIELDS = ("ranking_id", "period", "kind", "scheme_id", "org_id", "component", "disputed_value", "reason",
+                 "evidence_ids", "filed_on", "appeal_due", "decision_due", "status", "reasons", "previous",
+                 "correction", "corrected_ranking_id", "decided_on", "late")
+
+
 async def compare_scoring(client: httpx.AsyncClient, result: ReplayResult) -> list[str]:
-    """Every published ranking: its period, kind, scheme and what supersedes it."""
-    return await _compare_each(client, "scoring: ranking", "/v1/rankings", result.projections.rankings,
-                               ("period", "kind", "scheme_id", "supersedes", "bottom_named", "penalized"))
+    """Every published ranking (period, kind, scheme, what supersedes it, the appeal it corrects on), every appeal
+    and its decision, and every year of the working-day calendar the log published."""
+    p = result.projections
+    diffs = await _compare_each(client, "scoring: ranking", "/v1/rankings", p.rankings,
+                                ("period", "kind", "scheme_id", "supersedes", "bottom_named", "penalized",
+                                 "on_appeal"))
+    diffs += await _compare_each(client, "scoring: appeal", "/v1/appeals", p.appeals, APPEAL_FIELDS)
+    live_appeals = {a["id"] for a in await _all(client, "/v1/appeals")}
+    diffs += [f"scoring: appeal {extra} is live, not in the replay" for extra in sorted(live_appeals - set(p.appeals))]
+    diffs += await _compare_each(client, "scoring: calendar year", "/v1/calendar", p.calendar,
+                                 ("holidays", "workdays", "source"))
+    return diffs
 
 
 COMPARERS = {"issues": compare_issues, "verification": compare_verification, "scoring": compare_scoring}

@@ -54,6 +54,8 @@ class Projections:
         self.readings: dict[str, dict[str, Any]] = {}
         self.schemes: dict[str, dict[str, Any]] = {}
         self.rankings: dict[str, dict[str, Any]] = {}
+        self.appeals: dict[str, dict[str, Any]] = {}
+        self.calendar: dict[str, dict[str, Any]] = {}  # year (as text, a JSON key) -> the table last published
         self.notifications: dict[str, dict[str, Any]] = {}
         self.digests: dict[str, dict[str, Any]] = {}
         self.counts: dict[str, int] = {}
@@ -86,6 +88,9 @@ class Projections:
             "indicator.recorded": self._reading,
             "score.scheme_versioned": self._scheme,
             "ranking.published": self._ranking,
+            "appeal.filed": self._appeal_filed,
+            "appeal.decided": self._appeal_decided,
+            "calendar.year_published": self._calendar_year,
             "notification.created": self._notification,
             "digest.published": self._digest,
         }
@@ -359,6 +364,55 @@ class Projections:
             else:
                 self.anomaly(event, f"supersedes ranking {old}, which was never published")
 
+    def _appeal_filed(self, event: Event, d: dict[str, Any]) -> None:
+        """An appeal as scoring keeps it (services.scoring.handlers.appeal_view), pending until decided."""
+        if d["appeal_id"] in self.appeals:
+            self.anomaly(event, f"appeal {d['appeal_id']} filed twice")
+            return
+        once = (d["ranking_id"], d["org_id"], d["component"])
+        if any((a["ranking_id"], a["org_id"], a["component"]) == once for a in self.appeals.values()):
+            self.anomaly(event, f"a second appeal of {d['org_id']} against {d['component']} of ranking "
+                                f"{d['ranking_id']}")
+        ranking = self.rankings.get(d["ranking_id"])
+        if ranking is None:
+            self.anomaly(event, f"appeals ranking {d['ranking_id']}, which was never published")
+        elif ranking["superseded_by"] is not None:
+            self.anomaly(event, f"appeals ranking {d['ranking_id']}, superseded by {ranking['superseded_by']}")
+        elif d["filed_on"] > d["appeal_due"]:
+            self.anomaly(event, f"filed on {d['filed_on']}, after the appeal window closed on {d['appeal_due']}")
+        self.appeals[d["appeal_id"]] = {
+            "id": d["appeal_id"], "ranking_id": d["ranking_id"], "period": d["period"], "kind": d["kind"],
+            "scheme_id": d["scheme_id"], "org_id": d["org_id"], "component": d["component"],
+            "disputed_value": d["disputed_value"], "reason": d["reason"], "evidence_ids": list(d.get("evidence_ids") or []),
+            "filed_on": d["filed_on"], "appeal_due": d["appeal_due"], "decision_due": d["decision_due"],
+            "status": "pending", "reasons": None, "previous": None, "correction": None, "corrected_ranking_id": None,
+            "decided_on": None, "late": False}
+
+    def _appeal_decided(self, event: Event, d: dict[str, Any]) -> None:
+        appeal = self.appeals.get(d["appeal_id"])
+        if appeal is None:
+            self.anomaly(event, f"appeal {d['appeal_id']} decided, never filed")
+            return
+        if appeal["status"] != "pending":
+            self.anomaly(event, f"appeal {d['appeal_id']} decided twice")
+        corrected = d.get("corrected_ranking_id")
+        if corrected is not None:
+            on = (self.rankings.get(corrected) or {}).get("on_appeal") or {}
+            if on.get("appeal_id") != d["appeal_id"]:
+                self.anomaly(event, f"appeal {d['appeal_id']}: ranking {corrected} was not published on it")
+        if bool(d.get("late")) != (d["decided_on"] > d["decision_due"]):
+            self.anomaly(event, f"appeal {d['appeal_id']}: late is {d.get('late')} for a decision on "
+                                f"{d['decided_on']} due by {d['decision_due']}")
+        appeal.update(status=d["outcome"], reasons=d["reasons"], previous=d.get("previous"),
+                      correction=d.get("correction"), corrected_ranking_id=corrected, decided_on=d["decided_on"],
+                      late=bool(d.get("late")))
+
+    def _calendar_year(self, event: Event, d: dict[str, Any]) -> None:
+        """A year's table replaces the one before (seeded years are in the migrations, not in the log)."""
+        self.calendar[str(d["year"])] = {"year": d["year"], "holidays": sorted(d["holidays"]),
+                                         "workdays": sorted(d["workdays"]), "source": d["source"],
+                                         "updated_at": event.time}
+
     def _notification(self, event: Event, d: dict[str, Any]) -> None:
         self.notifications[d["notification_id"]] = {k: d.get(k) for k in ("trigger", "org_id", "recipient",
                                                                              "subject", "title")}
@@ -375,7 +429,8 @@ class Projections:
                        "issues": {k: {**v, "history": self.history(k)} for k, v in self.issues.items()}},
             "verification": {"evidence": self.evidence, "closures": self.closures, "reopenings": self.reopenings,
                              "samples": self.samples},
-            "scoring": {"readings": self.readings, "schemes": self.schemes, "rankings": self.rankings},
+            "scoring": {"readings": self.readings, "schemes": self.schemes, "rankings": self.rankings,
+                        "appeals": self.appeals, "calendar": self.calendar},
             "notify": {"notifications": self.notifications, "digests": self.digests},
         }
 
@@ -391,7 +446,8 @@ class Projections:
                 "issues_by_status": dict(sorted(by_status.items())), "closures_by_state": dict(sorted(closures.items())),
                 "evidence": len(self.evidence), "reopenings": len(self.reopenings), "samples": len(self.samples),
                 "readings": len(self.readings),
-                "rankings": len(self.rankings), "notifications": len(self.notifications),
+                "rankings": len(self.rankings), "appeals": len(self.appeals),
+                "calendar_years_published": len(self.calendar), "notifications": len(self.notifications),
                 "milestones": sum(len(i["milestones"]) for i in self.issues.values()),
                 "sub_tasks": sum(1 for i in self.issues.values() if i.get("parent_id")),
                 "events": sum(self.counts.values()), "last_event_time": self.last_time or None,

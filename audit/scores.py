@@ -40,19 +40,31 @@ async def rebuild_scores(sessions: async_sessionmaker[AsyncSession], projections
                                             bottom_named=s["bottom_named"], penalized=s["penalized"],
                                             penalty=s.get("penalty"), created_at=parse_time(s["_time"]),
                                             created_by="replay",
-                                            milestone_missed_points=s.get("milestone_missed_points")))
+                                            milestone_missed_points=s.get("milestone_missed_points"),
+                                            appeal_days=s.get("appeal_days", 5),
+                                            decision_days=s.get("decision_days", 10)))
         if ("default", 1) not in {(s["scheme_id"], s["version"]) for s in projections.schemes.values()}:
             session.add(store.default_scheme_row(as_of))
     out: dict[str, Any] = {"period": None, "scores": {}, "rankings_checked": 0}
+    rebuilt: dict[str, dict[str, Any]] = {}  # ranking id -> its table as recomputed (a correction builds on it)
     async with sessions() as session:
-        for ranking_id, ranking in sorted(projections.rankings.items()):
+        for ranking_id, ranking in sorted(projections.rankings.items(),
+                                          key=lambda kv: (_instant(kv[1]["published_at"]), kv[0])):
             published_at = _instant(ranking["published_at"])
             scheme = await handlers.resolve_scheme(session, scheme_id=ranking["scheme_id"],
                                                    version=ranking["scheme_version"])
-            period = domain.parse_period(ranking["period"])
-            rows = await handlers.compute(session, period=period, kind=ranking["kind"], scheme=scheme,
-                                          now=published_at)
-            frozen = domain.freeze_ranking(rows, scheme)
+            fix = ranking.get("on_appeal")
+            if fix and ranking.get("supersedes") in rebuilt:
+                # published on an appeal's decision: the table it supersedes with the appellant's values corrected
+                frozen = domain.corrected_rows(rebuilt[ranking["supersedes"]]["rows"], org_id=fix["org_id"],
+                                               correction=fix["corrected"], appeal_id=fix["appeal_id"],
+                                               scheme=scheme)
+            else:
+                period = domain.parse_period(ranking["period"])
+                rows = await handlers.compute(session, period=period, kind=ranking["kind"], scheme=scheme,
+                                              now=published_at)
+                frozen = domain.freeze_ranking(rows, scheme)
+            rebuilt[ranking_id] = frozen
             mine = [(r["org_id"], r["score"], r["rank"]) for r in frozen["rows"]]
             theirs = [(r["org_id"], r["score"], r["rank"]) for r in ranking["rows"]]
             out["rankings_checked"] += 1

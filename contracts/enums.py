@@ -69,3 +69,11 @@ class ReinspectionOutcome(StrEnum):
 
     confirmed = "confirmed"
     rebound = "rebound"
+
+
+class AppealOutcome(StrEnum):
+    """The inspection office's decision on an appeal against a ranking (申诉复核结论)."""
+
+    upheld = "upheld"  # 申诉成立,予以更正
+    partly_upheld = "partly_upheld"  # 部分成立,予以更正
+    refused = "refused"  # 申诉不成立,维持原排名

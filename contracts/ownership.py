@@ -17,6 +17,7 @@ PREFIXES: MappingProxyType[str, str] = MappingProxyType({
     "score.": "scoring",
     "ranking.": "scoring",
     "calendar.": "scoring",
+    "appeal.": "scoring",  # appeals against a ranking are decided where rankings are published
     "notification.": "notify",
     "digest.": "notify",
 })

@@ -17,7 +17,7 @@ OWN_PREFIXES: dict[str, tuple[str, ...]] = {
     "issues": ("/v1/orgs", "/v1/rounds", "/v1/issues", "/v1/public"),
     "verification": ("/v1/evidence", "/v1/closures", "/v1/reopenings", "/v1/samples"),
     "scoring": ("/v1/schemes", "/v1/readings", "/v1/scores", "/v1/rankings", "/v1/facts", "/v1/calendar",
-                "/v1/accountability"),
+                "/v1/accountability", "/v1/appeals"),
     "notify": ("/v1/inbox", "/v1/recipients", "/v1/address-book", "/v1/webhooks", "/v1/deliveries",
                "/v1/digests", "/v1/bulletins"),
 }

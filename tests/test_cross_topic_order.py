@@ -138,6 +138,15 @@ def story(i1: str, i2: str | None = None) -> list[Envelope]:
         "rows": [{"org_id": RESP, "org_name": "呼和浩特市生态环境局", "score": 61.5, "rank": 1,
                   "components": {"on_time_closure": 50, "completion": 60, "quality": 70, "environment": 0},
                   "overdue": 1, "named": True, "penalty": None}]})
+    add(sco, "appeal.filed", "appeal/a1", {
+        "appeal_id": "a1", "ranking_id": "k1", "period": "2020-06", "kind": "department", "scheme_id": "default",
+        "org_id": RESP, "org_name": "呼和浩特市生态环境局", "component": "quality", "disputed_value": 70,
+        "reason": "退回已撤销", "filed_at": next(t).isoformat(), "filed_on": "2020-06-10", "appeal_due": "2020-06-12",
+        "decision_due": "2020-06-24"})
+    add(sco, "appeal.decided", "appeal/a1", {
+        "appeal_id": "a1", "ranking_id": "k1", "period": "2020-06", "kind": "department", "org_id": RESP,
+        "component": "quality", "outcome": "refused", "reasons": "核查记录完整", "decided_at": next(t).isoformat(),
+        "decided_on": "2020-06-20", "decision_due": "2020-06-24"})
     return out
 
 

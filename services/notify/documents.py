@@ -38,8 +38,8 @@ DOCX_TEMPLATE = "document.docx"
 HTML_TEMPLATE = "document.html"
 OFFICE = "呼和浩特市生态环境保护督察整改工作领导小组办公室"
 # 文号 prefixes, one sequence per kind and year: 呼环督改通〔2020〕3号
-PREFIX = {"monthly": "呼环督改通", "weekly": "呼环督改调", "half_year": "呼环督改账"}
-KIND_ZH = {"monthly": "月通报", "weekly": "周调度", "half_year": "半年交账"}
+PREFIX = {"monthly": "呼环督改通", "weekly": "呼环督改调", "half_year": "呼环督改账", "correction": "呼环督改更"}
+KIND_ZH = {"monthly": "月通报", "weekly": "周调度", "half_year": "半年交账", "correction": "更正通报"}
 MAX_ATTEMPTS = 10
 
 

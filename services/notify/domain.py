@@ -32,6 +32,9 @@ TRIGGERS: dict[str, str] = {
     "digest.weekly": "周调度",
     "digest.monthly": "月通报",
     "digest.half_year": "半年交账",
+    "appeal.filed": "排名申诉受理",
+    "appeal.decided": "申诉复核决定",
+    "digest.correction": "更正通报",
 }
 
 # The lifecycle's closed set and labels are the contract's (contracts.lifecycle); open is everything else.
@@ -48,6 +51,8 @@ STATUS_ZH = {s.value: label for s, label in lifecycle.LABELS_ZH.items()}
 COMPONENT_ZH = {"on_time_closure": "按期销号", "completion": "完成率", "quality": "整改质量",
                 "environment": "环境质量"}
 KIND_ZH = {"region": "地区", "department": "部门", "regions": "地区", "departments": "部门"}
+OUTCOME_ZH = {"upheld": "申诉成立,予以更正", "partly_upheld": "申诉部分成立,予以更正", "refused": "申诉不成立,维持原排名",
+              "pending": "正在复核"}
 
 
 def check_triggers(values: list[str], *, field: str = "event_types") -> list[str]:
@@ -237,4 +242,4 @@ def percent(part: int, whole: int) -> str:
     return "100.0%" if whole == 0 else f"{100.0 * part / whole:.1f}%"
 
 
-OUTCOME_ZH = {None: "待复核", "confirmed": "复核属实", "rebound": "发现反弹"}
+REINSPECTION_ZH: dict[str | None, str] = {None: "待复核", "confirmed": "复核属实", "rebound": "发现反弹"}

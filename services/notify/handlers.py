@@ -23,7 +23,7 @@ from contracts.events.issues import (
     IssueUpdated,
     OrgRegistered,
 )
-from contracts.events.scoring import CalendarYearPublished, RankingPublished
+from contracts.events.scoring import AppealDecided, AppealFiled, CalendarYearPublished, RankingPublished
 from contracts.events.verification import (
     ClosureAccepted,
     ClosureRejected,
@@ -37,7 +37,7 @@ from runtime.outbox import UnitOfWork
 from services.notify import domain
 from services.notify.bulletins import publish_bulletin
 from services.notify.notices import Directory, notify
-from services.notify.store import CalendarYear, Fact, IssueView, MilestoneView, OrgView, Reinspection, insert_for
+from services.notify.store import AppealView, CalendarYear, Fact, IssueView, MilestoneView, OrgView, Reinspection, insert_for
 
 log = structlog.get_logger("closeloop.notify")
 
@@ -293,9 +293,9 @@ async def on_sample_reinspected(uow: UnitOfWork, envelope: Envelope, payload: Sa
     label = _label(view) if view is not None else (row.code or payload.issue_id)
     d = Directory(uow.session)
     await notify(uow, trigger="sample.reinspected", key=f"sample.reinspected:{envelope.id}",
-                 subject=payload.issue_id, title=f"抽查复核结果:{domain.OUTCOME_ZH[payload.outcome.value]}",
+                 subject=payload.issue_id, title=f"抽查复核结果:{domain.REINSPECTION_ZH[payload.outcome.value]}",
                  body=f"贵单位已销号的整改任务 {label} 被抽查复核({payload.period}),复核单位 "
-                      f"{payload.reinspector_org_id},结果:{domain.OUTCOME_ZH[payload.outcome.value]}。"
+                      f"{payload.reinspector_org_id},结果:{domain.REINSPECTION_ZH[payload.outcome.value]}。"
                       f"复核意见:{payload.opinion}。",
                  recipients=[await d.org(payload.responsible_org_id)])
 
@@ -319,6 +319,70 @@ async def on_calendar_year(uow: UnitOfWork, envelope: Envelope, payload: Calenda
     uow.session.add(row)
 
 
+def _appeal_key(appeal_id: str) -> str:
+    return f"appeal:{appeal_id}"
+
+
+# The leaders told of appeals are the address book's (GET /v1/address-book), not the titles the ledger's events name:
+# who receives a notice must not depend on whether the ledger's events arrived before the appeal's.
+
+
+async def on_appeal_filed(uow: UnitOfWork, envelope: Envelope, payload: AppealFiled) -> None:
+    """Keep the appeal for the next bulletin; tell the unit it was received and the leaders it was filed."""
+    session = uow.session
+    if await session.get(AppealView, payload.appeal_id) is None:
+        session.add(AppealView(id=payload.appeal_id, ranking_id=payload.ranking_id, period=payload.period,
+                               kind=payload.kind, org_id=payload.org_id, org_name=payload.org_name,
+                               component=payload.component, disputed_value=payload.disputed_value,
+                               reason=payload.reason, filed_at=payload.filed_at, appeal_due=payload.appeal_due,
+                               decision_due=payload.decision_due))
+    d = Directory(session)
+    what = (f"{domain.month_zh(payload.period)}{domain.KIND_ZH.get(payload.kind, payload.kind)}考核排名中"
+            f"「{domain.COMPONENT_ZH.get(payload.component, payload.component)}」一项(已发布 {payload.disputed_value:g} 分)")
+    org = payload.org_name or payload.org_id
+    await notify(uow, trigger="appeal.filed", key=f"appeal.filed:{envelope.id}", subject=payload.appeal_id,
+                 title=f"排名申诉已受理:{what[:60]}",
+                 body=f"贵单位对{what}提出的申诉已于 {payload.filed_on.isoformat()} 受理(申诉编号 {payload.appeal_id})。"
+                      f"督察整改办将于 {payload.decision_due.isoformat()} 前作出复核决定;复核决定前,已发布的排名继续有效。",
+                 recipients=[await d.org(payload.org_id)])
+    await notify(uow, trigger="appeal.filed", key=f"appeal.filed:{envelope.id}", subject=payload.appeal_id,
+                 title=f"排名申诉:{org}",
+                 body=f"{org}对{what}提出申诉。申诉理由:{payload.reason}。复核期限 {payload.decision_due.isoformat()}。",
+                 recipients=await d.all_leaders())
+
+
+async def on_appeal_decided(uow: UnitOfWork, envelope: Envelope, payload: AppealDecided) -> None:
+    """Record the decision for the next bulletin; tell the unit and the leaders the outcome."""
+    session = uow.session
+    view = await session.get(AppealView, payload.appeal_id)
+    if view is None:
+        raise Park(_appeal_key(payload.appeal_id), f"appeal {payload.appeal_id} is not filed here yet")
+    view.status, view.reasons = payload.outcome.value, payload.reasons
+    view.previous, view.correction = payload.previous, payload.correction
+    view.corrected_ranking_id, view.decided_at, view.late = (payload.corrected_ranking_id, payload.decided_at,
+                                                             payload.late)
+    session.add(view)
+    d = Directory(session)
+    outcome = domain.OUTCOME_ZH.get(payload.outcome.value, payload.outcome.value)
+    what = (f"{domain.month_zh(payload.period)}{domain.KIND_ZH.get(payload.kind, payload.kind)}考核排名"
+            f"「{domain.COMPONENT_ZH.get(payload.component, payload.component)}」")
+    fix = ""
+    if payload.correction:
+        fix = "更正为" + "、".join(f"{domain.COMPONENT_ZH.get(c, c)} {v:g} 分" for c, v in payload.correction.items())
+        fix += f",更正后的排名 {payload.corrected_ranking_id} 取代原排名并另发更正通报。"
+    late = f"(复核期限 {payload.decision_due.isoformat()},逾期作出)" if payload.late else ""
+    org = view.org_name or payload.org_id
+    await notify(uow, trigger="appeal.decided", key=f"appeal.decided:{envelope.id}", subject=payload.appeal_id,
+                 title=f"申诉复核决定:{outcome}",
+                 body=f"贵单位对{what}的申诉(申诉编号 {payload.appeal_id})已于 {payload.decided_on.isoformat()} 作出复核决定"
+                      f"{late}:{outcome}。{fix}复核意见:{payload.reasons}。",
+                 recipients=[await d.org(payload.org_id)])
+    await notify(uow, trigger="appeal.decided", key=f"appeal.decided:{envelope.id}", subject=payload.appeal_id,
+                 title=f"申诉复核决定:{org} {outcome}",
+                 body=f"{org}对{what}的申诉已作出复核决定{late}:{outcome}。{fix}复核意见:{payload.reasons}。",
+                 recipients=await d.all_leaders())
+
+
 HANDLERS = HandlerTable()
 HANDLERS.add(OrgRegistered, on_org_registered)
 HANDLERS.add(IssueRegistered, on_issue_registered, releases=lambda p: issue_key(p.issue_id))
@@ -338,3 +402,5 @@ HANDLERS.add(RankingPublished, on_ranking_published)
 HANDLERS.add(SampleDrawn, on_sample_drawn)
 HANDLERS.add(SampleReinspected, on_sample_reinspected)
 HANDLERS.add(CalendarYearPublished, on_calendar_year)
+HANDLERS.add(AppealFiled, on_appeal_filed, releases=lambda p: _appeal_key(p.appeal_id))
+HANDLERS.add(AppealDecided, on_appeal_decided)

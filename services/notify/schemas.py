@@ -180,3 +180,4 @@ class BulletinOut(Out):
     html_url: str
     xlsx_url: str
     document: DocumentOut | None = None
+    appeal_id: str | None = Field(default=None, description="更正通报:所依据的申诉 (a correction bulletin: its appeal)")

@@ -270,6 +270,35 @@ class Bulletin(SQLModel, table=True):
     xlsx: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     published_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # a correction bulletin (更正通报) of a ranking published on an appeal's decision; None for a monthly bulletin
+    appeal_id: str | None = Field(default=None, max_length=36)
+
+
+class AppealView(SQLModel, table=True):
+    """An appeal against a ranking as scoring's appeal.* events told it: for notices and the next bulletin."""
+
+    __tablename__ = "notify_appeal"
+    __table_args__ = ({"info": OWN},)
+
+    id: str = Field(primary_key=True, max_length=36)
+    ranking_id: str = Field(max_length=36)
+    period: str = Field(max_length=10)
+    kind: str = Field(max_length=20, index=True)
+    org_id: str = Field(max_length=64)
+    org_name: str | None = Field(default=None, max_length=200)
+    component: str = Field(max_length=40)
+    disputed_value: float
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    filed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    appeal_due: date
+    decision_due: date
+    status: str = Field(default="pending", max_length=20)
+    reasons: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    previous: dict[str, float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    correction: dict[str, float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    corrected_ranking_id: str | None = Field(default=None, max_length=36)
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    late: bool = False
 
 
 # --- queries of the API ----------------------------------------------------------------------------------------

@@ -20,9 +20,13 @@ from runtime.pagination import Key, Page, decode_cursor, encode_cursor
 from services.scoring import accountability, domain, handlers, store
 from services.scoring.schemas import (
     SCHEME_BODY,
+    AppealDecisionIn,
+    AppealIn,
+    AppealOut,
     CalendarYearIn,
     CalendarYearOut,
     CluesOut,
+    Component,
     IssueFactOut,
     RankingIn,
     RankingOut,
@@ -40,6 +44,7 @@ RT = Annotated[Runtime, Depends(get_runtime)]
 Caller = Annotated[Principal, Depends(current_principal)]
 AdminP = Annotated[Principal, Depends(require("admin"))]
 FeederP = Annotated[Principal, Depends(require("system", "admin"))]
+UnitP = Annotated[Principal, Depends(require("responsible"))]
 
 _ID = r"^[A-Za-z0-9_.\-]+$"
 READ = error_responses(401, 422)
@@ -252,3 +257,70 @@ async def export_clues(rt: RT, _: CluesReader, rule: RuleQ = None, org_id: OrgQ 
     return Response(body, media_type=XLSX, headers={
         "Content-Disposition": f"attachment; filename=\"accountability-clues-{day}.xlsx\"; "
                                f"filename*=UTF-8''{quote(name)}"})
+
+
+# ---- appeals (申诉 / 复核) ------------------------------------------------------------------------------------------
+
+AppealId = Annotated[str, FastPath(min_length=1, max_length=36, pattern=_ID)]
+
+
+@router.post("/v1/rankings/{ranking_id}/appeals", status_code=201,
+             summary="Appeal one component of the caller's row in a published ranking (responsible of a ranked unit)",
+             description="Within the scheme's appeal_days working days after the publication day (Asia/Shanghai, the "
+                         "working-day calendar). Refused: 404 no such ranking; 403 not a responsible role; 422 the "
+                         "caller's org is not in the ranking (field ranking_id) or bad input; 409 the ranking was "
+                         "superseded (ranking_id), the window closed (ranking_id), the same component was appealed "
+                         "already (component), or the calendar lacks a year (calendar, code calendar_year_missing).",
+             responses=WRITE)
+async def post_appeal(ranking_id: AppealId, body: AppealIn, rt: RT, principal: UnitP) -> AppealOut:
+    async with rt.unit_of_work(principal, role="responsible") as uow:
+        return AppealOut.model_validate(await handlers.file_appeal(
+            uow, ranking_id=ranking_id, org_id=principal.org, component=body.component, reason=body.reason,
+            evidence_ids=list(body.evidence_ids)))
+
+
+@router.get("/v1/appeals", summary="Appeals, newest first (admin, leader, auditor: all; a unit: its own)",
+            responses=READ)
+async def list_appeals(
+        rt: RT, principal: Caller,
+        org_id: Annotated[str | None, Query(min_length=1, max_length=64, pattern=_ID)] = None,
+        ranking_id: Annotated[str | None, Query(min_length=1, max_length=36, pattern=_ID)] = None,
+        status: Annotated[str | None, Query(pattern="^(pending|upheld|partly_upheld|refused)$")] = None,
+        period: Annotated[str | None, Query(min_length=4, max_length=10)] = None,
+        kind: Annotated[str | None, Query(pattern="^(region|department)$")] = None,
+        component: Annotated[Component | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Query(max_length=500)] = None) -> Page[AppealOut]:
+    if not principal.sees_all:
+        if principal.org is None or (org_id is not None and org_id != principal.org):
+            return Page(items=[], next_cursor=None)  # a unit sees its own appeals only
+        org_id = principal.org
+    async with rt.read() as session:
+        rows, nxt = await store.page_appeals(session, org_id=org_id, ranking_id=ranking_id, status=status,
+                                             period=period, kind=kind, component=component, cursor=cursor,
+                                             limit=limit)
+    return Page(items=[AppealOut.model_validate(handlers.appeal_view(a)) for a in rows], next_cursor=nxt)
+
+
+@router.get("/v1/appeals/{appeal_id}", summary="One appeal and its decision (a unit: its own)", responses=READ_ONE)
+async def read_appeal(appeal_id: AppealId, rt: RT, principal: Caller) -> AppealOut:
+    async with rt.read() as session:
+        appeal = await session.get(store.Appeal, appeal_id)
+    if appeal is None or not (principal.sees_all or principal.org == appeal.org_id):
+        raise NotFound(f"申诉 {appeal_id} 不存在或无权查看 (appeal {appeal_id} does not exist or is not yours)")
+    return AppealOut.model_validate(handlers.appeal_view(appeal))
+
+
+@router.post("/v1/appeals/{appeal_id}/decision",
+             summary="Decide an appeal (admin): upheld / partly_upheld with the correction, or refused",
+             description="An (partly) upheld appeal publishes a ranking that supersedes the one in force, with the "
+                         "appellant's corrected component values. A decision after decision_due is taken and flagged "
+                         "late. Refused: 403 not admin; 404 no such appeal; 409 decided already (outcome); 422 the "
+                         "correction is missing, unknown, out of 0–100, equal to the published values, or given "
+                         "with a refusal (correction…).",
+             responses=WRITE)
+async def post_appeal_decision(appeal_id: AppealId, body: AppealDecisionIn, rt: RT, principal: AdminP) -> AppealOut:
+    async with rt.unit_of_work(principal, role="admin") as uow:
+        return AppealOut.model_validate(await handlers.decide_appeal(
+            uow, appeal_id=appeal_id, outcome=body.outcome.value, reasons=body.reasons,
+            correction=None if body.correction is None else {str(c): v for c, v in body.correction.items()}))

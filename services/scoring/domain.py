@@ -16,8 +16,9 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 from contracts import lifecycle
+from contracts.calendar import WorkCalendar
 from runtime.clock import SHANGHAI
-from runtime.errors import Invalid
+from runtime.errors import Invalid, field_error
 from runtime.values import MAX_YEAR, MIN_YEAR, year_in_range
 
 COMPONENTS = ("on_time_closure", "completion", "quality", "environment")
@@ -37,9 +38,13 @@ DEFAULT_SCHEME: dict[str, Any] = {
     "penalized": 1,
     "penalty": {"amount": 0, "currency": "CNY", "note": "经济处罚金额未配置(由督察整改办在考核方案中设定)"},
     "milestone_missed_points": 5.0,
+    "appeal_days": 5,
+    "decision_days": 10,
 }
 # points the quality component loses per missed milestone when a scheme says nothing of it
 DEFAULT_MILESTONE_POINTS = 5.0
+# bounds of the scheme's appeal and decision windows, in working days (a quarter is about 60)
+MAX_WINDOW_DAYS = 60
 
 # Where each source stands when two events carry the same time (the events kept: services.scoring.handlers).
 _SOURCE_ORDER = {"issues": 0, "verification": 1}
@@ -123,6 +128,8 @@ class Scheme:
     penalized: int = 1
     penalty: Mapping[str, Any] | None = None
     milestone_missed_points: float = DEFAULT_MILESTONE_POINTS
+    appeal_days: int = 5
+    decision_days: int = 10
 
 
 @dataclass(frozen=True)
@@ -248,6 +255,12 @@ def validate_scheme(body: Mapping[str, Any]) -> dict[str, Any]:
             problems.append({"field": name, "message": "must be a whole number, 0 or more"})
         else:
             counts[name] = value
+    for name, default in (("appeal_days", 5), ("decision_days", 10)):
+        value = body.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WINDOW_DAYS:
+            problems.append({"field": name, "message": f"working days, a whole number from 1 to {MAX_WINDOW_DAYS}"})
+        else:
+            counts[name] = value
     penalty = body.get("penalty")
     clean_penalty: dict[str, Any] | None = None
     if penalty is not None:
@@ -281,13 +294,14 @@ def validate_scheme(body: Mapping[str, Any]) -> dict[str, Any]:
     except Invalid as exc:
         problems.extend(exc.details)
     extra_keys = [k for k in body if k not in ("weights", "bottom_named", "penalized", "penalty",
-                                               "milestone_missed_points")]
+                                               "milestone_missed_points", "appeal_days", "decision_days")]
     for k in extra_keys:
         problems.append({"field": k, "message": "unknown field"})
     if problems:
         raise Invalid("; ".join(f"{p['field']}: {p['message']}" for p in problems), details=problems)
     return {"weights": clean, "bottom_named": counts["bottom_named"], "penalized": counts["penalized"],
-            "penalty": clean_penalty, "milestone_missed_points": clean_points}
+            "penalty": clean_penalty, "milestone_missed_points": clean_points,
+            "appeal_days": counts["appeal_days"], "decision_days": counts["decision_days"]}
 
 
 # ---------------------------------------------------------------- issue timelines
@@ -593,3 +607,87 @@ def freeze_ranking(rows: Sequence[Mapping[str, Any]], scheme: Scheme) -> dict[st
     return {"rows": table,
             "bottom_named": [r["org_id"] for r in ordered if r["org_id"] in named],
             "penalized": [r["org_id"] for r in ordered if r["org_id"] in punished]}
+
+
+# ---------------------------------------------------------------- appeals (申诉 / 复核)
+#
+# A ranked unit may appeal one component of its own row within the scheme's `appeal_days` working days after the
+# publication day (that day not counted; the last day counts whole, Asia/Shanghai). The office decides within
+# `decision_days` working days after the filing day. A decision after that is still taken and recorded, flagged
+# late: refusing it would leave the unit without an answer for good, and the lateness is the office's to account
+# for, in the next bulletin and in the audit log, not the unit's to bear.
+
+APPEAL_OUTCOMES = ("upheld", "partly_upheld", "refused")
+CORRECTING = frozenset({"upheld", "partly_upheld"})
+COMPONENT_ZH = {"on_time_closure": "按期销号率", "completion": "整改完成率", "quality": "整改质量",
+                "environment": "环境质量"}
+
+
+def shanghai_day(moment: datetime) -> date:
+    """The calendar day in Asia/Shanghai of a moment."""
+    return moment.astimezone(SHANGHAI).date()
+
+
+def appeal_due(published_at: datetime, scheme: Scheme, calendar: WorkCalendar) -> date:
+    """The last day a ranked unit may appeal: the `appeal_days`-th working day after the publication day."""
+    return calendar.add_working_days(shanghai_day(published_at), scheme.appeal_days)
+
+
+def decision_due(filed_on: date, scheme: Scheme, calendar: WorkCalendar) -> date:
+    """The last day the office has to decide: the `decision_days`-th working day after the filing day."""
+    return calendar.add_working_days(filed_on, scheme.decision_days)
+
+
+def check_correction(*, outcome: str, component: str, correction: Mapping[str, float] | None,
+                     published: Mapping[str, float]) -> dict[str, float] | None:
+    """The correction a decision carries, checked: none for a refusal; for an (partly) upheld appeal the disputed
+    component at least, components the scheme scores only, each 0–100, and some value that differs from the
+    published one. Refused with the field named (422)."""
+    if outcome not in CORRECTING:
+        if correction:
+            raise field_error("correction", "申诉不成立时不更正分值,请删除 correction "
+                                            "(a refused appeal corrects nothing; leave correction out)")
+        return None
+    if not correction:
+        raise field_error("correction", f"申诉成立须给出更正后的分值,至少包括所申诉的「{COMPONENT_ZH.get(component, component)}」"
+                                        f" (an upheld appeal needs the corrected values, {component} at least)")
+    for c, value in correction.items():
+        if c not in COMPONENTS:
+            raise field_error(f"correction.{c}", f"unknown component; components are {', '.join(COMPONENTS)}")
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 100):
+            raise field_error(f"correction.{c}", "分值须在 0 到 100 之间 (a component scores 0–100)")
+    if component not in correction:
+        raise field_error(f"correction.{component}", f"更正须包括所申诉的「{COMPONENT_ZH.get(component, component)}」"
+                                                     f" (the correction must include the disputed {component})")
+    clean = {c: float(correction[c]) for c in COMPONENTS if c in correction}
+    if all(published.get(c) == v for c, v in clean.items()):
+        raise field_error("correction", "更正后的分值与已发布的相同,无须更正;如申诉不成立请选择 refused "
+                                        "(the corrected values equal the published ones)")
+    return clean
+
+
+def corrected_rows(rows: Sequence[Mapping[str, Any]], *, org_id: str, correction: Mapping[str, float],
+                   appeal_id: str, scheme: Scheme) -> dict[str, Any]:
+    """The published table with one org's components corrected, ranked and frozen again (named, penalised).
+
+    The org's score moves by Σ weight × (corrected − published) over the corrected components, rounded to 2
+    decimals: the components nobody disputed keep exactly the contribution they had. Every other row is as published.
+    """
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        new = {**row, "components": {c: dict(v) for c, v in row["components"].items()}}
+        if row["org_id"] == org_id:
+            delta = Fraction(0)
+            for c, value in correction.items():
+                comp = new["components"][c]
+                old = comp["score"]
+                delta += Fraction(Decimal(str(comp["weight"]))) * (Fraction(Decimal(str(value)))
+                                                                   - Fraction(Decimal(str(old))))
+                comp["score"] = float(value)
+                comp["formula"] = f"复核更正 {old:g} → {value:g}(申诉 {appeal_id}) (corrected on appeal)"
+            new["score"] = _round2(Fraction(Decimal(str(row["score"]))) + delta)
+        out.append(new)
+    out.sort(key=lambda r: (-r["score"], r["overdue"], r["org_id"]))
+    for i, row in enumerate(out, start=1):
+        row["rank"] = i
+    return freeze_ranking(out, scheme)

@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope
-from contracts.calendar import CalendarError, YearCalendar
+from contracts.calendar import CalendarError, CalendarYearMissing, YearCalendar
+from contracts.enums import AppealOutcome
 from contracts.events.issues import (
     IssueExtensionDecided,
     IssueMilestoneAdded,
@@ -21,7 +22,14 @@ from contracts.events.issues import (
     IssueUpdated,
     OrgRegistered,
 )
-from contracts.events.scoring import CalendarYearPublished, IndicatorRecorded, RankingPublished, SchemeVersioned
+from contracts.events.scoring import (
+    AppealDecided,
+    AppealFiled,
+    CalendarYearPublished,
+    IndicatorRecorded,
+    RankingPublished,
+    SchemeVersioned,
+)
 from contracts.events.verification import (
     ClosureAccepted,
     ClosureFiled,
@@ -38,6 +46,7 @@ from runtime.spreadsheets import append_row
 from services.scoring import accountability, domain
 from services.scoring.settings import ScoringSettings
 from services.scoring.store import (
+    Appeal,
     CalendarYearRow,
     IssueEventFact,
     OrgFact,
@@ -47,6 +56,8 @@ from services.scoring.store import (
     current_ranking,
     current_rankings,
     default_scheme_row,
+    find_appeal,
+    get_ranking,
     get_scheme,
     known_indicators,
     known_org_ids,
@@ -56,7 +67,9 @@ from services.scoring.store import (
     load_readings,
     ranking_events,
     scheme_versions,
+    superseded_by,
     to_domain_scheme,
+    work_calendar,
     year_table,
 )
 
@@ -143,7 +156,8 @@ def scheme_view(row: SchemeVersion, versions: list[int]) -> dict[str, Any]:
     return {"id": row.id, "version": row.version, "weights": row.weights, "bottom_named": row.bottom_named,
             "penalized": row.penalized, "penalty": row.penalty,
             "milestone_missed_points": domain.DEFAULT_MILESTONE_POINTS if row.milestone_missed_points is None
-            else row.milestone_missed_points, "created_at": row.created_at.isoformat(),
+            else row.milestone_missed_points, "appeal_days": row.appeal_days,
+            "decision_days": row.decision_days, "created_at": row.created_at.isoformat(),
             "created_by": row.created_by, "versions": versions}
 
 
@@ -227,7 +241,7 @@ def ranking_view(r: Ranking, superseded_by: str | None = None) -> dict[str, Any]
             "correction": r.supersedes is not None, "superseded_by": superseded_by,
             "as_of": r.as_of.isoformat(), "published_at": r.published_at.isoformat(),
             "published_by": r.published_by, "rows": r.rows, "bottom_named": r.bottom_named,
-            "penalized": r.penalized}
+            "penalized": r.penalized, "on_appeal": r.on_appeal}
 
 
 async def publish_ranking(uow: UnitOfWork, *, period: str, kind: str, scheme_id: str,
@@ -252,18 +266,23 @@ async def publish_ranking(uow: UnitOfWork, *, period: str, kind: str, scheme_id:
     except IntegrityError as exc:
         raise Conflict(f"another ranking of {p.label}/{kind}/{scheme_id} was published at the same moment; "
                        "read it and publish again if it still needs correcting") from exc
+    await _announce_ranking(uow, ranking)
+    return ranking_view(ranking)
+
+
+async def _announce_ranking(uow: UnitOfWork, ranking: Ranking) -> None:
     # plain dicts: RankingPublished validates each into a RankingRow
     payload_rows: list[Any] = [
         {"org_id": r["org_id"], "org_name": r["org_name"], "score": r["score"], "rank": r["rank"],
          "components": {c: r["components"][c]["score"] for c in domain.COMPONENTS},
          "overdue": r["overdue"], "named": r["named"], "penalty": r["penalty"]}
-        for r in frozen["rows"]]
-    await uow.emit(f"{p.label}/{kind}/{scheme_id}", RankingPublished(
-        ranking_id=ranking.id, period=p.label, kind=kind, scheme_id=scheme_id, scheme_version=scheme.version,
-        published_at=now, supersedes=ranking.supersedes, bottom_named=ranking.bottom_named,
-        penalized=ranking.penalized, rows=payload_rows,
+        for r in ranking.rows]
+    on_appeal: Any = ranking.on_appeal
+    await uow.emit(f"{ranking.period}/{ranking.kind}/{ranking.scheme_id}", RankingPublished(
+        ranking_id=ranking.id, period=ranking.period, kind=ranking.kind, scheme_id=ranking.scheme_id,
+        scheme_version=ranking.scheme_version, published_at=ranking.published_at, supersedes=ranking.supersedes,
+        bottom_named=ranking.bottom_named, penalized=ranking.penalized, rows=payload_rows, on_appeal=on_appeal,
     ))
-    return ranking_view(ranking)
 
 
 async def issue_fact(session: AsyncSession, *, issue_id: str) -> dict[str, Any]:
@@ -400,3 +419,146 @@ def clues_xlsx(lines: list[dict[str, Any]], rules: list[dict[str, Any]], *, titl
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------- appeals (申诉 / 复核)
+
+
+def appeal_view(a: Appeal) -> dict[str, Any]:
+    """An appeal as the API shows it."""
+    return {"id": a.id, "ranking_id": a.ranking_id, "period": a.period, "kind": a.kind, "scheme_id": a.scheme_id,
+            "org_id": a.org_id, "org_name": a.org_name, "component": a.component, "disputed_value": a.disputed_value,
+            "reason": a.reason, "evidence_ids": list(a.evidence_ids), "filed_at": a.filed_at, "filed_by": a.filed_by,
+            "filed_on": a.filed_on, "appeal_due": a.appeal_due, "decision_due": a.decision_due, "status": a.status,
+            "reasons": a.reasons, "previous": a.previous, "correction": a.correction,
+            "corrected_ranking_id": a.corrected_ranking_id, "decided_at": a.decided_at, "decided_by": a.decided_by,
+            "decided_on": a.decided_on, "late": a.late}
+
+
+def _calendar_missing(exc: CalendarYearMissing, what: str) -> Conflict:
+    return Conflict(f"{exc};无法推算{what} (cannot compute the {what} without that year)",
+                    code="calendar_year_missing",
+                    details=[{"field": "calendar", "message": f"no working-day calendar for {exc.year}; "
+                                                              f"an admin sets it with PUT /v1/calendar/{exc.year}"}])
+
+
+async def file_appeal(uow: UnitOfWork, *, ranking_id: str, org_id: str | None, component: str, reason: str,
+                      evidence_ids: list[str]) -> dict[str, Any]:
+    """A ranked unit appeals one component of its row, within the appeal window; refused with the reason."""
+    session = uow.session
+    ranking = await get_ranking(session, ranking_id=ranking_id)
+    if ranking is None:
+        raise NotFound(f"排名 {ranking_id} 不存在 (ranking {ranking_id} does not exist)")
+    row = next((r for r in ranking.rows if r["org_id"] == org_id), None)
+    if org_id is None or row is None:
+        raise Invalid(f"贵单位 {org_id or '(令牌未载明单位)'} 不在排名 {ranking_id} 中,只有参加排名的单位可以申诉 "
+                      f"(only a unit ranked in it may appeal a ranking)",
+                      details=[{"field": "ranking_id", "message": f"org {org_id} is not ranked in {ranking_id}"}])
+    later = (await superseded_by(session, ids=[ranking.id])).get(ranking.id)
+    if later is not None:
+        raise Conflict(f"排名 {ranking_id} 已被更正后的排名 {later} 取代,请对现行排名提出申诉 "
+                       f"(this ranking was superseded by {later}; appeal the ranking in force)",
+                       details=[{"field": "ranking_id", "message": f"superseded by {later}",
+                                 "superseded_by": later}])
+    scheme = await resolve_scheme(session, scheme_id=ranking.scheme_id, version=ranking.scheme_version)
+    now = uow.clock.now()
+    filed_on = domain.shanghai_day(now)
+    calendar = await work_calendar(session)
+    try:
+        due = domain.appeal_due(ranking.published_at, scheme, calendar)
+    except CalendarYearMissing as exc:
+        raise _calendar_missing(exc, "申诉期 (appeal window)") from exc
+    if filed_on > due:
+        raise Conflict(f"申诉期已于 {due.isoformat()} 届满(排名发布后 {scheme.appeal_days} 个工作日),不再受理申诉 "
+                       f"(the appeal window closed on {due.isoformat()})",
+                       details=[{"field": "ranking_id", "message": f"appeal window closed on {due.isoformat()}",
+                                 "appeal_due": due.isoformat()}])
+    try:
+        decide_by = domain.decision_due(filed_on, scheme, calendar)
+    except CalendarYearMissing as exc:
+        raise _calendar_missing(exc, "复核期 (decision window)") from exc
+    if await find_appeal(session, ranking_id=ranking_id, org_id=org_id, component=component) is not None:
+        raise _twice(ranking_id, component)
+    appeal = Appeal(id=new_id(), ranking_id=ranking.id, period=ranking.period, kind=ranking.kind,
+                    scheme_id=ranking.scheme_id, org_id=org_id, org_name=row.get("org_name"), component=component,
+                    disputed_value=float(row["components"][component]["score"]), reason=reason,
+                    evidence_ids=list(evidence_ids), filed_at=now, filed_by=uow.actor.user or "?", filed_on=filed_on,
+                    appeal_due=due, decision_due=decide_by)
+    session.add(appeal)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise _twice(ranking_id, component) from exc
+    await uow.emit(f"appeal/{appeal.id}", AppealFiled(
+        appeal_id=appeal.id, ranking_id=appeal.ranking_id, period=appeal.period, kind=appeal.kind,
+        scheme_id=appeal.scheme_id, org_id=org_id, org_name=appeal.org_name, component=component,
+        disputed_value=appeal.disputed_value, reason=reason, evidence_ids=list(evidence_ids), filed_at=now,
+        filed_on=filed_on, appeal_due=due, decision_due=decide_by))
+    return appeal_view(appeal)
+
+
+def _twice(ranking_id: str, component: str) -> Conflict:
+    return Conflict(f"贵单位已就排名 {ranking_id} 的「{domain.COMPONENT_ZH.get(component, component)}」提出过申诉,"
+                    f"同一排名同一考核项只能申诉一次 (one appeal per ranking and component)",
+                    details=[{"field": "component", "message": f"already appealed {component} of {ranking_id}"}])
+
+
+async def decide_appeal(uow: UnitOfWork, *, appeal_id: str, outcome: str, reasons: str,
+                        correction: dict[str, float] | None) -> dict[str, Any]:
+    """The office decides an appeal; an (partly) upheld one publishes a ranking that corrects the one in force."""
+    session = uow.session
+    appeal = await session.get(Appeal, appeal_id)
+    if appeal is None:
+        raise NotFound(f"申诉 {appeal_id} 不存在 (appeal {appeal_id} does not exist)")
+    if appeal.status != "pending":
+        raise Conflict(f"申诉 {appeal_id} 已于 {appeal.decided_on} 作出复核决定({appeal.status}),不能再次决定 "
+                       f"(the appeal was decided already)",
+                       details=[{"field": "outcome", "message": f"already decided: {appeal.status}"}])
+    now = uow.clock.now()
+    decided_on = domain.shanghai_day(now)
+    corrected: Ranking | None = None
+    previous: dict[str, float] | None = None
+    clean: dict[str, float] | None = None
+    # the correction applies to the ranking in force: another appeal's correction may have superseded the appealed one
+    current = await current_ranking(session, period=appeal.period, kind=appeal.kind, scheme_id=appeal.scheme_id)
+    if outcome in domain.CORRECTING:
+        row = next((r for r in current.rows if r["org_id"] == appeal.org_id), None) if current else None
+        if current is None or row is None:
+            raise Conflict(f"现行排名中没有 {appeal.org_id},无法更正 (the org is not in the ranking in force)",
+                           details=[{"field": "outcome", "message": "the appellant is not in the ranking in force"}])
+        published = {c: float(v["score"]) for c, v in row["components"].items()}
+        clean = domain.check_correction(outcome=outcome, component=appeal.component, correction=correction,
+                                        published=published)
+        assert clean is not None
+        previous = {c: published[c] for c in clean}
+        scheme = await resolve_scheme(session, scheme_id=current.scheme_id, version=current.scheme_version)
+        frozen = domain.corrected_rows(current.rows, org_id=appeal.org_id, correction=clean, appeal_id=appeal.id,
+                                       scheme=scheme)
+        corrected = Ranking(id=new_id(), period=current.period, kind=current.kind, scheme_id=current.scheme_id,
+                            scheme_version=current.scheme_version, generation=current.generation + 1,
+                            supersedes=current.id, as_of=current.as_of, published_at=now,
+                            published_by=uow.actor.user or "?",
+                            on_appeal={"appeal_id": appeal.id, "org_id": appeal.org_id, "component": appeal.component,
+                                       "outcome": outcome, "previous": previous, "corrected": clean,
+                                       "reasons": reasons}, **frozen)
+        session.add(corrected)
+    else:
+        domain.check_correction(outcome=outcome, component=appeal.component, correction=correction, published={})
+    appeal.status, appeal.reasons, appeal.previous, appeal.correction = outcome, reasons, previous, clean
+    appeal.corrected_ranking_id = corrected.id if corrected else None
+    appeal.decided_at, appeal.decided_by, appeal.decided_on = now, uow.actor.user or "?", decided_on
+    appeal.late = decided_on > appeal.decision_due
+    session.add(appeal)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("另一更正排名同时发布,请刷新后重试 (another correction was published at the same moment; "
+                       "read it and decide again)") from exc
+    if corrected is not None:
+        await _announce_ranking(uow, corrected)
+    await uow.emit(f"appeal/{appeal.id}", AppealDecided(
+        appeal_id=appeal.id, ranking_id=appeal.ranking_id, period=appeal.period, kind=appeal.kind,
+        org_id=appeal.org_id, component=appeal.component, outcome=AppealOutcome(outcome), reasons=reasons,
+        previous=previous, correction=clean, corrected_ranking_id=appeal.corrected_ranking_id, decided_at=now,
+        decided_on=decided_on, decision_due=appeal.decision_due, late=appeal.late))
+    return appeal_view(appeal)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.enums import TargetOp, ZoneType
+from contracts.enums import AppealOutcome, TargetOp, ZoneType
 from runtime.answers import Out
 from runtime.pagination import Page
 from runtime.values import Instant
+from services.scoring.domain import COMPONENTS, MAX_WINDOW_DAYS
 
 Number = int | float
 
@@ -51,6 +52,10 @@ class SchemeIn(BaseModel):
     penalty: PenaltyIn | None = None
     milestone_missed_points: Number = Field(default=5, ge=0, le=100, description=(
         "每个未按期完成的重要节点扣减整改质量分值 (points the quality component loses per missed milestone)"))
+    appeal_days: int = Field(default=5, ge=1, le=MAX_WINDOW_DAYS,
+                             description="发布后可申诉的工作日数 (working days after publication a unit may appeal)")
+    decision_days: int = Field(default=10, ge=1, le=MAX_WINDOW_DAYS,
+                               description="申诉后复核决定的工作日数 (working days after an appeal the office decides)")
 
 
 def _inlined(node: Any, defs: dict[str, Any]) -> Any:
@@ -93,6 +98,8 @@ class SchemeOut(Out):
     penalized: int
     penalty: PenaltyOut | None
     milestone_missed_points: Number = Field(description="每个未按期完成的重要节点扣减的整改质量分值")
+    appeal_days: int
+    decision_days: int
     created_at: datetime
     created_by: str
     versions: list[int]
@@ -190,6 +197,18 @@ class RankingRowOut(ScoreRowOut):
     penalty: PenaltyOut | None
 
 
+class RankingCorrectionOut(Out):
+    """Why this ranking corrects the one it supersedes: the appeal upheld and the values before and after."""
+
+    appeal_id: str
+    org_id: str
+    component: str
+    outcome: AppealOutcome
+    previous: dict[str, float]
+    corrected: dict[str, float]
+    reasons: str
+
+
 class RankingOut(Out):
     """A published (frozen) ranking; a correction supersedes it."""
 
@@ -208,6 +227,8 @@ class RankingOut(Out):
     rows: list[RankingRowOut]
     bottom_named: list[str]
     penalized: list[str]
+    on_appeal: RankingCorrectionOut | None = Field(
+        description="复核更正:因申诉成立而发布时的说明 (set when published on an appeal's decision)")
 
 
 class FactTargetOut(Out):
@@ -305,3 +326,65 @@ class CluesOut(Page[ClueOut]):
 
     rules: list[ClueRuleOut]
     as_of: datetime
+
+
+# ---- appeals (申诉 / 复核) ------------------------------------------------------------------------------------------
+
+Component = Literal["on_time_closure", "completion", "quality", "environment"]
+assert set(COMPONENTS) == set(Component.__args__)  # type: ignore[attr-defined]  # one list of components
+MAX_REASON = 2000
+MAX_EVIDENCE = 20
+EvidenceId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
+class AppealIn(BaseModel):
+    """A ranked unit's appeal against one component of its row (申诉)."""
+
+    model_config = ConfigDict(extra="forbid")
+    component: Component = Field(description="所申诉的考核项 (the disputed component of the scheme)")
+    reason: str = Field(min_length=1, max_length=MAX_REASON, description="申诉理由 (why, at most 2,000 characters)")
+    evidence_ids: list[EvidenceId] = Field(default_factory=list, max_length=MAX_EVIDENCE,
+                                           description="佐证材料编号 (ids of evidence already uploaded, at most 20)")
+
+
+class AppealDecisionIn(BaseModel):
+    """The inspection office's decision on an appeal (复核决定)."""
+
+    model_config = ConfigDict(extra="forbid")
+    outcome: AppealOutcome = Field(description="upheld 成立, partly_upheld 部分成立, refused 不成立")
+    reasons: str = Field(min_length=1, max_length=MAX_REASON, description="复核意见 (reasons, at most 2,000 characters)")
+    correction: dict[Component, Score] | None = Field(
+        default=None, max_length=len(COMPONENTS),
+        description="更正后的分值 (corrected component values of the appellant, 0–100; upheld and partly upheld only; "
+                    "must include the disputed component)")
+
+
+class AppealOut(Out):
+    """An appeal and, once taken, its decision."""
+
+    id: str
+    ranking_id: str
+    period: str
+    kind: str
+    scheme_id: str
+    org_id: str
+    org_name: str | None
+    component: str
+    disputed_value: float = Field(description="申诉时该项已发布的分值 (the component's published score)")
+    reason: str
+    evidence_ids: list[str]
+    filed_at: datetime
+    filed_by: str
+    filed_on: date
+    appeal_due: date = Field(description="申诉期最后一日 (last day of the appeal window)")
+    decision_due: date = Field(description="复核期最后一日 (last day of the decision window)")
+    status: Literal["pending", "upheld", "partly_upheld", "refused"]
+    reasons: str | None
+    previous: dict[str, float] | None
+    correction: dict[str, float] | None
+    corrected_ranking_id: str | None = Field(description="更正后发布的排名 (the ranking published on the decision)")
+    decided_at: datetime | None
+    decided_by: str | None
+    decided_on: date | None
+    late: bool = Field(description="逾期复核 (decided after decision_due)")

@@ -10,7 +10,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, exists, func, or_, select
+from sqlalchemy import JSON, Column, Integer, Text, UniqueConstraint, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
@@ -103,6 +103,9 @@ class SchemeVersion(SQLModel, table=True):
     created_by: str = Field(max_length=200)
     # NULL for versions stored before milestones were scored: the default (domain.DEFAULT_MILESTONE_POINTS)
     milestone_missed_points: float | None = None
+    # working days to appeal after publication, and to decide after an appeal (versions stored before had 5 and 10)
+    appeal_days: int = Field(default=5, sa_column=Column(Integer, nullable=False, server_default="5"))
+    decision_days: int = Field(default=10, sa_column=Column(Integer, nullable=False, server_default="10"))
 
 
 class Ranking(SQLModel, table=True):
@@ -127,6 +130,46 @@ class Ranking(SQLModel, table=True):
     rows: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     bottom_named: list[str] = Field(sa_column=Column(JSON, nullable=False))
     penalized: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    # a correction published on an appeal's decision: {appeal_id, org_id, component, outcome, previous, corrected,
+    # reasons}; None for a publication by the admin
+    on_appeal: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class Appeal(SQLModel, table=True):
+    """An appeal (申诉) of a ranked unit against one component of its row, and the office's decision (复核)."""
+
+    __tablename__ = "scoring_appeal"
+    __table_args__ = (
+        # one appeal per ranking, org and component: the second is refused (409)
+        UniqueConstraint("ranking_id", "org_id", "component", name="uq_scoring_appeal_once"),
+        {"info": OWN},
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    ranking_id: str = Field(max_length=36, index=True)
+    period: str = Field(max_length=10)
+    kind: str = Field(max_length=20)
+    scheme_id: str = Field(max_length=64)
+    org_id: str = Field(max_length=64, index=True)
+    org_name: str | None = Field(default=None, max_length=200)
+    component: str = Field(max_length=40)
+    disputed_value: float
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    evidence_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    filed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    filed_by: str = Field(max_length=200)
+    filed_on: date
+    appeal_due: date
+    decision_due: date
+    status: str = Field(default="pending", max_length=20, index=True)  # pending, upheld, partly_upheld, refused
+    reasons: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    previous: dict[str, float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    correction: dict[str, float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    corrected_ranking_id: str | None = Field(default=None, max_length=36)
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_on: date | None = None
+    late: bool = False
 
 
 # ---------------------------------------------------------------- schemes
@@ -137,7 +180,8 @@ def default_scheme_row(now: datetime) -> SchemeVersion:
     d = domain.DEFAULT_SCHEME
     return SchemeVersion(id="default", version=1, weights=d["weights"], bottom_named=d["bottom_named"],
                          penalized=d["penalized"], penalty=d["penalty"], created_at=now, created_by="design",
-                         milestone_missed_points=d["milestone_missed_points"])
+                         milestone_missed_points=d["milestone_missed_points"],
+                         appeal_days=d["appeal_days"], decision_days=d["decision_days"])
 
 
 async def scheme_versions(session: AsyncSession, *, scheme_id: str) -> list[SchemeVersion]:
@@ -169,7 +213,8 @@ def to_domain_scheme(row: SchemeVersion) -> domain.Scheme:
     return domain.Scheme(scheme_id=row.id, version=row.version, weights=row.weights,
                          bottom_named=row.bottom_named, penalized=row.penalized, penalty=row.penalty,
                          milestone_missed_points=domain.DEFAULT_MILESTONE_POINTS
-                         if row.milestone_missed_points is None else row.milestone_missed_points)
+                         if row.milestone_missed_points is None else row.milestone_missed_points,
+                         appeal_days=row.appeal_days, decision_days=row.decision_days)
 
 
 # ---------------------------------------------------------------- facts
@@ -363,3 +408,28 @@ async def ranking_events(session: AsyncSession) -> dict[str, tuple[str, datetime
         env = json.loads(text)
         out[str(env["data"]["ranking_id"])] = (str(env["id"]), datetime.fromisoformat(env["time"]))
     return out
+
+
+# ---------------------------------------------------------------- appeals
+
+
+async def find_appeal(session: AsyncSession, *, ranking_id: str, org_id: str, component: str) -> Appeal | None:
+    """The appeal of an org against one component of a ranking, if it filed one."""
+    return (await session.execute(select(Appeal).where(
+        col(Appeal.ranking_id) == ranking_id, col(Appeal.org_id) == org_id, col(Appeal.component) == component)
+    )).scalar_one_or_none()
+
+
+async def page_appeals(session: AsyncSession, *, org_id: str | None, ranking_id: str | None, status: str | None,
+                       period: str | None, kind: str | None, component: str | None, cursor: str | None,
+                       limit: int) -> tuple[list[Appeal], str | None]:
+    """A page of appeals, newest filing first."""
+    stmt = select(Appeal)
+    for column, value in ((col(Appeal.org_id), org_id), (col(Appeal.ranking_id), ranking_id),
+                          (col(Appeal.status), status), (col(Appeal.period), period), (col(Appeal.kind), kind),
+                          (col(Appeal.component), component)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    keys = [Key(col(Appeal.filed_at), "filed_at", datetime.fromisoformat, descending=True),
+            Key(col(Appeal.id), "id", str, descending=True)]
+    return await fetch_page(session, stmt, keys, cursor=cursor, limit=limit)

@@ -168,3 +168,31 @@ async def history(w: World) -> None:
                                   json={"period": "2020-09", "kind": "region"})
     assert r.status_code == 201, r.text
     await w.sync()
+
+
+async def appeals_history(w: World) -> None:
+    """After `history`: 新城区 appeals the environment score of the 2020-09 ranking, partly upheld; and 2027's calendar.
+
+    The ranking was published on 10-01, a holiday: its window is 5 working days after it, 10-09 (1), Saturday 10-10
+    worked (2), 10-12 (3), 10-13 (4), 10-14 (5). Filed on 10-09, due to be decided 10 working days after: 10-22.
+    """
+    scoring = w.services["scoring"]
+    admin = scoring.auth(org="inspection-office", roles="admin")
+    [ranking] = (await scoring.client.get("/v1/rankings", headers=admin)).json()["items"]
+    w.at("2020-10-09 10:00")
+    r = await scoring.client.post(f"/v1/rankings/{ranking['id']}/appeals",
+                                  headers=scoring.auth(sub="xc", org="xincheng", roles="responsible"),
+                                  json={"component": "environment", "reason": "9月27日读数受沙尘天气影响,应予剔除"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["appeal_due"], r.json()["decision_due"]) == ("2020-10-14", "2020-10-22")
+    await w.sync()
+    w.at("2020-10-23 10:00")  # one working day late
+    r = await scoring.client.post(f"/v1/appeals/{r.json()['id']}/decision", headers=admin, json={
+        "outcome": "partly_upheld", "reasons": "沙尘影响属实,按剔除当日后的月均值折算", "correction": {"environment": 95}})
+    assert r.status_code == 200 and r.json()["late"], r.text
+    await w.sync()
+    w.at("2020-11-20 10:00")
+    r = await scoring.client.put("/v1/calendar/2027", headers=admin, json={
+        "holidays": ["2027-01-01", "2027-01-02", "2027-01-03"], "workdays": [], "source": "国办发明电〔2026〕示例号"})
+    assert r.status_code == 200, r.text
+    await w.sync()

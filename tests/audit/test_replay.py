@@ -15,7 +15,7 @@ from audit.export import export_http
 from audit.replay import replay_export
 from audit.verify import verify_export
 from closeloop.cli import app
-from tests.audit.scenario import World, history, world
+from tests.audit.scenario import World, appeals_history, history, world
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,7 @@ async def scenario(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tu
     tmp = tmp_path_factory.mktemp("audit-scenario")
     async with world(tmp) as w:
         await history(w)
+        await appeals_history(w)
         out = tmp / "export"
         await export_http(out, w.urls(), token=w.auditor_token(), transport=w.transports())
         yield w, out
@@ -59,10 +60,11 @@ async def test_published_rankings_are_recomputed_from_events_with_the_scoring_co
         scenario: tuple[World, Path]) -> None:
     _, out = scenario
     result = await replay_export(out)
-    assert result.scores is not None and result.scores["rankings_checked"] == 1
+    assert result.scores is not None and result.scores["rankings_checked"] == 2
     assert result.score_anomalies == []
-    [ranking] = result.projections.rankings.values()
-    assert (ranking["period"], ranking["kind"]) == ("2020-09", "region")
+    ranking, corrected = result.projections.rankings.values()
+    assert (ranking["period"], ranking["kind"], ranking["superseded_by"]) == ("2020-09", "region", corrected["ranking_id"])
+    assert corrected["on_appeal"]["corrected"] == {"environment": 95.0}
     assert [row["org_id"] for row in result.scores["scores"]["region"]] == ["xincheng"]
 
 
@@ -126,3 +128,32 @@ async def test_replay_reports_progress_for_every_event_and_every_handler_deliver
     assert sum(folded) == sum(r.events for r in result.verified)
     assert set(handled) == {"verification", "scoring", "notify"}
     assert all(done == total > 0 for done, total in handled.values()), handled
+
+
+async def test_replay_rebuilds_the_appeals_and_the_published_calendar_and_compare_sees_a_difference(
+        scenario: tuple[World, Path]) -> None:
+    w, out = scenario
+    result = await replay_export(out)
+    [appeal] = result.projections.appeals.values()
+    assert (appeal["org_id"], appeal["component"], appeal["status"], appeal["late"], appeal["decided_on"]) == (
+        "xincheng", "environment", "partly_upheld", True, "2020-10-23")
+    assert appeal["corrected_ranking_id"] in result.projections.rankings
+    assert result.projections.calendar["2027"]["holidays"] == ["2027-01-01", "2027-01-02", "2027-01-03"]
+    assert result.projections.summary()["appeals"] == 1
+    # notify's copy of the calendar is rebuilt by its handler from calendar.year_published, beside the seeded years
+    notify_years = {row["year"]: row for row in result.derived["notify"]["notify_calendar_year"]}
+    assert notify_years[2027]["source"] == "国办发明电〔2026〕示例号" and 2020 in notify_years
+    assert any(row["id"] == appeal["id"] and row["status"] == "partly_upheld"
+               for row in result.derived["notify"]["notify_appeal"])
+    # before the decision, the replay's appeal is pending and the live one is not: compare says so, field by field
+    earlier = await replay_export(out, until=date(2020, 10, 20), handlers=False)
+    diffs = await compare_live(earlier, w.urls(), token=w.auditor_token(), transport=w.transports())
+    assert any(f"appeal {appeal['id']}: status is 'pending' in the replay, 'partly_upheld' live" in d for d in diffs)
+    before = await replay_export(out, until=date(2020, 10, 8), handlers=False)
+    diffs = await compare_live(before, w.urls(), token=w.auditor_token(), transport=w.transports())
+    assert f"scoring: appeal {appeal['id']} is live, not in the replay" in diffs
+    # the calendar the log published is compared with the live table
+    assert not [d for d in await compare_live(result, w.urls(), token=w.auditor_token(), transport=w.transports())]
+    result.projections.calendar["2027"]["workdays"] = ["2027-01-09"]
+    diffs = await compare_live(result, w.urls(), token=w.auditor_token(), transport=w.transports())
+    assert diffs == ["scoring: calendar year 2027: workdays is ['2027-01-09'] in the replay, [] live"]

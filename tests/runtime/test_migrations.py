@@ -71,3 +71,26 @@ async def test_the_migrated_sqlite_schema_is_the_models(service: str, tmp_path: 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_the_migrated_postgres_schema_is_the_models(service: str, pg_url: str) -> None:
     await _check(pg_url, service)
+
+
+def _calendar(connection: Connection, table: str) -> tuple[list[tuple[str, str, bool]], list[tuple[Any, ...]]]:
+    columns = [(c["name"], str(c["type"]), bool(c["nullable"])) for c in inspect(connection).get_columns(table)]
+    rows = [tuple(r) for r in connection.exec_driver_sql(f"SELECT * FROM {table} ORDER BY year").all()]
+    return columns, rows
+
+
+async def test_scoring_and_notify_build_the_same_calendar_table_from_one_ddl(tmp_path: Path) -> None:
+    # one helper (runtime.calendar_table) makes both: the same columns, types and seeded rows, under two names
+    built = {}
+    for service in ("scoring", "notify"):
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / service}.db")
+        try:
+            await migrate(engine, service, _location(service))
+            async with engine.connect() as conn:
+                built[service] = await conn.run_sync(_calendar, f"{service}_calendar_year")
+        finally:
+            await engine.dispose()
+    assert built["scoring"] == built["notify"]
+    columns, rows = built["scoring"]
+    assert [c[0] for c in columns] == ["year", "holidays", "workdays", "source", "updated_at"]
+    assert len(rows) == 23 and rows[0][0] == 2004

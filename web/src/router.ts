@@ -12,7 +12,7 @@ export const MENU: MenuEntry[] = [
   { path: '/tasks', label: zh.menu.tasks, roles: ['responsible'] },
   { path: '/review', label: zh.menu.review, roles: ['supervisor'] },
   { path: '/filing', label: zh.menu.filing, roles: ['admin'] },
-  { path: '/rankings', label: zh.menu.rankings, roles: ['admin', 'leader', 'auditor'] },
+  { path: '/rankings', label: zh.menu.rankings, roles: ['admin', 'leader', 'auditor', 'responsible'] },
   { path: '/audit', label: zh.menu.audit, roles: ['auditor'] },
   { path: '/samples', label: zh.menu.samples, roles: ['admin'] },
   { path: '/clues', label: zh.menu.clues, roles: ['admin', 'leader'] },

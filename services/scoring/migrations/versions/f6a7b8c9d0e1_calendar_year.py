@@ -5,14 +5,10 @@ Revises: dd175118b9a3
 Create Date: 2026-12-02 01:00:00.000000
 """
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
-import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
-from contracts.calendar import seed_rows
-from runtime.db import UTCDateTime
+from runtime.calendar_table import create_calendar_table
 
 revision: str = 'f6a7b8c9d0e1'
 down_revision: str | None = 'dd175118b9a3'
@@ -21,18 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    table = op.create_table(
-        'scoring_calendar_year',
-        sa.Column('year', sa.Integer(), nullable=False),
-        sa.Column('holidays', sa.JSON(), nullable=False),
-        sa.Column('workdays', sa.JSON(), nullable=False),
-        sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column('updated_at', UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint('year'),
-    )
-    # a fixed time, not the clock's: two databases migrated apart must hold the same rows (replays compare them)
-    seeded_at = datetime(2026, 12, 2, tzinfo=UTC)
-    op.bulk_insert(table, [{**row, "updated_at": seeded_at} for row in seed_rows()])
+    create_calendar_table('scoring_calendar_year')
 
 
 def downgrade() -> None:

@@ -491,6 +491,11 @@ export interface components {
          * @description A monthly bulletin's record and where to download it.
          */
         BulletinOut: {
+            /**
+             * Appeal Id
+             * @description 更正通报:所依据的申诉 (a correction bulletin: its appeal)
+             */
+            appeal_id?: string | null;
             /** Bottom Named */
             bottom_named: string[];
             /**

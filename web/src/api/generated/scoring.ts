@@ -55,18 +55,15 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/accountability/clues": {
+    "/v1/appeals": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /**
-         * Accountability clues (问责线索): units and tasks meeting a rule, with the events behind each (admin, leader)
-         * @description Derived on every read from the events scoring keeps; records no judgement. Thresholds come from the CLOSELOOP_CLUE_* settings (the rules list says which apply).
-         */
-        get: operations["list_clues_v1_accountability_clues_get"];
+        /** Appeals, newest first (admin, leader, auditor: all; a unit: its own) */
+        get: operations["list_appeals_v1_appeals_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -75,17 +72,37 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/accountability/clues/export": {
+    "/v1/appeals/{appeal_id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** The accountability clues as an XLSX workbook for the discipline inspection office (admin, leader) */
-        get: operations["export_clues_v1_accountability_clues_export_get"];
+        /** One appeal and its decision (a unit: its own) */
+        get: operations["read_appeal_v1_appeals__appeal_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/appeals/{appeal_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide an appeal (admin): upheld / partly_upheld with the correction, or refused
+         * @description An (partly) upheld appeal publishes a ranking that supersedes the one in force, with the appellant's corrected component values. A decision after decision_due is taken and flagged late. Refused: 403 not admin; 404 no such appeal; 409 decided already (outcome); 422 the correction is missing, unknown, out of 0–100, equal to the published values, or given with a refusal (correction…).
+         */
+        post: operations["post_appeal_decision_v1_appeals__appeal_id__decision_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -247,6 +264,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/rankings/{ranking_id}/appeals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Appeal one component of the caller's row in a published ranking (responsible of a ranked unit)
+         * @description Within the scheme's appeal_days working days after the publication day (Asia/Shanghai, the working-day calendar). Refused: 404 no such ranking; 403 not a responsible role; 422 the caller's org is not in the ranking (field ranking_id) or bad input; 409 the ranking was superseded (ranking_id), the window closed (ranking_id), the same component was appealed already (component), or the calendar lacks a year (calendar, code calendar_year_missing).
+         */
+        post: operations["post_appeal_v1_rankings__ranking_id__appeals_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/readings": {
         parameters: {
             query?: never;
@@ -322,6 +359,140 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * AppealDecisionIn
+         * @description The inspection office's decision on an appeal (复核决定).
+         */
+        AppealDecisionIn: {
+            /**
+             * Correction
+             * @description 更正后的分值 (corrected component values of the appellant, 0–100; upheld and partly upheld only; must include the disputed component)
+             */
+            correction?: {
+                [key: string]: number;
+            } | null;
+            /** @description upheld 成立, partly_upheld 部分成立, refused 不成立 */
+            outcome: components["schemas"]["AppealOutcome"];
+            /**
+             * Reasons
+             * @description 复核意见 (reasons, at most 2,000 characters)
+             */
+            reasons: string;
+        };
+        /**
+         * AppealIn
+         * @description A ranked unit's appeal against one component of its row (申诉).
+         */
+        AppealIn: {
+            /**
+             * Component
+             * @description 所申诉的考核项 (the disputed component of the scheme)
+             * @enum {string}
+             */
+            component: "on_time_closure" | "completion" | "quality" | "environment";
+            /**
+             * Evidence Ids
+             * @description 佐证材料编号 (ids of evidence already uploaded, at most 20)
+             */
+            evidence_ids?: string[];
+            /**
+             * Reason
+             * @description 申诉理由 (why, at most 2,000 characters)
+             */
+            reason: string;
+        };
+        /**
+         * AppealOut
+         * @description An appeal and, once taken, its decision.
+         */
+        AppealOut: {
+            /**
+             * Appeal Due
+             * Format: date
+             * @description 申诉期最后一日 (last day of the appeal window)
+             */
+            appeal_due: string;
+            /** Component */
+            component: string;
+            /**
+             * Corrected Ranking Id
+             * @description 更正后发布的排名 (the ranking published on the decision)
+             */
+            corrected_ranking_id: string | null;
+            /** Correction */
+            correction: {
+                [key: string]: number;
+            } | null;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Decided On */
+            decided_on: string | null;
+            /**
+             * Decision Due
+             * Format: date
+             * @description 复核期最后一日 (last day of the decision window)
+             */
+            decision_due: string;
+            /**
+             * Disputed Value
+             * @description 申诉时该项已发布的分值 (the component's published score)
+             */
+            disputed_value: number;
+            /** Evidence Ids */
+            evidence_ids: string[];
+            /**
+             * Filed At
+             * Format: date-time
+             */
+            filed_at: string;
+            /** Filed By */
+            filed_by: string;
+            /**
+             * Filed On
+             * Format: date
+             */
+            filed_on: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /**
+             * Late
+             * @description 逾期复核 (decided after decision_due)
+             */
+            late: boolean;
+            /** Org Id */
+            org_id: string;
+            /** Org Name */
+            org_name: string | null;
+            /** Period */
+            period: string;
+            /** Previous */
+            previous: {
+                [key: string]: number;
+            } | null;
+            /** Ranking Id */
+            ranking_id: string;
+            /** Reason */
+            reason: string;
+            /** Reasons */
+            reasons: string | null;
+            /** Scheme Id */
+            scheme_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "upheld" | "partly_upheld" | "refused";
+        };
+        /**
+         * AppealOutcome
+         * @description The inspection office's decision on an appeal against a ranking (申诉复核结论).
+         * @enum {string}
+         */
+        AppealOutcome: "upheld" | "partly_upheld" | "refused";
+        /**
          * CalendarYearIn
          * @description A whole year's arrangement as the State Council published it (国务院办公厅关于部分节假日安排的通知).
          */
@@ -390,97 +561,6 @@ export interface components {
             items: components["schemas"]["CheckpointOut"][];
             /** Next Cursor */
             next_cursor: string | null;
-        };
-        /**
-         * ClueEventOut
-         * @description An event that triggered a clue: its id, type, time and the service that recorded it.
-         */
-        ClueEventOut: {
-            /** Event Id */
-            event_id: string;
-            /** Source */
-            source: string;
-            /**
-             * Time
-             * Format: date-time
-             */
-            time: string;
-            /** Type */
-            type: string;
-        } & {
-            [key: string]: unknown;
-        };
-        /**
-         * ClueOut
-         * @description A unit or task that meets a rule, the rule and its threshold, what was found, and the events behind it.
-         *     A clue is a fact and a rule, not a judgement.
-         */
-        ClueOut: {
-            /** Code */
-            code: string | null;
-            /** Events */
-            events: components["schemas"]["ClueEventOut"][];
-            /** Found */
-            found: {
-                [key: string]: unknown;
-            };
-            /**
-             * Id
-             * @description 稳定编号 (rule|org|issue)
-             */
-            id: string;
-            /** Issue Id */
-            issue_id: string | null;
-            /** Org Id */
-            org_id: string | null;
-            /** Org Name */
-            org_name: string | null;
-            /** Rule */
-            rule: string;
-            /** Rule Zh */
-            rule_zh: string;
-            /** Summary Zh */
-            summary_zh: string;
-            /** Threshold */
-            threshold: {
-                [key: string]: number;
-            };
-        };
-        /**
-         * ClueRuleOut
-         * @description A rule of the clues: whether it is active (its events exist in the contracts) and its thresholds.
-         */
-        ClueRuleOut: {
-            /** Active */
-            active: boolean;
-            /** Rule */
-            rule: string;
-            /** Rule Zh */
-            rule_zh: string;
-            /** Threshold */
-            threshold: {
-                [key: string]: number;
-            };
-        };
-        /**
-         * CluesOut
-         * @description A page of clues, and every rule with its threshold (so an empty list still says what was looked for).
-         */
-        CluesOut: {
-            /**
-             * As Of
-             * Format: date-time
-             */
-            as_of: string;
-            /** Items */
-            items: components["schemas"]["ClueOut"][];
-            /**
-             * Next Cursor
-             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
-             */
-            next_cursor?: string | null;
-            /** Rules */
-            rules: components["schemas"]["ClueRuleOut"][];
         };
         /** CompletionOut */
         CompletionOut: {
@@ -725,6 +805,16 @@ export interface components {
             /** Weight */
             weight: number;
         };
+        /** Page[AppealOut] */
+        Page_AppealOut_: {
+            /** Items */
+            items: components["schemas"]["AppealOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+        };
         /** Page[DeadLetterOut] */
         Page_DeadLetterOut_: {
             /** Items */
@@ -794,18 +884,6 @@ export interface components {
             denominator: number;
             /** Formula */
             formula: string;
-            /**
-             * Milestone Missed Points
-             * @description 每个扣减的分值 (the scheme's points per miss)
-             * @default 5
-             */
-            milestone_missed_points: number;
-            /**
-             * Missed Milestones
-             * @description 未按期完成的重要节点: milestones due in the period not reported met by the end of their day (a report not disputed since) and whose task was not signed off by then
-             * @default 0
-             */
-            missed_milestones: number;
             /** Numerator */
             numerator: number;
             /** Rejected */
@@ -816,6 +894,29 @@ export interface components {
             score: number;
             /** Weight */
             weight: number;
+        };
+        /**
+         * RankingCorrectionOut
+         * @description Why this ranking corrects the one it supersedes: the appeal upheld and the values before and after.
+         */
+        RankingCorrectionOut: {
+            /** Appeal Id */
+            appeal_id: string;
+            /** Component */
+            component: string;
+            /** Corrected */
+            corrected: {
+                [key: string]: number;
+            };
+            /** Org Id */
+            org_id: string;
+            outcome: components["schemas"]["AppealOutcome"];
+            /** Previous */
+            previous: {
+                [key: string]: number;
+            };
+            /** Reasons */
+            reasons: string;
         };
         /** RankingIn */
         RankingIn: {
@@ -851,6 +952,8 @@ export interface components {
             id: string;
             /** Kind */
             kind: string;
+            /** @description 复核更正:因申诉成立而发布时的说明 (set when published on an appeal's decision) */
+            on_appeal: components["schemas"]["RankingCorrectionOut"] | null;
             /** Penalized */
             penalized: string[];
             /** Period */
@@ -953,6 +1056,8 @@ export interface components {
          * @description One version of a scheme and the versions that exist.
          */
         SchemeOut: {
+            /** Appeal Days */
+            appeal_days: number;
             /** Bottom Named */
             bottom_named: number;
             /**
@@ -962,13 +1067,10 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string;
+            /** Decision Days */
+            decision_days: number;
             /** Id */
             id: string;
-            /**
-             * Milestone Missed Points
-             * @description 每个未按期完成的重要节点扣减的整改质量分值
-             */
-            milestone_missed_points: number;
             /** Penalized */
             penalized: number;
             penalty: components["schemas"]["PenaltyOut"] | null;
@@ -1156,13 +1258,15 @@ export interface operations {
             };
         };
     };
-    list_clues_v1_accountability_clues_get: {
+    list_appeals_v1_appeals_get: {
         parameters: {
             query?: {
-                /** @description only this rule (overdue, superficial, rebound, missed_milestones, bottom_of_ranking) */
-                rule?: string | null;
-                /** @description only this unit */
                 org_id?: string | null;
+                ranking_id?: string | null;
+                status?: string | null;
+                period?: string | null;
+                kind?: string | null;
+                component?: ("on_time_closure" | "completion" | "quality" | "environment") | null;
                 limit?: number;
                 cursor?: string | null;
             };
@@ -1178,20 +1282,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CluesOut"];
+                    "application/json": components["schemas"]["Page_AppealOut_"];
                 };
             };
             /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorOut"];
-                };
-            };
-            /** @description 无权执行 (the caller's role or org may not do this) */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1210,27 +1305,86 @@ export interface operations {
             };
         };
     };
-    export_clues_v1_accountability_clues_export_get: {
+    read_appeal_v1_appeals__appeal_id__get: {
         parameters: {
-            query?: {
-                /** @description only this rule (overdue, superficial, rebound, missed_milestones, bottom_of_ranking) */
-                rule?: string | null;
-                /** @description only this unit */
-                org_id?: string | null;
-            };
+            query?: never;
             header?: never;
-            path?: never;
+            path: {
+                appeal_id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description 问责线索清单 XLSX (two sheets: the clues, and the events behind them) */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "application/json": components["schemas"]["AppealOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    post_appeal_decision_v1_appeals__appeal_id__decision_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appeal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppealDecisionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppealOut"];
+                };
+            };
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
@@ -1244,6 +1398,24 @@ export interface operations {
             };
             /** @description 无权执行 (the caller's role or org may not do this) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1870,6 +2042,86 @@ export interface operations {
             };
         };
     };
+    post_appeal_v1_rankings__ranking_id__appeals_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ranking_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppealIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppealOut"];
+                };
+            };
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_readings_v1_readings_get: {
         parameters: {
             query?: {
@@ -2079,17 +2331,23 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
+                     * Appeal Days
+                     * @description 发布后可申诉的工作日数 (working days after publication a unit may appeal)
+                     * @default 5
+                     */
+                    appeal_days?: number;
+                    /**
                      * Bottom Named
                      * @description 通报排名靠后的个数 (how many of the bottom are named)
                      * @default 3
                      */
                     bottom_named?: number;
                     /**
-                     * Milestone Missed Points
-                     * @description 每个未按期完成的重要节点扣减整改质量分值 (points the quality component loses per missed milestone)
-                     * @default 5
+                     * Decision Days
+                     * @description 申诉后复核决定的工作日数 (working days after an appeal the office decides)
+                     * @default 10
                      */
-                    milestone_missed_points?: number;
+                    decision_days?: number;
                     /**
                      * Penalized
                      * @description 经济处罚的个数 (how many of the last are penalised)
