@@ -2051,6 +2051,10 @@ export interface operations {
                 escalated?: boolean | null;
                 /** @description substring of the code or title */
                 q?: string | null;
+                /** @description 上级任务 id: only its direct sub-tasks */
+                parent_id?: string | null;
+                /** @description 只看上级任务: only tasks that are no sub-task (true), or everything (absent) */
+                roots_only?: boolean | null;
             };
             header?: never;
             path?: never;

@@ -55,6 +55,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accountability/clues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Accountability clues (问责线索): units and tasks meeting a rule, with the events behind each (admin, leader)
+         * @description Derived on every read from the events scoring keeps; records no judgement. Thresholds come from the CLOSELOOP_CLUE_* settings (the rules list says which apply).
+         */
+        get: operations["list_clues_v1_accountability_clues_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accountability/clues/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The accountability clues as an XLSX workbook for the discipline inspection office (admin, leader) */
+        get: operations["export_clues_v1_accountability_clues_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/appeals": {
         parameters: {
             query?: never;
@@ -562,6 +599,97 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /**
+         * ClueEventOut
+         * @description An event that triggered a clue: its id, type, time and the service that recorded it.
+         */
+        ClueEventOut: {
+            /** Event Id */
+            event_id: string;
+            /** Source */
+            source: string;
+            /**
+             * Time
+             * Format: date-time
+             */
+            time: string;
+            /** Type */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ClueOut
+         * @description A unit or task that meets a rule, the rule and its threshold, what was found, and the events behind it.
+         *     A clue is a fact and a rule, not a judgement.
+         */
+        ClueOut: {
+            /** Code */
+            code: string | null;
+            /** Events */
+            events: components["schemas"]["ClueEventOut"][];
+            /** Found */
+            found: {
+                [key: string]: unknown;
+            };
+            /**
+             * Id
+             * @description 稳定编号 (rule|org|issue)
+             */
+            id: string;
+            /** Issue Id */
+            issue_id: string | null;
+            /** Org Id */
+            org_id: string | null;
+            /** Org Name */
+            org_name: string | null;
+            /** Rule */
+            rule: string;
+            /** Rule Zh */
+            rule_zh: string;
+            /** Summary Zh */
+            summary_zh: string;
+            /** Threshold */
+            threshold: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * ClueRuleOut
+         * @description A rule of the clues: whether it is active (its events exist in the contracts) and its thresholds.
+         */
+        ClueRuleOut: {
+            /** Active */
+            active: boolean;
+            /** Rule */
+            rule: string;
+            /** Rule Zh */
+            rule_zh: string;
+            /** Threshold */
+            threshold: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * CluesOut
+         * @description A page of clues, and every rule with its threshold (so an empty list still says what was looked for).
+         */
+        CluesOut: {
+            /**
+             * As Of
+             * Format: date-time
+             */
+            as_of: string;
+            /** Items */
+            items: components["schemas"]["ClueOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标,最后一页为 null (pass as `cursor`)
+             */
+            next_cursor?: string | null;
+            /** Rules */
+            rules: components["schemas"]["ClueRuleOut"][];
+        };
         /** CompletionOut */
         CompletionOut: {
             /** Assigned */
@@ -884,6 +1012,18 @@ export interface components {
             denominator: number;
             /** Formula */
             formula: string;
+            /**
+             * Milestone Missed Points
+             * @description 每个扣减的分值 (the scheme's points per miss)
+             * @default 5
+             */
+            milestone_missed_points: number;
+            /**
+             * Missed Milestones
+             * @description 未按期完成的重要节点: milestones due in the period not reported met by the end of their day (a report not disputed since) and whose task was not signed off by then
+             * @default 0
+             */
+            missed_milestones: number;
             /** Numerator */
             numerator: number;
             /** Rejected */
@@ -1071,6 +1211,11 @@ export interface components {
             decision_days: number;
             /** Id */
             id: string;
+            /**
+             * Milestone Missed Points
+             * @description 每个未按期完成的重要节点扣减的整改质量分值
+             */
+            milestone_missed_points: number;
             /** Penalized */
             penalized: number;
             penalty: components["schemas"]["PenaltyOut"] | null;
@@ -1254,6 +1399,112 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReadyOut"];
+                };
+            };
+        };
+    };
+    list_clues_v1_accountability_clues_get: {
+        parameters: {
+            query?: {
+                /** @description only this rule (overdue, superficial, rebound, missed_milestones, bottom_of_ranking) */
+                rule?: string | null;
+                /** @description only this unit */
+                org_id?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CluesOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    export_clues_v1_accountability_clues_export_get: {
+        parameters: {
+            query?: {
+                /** @description only this rule (overdue, superficial, rebound, missed_milestones, bottom_of_ranking) */
+                rule?: string | null;
+                /** @description only this unit */
+                org_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 问责线索清单 XLSX (two sheets: the clues, and the events behind them) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -2348,6 +2599,12 @@ export interface operations {
                      * @default 10
                      */
                     decision_days?: number;
+                    /**
+                     * Milestone Missed Points
+                     * @description 每个未按期完成的重要节点扣减整改质量分值 (points the quality component loses per missed milestone)
+                     * @default 5
+                     */
+                    milestone_missed_points?: number;
                     /**
                      * Penalized
                      * @description 经济处罚的个数 (how many of the last are penalised)
