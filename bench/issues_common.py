@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,10 +31,11 @@ WORDS = ["黑臭水体", "燃煤锅炉", "扬尘治理", "饮用水水源地", "
 
 
 def pg_base() -> str:
-    """The test server's URL, or exit with what to do."""
-    url = os.environ.get("CLOSELOOP_TEST_PG", "")
+    """The durable bench cluster's URL (bench/pg.sh), else the test server's, or exit with what to do."""
+    url = os.environ.get("CLOSELOOP_BENCH_PG") or os.environ.get("CLOSELOOP_TEST_PG", "")
     if not url:
-        sys.exit("CLOSELOOP_TEST_PG is not set: run scripts/servers.sh start and source var/test-servers/env")
+        sys.exit("未设置数据库 / no database: run bench/run (it starts a durable cluster), or bench/pg.sh start and "
+                 "export CLOSELOOP_BENCH_PG=... (or CLOSELOOP_TEST_PG from scripts/servers.sh)")
     return url
 
 
@@ -106,9 +108,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(args: list[str], *, env: dict[str, str], health: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A server subprocess, waited on until `health` answers 200, terminated at exit."""
-    proc = subprocess.Popen([sys.executable, *args], env={**os.environ, **env}, cwd=ROOT,
+def server(args: list[str], *, env: dict[str, str], health: str,
+           cpu: int | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A server subprocess (pinned to core `cpu` when given), waited on until `health` answers 200, terminated at
+    exit."""
+    pin = pin_prefix(cpu)
+    proc = subprocess.Popen([*pin, sys.executable, *args], env={**os.environ, **env}, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -130,6 +135,18 @@ def server(args: list[str], *, env: dict[str, str], health: str) -> Iterator[sub
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def cores() -> list[int]:
+    """The cores this process may run on."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def pin_prefix(cpu: int | None) -> list[str]:
+    """`taskset -c cpu` when pinning is possible (two cores or more, taskset present), else nothing."""
+    if cpu is None or len(cores()) < 2 or not shutil.which("taskset"):
+        return []
+    return ["taskset", "-c", str(cores()[cpu % len(cores())])]
 
 
 def pct(values: list[float], p: float) -> float:

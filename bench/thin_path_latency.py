@@ -20,6 +20,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from figures import figure
 
 from tests.e2e.cluster import Cluster, create_pg_databases, drop_pg_databases
 from tests.e2e.flow import register_issue, setup_orgs, sign_off, signed_off_everywhere
@@ -53,8 +56,10 @@ def summary(name: str, times: list[float]) -> str:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="5 runs per mode")
     args = parser.parse_args()
+    args.runs = args.runs or (5 if args.quick else 20)
     pg = os.environ.get("CLOSELOOP_TEST_PG", "").replace("postgresql+asyncpg://", "postgresql://")
     kafka = os.environ.get("CLOSELOOP_TEST_KAFKA")
     if not pg or not kafka:
@@ -82,6 +87,9 @@ async def main() -> None:
         print(summary(name, times))
     ratio = statistics.median(results["kafka"]) / statistics.median(results["embedded"])
     print(f"kafka / embedded median ratio: {ratio:.2f}")
+    figure("latency.thin_path", f"thin path end to end, kafka mode, median ({args.runs} runs)",
+           statistics.median(results["kafka"]), statistics.median(results["embedded"]), "ms", ratio_unit="×",
+           baseline_name="embedded mode median")
 
 
 if __name__ == "__main__":
