@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
@@ -60,7 +61,14 @@ async def drop_database(url: str) -> None:
     base = pg_base().replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(base)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        for attempt in range(10):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+                return
+            except asyncpg.exceptions.InsufficientPrivilegeError:
+                # an autovacuum worker of the server's own role is on it: wait for it to finish
+                await asyncio.sleep(0.5 * (attempt + 1))
+        print(f"warning: could not drop {url.rsplit('/', 1)[1]} (autovacuum busy on it)", file=sys.stderr)
     finally:
         await conn.close()
 
@@ -84,7 +92,8 @@ def ledger_rows(n: int, seed: int = 3) -> list[dict[str, str]]:
             "code": f"BENCH-{i:06d}", "round": REFERENCE_ROUND["id"], "category": rnd.choice(CATEGORIES),
             "title": f"{rnd.choice(WORDS)}整改任务{i}号:{rnd.choice(WORDS)}", "region": rnd.choice(regions + [""] * 3),
             "responsible_org": responsible, "cooperating_orgs": ";".join(coop),
-            "supervising_org": rnd.choice(["inspection-office", "city-eeb"]), "leader": "分管副市长(生态环境)",
+            "supervising_org": rnd.choice([x for x in ("inspection-office", "city-eeb") if x != responsible]),
+            "leader": "分管副市长(生态环境)",
             "deadline": (date(2020, 6, 1) + timedelta(days=rnd.randint(0, 900))).isoformat(),
             "target_indicator": "pm25_annual_mean" if target else "", "target_op": "<=" if target else "",
             "target_value": "35" if target else "", "target_unit": "ug/m3" if target else "",
