@@ -240,9 +240,9 @@ async def main() -> None:
                                 access_log=False)
         await uvicorn.Server(config).serve()
         return
-    seconds = 6.0 if args.quick else 20.0
+    seconds = 4.0 if args.quick else 20.0
     list_rows = 10_000 if args.quick else 100_000
-    samples = 40 if args.quick else 300
+    samples = 25 if args.quick else 300
     url = await fresh_database("api")
     try:
         settings = get_settings()

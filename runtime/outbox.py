@@ -277,6 +277,9 @@ class Relay:
                 continue
             self.wake.clear()
             try:
-                await asyncio.wait_for(self.wake.wait(), timeout=self.interval)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that lands as
+                # its timeout fires, and the relay then never stops (a service's shutdown hangs)
+                async with asyncio.timeout(self.interval):
+                    await self.wake.wait()
             except TimeoutError:
                 pass
