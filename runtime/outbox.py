@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from contracts import GENESIS_HASH, Actor, Envelope
-from contracts.envelope import seal
+from contracts.envelope import canonical_json, format_time, seal
 from contracts.ownership import owner_or_none, owns
 from contracts.registry import Payload, key_of, latest_version
 from runtime.clock import Clock, new_uuid
@@ -129,6 +129,7 @@ class UnitOfWork:
         if not items:
             return []
         now: datetime = self.clock.now()
+        when, actor = format_time(now), self.actor.model_dump(mode="json")
         checked: set[type[Payload]] = set()
         envelopes: list[Envelope] = []
         heads: list[dict[str, Any]] = []
@@ -142,14 +143,22 @@ class UnitOfWork:
                 if version != latest_version(type_):
                     raise NotOwned(f"{type_} v{version} is not the newest version; emit v{latest_version(type_)}")
                 checked.add(type(payload))
-            envelope = seal(id=new_uuid(), type=type_, version=version, source=self.service, subject=subject,
-                            time=now, actor=self.actor, correlation_id=self.correlation_id,
-                            causation_id=self.causation_id, seq=1, prev_hash=GENESIS_HASH,
-                            data=json.loads(payload.model_dump_json()))
-            heads.append({"subject": subject, "seq": 1, "hash": envelope.hash})
-            rows.append({"event_id": str(envelope.id), "type": type_, "subject": subject, "seq": 1, "time": now,
-                         "envelope": envelope.to_json()})
-            envelopes.append(envelope)
+            event_id = new_uuid()
+            body = {"id": str(event_id), "type": type_, "version": version, "source": self.service,
+                    "subject": subject, "time": when, "actor": actor, "correlation_id": self.correlation_id,
+                    "causation_id": self.causation_id, "seq": 1, "prev_hash": GENESIS_HASH,
+                    "data": json.loads(payload.model_dump_json())}
+            # what `seal` and `Envelope.to_json` give, built once: the hash over the canonical body, then the
+            # canonical envelope with it (tests/runtime/test_outbox_bulk.py holds them equal)
+            hash_ = hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+            text_ = canonical_json({**body, "hash": hash_})
+            heads.append({"subject": subject, "seq": 1, "hash": hash_})
+            rows.append({"event_id": body["id"], "type": type_, "subject": subject, "seq": 1, "time": now,
+                         "envelope": text_})
+            envelopes.append(Envelope.model_construct(
+                id=event_id, type=type_, version=version, source=self.service, subject=subject, time=now,
+                actor=self.actor, correlation_id=self.correlation_id, causation_id=self.causation_id, seq=1,
+                prev_hash=GENESIS_HASH, hash=hash_, data=body["data"]))
         # pending ORM changes first, so the outbox ids keep the order the events were emitted in
         await self.session.flush()
         await self.session.execute(insert(SubjectHead), heads)

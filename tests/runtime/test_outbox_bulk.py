@@ -40,7 +40,9 @@ async def test_new_subjects_start_their_chains_in_emit_order_and_the_relay_seque
             heads = {h.subject: (h.seq, h.hash) for h in (await s.execute(select(SubjectHead))).scalars().all()}
             rows = (await s.execute(select(OutboxRow).order_by(OutboxRow.id))).scalars().all()
         assert heads["o-2"] == (1, envelopes[1].hash)
-        assert [Envelope.model_validate(json.loads(r.envelope)) for r in rows[1:4]] == envelopes
+        stored = [Envelope.model_validate(json.loads(r.envelope)) for r in rows[1:4]]
+        assert stored == envelopes and all(e.hash_ok() for e in stored)
+        assert [r.envelope for r in rows[1:4]] == [e.to_json() for e in stored], "canonical, as emit writes it"
 
 
 async def test_a_subject_that_exists_already_refuses_the_transaction(tmp_path: Path) -> None:
