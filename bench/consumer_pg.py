@@ -137,12 +137,12 @@ async def inbox_floor(consumer: Consumer, n: int) -> float:
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="1,000 events per consumer (else 10,000)")
+    ap.add_argument("--quick", action="store_true", help="500 events per consumer (else 10,000)")
     ap.add_argument("--events", type=int, default=None)
     ap.add_argument("--batch", type=int, default=200)
     args = ap.parse_args()
-    n = args.events or (1000 if args.quick else 10_000)
-    single = max(100, n // 10)  # one event per transaction is slow: a tenth of them shows its rate
+    n = args.events or (500 if args.quick else 10_000)
+    single = max(50, n // 10)  # one event per transaction is slow: a tenth of them shows its rate
     for key, label, build in (("consumer.issues", "issues' status projection (closure.requested)", issues_db),
                               ("consumer.scoring", "scoring facts (issue.registered)", scoring_db)):
         url = await fresh_database(key.split(".")[1])

@@ -242,7 +242,7 @@ async def main() -> None:
         return
     seconds = 4.0 if args.quick else 20.0
     list_rows = 10_000 if args.quick else 100_000
-    samples = 25 if args.quick else 300
+    samples = 20 if args.quick else 300
     url = await fresh_database("api")
     try:
         settings = get_settings()

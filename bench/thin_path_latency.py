@@ -24,8 +24,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from figures import figure
 
+from runtime.settings import SERVICE_NAMES
 from tests.e2e.cluster import Cluster, create_pg_databases, drop_pg_databases
 from tests.e2e.flow import register_issue, setup_orgs, sign_off, signed_off_everywhere
+
+
+async def start(c: Cluster) -> None:
+    """The four services, given three minutes to be ready (a shared machine under load starts them slowly)."""
+    c.data_dir.mkdir(parents=True, exist_ok=True)
+    for name in SERVICE_NAMES:
+        c.start(name)
+    await c.wait_ready(timeout=180)
 
 
 async def measure(c: Cluster, runs: int) -> list[float]:
@@ -68,7 +77,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         embedded = Cluster(data_dir=Path(tmp) / "embedded")
         try:
-            await embedded.start_all()
+            await start(embedded)
             results["embedded"] = await measure(embedded, args.runs)
         finally:
             embedded.stop_all()
@@ -77,7 +86,7 @@ async def main() -> None:
         kc = Cluster(data_dir=Path(tmp) / "kafka", bus="kafka", kafka=kafka, databases=dbs,
                      extra_env={"CLOSELOOP_KAFKA_PREFIX": f"{prefix}."})
         try:
-            await kc.start_all()
+            await start(kc)
             results["kafka"] = await measure(kc, args.runs)
         finally:
             kc.stop_all()
