@@ -36,6 +36,7 @@ from runtime.clock import SHANGHAI, SettableClock
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 GENERATED = "<generated>"
+REPLAY_BATCH = 500  # events per transaction when a service's handlers are replayed
 
 
 def cutoff(until: date | None) -> str | None:
@@ -166,19 +167,35 @@ async def replay_handlers(service: str, peers: dict[str, list[LoggedEvent]], *, 
         handled, total = 0, sum(len(s) for s in streams)
         if progress is not None:
             progress(0, total)
+        def at_event_time(envelope: Any) -> None:
+            clock.set(envelope.time)  # the handler sees the clock of the event it handles
+
+        async def apply(chunk: list[dict[str, Any]]) -> None:
+            # Many events per transaction, with their inbox rows; a batch that fails anywhere is rolled back and
+            # its events handled one by one, each with its own outcome (see Consumer.process_many).
+            outcomes = await consumer.process_many(chunk, origins=[f"audit-replay:{e['source']}" for e in chunk],
+                                                   before=at_event_time)
+            for event, outcome in zip(chunk, outcomes, strict=True):
+                if outcome.status == "dead":
+                    failures.append(f"{service} could not handle {event['source']} {event['type']} {event['id']}: "
+                                    f"{outcome.error}")
+
+        chunk: list[dict[str, Any]] = []
         for logged in heapq.merge(*streams, key=lambda e: e.time):
             event = as_dict(logged)
             known.add(event["id"])
             known.add(event["subject"])
             _collect_ids(event["data"], known)
-            clock.set(parse_time(event["time"]))
-            outcome = await consumer.process(event, origin=f"audit-replay:{event['source']}")
-            if outcome.status == "dead":
-                failures.append(f"{service} could not handle {event['source']} {event['type']} {event['id']}: "
-                                f"{outcome.error}")
-            handled += 1
-            if progress is not None and not handled % 100:
-                progress(handled, total)
+            chunk.append(event)
+            if len(chunk) >= REPLAY_BATCH:
+                await apply(chunk)
+                handled += len(chunk)
+                chunk = []
+                if progress is not None:
+                    progress(handled, total)
+        if chunk:
+            await apply(chunk)
+            handled += len(chunk)
         if progress is not None:
             progress(handled, total)
         async with consumer.sessions() as session:

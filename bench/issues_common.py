@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,10 +32,11 @@ WORDS = ["黑臭水体", "燃煤锅炉", "扬尘治理", "饮用水水源地", "
 
 
 def pg_base() -> str:
-    """The test server's URL, or exit with what to do."""
-    url = os.environ.get("CLOSELOOP_TEST_PG", "")
+    """The durable bench cluster's URL (bench/pg.sh), else the test server's, or exit with what to do."""
+    url = os.environ.get("CLOSELOOP_BENCH_PG") or os.environ.get("CLOSELOOP_TEST_PG", "")
     if not url:
-        sys.exit("CLOSELOOP_TEST_PG is not set: run scripts/servers.sh start and source var/test-servers/env")
+        sys.exit("未设置数据库 / no database: run bench/run (it starts a durable cluster), or bench/pg.sh start and "
+                 "export CLOSELOOP_BENCH_PG=... (or CLOSELOOP_TEST_PG from scripts/servers.sh)")
     return url
 
 
@@ -58,7 +61,14 @@ async def drop_database(url: str) -> None:
     base = pg_base().replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(base)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        for attempt in range(10):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+                return
+            except asyncpg.exceptions.InsufficientPrivilegeError:
+                # an autovacuum worker of the server's own role is on it: wait for it to finish
+                await asyncio.sleep(0.5 * (attempt + 1))
+        print(f"warning: could not drop {url.rsplit('/', 1)[1]} (autovacuum busy on it)", file=sys.stderr)
     finally:
         await conn.close()
 
@@ -82,7 +92,8 @@ def ledger_rows(n: int, seed: int = 3) -> list[dict[str, str]]:
             "code": f"BENCH-{i:06d}", "round": REFERENCE_ROUND["id"], "category": rnd.choice(CATEGORIES),
             "title": f"{rnd.choice(WORDS)}整改任务{i}号:{rnd.choice(WORDS)}", "region": rnd.choice(regions + [""] * 3),
             "responsible_org": responsible, "cooperating_orgs": ";".join(coop),
-            "supervising_org": rnd.choice(["inspection-office", "city-eeb"]), "leader": "分管副市长(生态环境)",
+            "supervising_org": rnd.choice([x for x in ("inspection-office", "city-eeb") if x != responsible]),
+            "leader": "分管副市长(生态环境)",
             "deadline": (date(2020, 6, 1) + timedelta(days=rnd.randint(0, 900))).isoformat(),
             "target_indicator": "pm25_annual_mean" if target else "", "target_op": "<=" if target else "",
             "target_value": "35" if target else "", "target_unit": "ug/m3" if target else "",
@@ -106,9 +117,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(args: list[str], *, env: dict[str, str], health: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A server subprocess, waited on until `health` answers 200, terminated at exit."""
-    proc = subprocess.Popen([sys.executable, *args], env={**os.environ, **env}, cwd=ROOT,
+def server(args: list[str], *, env: dict[str, str], health: str,
+           cpu: int | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A server subprocess (pinned to core `cpu` when given), waited on until `health` answers 200, terminated at
+    exit."""
+    pin = pin_prefix(cpu)
+    proc = subprocess.Popen([*pin, sys.executable, *args], env={**os.environ, **env}, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -130,6 +144,18 @@ def server(args: list[str], *, env: dict[str, str], health: str) -> Iterator[sub
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def cores() -> list[int]:
+    """The cores this process may run on."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def pin_prefix(cpu: int | None) -> list[str]:
+    """`taskset -c cpu` when pinning is possible (two cores or more, taskset present), else nothing."""
+    if cpu is None or len(cores()) < 2 or not shutil.which("taskset"):
+        return []
+    return ["taskset", "-c", str(cores()[cpu % len(cores())])]
 
 
 def pct(values: list[float], p: float) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import time
 import uuid
@@ -15,6 +16,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, insert, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import figure
 
 from runtime.app import build_app
 from runtime.clock import SHANGHAI, SettableClock
@@ -69,6 +74,8 @@ async def main(issues: int, orgs: int, rounds: int) -> None:
           f"({issues / w:,.0f} issues/s)")
     print(f"ratio     weekly / baseline:                 {w / b:8.2f}x")
     print(f"check     inbox items={items} queued e-mails={queued} (expected {orgs * rounds} each)")
+    figure("notify.weekly", f"weekly dispatch, {issues:,} open issues, {orgs} orgs", w * 1000, b * 1000, "ms",
+           ratio_unit="×", baseline_name="reading the same open issues")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,21 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from figures import figure
+
+from runtime.settings import SERVICE_NAMES
 from tests.e2e.cluster import Cluster, create_pg_databases, drop_pg_databases
 from tests.e2e.flow import register_issue, setup_orgs, sign_off, signed_off_everywhere
+
+
+async def start(c: Cluster) -> None:
+    """The four services, given three minutes to be ready (a shared machine under load starts them slowly)."""
+    c.data_dir.mkdir(parents=True, exist_ok=True)
+    for name in SERVICE_NAMES:
+        c.start(name)
+    await c.wait_ready(timeout=180)
 
 
 async def measure(c: Cluster, runs: int) -> list[float]:
@@ -53,8 +65,10 @@ def summary(name: str, times: list[float]) -> str:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="5 runs per mode")
     args = parser.parse_args()
+    args.runs = args.runs or (5 if args.quick else 20)
     pg = os.environ.get("CLOSELOOP_TEST_PG", "").replace("postgresql+asyncpg://", "postgresql://")
     kafka = os.environ.get("CLOSELOOP_TEST_KAFKA")
     if not pg or not kafka:
@@ -63,7 +77,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         embedded = Cluster(data_dir=Path(tmp) / "embedded")
         try:
-            await embedded.start_all()
+            await start(embedded)
             results["embedded"] = await measure(embedded, args.runs)
         finally:
             embedded.stop_all()
@@ -72,7 +86,7 @@ async def main() -> None:
         kc = Cluster(data_dir=Path(tmp) / "kafka", bus="kafka", kafka=kafka, databases=dbs,
                      extra_env={"CLOSELOOP_KAFKA_PREFIX": f"{prefix}."})
         try:
-            await kc.start_all()
+            await start(kc)
             results["kafka"] = await measure(kc, args.runs)
         finally:
             kc.stop_all()
@@ -82,6 +96,9 @@ async def main() -> None:
         print(summary(name, times))
     ratio = statistics.median(results["kafka"]) / statistics.median(results["embedded"])
     print(f"kafka / embedded median ratio: {ratio:.2f}")
+    figure("latency.thin_path", f"thin path end to end, kafka mode, median ({args.runs} runs)",
+           statistics.median(results["kafka"]), statistics.median(results["embedded"]), "ms", ratio_unit="×",
+           baseline_name="embedded mode median")
 
 
 if __name__ == "__main__":

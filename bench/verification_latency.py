@@ -25,6 +25,9 @@ import httpx
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from figures import figure
 
 from tests.e2e.cluster import Cluster, create_pg_databases, drop_pg_databases, eventually
 from tests.e2e.flow import register_issue, setup_orgs
@@ -142,6 +145,10 @@ async def main() -> None:
               f"max {max(visible):7.1f} ms   (the accept call itself: p50 {pct(calls, 50):6.1f} ms)")
     ratio = pct(results["kafka"][0], 50) / pct(results["embedded"][0], 50)
     print(f"kafka / embedded p50 ratio: {ratio:.2f}")
+    p95 = pct(results["kafka"][0], 95)
+    figure("latency.accept_signed_off", f"accept → signed_off visible in issues, kafka mode, p95 ({n} decisions)",
+           p95, pct(results["embedded"][0], 95), "ms", ratio_unit="×", goal="≤ 60 ms", met=p95 <= 60,
+           baseline_name="embedded mode p95")
 
 
 if __name__ == "__main__":

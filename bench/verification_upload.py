@@ -24,6 +24,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from figures import figure
 
 from tests.e2e.cluster import Cluster, eventually
 
@@ -146,6 +149,8 @@ async def main(count: int, concurrency: int) -> None:
           f"  ({count / service_s:.1f} photos/s)")
     print(f"baseline plain write+fsync loop, same bytes:                        {plain:8.1f} MiB/s")
     print(f"ratio service / baseline: {service / plain:.2f}")
+    figure("verification.upload", f"evidence upload, {count} photos of 5 MiB, concurrency {concurrency}", service,
+           plain, "MiB/s", baseline_name="plain write + fsync loop")
     inspected = sum(len(f) for f in files[: min(len(files), 8)]) / MIB / decode_s
     print(f"reference: type check + EXIF + pHash alone, one thread:           {inspected:8.1f} MiB/s")
     if peak:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 from sqlmodel import col
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.answers import DeadLetterOut, HealthOut, LogPageOut, ReadyOut
 from runtime.auth import Principal, require
@@ -92,6 +93,53 @@ def _log_router(service: str) -> APIRouter:
     return router
 
 
+class RequestContext:
+    """Each HTTP request: its correlation id (X-Correlation-ID, or a new one) for its logs and events, its
+    metrics, its log line, and the headers every answer carries. Plain ASGI rather than `@app.middleware("http")`
+    (BaseHTTPMiddleware), which costs a task group and a memory stream per request."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-correlation-id"), b"")
+        cid = safe_correlation_id(given.decode("latin-1"))
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-correlation-id"]
+                names = {k.lower() for k, _ in headers}
+                headers.append((b"x-correlation-id", cid.encode("latin-1")))
+                # Answers are data: never sniffed into another type, never framed by another page.
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if b"x-frame-options" not in names:
+                    headers.append((b"x-frame-options", b"DENY"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        token = correlation_id.set(cid)
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            correlation_id.reset(token)
+        path = getattr(scope.get("route"), "path", "unmatched")
+        elapsed = time.perf_counter() - started
+        self.metrics.requests(method=scope["method"], route=path, status=str(status)).inc()
+        self.metrics.latency.labels(route=path).observe(elapsed)
+        if path not in QUIET_ROUTES:
+            log.info("request", method=scope["method"], path=scope["path"], status=status,
+                     ms=round(elapsed * 1000, 1), correlation_id=cid)
+
+
 def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = None, follow: bool = True,
               background: bool = True) -> FastAPI:
     """A FastAPI app for one service, with health, metrics, its log, error shape, bus and relay.
@@ -116,27 +164,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
     app.state.metrics = metrics
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        cid = safe_correlation_id(request.headers.get("x-correlation-id", ""))
-        token = correlation_id.set(cid)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            correlation_id.reset(token)
-        path = getattr(request.scope.get("route"), "path", "unmatched")
-        elapsed = time.perf_counter() - started
-        metrics.requests(method=request.method, route=path, status=str(response.status_code)).inc()
-        metrics.latency.labels(route=path).observe(elapsed)
-        response.headers["X-Correlation-ID"] = cid
-        # Answers are data: never sniffed into another type, never framed by another page.
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if path not in QUIET_ROUTES:
-            log.info("request", method=request.method, path=request.url.path, status=response.status_code,
-                     ms=round(elapsed * 1000, 1), correlation_id=cid)
-        return response
+    app.add_middleware(RequestContext, metrics=metrics)
 
     @app.get("/healthz", tags=["ops"], summary="Alive")
     async def healthz() -> HealthOut:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,10 +276,11 @@ async def current_principal(request: Request) -> Principal:
     return principal
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """FastAPI dependency: the caller must hold one of the roles, else 403."""
 
-    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        # async: a plain check, not worth a worker thread per request
         if not principal.has(*roles):
             raise Forbidden(f"this action needs one of the roles: {', '.join(roles)}")
         return principal

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -25,6 +25,7 @@ log = structlog.get_logger("closeloop.consumer")
 
 P = TypeVar("P", bound=BaseModel)
 Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
+Before = Callable[[Envelope], None]
 KeyOf = Callable[[Any], str]
 
 
@@ -165,8 +166,10 @@ class Consumer:
         return envelope
 
     async def process(self, raw: str | bytes | dict[str, Any], *, origin: str, feed: str | None = None,
-                      position: int | None = None) -> Outcome:
-        """Handle one message; retried with backoff, dead-lettered when it keeps failing."""
+                      position: int | None = None, before: Before | None = None) -> Outcome:
+        """Handle one message; retried with backoff, dead-lettered when it keeps failing.
+
+        `before(envelope)` runs ahead of the handler (the audit replay sets its clock to the event's time)."""
         event_id: str | None = None
         event_type: str | None = None
         error = ""
@@ -174,6 +177,8 @@ class Consumer:
             try:
                 envelope = self.decode(raw)
                 event_id, event_type = str(envelope.id), envelope.type
+                if before is not None:
+                    before(envelope)
                 outcome = await self._handle_once(envelope, feed=feed, position=position)
                 self._count(outcome.status)
                 return outcome
@@ -192,6 +197,70 @@ class Consumer:
                                 feed=feed, position=position)
         self._count("dead")
         return Outcome("dead", event_id, error)
+
+    async def process_many(self, raws: Sequence[str | bytes | dict[str, Any]], *, origins: Sequence[str],
+                           before: Before | None = None) -> list[Outcome]:
+        """Handle messages in order, all in ONE transaction with their inbox rows: the effects of every handler,
+        the events they emit (outbox) and the inbox rows commit together or not at all.
+
+        When anything in the batch goes wrong (a message that does not decode, a handler that fails or parks
+        its event, a commit refused), nothing of the batch stays, and every message is handled again one by
+        one with `process`: retries, parking and dead letters are exactly as for single messages.
+        A caller that commits offsets does so after this returns, i.e. after the commit."""
+        if len(raws) != len(origins):
+            raise ValueError("one origin per message")
+        if len(raws) > 1:
+            try:
+                outcomes = await self._batch(raws, before)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — the batch is rolled back; each message is retried alone
+                log.info("batch_split", consumer=self.name, size=len(raws), error=f"{type(exc).__name__}: {exc}")
+            else:
+                for outcome in outcomes:
+                    self._count(outcome.status)
+                return outcomes
+        return [await self.process(raw, origin=origin, before=before) for raw, origin in zip(raws, origins,
+                                                                                             strict=True)]
+
+    async def _batch(self, raws: Sequence[str | bytes | dict[str, Any]], before: Before | None) -> list[Outcome]:
+        envelopes = [self.decode(raw) for raw in raws]
+        outcomes: list[Outcome] = []
+        inbox: list[dict[str, Any]] = []
+        async with self.sessions() as session, session.begin():
+            ids = [str(e.id) for e in envelopes if e.type in self.handlers]
+            seen: set[str] = set()
+            for i in range(0, len(ids), 500):
+                seen.update((await session.execute(
+                    select(col(InboxRow.event_id)).where(col(InboxRow.consumer) == self.name,
+                                                         col(InboxRow.event_id).in_(ids[i:i + 500]))
+                )).scalars().all())
+            for envelope in envelopes:
+                event_id = str(envelope.id)
+                route = self.handlers.get(envelope.type)
+                if route is None:
+                    outcomes.append(Outcome("ignored", event_id))
+                    continue
+                if event_id in seen:
+                    outcomes.append(Outcome("duplicate", event_id))
+                    continue
+                seen.add(event_id)
+                payload = self._payload(envelope)
+                if before is not None:
+                    before(envelope)
+                token = correlation_id.set(envelope.correlation_id)
+                try:
+                    await self._run(self._uow(session, envelope), envelope, route, payload)
+                finally:
+                    correlation_id.reset(token)
+                inbox.append({"consumer": self.name, "event_id": event_id, "type": envelope.type,
+                              "processed_at": self.clock.now()})
+                outcomes.append(Outcome("handled", event_id))
+            if inbox:  # one statement for the batch's inbox rows, in its transaction
+                await session.execute(insert(InboxRow), inbox)
+        if self.after_commit and any(o.status == "handled" for o in outcomes):
+            self.after_commit()
+        return outcomes
 
     def _count(self, status: str) -> None:
         if self.metrics is not None:

@@ -6,20 +6,20 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from contracts import GENESIS_HASH, Actor, Envelope
-from contracts.envelope import seal
+from contracts.envelope import canonical_json, format_time, seal
 from contracts.ownership import owner_or_none, owns
 from contracts.registry import Payload, key_of, latest_version
 from runtime.clock import Clock, new_uuid
@@ -118,6 +118,53 @@ class UnitOfWork:
         )
         self.emitted.append(envelope)
         return envelope
+
+    async def emit_new(self, items: Sequence[tuple[str, Payload]]) -> list[Envelope]:
+        """The first event of each of many subjects created in this transaction (fresh ids), like
+        `emit(subject, payload, new_subject=True)` for each, in order, but written with one multi-row INSERT of
+        their chain heads and one of their outbox rows (executemany), not one ORM object each.
+
+        Each chain starts at the genesis hash with seq 1; should a subject exist after all, the head's primary key
+        refuses the statement and the transaction fails, as `emit` would at commit."""
+        if not items:
+            return []
+        now: datetime = self.clock.now()
+        when, actor = format_time(now), self.actor.model_dump(mode="json")
+        checked: set[type[Payload]] = set()
+        envelopes: list[Envelope] = []
+        heads: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
+        for subject, payload in items:
+            type_, version = key_of(type(payload))
+            if type(payload) not in checked:
+                if not owns(self.service, type_):
+                    raise NotOwned(f"the {self.service} service does not publish {type_} (its owner is "
+                                   f"{owner_or_none(type_) or 'nobody'})")
+                if version != latest_version(type_):
+                    raise NotOwned(f"{type_} v{version} is not the newest version; emit v{latest_version(type_)}")
+                checked.add(type(payload))
+            event_id = new_uuid()
+            body = {"id": str(event_id), "type": type_, "version": version, "source": self.service,
+                    "subject": subject, "time": when, "actor": actor, "correlation_id": self.correlation_id,
+                    "causation_id": self.causation_id, "seq": 1, "prev_hash": GENESIS_HASH,
+                    "data": json.loads(payload.model_dump_json())}
+            # what `seal` and `Envelope.to_json` give, built once: the hash over the canonical body, then the
+            # canonical envelope with it (tests/runtime/test_outbox_bulk.py holds them equal)
+            hash_ = hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+            text_ = canonical_json({**body, "hash": hash_})
+            heads.append({"subject": subject, "seq": 1, "hash": hash_})
+            rows.append({"event_id": body["id"], "type": type_, "subject": subject, "seq": 1, "time": now,
+                         "envelope": text_})
+            envelopes.append(Envelope.model_construct(
+                id=event_id, type=type_, version=version, source=self.service, subject=subject, time=now,
+                actor=self.actor, correlation_id=self.correlation_id, causation_id=self.causation_id, seq=1,
+                prev_hash=GENESIS_HASH, hash=hash_, data=body["data"]))
+        # pending ORM changes first, so the outbox ids keep the order the events were emitted in
+        await self.session.flush()
+        await self.session.execute(insert(SubjectHead), heads)
+        await self.session.execute(insert(OutboxRow), rows)
+        self.emitted.extend(envelopes)
+        return envelopes
 
 
 Publish = Callable[[list[OutboxRow]], Awaitable[None]]
@@ -239,6 +286,9 @@ class Relay:
                 continue
             self.wake.clear()
             try:
-                await asyncio.wait_for(self.wake.wait(), timeout=self.interval)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that lands as
+                # its timeout fires, and the relay then never stops (a service's shutdown hangs)
+                async with asyncio.timeout(self.interval):
+                    await self.wake.wait()
             except TimeoutError:
                 pass

@@ -142,11 +142,12 @@ class KafkaFollower:
                 while True:
                     batches = await self.kafka.getmany(timeout_ms=200, max_records=200)
                     for tp, messages in batches.items():
-                        for message in messages:
-                            await self.consumer.process(
-                                message.value, origin=f"{tp.topic}/{tp.partition}@{message.offset}"
-                            )
-                            self.pending[tp] = message.offset + 1
+                        # one transaction for a partition's batch (inbox rows included); its offset is
+                        # committed only after that commit
+                        await self.consumer.process_many(
+                            [m.value for m in messages],
+                            origins=[f"{tp.topic}/{tp.partition}@{m.offset}" for m in messages])
+                        self.pending[tp] = messages[-1].offset + 1
                     await self.commit_pending()
             except asyncio.CancelledError:
                 raise

@@ -213,17 +213,16 @@ async def _create_many(uow: UnitOfWork, *, fields: list[dict[str, Any]]) -> list
     await session.execute(insert(Issue.__table__), issue_rows)  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
     await session.execute(insert(Party.__table__), party_rows)  # type: ignore[attr-defined]  # __table__ is untyped in SQLModel
     steps = []
-    # The outbox rows and chain heads of the events are flushed together at commit, not one by one.
-    with session.no_autoflush:
-        for p, moved in zip(payloads, moved_in, strict=True):
-            envelope = await uow.emit(p.issue_id, p, new_subject=True)
-            # a row moved in with its history shows its registration on its assigned date, before its moves
-            at = start_of_day(p.assigned_on) if moved and p.assigned_on else now
-            steps.append(_step(uow, issue_id=p.issue_id, action="register", from_status=None,
-                               to_status=IssueStatus.registered.value, reason=None, event_id=str(envelope.id),
-                               details={"moved_in": True, "assigned_on": p.assigned_on.isoformat(),
-                                        "recorded_at": now.isoformat()} if at != now and p.assigned_on else None,
-                               at=min(at, now)))
+    # The chain heads and outbox rows of the new issues' first events: one multi-row INSERT each.
+    envelopes = await uow.emit_new([(p.issue_id, p) for p in payloads])
+    for p, moved, envelope in zip(payloads, moved_in, envelopes, strict=True):
+        # a row moved in with its history shows its registration on its assigned date, before its moves
+        at = start_of_day(p.assigned_on) if moved and p.assigned_on else now
+        steps.append(_step(uow, issue_id=p.issue_id, action="register", from_status=None,
+                           to_status=IssueStatus.registered.value, reason=None, event_id=str(envelope.id),
+                           details={"moved_in": True, "assigned_on": p.assigned_on.isoformat(),
+                                    "recorded_at": now.isoformat()} if at != now and p.assigned_on else None,
+                           at=min(at, now)))
     for p, moved in zip(payloads, moved_in, strict=True):
         if moved:
             steps += await _move_in(uow, issue_id=p.issue_id, moved=moved)

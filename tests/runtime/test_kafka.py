@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -129,17 +129,36 @@ class FlakyConsumer(Consumer):
         self.fail_once: str | None = fail_once
         self.failed = asyncio.Event()
         self.seen: list[tuple[str, str]] = []
+        self.in_batch = False
 
     async def process(self, raw: str | bytes | dict[str, Any], *, origin: str, feed: str | None = None,
-                      position: int | None = None) -> Outcome:
+                      position: int | None = None, before: Any = None) -> Outcome:
         """Fail the chosen event's first delivery before anything is handled; the rest as usual."""
         event_id = json.loads(raw)["id"] if isinstance(raw, (str, bytes)) else raw["id"]
-        self.seen.append((event_id, origin))
+        if not self.in_batch:
+            self.seen.append((event_id, origin))
         if event_id == self.fail_once:
             self.fail_once = None
             self.failed.set()
             raise RuntimeError("the database is unavailable")
-        return await super().process(raw, origin=origin, feed=feed, position=position)
+        return await super().process(raw, origin=origin, feed=feed, position=position, before=before)
+
+    async def process_many(self, raws: Sequence[str | bytes | dict[str, Any]], *, origins: Sequence[str],
+                           before: Any = None) -> list[Outcome]:
+        """The follower hands a partition's batch over at once: the chosen event fails it before anything is
+        handled, as a database gone mid-batch would."""
+        for raw, origin in zip(raws, origins, strict=True):
+            event_id = json.loads(raw)["id"] if isinstance(raw, (str, bytes)) else raw["id"]
+            self.seen.append((event_id, origin))
+            if event_id == self.fail_once:
+                self.fail_once = None
+                self.failed.set()
+                raise RuntimeError("the database is unavailable")
+        self.in_batch = True  # a batch handled one by one after all is not counted twice
+        try:
+            return await super().process_many(raws, origins=origins, before=before)
+        finally:
+            self.in_batch = False
 
 
 @asynccontextmanager

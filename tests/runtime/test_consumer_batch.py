@@ -1,0 +1,135 @@
+"""Batches: many events in one transaction with their inbox rows; anything wrong and each is handled alone."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from contracts.events.issues import IssueRegistered
+from runtime.consumer import Consumer
+from runtime.models import DeadLetter, InboxRow, OutboxRow, ParkedEvent
+from services.notify.store import IssueView
+from services.scoring.store import IssueFact
+from tests.issues.helpers import issue_by_code, load_reference
+from tests.notify.helpers import VERIFICATION, early, registered
+from tests.support import EventFactory, running
+
+
+def issue(n: int) -> dict[str, Any]:
+    return {"issue_id": f"i-{n}", "code": f"HH-{n}", "round_id": "r", "category": "air", "title": "扬尘治理",
+            "responsible_org_id": "city-eeb", "supervising_org_id": "inspection-office", "deadline": "2020-12-31"}
+
+
+async def count(rt, model) -> int:  # type: ignore[no-untyped-def]
+    async with rt.read() as s:
+        return int((await s.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+def consumer_of(svc) -> Consumer:  # type: ignore[no-untyped-def]
+    consumer = svc.rt.consumer
+    assert consumer is not None
+    return consumer  # type: ignore[no-any-return]
+
+
+def raw(env) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return env.model_dump(mode="json")  # type: ignore[no-any-return]
+
+
+async def test_a_batch_commits_every_effect_with_its_inbox_rows_and_redelivery_is_a_no_op(tmp_path: Path) -> None:
+    async with running("scoring", tmp_path) as svc:
+        f = EventFactory("issues")
+        events = [f.make("issue.registered", f"i-{n}", issue(n)) for n in range(3)]
+        ignored = f.make("issue.started", "i-0", {"issue_id": "i-0", "responsible_org_id": "city-eeb"})
+        batch = [raw(events[0]), raw(events[1]), raw(events[0]), raw(ignored), raw(events[2])]
+        consumer = consumer_of(svc)
+        assert "issue.started" not in consumer.handlers
+        calls: list[str] = []
+        outcomes = await consumer.process_many(batch, origins=[f"t@{i}" for i in range(5)],
+                                               before=lambda e: calls.append(str(e.id)))
+        assert [o.status for o in outcomes] == ["handled", "handled", "duplicate", "ignored", "handled"]
+        assert calls == [str(e.id) for e in events], "before() runs once per handled event, in order"
+        assert await count(svc.rt, IssueFact) == 3 and await count(svc.rt, InboxRow) == 3
+        again = await consumer.process_many(batch, origins=[f"t@{i}" for i in range(5)])
+        assert [o.status for o in again] == ["duplicate", "duplicate", "duplicate", "ignored", "duplicate"]
+        assert await count(svc.rt, IssueFact) == 3 and await count(svc.rt, InboxRow) == 3
+
+
+async def test_a_failing_event_rolls_the_batch_back_and_each_event_is_then_handled_alone(tmp_path: Path) -> None:
+    async with running("scoring", tmp_path, handler_attempts=1) as svc:
+        f = EventFactory("issues")
+        events = [f.make("issue.registered", f"i-{n}", issue(n)) for n in range(3)]
+        consumer = consumer_of(svc)
+        real = consumer.handlers.get("issue.registered")
+        assert real is not None
+
+        async def flaky(uow, envelope, payload) -> None:  # type: ignore[no-untyped-def]
+            if payload.issue_id == "i-1":
+                raise RuntimeError("the projection table is unavailable")
+            await real.handler(uow, envelope, payload)
+
+        consumer.handlers = consumer.handlers.replacing(IssueRegistered, flaky)
+        outcomes = await consumer.process_many([raw(e) for e in events], origins=["a", "b", "c"])
+        assert [o.status for o in outcomes] == ["handled", "dead", "handled"]
+        async with svc.rt.read() as s:
+            facts = sorted((await s.execute(select(IssueFact.issue_id))).scalars().all())
+            inbox = (await s.execute(select(func.count()).select_from(InboxRow))).scalar_one()
+            dead = (await s.execute(select(DeadLetter))).scalars().one()
+        assert facts == ["i-0", "i-2"] and inbox == 2, "nothing of the failed batch stays twice"
+        assert dead.event_id == str(events[1].id) and dead.origin == "b"
+
+
+async def test_a_malformed_message_in_a_batch_is_dead_lettered_and_the_others_handled(tmp_path: Path) -> None:
+    async with running("scoring", tmp_path) as svc:
+        f = EventFactory("issues")
+        good = [f.make("issue.registered", f"i-{n}", issue(n)) for n in range(2)]
+        tampered = raw(f.make("issue.registered", "i-9", issue(9)))
+        tampered["data"]["code"] = "HH-altered"
+        outcomes = await consumer_of(svc).process_many([raw(good[0]), tampered, raw(good[1])],
+                                                       origins=["a", "b", "c"])
+        assert [o.status for o in outcomes] == ["handled", "dead", "handled"]
+        assert await count(svc.rt, IssueFact) == 2 and await count(svc.rt, DeadLetter) == 1
+
+
+async def test_an_event_that_must_wait_in_a_batch_is_parked_then_released_by_the_next(tmp_path: Path) -> None:
+    async with running("notify", tmp_path, clock=early()) as svc:
+        iid = str(uuid.uuid4())
+        reopened = VERIFICATION.make("issue.reopened", iid, {
+            "reopening_id": str(uuid.uuid4()), "issue_id": iid, "responsible_org_id": "city-eeb",
+            "reason": "黑臭水体反弹"})
+        outcomes = await consumer_of(svc).process_many([raw(reopened), raw(registered(iid, code="HH-B-1"))],
+                                                       origins=["v@0", "i@0"])
+        assert [o.status for o in outcomes] == ["parked", "handled"]
+        assert await count(svc.rt, ParkedEvent) == 0, "released in the registration's transaction"
+        async with svc.rt.read() as s:
+            view = await s.get(IssueView, iid)
+        assert view is not None and view.code == "HH-B-1"
+
+
+async def test_events_a_batch_emits_are_in_the_outbox_chained_per_subject(tmp_path: Path) -> None:
+    async with running("issues", tmp_path) as svc:
+        await load_reference(svc)
+        iid = (await issue_by_code(svc, "HH-2020-010"))["id"]
+        ver = EventFactory("verification")
+        base = {"issue_id": iid, "responsible_org_id": "city-eeb", "supervising_org_id": "inspection-office",
+                "closure_id": "c1"}
+        requested = ver.make("closure.requested", "c1", {**base, "summary": "已完成", "evidence_ids": ["e1"]})
+        accepted = ver.make("closure.accepted", "c1", {**base, "opinion": "核查属实"})
+        before = await count(svc.rt, OutboxRow)
+        outcomes = await consumer_of(svc).process_many([raw(requested), raw(accepted)], origins=["v@0", "v@1"])
+        assert [o.status for o in outcomes] == ["handled", "handled"]
+        async with svc.rt.read() as s:
+            rows = (await s.execute(select(OutboxRow).where(OutboxRow.subject == iid)
+                                    .order_by(OutboxRow.seq))).scalars().all()
+        assert await count(svc.rt, OutboxRow) == before + 2
+        moves = [r for r in rows if r.type == "issue.status_changed"]
+        assert [m.seq for m in moves] == [rows[-2].seq, rows[-1].seq] and rows[-1].seq == rows[-2].seq + 1
+        chain = [json.loads(r.envelope) for r in rows]
+        assert all(b["prev_hash"] == a["hash"] for a, b in pairwise(chain)), "one chain"
+        assert [json.loads(m.envelope)["data"]["to_status"] for m in moves] == ["closure_requested", "signed_off"]
+        issue_now = (await svc.client.get(f"/v1/issues/{iid}", headers=svc.auth(roles="auditor"))).json()
+        assert issue_now["status"] == "signed_off"
