@@ -17,14 +17,15 @@ from runtime.errors import NotFound, error_responses, field_error
 from runtime.pagination import Page
 from services.scoring import domain, handlers, store
 from services.scoring.schemas import (
+    MAX_READINGS,
     SCHEME_BODY,
     CalendarYearIn,
     CalendarYearOut,
     IssueFactOut,
     RankingIn,
     RankingOut,
-    ReadingIn,
     ReadingOut,
+    ReadingsIn,
     SchemeOut,
     ScoresOut,
     WorkingDaysOut,
@@ -76,13 +77,11 @@ async def read_scheme(scheme_id: str, rt: RT, _: Caller,
     return SchemeOut.model_validate(handlers.scheme_view(row, [v.version for v in versions]))
 
 
-@router.post("/v1/readings", status_code=201, summary="Record monitoring readings, one or a list (system, admin)",
+@router.post("/v1/readings", status_code=201,
+             summary=f"Record monitoring readings, one or a list of at most {MAX_READINGS} (system, admin)",
              responses=error_responses(400, 401, 403, 422))
-async def post_readings(body: Annotated[ReadingIn | list[ReadingIn], Body()], rt: RT,
-                        principal: FeederP) -> Page[ReadingOut]:
+async def post_readings(body: Annotated[ReadingsIn, Body()], rt: RT, principal: FeederP) -> Page[ReadingOut]:
     items = body if isinstance(body, list) else [body]
-    if not items:
-        raise field_error("body", "send one reading or a non-empty list")
     role = "system" if principal.has("system") else "admin"
     async with rt.unit_of_work(principal, role=role) as uow:
         stored = await handlers.record_readings(uow, items=[i.model_dump() for i in items])

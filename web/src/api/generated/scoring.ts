@@ -220,7 +220,7 @@ export interface paths {
         /** Monitoring readings, oldest observation first (any signed-in role) */
         get: operations["list_readings_v1_readings_get"];
         put?: never;
-        /** Record monitoring readings, one or a list (system, admin) */
+        /** Record monitoring readings, one or a list of at most 1000 (system, admin) */
         post: operations["post_readings_v1_readings_post"];
         delete?: never;
         options?: never;
