@@ -19,5 +19,8 @@ class Metrics:
                                 registry=self.registry)
         self.log_position = Gauge("closeloop_log_position", "Last sequenced position of this service's log",
                                   registry=self.registry)
+        self.database_unavailable = Counter(
+            "closeloop_database_unavailable", "Requests answered 503 because the database could not be reached",
+            registry=self.registry)
         self.info = Gauge("closeloop_service_info", "Service identity", list(labels), registry=self.registry)
         self.info.labels(**labels).set(1)
