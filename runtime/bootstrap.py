@@ -101,7 +101,12 @@ def _relay(spec: ServiceSpec, settings: Settings, *, engine: AsyncEngine, sessio
 
     async def publish(rows: list[OutboxRow]) -> None:
         assert publisher is not None
-        await publisher.send_rows(topic, rows)
+        try:
+            await publisher.send_rows(topic, rows)
+        except Exception:
+            metrics.broker_up.labels(bus="kafka").set(0)
+            raise
+        metrics.broker_up.labels(bus="kafka").set(1)
 
     async def checkpoint(session: AsyncSession, state: LogState) -> None:
         await checkpoint_if_due(session, state=state, now=clock.now(), service=spec.name, key=private_key)
