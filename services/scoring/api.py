@@ -154,10 +154,15 @@ async def read_ranking(ranking_id: str, rt: RT, _: Caller) -> RankingOut:
     return RankingOut.model_validate(handlers.ranking_view(r, successors.get(r.id)))
 
 
-@router.get("/v1/facts/issues/{issue_id}", summary="What scoring has recorded of an issue", responses=READ_ONE)
-async def issue_fact(issue_id: str, rt: RT, _: Caller) -> IssueFactOut:
+@router.get("/v1/facts/issues/{issue_id}", responses=READ_ONE,
+            summary="What scoring has recorded of an issue (admin, leader, auditor, system; an org: its own issues)")
+async def issue_fact(issue_id: Annotated[str, FastPath(max_length=64)], rt: RT, who: Caller) -> IssueFactOut:
     async with rt.read() as session:
-        return IssueFactOut.model_validate(await handlers.issue_fact(session, issue_id=issue_id))
+        fact = await handlers.issue_fact(session, issue_id=issue_id)
+    # scoring knows the responsible org only: an org sees the facts of the issues it is responsible for
+    if not who.sees_all and (who.org is None or who.org != fact["responsible_org_id"]):
+        raise NotFound(f"scoring has recorded nothing of issue {issue_id} that you may see")
+    return IssueFactOut.model_validate(fact)
 
 
 # ---- the working-day calendar (工作日历) ----------------------------------------------------------------------------

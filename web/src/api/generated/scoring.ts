@@ -151,7 +151,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** What scoring has recorded of an issue */
+        /** What scoring has recorded of an issue (admin, leader, auditor, system; an org: its own issues) */
         get: operations["issue_fact_v1_facts_issues__issue_id__get"];
         put?: never;
         post?: never;
