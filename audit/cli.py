@@ -236,9 +236,9 @@ def replay(
     if out is not None:
         out.write_bytes(result.state_json())
     typer.echo(json.dumps(result.summary(), ensure_ascii=False, indent=2))
-    for line in [*result.projections.anomalies, *result.handler_failures]:
-        typer.secho(f"ANOMALY {line}", fg="yellow")
-    failed = not result.ok
+    from audit.compare import findings
+
+    diffs: list[str] = []
     if compare:
         from audit.compare import compare_live
 
@@ -246,9 +246,12 @@ def replay(
         urls = _urls(services, {"issues": issues_url, "verification": verification_url, "scoring": scoring_url,
                                 "notify": notify_url})
         diffs = asyncio.run(compare_live(result, urls, token=_token(token)))
-        for d in diffs:
-            typer.secho(f"DIFF {d}", fg="red")
-        typer.echo(f"{len(diffs)} difference(s) with the live services")
-        failed = failed or bool(diffs)
+    lines = findings(result, diffs)
+    for line in lines:
+        typer.secho(line, fg="red" if line.startswith("DIFF") else "yellow")
+    anomalies = len(lines) - len(diffs)
+    typer.echo(f"{anomalies} anomal{'y' if anomalies == 1 else 'ies'} in the replay"
+               + (f", {len(diffs)} difference(s) with the live services" if compare else ""))
+    failed = bool(lines) or not result.ok
     if failed:
         raise typer.Exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -133,7 +134,56 @@ async def compare_scoring(client: httpx.AsyncClient, result: ReplayResult) -> li
     return diffs
 
 
-COMPARERS = {"issues": compare_issues, "verification": compare_verification, "scoring": compare_scoring}
+def _same_instant(a: Any, b: Any) -> bool:
+    try:
+        return bool(datetime.fromisoformat(str(a).replace("Z", "+00:00"))
+                    == datetime.fromisoformat(str(b).replace("Z", "+00:00")))
+    except ValueError:
+        return bool(a == b)
+
+
+BULLETIN_FIELDS = ("period", "kind", "title", "supersedes", "bottom_named", "penalized", "overdue_count")
+
+
+async def compare_notify(client: httpx.AsyncClient, result: ReplayResult) -> list[str]:
+    """What notify derives from its peers' events alone: the monthly bulletins (月通报) built from published
+    rankings, and the digest runs those rankings started. Reminders and scheduled digests depend on the clock
+    and on notify's own settings, so they are not rebuilt from events and not compared."""
+    tables = result.derived.get("notify")
+    if tables is None:
+        return []  # the handlers were not replayed (--no-handlers): nothing of notify's was rebuilt
+    diffs: list[str] = []
+    replayed = {row["id"]: row for row in tables.get("notify_bulletin", [])}
+    live = {item["id"]: item for item in await _all(client, "/v1/bulletins")}
+    for missing in sorted(set(replayed) - set(live)):
+        diffs.append(f"notify: bulletin {missing} is in the replay, not live")
+    for extra in sorted(set(live) - set(replayed)):
+        diffs.append(f"notify: bulletin {extra} is live, not in the replay")
+    for key in sorted(set(live) & set(replayed)):
+        diffs.extend(_diff_fields(f"notify: bulletin {key}", replayed[key], live[key], BULLETIN_FIELDS))
+        if not _same_instant(replayed[key].get("published_at"), live[key].get("published_at")):
+            diffs.append(f"notify: bulletin {key}: published_at is {replayed[key].get('published_at')!r} in the "
+                         f"replay, {live[key].get('published_at')!r} live")
+    ranked = sorted((r["kind"], r["period"]) for r in tables.get("notify_digest", []) if r.get("origin") == "ranking")
+    live_ranked = sorted((d["kind"], d["period"]) for d in await _all(client, "/v1/digests")
+                         if d.get("origin") == "ranking")
+    if ranked != live_ranked:
+        diffs.append(f"notify: digests started by rankings differ: replay {ranked}, live {live_ranked}")
+    return diffs
+
+
+COMPARERS = {"issues": compare_issues, "verification": compare_verification, "scoring": compare_scoring,
+             "notify": compare_notify}
+
+
+def findings(result: ReplayResult, diffs: list[str] | None = None) -> list[str]:
+    """Every reason a replay fails, one line each: anomalies of the services' own rules, events a handler could
+    not take, published rankings the scoring code does not recompute, and differences with the live services."""
+    lines = [f"ANOMALY {line}" for line in result.projections.anomalies]
+    lines += [f"ANOMALY {line}" for line in result.handler_failures]
+    lines += [f"ANOMALY {line}" for line in result.score_anomalies]
+    lines += [f"DIFF {d}" for d in diffs or []]
+    return lines
 
 
 async def compare_live(result: ReplayResult, urls: dict[str, str], *, token: str,

@@ -142,7 +142,10 @@ def dev_router() -> APIRouter:
         if body.org not in known:
             raise field_error("org", f"未知的单位 {body.org!r}，请从单位列表中选择 / unknown org")
         roles = sorted({r.value for r in body.roles})
-        token = issue_token(settings, sub=body.sub, org=body.org, roles=roles)
+        try:
+            token = issue_token(settings, sub=body.sub, org=body.org, roles=roles)
+        except ValueError as exc:
+            raise field_error("roles", f"管理员角色只属于督察整改办 / {exc}") from exc
         exp = jwt.decode(token, options={"verify_signature": False})["exp"]
         return DevTokenOut(token=token, expires_at=datetime.fromtimestamp(exp, UTC).isoformat().replace("+00:00", "Z"))
 

@@ -20,7 +20,8 @@ class HealthOut(Out):
 
 
 class ReadyOut(Out):
-    """Whether the database, the bus and the relay work; 503 with the same shape when not."""
+    """Whether the service takes requests (database reachable and migrated; with ?broker=1 the broker and relay
+    too); 503 with the same shape when not."""
 
     status: Literal["ready", "not_ready"]
     checks: dict[str, str] = Field(description="每项检查的结果 (each check: ok, or why not)")

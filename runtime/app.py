@@ -24,6 +24,7 @@ from runtime.errors import NotFound, error_responses, install_error_handlers
 from runtime.log_routes import audit_router
 from runtime.logs import configure_logging, correlation_id
 from runtime.metrics import Metrics
+from runtime.migrations import migration_head
 from runtime.models import DeadLetter, OutboxRow
 from runtime.pagination import Key, Page, fetch_page
 from runtime.settings import Settings
@@ -140,6 +141,16 @@ class RequestContext:
                      ms=round(elapsed * 1000, 1), correlation_id=cid)
 
 
+async def broker_checks(rt: Runtime) -> dict[str, str]:
+    """The broker and the relay (kafka mode), also setting closeloop_broker_up; in embedded mode nothing to check."""
+    if rt.publisher is None:
+        return {"broker": "ok"}  # the embedded bus is the service's own database
+    reachable = await rt.publisher.ping()
+    rt.metrics.broker_up.labels(bus="kafka").set(1 if reachable else 0)
+    return {"broker": "ok" if reachable else "unreachable",
+            "relay": "ok" if rt.relay.failures < 3 else f"failing ({rt.relay.failures} attempts)"}
+
+
 def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = None, follow: bool = True,
               background: bool = True) -> FastAPI:
     """A FastAPI app for one service, with health, metrics, its log, error shape, bus and relay.
@@ -155,12 +166,14 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         async with start_runtime(spec, settings, clock=clock, metrics=metrics, follow=follow,
                                  background=background) as rt:
             app.state.runtime = rt
+            metrics.relay_failures.set_function(lambda: rt.relay.failures)
             yield
 
     app = FastAPI(title=f"Closed Loop — {spec.name}", description=spec.description, version="1",
                   lifespan=lifespan)
     app.state.settings = settings
     app.state.spec = spec
+    app.state.migration_head = migration_head(spec.name, spec.migrations)
     app.state.metrics = metrics
     install_error_handlers(app)
 
@@ -170,20 +183,29 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
     async def healthz() -> HealthOut:
         return HealthOut(status="ok", service=spec.name)
 
-    @app.get("/readyz", tags=["ops"], summary="Ready: database and bus reachable", response_model=ReadyOut,
-             responses={503: {"model": ReadyOut, "description": "未就绪 (not ready: which check failed)"}})
-    async def readyz(request: Request) -> JSONResponse:
+    @app.get("/readyz", tags=["ops"], response_model=ReadyOut,
+             summary="Ready to take requests: database reachable and migrated (?broker=1: the broker and relay too)",
+             description="就绪检查：数据库可达且迁移已完成。消息代理中断时写入仍进入发件箱，服务照常接收请求，所以默认"
+                         "不检查代理；`?broker=1` 另外检查代理和转发 (the broker is checked only when asked: writes go "
+                         "to the outbox while it is down, so a broker outage must not take the API out of a load "
+                         "balancer)",
+             responses={**error_responses(422),
+                        503: {"model": ReadyOut, "description": "未就绪 (not ready: which check failed)"}})
+    async def readyz(request: Request,
+                     broker: bool = Query(False, description="also check the broker and the relay")) -> JSONResponse:
         rt: Runtime = request.app.state.runtime
         checks: dict[str, str] = {}
         try:
             async with rt.read() as session:
-                await session.execute(text("SELECT 1"))
+                at = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
             checks["database"] = "ok"
+            expected = request.app.state.migration_head
+            checks["migrations"] = "ok" if expected in at else (
+                f"数据库迁移未完成 / the database is at {', '.join(at) or 'no revision'}, this code needs {expected}")
         except Exception as exc:  # noqa: BLE001 — any failure means not ready, and says why
-            checks["database"] = f"failed: {exc}"
-        if rt.publisher is not None:
-            checks["kafka"] = "ok" if await rt.publisher.ping() else "unreachable"
-        checks["relay"] = "ok" if rt.relay.failures < 3 else f"failing ({rt.relay.failures} attempts)"
+            checks["database"] = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
+        if broker:
+            checks.update(await broker_checks(rt))
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
 

@@ -70,6 +70,8 @@ def issue_token(settings: Settings, *, sub: str, org: str | None, roles: list[st
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
         raise ValueError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(sorted(ROLES))}")
+    if "admin" in roles and org != settings.inspection_office_org:
+        raise ValueError(f"the admin role belongs to the inspection office: pass --org {settings.inspection_office_org}")
     now = int(time.time())
     claims = {"sub": sub, "org": org, "roles": roles, "aud": settings.jwt_audience, "iat": now, "exp": now + ttl}
     return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
@@ -271,8 +273,25 @@ async def current_principal(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer <jwt>' (see `closeloop token`)")
-    principal = await authenticate(request.app.state.settings, token.strip())
+    settings: Settings = request.app.state.settings
+    principal = admitted(settings, await authenticate(settings, token.strip()))
     request.state.principal = principal
+    return principal
+
+
+def admitted(settings: Settings, principal: Principal) -> Principal:
+    """A verified caller the services accept: one with a role (a token without any reads nothing but the public
+    pages), and `admin` only for the inspection office's own org."""
+    if not principal.roles:
+        raise Forbidden(
+            f"令牌没有任何闭环角色，只能查看公开页面；请联系管理员分配角色 / the token carries no role of "
+            f"{', '.join(sorted(ROLES))}: it may read the public pages only",
+            details=[{"field": "roles", "message": "no known role"}])
+    if principal.has("admin") and principal.org != settings.inspection_office_org:
+        raise Forbidden(
+            f"管理员角色只属于督察整改办（{settings.inspection_office_org}），该令牌的单位是 {principal.org!r} / "
+            f"the admin role belongs to the inspection office org {settings.inspection_office_org!r} only",
+            details=[{"field": "org", "message": "admin tokens must be of the inspection office"}])
     return principal
 
 

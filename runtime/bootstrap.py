@@ -25,7 +25,7 @@ from runtime.bus.kafka import KafkaFollower, KafkaPublisher
 from runtime.checkpoints import checkpoint_if_due, signing_key
 from runtime.clock import Clock, new_id
 from runtime.consumer import Consumer, HandlerTable
-from runtime.db import make_engine, make_sessionmaker
+from runtime.db import make_engine, make_read_engine, make_sessionmaker
 from runtime.logs import correlation_id
 from runtime.metrics import Metrics
 from runtime.migrations import migrate
@@ -68,6 +68,8 @@ class Runtime:
     publisher: KafkaPublisher | None = None
     consumer: Consumer | None = None
     followers: list[KafkaFollower | FeedFollower] = field(default_factory=list)
+    # Read-only sessions that never wait for a writer (SQLite: a second engine, deferred and query_only).
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
 
     @asynccontextmanager
     async def unit_of_work(self, principal: Principal, *, role: str | None = None) -> AsyncIterator[UnitOfWork]:
@@ -85,8 +87,9 @@ class Runtime:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads."""
-        async with self.sessions() as session:
+        """A session for reads: it sees a snapshot and never takes the write lock, so a long write (a big
+        batch, an import) does not hold reads up; writing through it fails."""
+        async with (self.read_sessions or self.sessions)() as session:
             yield session
 
 
@@ -98,7 +101,12 @@ def _relay(spec: ServiceSpec, settings: Settings, *, engine: AsyncEngine, sessio
 
     async def publish(rows: list[OutboxRow]) -> None:
         assert publisher is not None
-        await publisher.send_rows(topic, rows)
+        try:
+            await publisher.send_rows(topic, rows)
+        except Exception:
+            metrics.broker_up.labels(bus="kafka").set(0)
+            raise
+        metrics.broker_up.labels(bus="kafka").set(1)
 
     async def checkpoint(session: AsyncSession, state: LogState) -> None:
         await checkpoint_if_due(session, state=state, now=clock.now(), service=spec.name, key=private_key)
@@ -146,6 +154,7 @@ async def start_runtime(spec: ServiceSpec, settings: Settings, *, clock: Clock |
     metrics = metrics or Metrics(spec.name)
     clock = clock or Clock()
     engine = make_engine(settings.db_url())
+    read_engine = make_read_engine(settings.db_url())
     publisher: KafkaPublisher | None = None
     tasks: list[asyncio.Task[Any]] = []
     try:
@@ -156,7 +165,8 @@ async def start_runtime(spec: ServiceSpec, settings: Settings, *, clock: Clock |
         relay = _relay(spec, settings, engine=engine, sessions=sessions, clock=clock, metrics=metrics,
                        publisher=publisher)
         rt = Runtime(settings=settings, engine=engine, sessions=sessions, clock=clock, metrics=metrics,
-                     relay=relay, publisher=publisher)
+                     relay=relay, publisher=publisher,
+                     read_sessions=make_sessionmaker(read_engine) if read_engine is not None else None)
         if spec.follows:
             rt.consumer = Consumer(name=spec.name, service=spec.name, sessions=sessions, handlers=spec.handlers,
                                    clock=clock, attempts=settings.handler_attempts, backoff=settings.retry_backoff,
@@ -176,4 +186,6 @@ async def start_runtime(spec: ServiceSpec, settings: Settings, *, clock: Clock |
         if publisher is not None:
             await publisher.stop()
         await engine.dispose()
+        if read_engine is not None:
+            await read_engine.dispose()
         log.info("service_stopped")

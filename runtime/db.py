@@ -39,30 +39,54 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def _sqlite_path(url: str) -> str:
+    return url.split(":///", 1)[1] if ":///" in url else ""
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An engine; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE so writers queue instead of failing."""
+    """An engine for writers; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE so writers queue instead of
+    failing. Reads go through `make_read_engine`, which never takes SQLite's write lock."""
     if is_sqlite(url):
-        path = url.split(":///", 1)[1] if ":///" in url else ""
+        path = _sqlite_path(url)
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-            cur = dbapi_connection.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        _sqlite_pragmas(engine, path=path, begin="BEGIN IMMEDIATE")
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def make_read_engine(url: str, *, pool_size: int = 10) -> AsyncEngine | None:
+    """A second engine for read-only sessions on a SQLite file: deferred transactions under WAL read a snapshot
+    while a writer holds the write lock, and `query_only` refuses any write through it. None elsewhere
+    (PostgreSQL readers never wait for writers; an in-memory SQLite database cannot be shared by two engines)."""
+    if not is_sqlite(url):
+        return None
+    path = _sqlite_path(url)
+    if not path or path == ":memory:":
+        return None
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+    _sqlite_pragmas(engine, path=path, begin="BEGIN", read_only=True)
+    return engine
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, path: str, begin: str, read_only: bool = False) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        if not read_only:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        if read_only:
+            cur.execute("PRAGMA query_only=ON")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

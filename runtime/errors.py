@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger("closeloop.errors")
+
+# How long a client should wait before trying again when the database cannot be reached.
+DB_RETRY_AFTER = 5
 
 
 class DomainError(Exception):
@@ -105,13 +112,60 @@ ERROR_DESCRIPTIONS = {
     413: "内容过大 (payload too large)",
     415: "不支持的内容类型 (unsupported media type)",
     422: "输入无效,details 指明字段 (invalid input; details name the fields)",
-    503: "未就绪 (not ready)",
+    503: "暂时不可用，请按 Retry-After 稍后重试 (not ready or the database is unreachable; retry after the "
+         "seconds in Retry-After)",
 }
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The `responses=` of a route that may refuse with these statuses, each in the design's error shape."""
     return {status: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[status]} for status in statuses}
+
+
+# What a database that is down, restarting, unreachable or locked raises: the request may succeed later.
+_DRIVERS = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3")
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".", 1)[0] in _DRIVERS:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """Whether an error means the database cannot serve now (connection refused or lost, pool exhausted, locked),
+    rather than a fault of the request or the code."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    import asyncpg  # type: ignore[import-untyped]
+
+    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.exceptions.CannotConnectNowError
+                  | asyncpg.exceptions.AdminShutdownError | asyncpg.exceptions.ConnectionDoesNotExistError):
+        return True
+    # a refused or lost connection of the driver (asyncpg raises the socket's own errors when it connects)
+    return isinstance(exc, ConnectionError | TimeoutError) and _raised_by_driver(exc)
+
+
+def database_unavailable(request: Request, exc: BaseException) -> JSONResponse:
+    """The answer to a request that met a database outage: 503 in the error shape with Retry-After, counted in
+    the service's metrics and logged as one structured line."""
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.database_unavailable.inc()
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.error("database_unavailable", method=request.method, path=request.url.path, route=route,
+              error_type=type(exc).__name__, error=str(exc).splitlines()[0][:300] if str(exc) else "")
+    return JSONResponse(
+        error_body("database_unavailable",
+                   f"数据库暂时无法访问，请 {DB_RETRY_AFTER} 秒后重试；若持续出现请联系运维 / the database cannot be "
+                   f"reached right now; retry in {DB_RETRY_AFTER} s, and tell the operators if it lasts"),
+        status_code=503, headers={"Retry-After": str(DB_RETRY_AFTER)})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -123,6 +177,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status == 503:
             headers = {"Retry-After": "5"}
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers)
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if not is_database_outage(exc):
+            raise exc
+        return database_unavailable(request, exc)
+
+    for kind in (sa_exc.DBAPIError, sa_exc.TimeoutError, ConnectionError, TimeoutError):
+        app.add_exception_handler(kind, _database)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -19,5 +19,13 @@ class Metrics:
                                 registry=self.registry)
         self.log_position = Gauge("closeloop_log_position", "Last sequenced position of this service's log",
                                   registry=self.registry)
+        self.database_unavailable = Counter(
+            "closeloop_database_unavailable", "Requests answered 503 because the database could not be reached",
+            registry=self.registry)
+        # Set by the relay's sends and by /readyz?broker=1; exported in kafka mode only (label bus="kafka").
+        self.broker_up = Gauge("closeloop_broker_up", "Whether the broker answered the last send or check (1) or not (0)",
+                               ["bus"], registry=self.registry)
+        self.relay_failures = Gauge("closeloop_relay_failures", "Failed relay attempts in a row (0 when it works)",
+                                    registry=self.registry)
         self.info = Gauge("closeloop_service_info", "Service identity", list(labels), registry=self.registry)
         self.info.labels(**labels).set(1)

@@ -71,6 +71,16 @@ def new_revision(connection: Connection, service: str, location: Path, message: 
     command.revision(alembic_config(service, location, connection), message=message, autogenerate=True)
 
 
+def migration_head(service: str, location: Path) -> str:
+    """The newest revision of a service's history: what its database must be at to take requests."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(service, location)).get_current_head()
+    if head is None:
+        raise ValueError(f"the {service} service has no migrations in {location}")
+    return head
+
+
 async def migrate(engine: AsyncEngine, service: str, location: Path) -> None:
     """Bring a service's database to the newest migration of its history (alembic upgrade head)."""
     async with engine.begin() as conn:

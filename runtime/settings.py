@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     jwt_audience: str = "closeloop"
     jwt_algorithm: str = "HS256"
     system_token: str = ""
+    # The org whose admins run the campaign (督察整改办): an `admin` token of any other org, or of none, is refused.
+    inspection_office_org: str = Field(default="inspection-office", min_length=1, max_length=64)
     checkpoint_key: str = ""
     evidence_dir: Path | None = None
     issues_url: str = "http://127.0.0.1:8001"

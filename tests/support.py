@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 from fastapi import FastAPI
 
 from contracts import Actor, Envelope
@@ -23,12 +26,16 @@ from runtime.clock import Clock, SettableClock
 from runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# One signing secret for every service a test runs in-process (each has its own data folder, so each would make a
+# per-install secret of its own), random per test run like an install's.
+TEST_JWT_SECRET = secrets.token_urlsafe(48)
 DATA = ROOT / "data"
 
 
 def settings_for(service: str, tmp: Path, **overrides: Any) -> Settings:
     """Test settings: a SQLite file per service under tmp, embedded bus, fast polling."""
     values: dict[str, Any] = {"service": service, "env": "test", "data_dir": tmp, "bus": "embedded",
+                              "jwt_secret": TEST_JWT_SECRET,
                               "poll_interval": 0.05, "retry_backoff": 0.01, "log_json": True}
     values.update(overrides)
     settings: Settings = importlib.import_module(f"services.{service}.settings").get_settings(**values)
@@ -39,6 +46,14 @@ def token(settings: Settings, *, sub: str = "tester", org: str | None = None, ro
           ttl: int = 3600) -> dict[str, str]:
     """Authorization header for a development token."""
     role_list = [roles] if isinstance(roles, str) else roles
+    if "admin" in role_list and org is None:
+        org = settings.inspection_office_org  # admin belongs to the inspection office only
+    if "admin" in role_list and org != settings.inspection_office_org:
+        # issue_token refuses to sign it; tests sign it by hand to see the services refuse it
+        now = int(time.time())
+        claims = {"sub": sub, "org": org, "roles": role_list, "aud": settings.jwt_audience, "iat": now,
+                  "exp": now + ttl}
+        return {"Authorization": f"Bearer {jwt.encode(claims, settings.jwt_secret, algorithm='HS256')}"}
     return {"Authorization": f"Bearer {issue_token(settings, sub=sub, org=org, roles=role_list, ttl=ttl)}"}
 
 

@@ -48,7 +48,7 @@ SKIP_TABLES = {"alembic_version", "subject_head", "log_state", "checkpoint", "fe
 EXPECTED = {"verification": ("verification_issue", "verification_round"),
             "scoring": ("scoring_org", "scoring_issue_event"),
             "notify": ("notify_issue", "notify_fact", "notify_inbox", "outbox"),
-            "issues": ("issues_issue", "issues_transition", "outbox")}
+            "issues": ("issues_issue", "issues_transition", "issues_evidence", "outbox")}
 
 
 def stream(e: Envelope) -> tuple[str, str]:
@@ -101,14 +101,23 @@ def story(i1: str, i2: str | None = None) -> list[Envelope]:
                                               "reported_event_id": str(reported.id), "opinion": "抽查未完成"})
     status = {i1: "in_progress"}
     closure = {"supervising_org_id": SUPER}
+
+    def evidence(issue: str, evidence_id: str) -> None:
+        add(ver, "evidence.submitted", issue, {"evidence_id": evidence_id, "issue_id": issue, "kind": "photo",
+                                               "sha256": "a" * 64, "size": 2048, "media_type": "image/jpeg",
+                                               "org_id": RESP})
+
+    evidence(i1, "e1")
     decide("closure.requested", i1, {"closure_id": "c1", "summary": "已整改", "evidence_ids": ["e1"], **closure},
            status)
     decide("closure.rejected", i1, {"closure_id": "c1", "opinion": "仍有裸土", "reason_code": "superficial",
                                     **closure}, status)
     if i2:
         status[i2] = "registered"
+        evidence(i2, "e9")
         decide("closure.requested", i2, {"closure_id": "c9", "summary": "已整改", "evidence_ids": ["e9"],
                                          **closure}, status)
+    evidence(i1, "e2")
     decide("closure.requested", i1, {"closure_id": "c2", "summary": "已覆盖", "evidence_ids": ["e2"], "attempt": 2,
                                      **closure}, status)
     decide("closure.accepted", i1, {"closure_id": "c2", "opinion": "核查属实", **closure}, status)

@@ -27,6 +27,7 @@ from contracts.events.verification import (
     ClosureFiled,
     ClosureRejected,
     ClosureRequested,
+    EvidenceSubmitted,
     IssueReopened,
 )
 from contracts.lifecycle import Action
@@ -36,6 +37,7 @@ from runtime.errors import Conflict, Invalid, NotFound
 from runtime.outbox import UnitOfWork
 from services.issues import domain, domain_time, ledger, milestones
 from services.issues.store import (
+    EvidenceRef,
     Extension,
     Issue,
     Org,
@@ -356,6 +358,19 @@ async def report_progress(uow: UnitOfWork, *, issue: Issue, note: str, percent: 
                           evidence_ids: list[str]) -> Issue:
     """A progress report on an issue in progress (note, percent 0–100, evidence ids)."""
     domain.require_status(action="report progress on", current=issue.status, allowed=domain.PROGRESS_FROM)
+    if evidence_ids:
+        known = set((await uow.session.execute(
+            select(col(EvidenceRef.evidence_id))
+            .where(col(EvidenceRef.evidence_id).in_(evidence_ids), col(EvidenceRef.issue_id) == issue.id)
+        )).scalars())
+        bad = [(n, e) for n, e in enumerate(evidence_ids) if e not in known]
+        if bad:
+            raise Invalid(
+                f"evidence_ids: {', '.join(e for _, e in bad)} 不是本问题已上传的证据（不存在、属于其他问题，或刚上传"
+                f"尚未登记，请稍后重试）/ not evidence uploaded for this issue",
+                details=[{"field": f"evidence_ids.{n}", "message": "no such evidence for this issue (unknown, of "
+                          "another issue, or uploaded a moment ago and not yet known here: retry shortly)"}
+                         for n, _ in bad])
     envelope = await uow.emit(issue.id, IssueProgressReported(
         issue_id=issue.id, responsible_org_id=issue.responsible_org_id, note=note, percent=percent,
         evidence_ids=evidence_ids))
@@ -514,7 +529,15 @@ async def _reopen_ancestors(uow: UnitOfWork, *, child: Issue, reason: str, cause
         current = parent
 
 
+async def on_evidence_submitted(uow: UnitOfWork, envelope: Envelope, payload: EvidenceSubmitted) -> None:
+    """Remember which issue an evidence file belongs to, so that progress reports name only its own evidence."""
+    if await uow.session.get(EvidenceRef, payload.evidence_id) is None:
+        uow.session.add(EvidenceRef(evidence_id=payload.evidence_id, issue_id=payload.issue_id,
+                                    org_id=payload.org_id))
+
+
 HANDLERS = HandlerTable()
+HANDLERS.add(EvidenceSubmitted, on_evidence_submitted)
 HANDLERS.add(ClosureRequested, on_verification_event)
 HANDLERS.add(ClosureAccepted, on_verification_event)
 HANDLERS.add(ClosureRejected, on_verification_event)

@@ -139,6 +139,18 @@ class Milestone(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class EvidenceRef(SQLModel, table=True):
+    """An evidence file the verification service accepted for an issue (from evidence.submitted): what a progress
+    report may name."""
+
+    __tablename__ = "issues_evidence"
+    __table_args__ = ({"info": OWN},)
+
+    evidence_id: str = Field(primary_key=True, max_length=64)
+    issue_id: str = Field(max_length=36, index=True)
+    org_id: str | None = Field(default=None, max_length=64)
+
+
 class Party(SQLModel, table=True):
     """One row per org taking part in an issue (relations: responsible, cooperating, supervising): the scope.
 

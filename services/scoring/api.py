@@ -19,6 +19,7 @@ from runtime.errors import NotFound, error_responses, field_error
 from runtime.pagination import Key, Page, decode_cursor, encode_cursor
 from services.scoring import accountability, domain, handlers, store
 from services.scoring.schemas import (
+    MAX_READINGS,
     SCHEME_BODY,
     AppealDecisionIn,
     AppealIn,
@@ -30,8 +31,8 @@ from services.scoring.schemas import (
     IssueFactOut,
     RankingIn,
     RankingOut,
-    ReadingIn,
     ReadingOut,
+    ReadingsIn,
     SchemeOut,
     ScoresOut,
     WorkingDaysOut,
@@ -85,13 +86,11 @@ async def read_scheme(scheme_id: str, rt: RT, _: Caller,
     return SchemeOut.model_validate(handlers.scheme_view(row, [v.version for v in versions]))
 
 
-@router.post("/v1/readings", status_code=201, summary="Record monitoring readings, one or a list (system, admin)",
+@router.post("/v1/readings", status_code=201,
+             summary=f"Record monitoring readings, one or a list of at most {MAX_READINGS} (system, admin)",
              responses=error_responses(400, 401, 403, 422))
-async def post_readings(body: Annotated[ReadingIn | list[ReadingIn], Body()], rt: RT,
-                        principal: FeederP) -> Page[ReadingOut]:
+async def post_readings(body: Annotated[ReadingsIn, Body()], rt: RT, principal: FeederP) -> Page[ReadingOut]:
     items = body if isinstance(body, list) else [body]
-    if not items:
-        raise field_error("body", "send one reading or a non-empty list")
     role = "system" if principal.has("system") else "admin"
     async with rt.unit_of_work(principal, role=role) as uow:
         stored = await handlers.record_readings(uow, items=[i.model_dump() for i in items])
@@ -164,10 +163,15 @@ async def read_ranking(ranking_id: str, rt: RT, _: Caller) -> RankingOut:
     return RankingOut.model_validate(handlers.ranking_view(r, successors.get(r.id)))
 
 
-@router.get("/v1/facts/issues/{issue_id}", summary="What scoring has recorded of an issue", responses=READ_ONE)
-async def issue_fact(issue_id: str, rt: RT, _: Caller) -> IssueFactOut:
+@router.get("/v1/facts/issues/{issue_id}", responses=READ_ONE,
+            summary="What scoring has recorded of an issue (admin, leader, auditor, system; an org: its own issues)")
+async def issue_fact(issue_id: Annotated[str, FastPath(max_length=64)], rt: RT, who: Caller) -> IssueFactOut:
     async with rt.read() as session:
-        return IssueFactOut.model_validate(await handlers.issue_fact(session, issue_id=issue_id))
+        fact = await handlers.issue_fact(session, issue_id=issue_id)
+    # scoring knows the responsible org only: an org sees the facts of the issues it is responsible for
+    if not who.sees_all and (who.org is None or who.org != fact["responsible_org_id"]):
+        raise NotFound(f"scoring has recorded nothing of issue {issue_id} that you may see")
+    return IssueFactOut.model_validate(fact)
 
 
 # ---- the working-day calendar (工作日历) ----------------------------------------------------------------------------

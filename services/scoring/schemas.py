@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from contracts.enums import AppealOutcome, TargetOp, ZoneType
 from runtime.answers import Out
@@ -24,6 +24,23 @@ class ReadingIn(BaseModel):
     indicator: str = Field(min_length=1, max_length=100)
     value: float
     observed_at: Instant
+
+
+MAX_READINGS = 1000
+
+
+def _bounded_batch(value: Any) -> Any:
+    # Checked before any reading is validated, so a huge list is refused at once.
+    if isinstance(value, list) and len(value) > MAX_READINGS:
+        raise ValueError(f"一次最多提交 {MAX_READINGS} 条监测数据，收到 {len(value)} 条；请分批提交 / at most "
+                         f"{MAX_READINGS} readings per request, got {len(value)}: send them in batches")
+    if isinstance(value, list) and not value:
+        raise ValueError("send one reading or a non-empty list")
+    return value
+
+
+ReadingBatch = Annotated[list[ReadingIn], Field(min_length=1, max_length=MAX_READINGS)]
+ReadingsIn = Annotated[ReadingIn | ReadingBatch, BeforeValidator(_bounded_batch)]
 
 
 class RankingIn(BaseModel):

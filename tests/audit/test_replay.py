@@ -157,3 +157,36 @@ async def test_replay_rebuilds_the_appeals_and_the_published_calendar_and_compar
     result.projections.calendar["2027"]["workdays"] = ["2027-01-09"]
     diffs = await compare_live(result, w.urls(), token=w.auditor_token(), transport=w.transports())
     assert diffs == ["scoring: calendar year 2027: workdays is ['2027-01-09'] in the replay, [] live"]
+
+
+async def test_compare_covers_notify_bulletins_rebuilt_from_the_published_rankings(
+        scenario: tuple[World, Path]) -> None:
+    w, out = scenario
+    full = await replay_export(out)
+    assert [b["period"] for b in full.derived["notify"]["notify_bulletin"]] == ["2020-09"]
+    earlier = await replay_export(out, until=date(2020, 8, 31))
+    diffs = await compare_live(earlier, w.urls(), token=w.auditor_token(), transport=w.transports())
+    [bulletin] = full.derived["notify"]["notify_bulletin"]
+    assert f"notify: bulletin {bulletin['id']} is live, not in the replay" in diffs, diffs
+    assert any(d.startswith("notify: digests started by rankings differ") for d in diffs), diffs
+
+
+def test_replay_cli_prints_every_reason_it_exits_for(scenario: tuple[World, Path],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A published ranking the scoring code does not recompute fails the replay, and says so, --out or not."""
+    import audit.replay
+
+    _, out = scenario
+    real = audit.replay.replay_export
+
+    async def with_a_disagreeing_ranking(*args: Any, **kwargs: Any) -> Any:
+        result = await real(*args, **kwargs)
+        result.score_anomalies.append("scoring ranking.published r-1 (2020-09/region): recomputed from events "
+                                      "[('xincheng', 80.0, 1)], published [('xincheng', 90.0, 1)]")
+        return result
+
+    monkeypatch.setattr(audit.replay, "replay_export", with_a_disagreeing_ranking)
+    result = CliRunner().invoke(app, ["audit", "replay", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "ANOMALY scoring ranking.published r-1 (2020-09/region)" in result.output
+    assert "1 anomaly in the replay" in result.output

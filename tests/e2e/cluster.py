@@ -112,6 +112,8 @@ class Cluster:
                 proc.kill()
 
     def auth(self, *, sub: str = "e2e", org: str | None = None, roles: str = "admin") -> dict[str, str]:
+        if "admin" in roles.split(",") and org is None:
+            org = self.settings.inspection_office_org
         return {"Authorization": f"Bearer {issue_token(self.settings, sub=sub, org=org, roles=roles.split(','))}"}
 
 

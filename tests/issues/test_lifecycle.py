@@ -31,6 +31,10 @@ async def test_start_progress_and_history_say_who_when_what_why(tmp_path: Path) 
         eeb = s.auth(sub="zhang", **EEB)
         r = await s.client.post(f"/v1/issues/{issue['id']}/start", headers=eeb, json={"note": "已部署"})
         assert r.status_code == 200 and r.json()["status"] == "in_progress"
+        uploaded = EventFactory("verification").make("evidence.submitted", issue["id"], {
+            "evidence_id": "ev-1", "issue_id": issue["id"], "kind": "photo", "sha256": "a" * 64, "size": 2048,
+            "media_type": "image/jpeg", "org_id": "city-eeb"})
+        assert await s.deliver(uploaded) == "handled"  # the photo verification accepted for this issue
         r = await s.client.post(f"/v1/issues/{issue['id']}/progress", headers=eeb,
                                 json={"note": "完成燃煤锅炉改造 12 台", "percent": 40, "evidence_ids": ["ev-1"]})
         assert r.status_code == 201, r.text

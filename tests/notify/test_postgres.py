@@ -27,7 +27,7 @@ async def test_two_replicas_on_postgres_issue_and_deliver_each_notice_once(tmp_p
                             notify_webhook_allow=["127.0.0.1/32"]) as a,
                     running("notify", tmp_path / "b", clock=clock, database_url=pg_url,
                             notify_webhook_allow=["127.0.0.1/32"]) as b):
-            r = await a.client.post("/v1/webhooks", headers=a.auth(org="city-eeb", roles="admin"), json={
+            r = await a.client.post("/v1/webhooks", headers=a.auth(org="city-eeb", roles="supervisor"), json={
                 "org_id": "city-eeb", "url": receiver.url, "secret": "pg-replica-secret-0123456789"})
             assert r.status_code == 201, r.text
             events = [registered(str(uuid.uuid4()), deadline="2020-06-10") for _ in range(8)]

@@ -45,7 +45,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Ready: database and bus reachable */
+        /**
+         * Ready to take requests: database reachable and migrated (?broker=1: the broker and relay too)
+         * @description 就绪检查：数据库可达且迁移已完成。消息代理中断时写入仍进入发件箱，服务照常接收请求，所以默认不检查代理；`?broker=1` 另外检查代理和转发 (the broker is checked only when asked: writes go to the outbox while it is down, so a broker outage must not take the API out of a load balancer)
+         */
         get: operations["readyz_readyz_get"];
         put?: never;
         post?: never;
@@ -239,7 +242,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** What scoring has recorded of an issue */
+        /** What scoring has recorded of an issue (admin, leader, auditor, system; an org: its own issues) */
         get: operations["issue_fact_v1_facts_issues__issue_id__get"];
         put?: never;
         post?: never;
@@ -331,7 +334,7 @@ export interface paths {
         /** Monitoring readings, oldest observation first (any signed-in role) */
         get: operations["list_readings_v1_readings_get"];
         put?: never;
-        /** Record monitoring readings, one or a list (system, admin) */
+        /** Record monitoring readings, one or a list of at most 1000 (system, admin) */
         post: operations["post_readings_v1_readings_post"];
         delete?: never;
         options?: never;
@@ -1175,7 +1178,8 @@ export interface components {
         };
         /**
          * ReadyOut
-         * @description Whether the database, the bus and the relay work; 503 with the same shape when not.
+         * @description Whether the service takes requests (database reachable and migrated; with ?broker=1 the broker and relay
+         *     too); 503 with the same shape when not.
          */
         ReadyOut: {
             /**
@@ -1376,7 +1380,10 @@ export interface operations {
     };
     readyz_readyz_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description also check the broker and the relay */
+                broker?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1390,6 +1397,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReadyOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description 未就绪 (not ready: which check failed) */

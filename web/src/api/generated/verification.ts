@@ -45,7 +45,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Ready: database and bus reachable */
+        /**
+         * Ready to take requests: database reachable and migrated (?broker=1: the broker and relay too)
+         * @description 就绪检查：数据库可达且迁移已完成。消息代理中断时写入仍进入发件箱，服务照常接收请求，所以默认不检查代理；`?broker=1` 另外检查代理和转发 (the broker is checked only when asked: writes go to the outbox while it is down, so a broker outage must not take the API out of a load balancer)
+         */
         get: operations["readyz_readyz_get"];
         put?: never;
         post?: never;
@@ -836,7 +839,8 @@ export interface components {
         };
         /**
          * ReadyOut
-         * @description Whether the database, the bus and the relay work; 503 with the same shape when not.
+         * @description Whether the service takes requests (database reachable and migrated; with ?broker=1 the broker and relay
+         *     too); 503 with the same shape when not.
          */
         ReadyOut: {
             /**
@@ -1210,7 +1214,10 @@ export interface operations {
     };
     readyz_readyz_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description also check the broker and the relay */
+                broker?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1224,6 +1231,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReadyOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description 未就绪 (not ready: which check failed) */
