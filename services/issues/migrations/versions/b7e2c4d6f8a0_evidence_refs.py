@@ -1,7 +1,7 @@
 """evidence refs: the evidence ids a progress report may name
 
 Revision ID: b7e2c4d6f8a0
-Revises: a1f0c3d2e5b1
+Revises: b7d4e1f2a9c3
 Create Date: 2026-12-02 08:00:00.000000
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'b7e2c4d6f8a0'
-down_revision: str | None = 'a1f0c3d2e5b1'
+down_revision: str | None = 'b7d4e1f2a9c3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
