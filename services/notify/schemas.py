@@ -143,7 +143,8 @@ class DigestOut(Out):
 
     id: str
     run_key: str
-    kind: Literal["weekly", "monthly", "half_year", "correction"] = Field(description="correction: 更正通报 after an upheld appeal")
+    kind: Literal["weekly", "monthly", "half_year", "correction"] = Field(
+        description="correction: 更正通报 after an upheld appeal")
     period: str
     origin: str = Field(description="schedule, manual or ranking")
     recipients: int
