@@ -647,9 +647,10 @@ export interface components {
             id: string;
             /**
              * Kind
+             * @description correction: 更正通报 after an upheld appeal
              * @enum {string}
              */
-            kind: "weekly" | "monthly" | "half_year";
+            kind: "weekly" | "monthly" | "half_year" | "correction";
             /**
              * Origin
              * @description schedule, manual or ranking
