@@ -52,6 +52,10 @@ TABLE: dict[str, dict[str, int]] = {
     "scoring POST /v1/readings":           row(201, 403, 403, 403, 403, 403, 403, 403, 201, 403, 401),
     "scoring POST /v1/rankings":           row(201, 403, 403, 403, 403, 403, 403, 403, 403, 403, 401),
     "scoring PUT /v1/calendar/{year}":     row(200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 401),
+    # on a ranking and an appeal that do not exist: the role is checked first (the rules behind the role, with a
+    # real ranking, are tests/scoring/test_appeals.py's)
+    "scoring POST /v1/rankings/{ranking_id}/appeals": row(403, 403, 404, 404, 403, 403, 403, 403, 403, 403, 401),
+    "scoring POST /v1/appeals/{appeal_id}/decision": row(404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 401),
     "notify POST /v1/inbox/{item_id}/read": row(404, 403, 200, 404, 200, 404, 404, 404, 404, 403, 401),
     "notify PUT /v1/recipients/{org_id}":  row(200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 401),
     "notify PUT /v1/address-book/{title}": row(200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 401),
@@ -96,8 +100,18 @@ def scoring_calls() -> dict[str, Call]:
         return (await s.client.put(f"/v1/calendar/{2100 + next(counter) % 90}", headers=h, json={
             "holidays": [], "workdays": [], "source": "测试"})).status_code
 
+    async def appeal(s: Running, h: dict[str, str]) -> int:
+        return (await s.client.post("/v1/rankings/no-such-ranking/appeals", headers=h, json={
+            "component": "quality", "reason": "整改质量分值有误"})).status_code
+
+    async def decision(s: Running, h: dict[str, str]) -> int:
+        return (await s.client.post("/v1/appeals/no-such-appeal/decision", headers=h, json={
+            "outcome": "refused", "reasons": "申诉不成立"})).status_code
+
     return {"scoring PUT /v1/schemes/{scheme_id}": scheme, "scoring POST /v1/readings": readings,
-            "scoring POST /v1/rankings": ranking, "scoring PUT /v1/calendar/{year}": calendar}
+            "scoring POST /v1/rankings": ranking, "scoring PUT /v1/calendar/{year}": calendar,
+            "scoring POST /v1/rankings/{ranking_id}/appeals": appeal,
+            "scoring POST /v1/appeals/{appeal_id}/decision": decision}
 
 
 def notify_calls() -> dict[str, Call]:
