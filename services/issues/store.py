@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Field, SQLModel, col
 
 from contracts.lifecycle import ESCALATE_AFTER_DAYS
@@ -263,6 +263,17 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def overdue_on(today: date) -> ColumnElement[bool]:
+    """Open and past its deadline on `today` (SQL)."""
+    return and_(col(Issue.deadline) < today, col(Issue.status).not_in(sorted(CLOSED)))
+
+
+def escalated_on(today: date) -> ColumnElement[bool]:
+    """Open and overdue more than ESCALATE_AFTER_DAYS whole days on `today` (SQL)."""
+    return and_(col(Issue.deadline) < today - timedelta(days=ESCALATE_AFTER_DAYS),
+                col(Issue.status).not_in(sorted(CLOSED)))
+
+
 def filtered(stmt: Select[*Ts], *, visible_to: str | None, sees_all: bool, today: date,
              status: str | None = None, responsible_org_id: str | None = None,
              supervising_org_id: str | None = None, region_id: str | None = None, category: str | None = None,
@@ -281,11 +292,10 @@ def filtered(stmt: Select[*Ts], *, visible_to: str | None, sees_all: bool, today
     if roots_only:
         stmt = stmt.where(col(Issue.parent_id).is_(None))
     if overdue is not None:
-        late = and_(col(Issue.deadline) < today, col(Issue.status).not_in(sorted(CLOSED)))
+        late = overdue_on(today)
         stmt = stmt.where(late if overdue else not_(late))
     if escalated is not None:
-        long_late = and_(col(Issue.deadline) < today - timedelta(days=ESCALATE_AFTER_DAYS),
-                         col(Issue.status).not_in(sorted(CLOSED)))
+        long_late = escalated_on(today)
         stmt = stmt.where(long_late if escalated else not_(long_late))
     if q:
         pattern = _like(q)
@@ -315,9 +325,7 @@ async def count_issues(session: AsyncSession, *, visible_to: str | None, sees_al
                        filters: Mapping[str, Any]) -> Sequence[RowMapping]:
     """The caller's issues counted by (status, category, region), with how many of each are due and overdue."""
     due = col(Issue.deadline) < today
-    late = and_(due, col(Issue.status).not_in(sorted(CLOSED)))
-    long_late = and_(col(Issue.deadline) < today - timedelta(days=ESCALATE_AFTER_DAYS),
-                     col(Issue.status).not_in(sorted(CLOSED)))
+    late, long_late = overdue_on(today), escalated_on(today)
     stmt: Select[*tuple[Any, ...]] = filtered(select(col(Issue.status).label("status"), col(Issue.category).label("category"),
                            col(Issue.region_id).label("region_id"), func.count().label("n"),
                            func.sum(case((due, 1), else_=0)).label("due"),
