@@ -2,6 +2,7 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
 import { hasRole, onSessionExpired, signedIn } from '@/session/store'
 import { zh } from '@/messages/zh-CN'
+import { loadDistricts } from '@/geo/districts'
 
 /** A menu entry: where it goes and which roles see it. */
 export interface MenuEntry { path: string; label: string; roles: string[] }
@@ -24,9 +25,19 @@ export function homeFor(): string {
   return MENU.find((m) => hasRole(...m.roles))?.path ?? '/inbox'
 }
 
+/** A page that draws on the district map: ECharts and the boundaries are fetched beside the page's own chunk, not
+ * after it has loaded and run (the page imports the same modules and reports any failure itself). */
+function withMap(page: () => Promise<unknown>): () => Promise<unknown> {
+  return () => {
+    void loadDistricts().catch(() => undefined)
+    void import('@/charts/echarts').then((m) => m.ensureMap()).catch(() => undefined)
+    return page()
+  }
+}
+
 const signedInRoutes: RouteRecordRaw[] = [
   { path: '', redirect: () => homeFor() },
-  { path: 'cockpit', component: () => import('@/cockpit/CockpitPage.vue'), meta: { roles: ['leader', 'admin'] } },
+  { path: 'cockpit', component: withMap(() => import('@/cockpit/CockpitPage.vue')), meta: { roles: ['leader', 'admin'] } },
   { path: 'issues', component: () => import('@/issues/LedgerPage.vue') },
   { path: 'issues/:id', component: () => import('@/issues/IssuePage.vue'), props: true },
   { path: 'tasks', component: () => import('@/issues/MyTasksPage.vue'), meta: { roles: ['responsible'] } },
@@ -44,7 +55,7 @@ export const router = createRouter({
   routes: [
     { path: '/signin', component: () => import('@/session/SignInPage.vue'), meta: { public: true } },
     { path: '/auth/callback', component: () => import('@/session/CallbackPage.vue'), meta: { public: true } },
-    { path: '/public', component: () => import('@/public/PublicPage.vue'), meta: { public: true } },
+    { path: '/public', component: withMap(() => import('@/public/PublicPage.vue')), meta: { public: true } },
     { path: '/', component: () => import('@/layout/AppLayout.vue'), children: signedInRoutes },
     { path: '/:rest(.*)*', redirect: '/' },
   ],
