@@ -25,6 +25,9 @@ log = structlog.get_logger("closeloop.consumer")
 
 P = TypeVar("P", bound=BaseModel)
 Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
+#: The set-based form of a handler: a run of consecutive events of a batch, each with its own unit of work (all on
+#: the batch's one session), in the order they arrived.
+ManyHandler = Callable[[Sequence[tuple[UnitOfWork, Envelope, Any]]], Awaitable[None]]
 Before = Callable[[Envelope], None]
 KeyOf = Callable[[Any], str]
 
@@ -36,6 +39,7 @@ class Route:
     model: type[BaseModel]
     handler: Handler
     releases: KeyOf | None = None
+    many: ManyHandler | None = None
 
 
 class HandlerTable:
@@ -49,14 +53,19 @@ class HandlerTable:
         self._routes: dict[str, Route] = {}
 
     def add(self, model: type[P], handler: Callable[[UnitOfWork, Envelope, P], Awaitable[None]], *,
-            releases: Callable[[P], str] | None = None) -> None:
-        """Register `handler` for the newest version of the event `model` is."""
+            releases: Callable[[P], str] | None = None,
+            many: Callable[[Sequence[tuple[UnitOfWork, Envelope, P]]], Awaitable[None]] | None = None) -> None:
+        """Register `handler` for the newest version of the event `model` is.
+
+        `many`, when given, is the same handler for a run of events at once: a batch (`Consumer.process_many`)
+        hands every run of consecutive events whose routes share one `many` to a single call. It must leave
+        exactly the state that calling `handler` on each event in order leaves (a test compares the two)."""
         type_, version = key_of(model)
         if version != latest_version(type_):
             raise ValueError(f"{model.__name__} is {type_} v{version}, not the newest version: handle the newest")
         if type_ in self._routes:
             raise ValueError(f"{type_} has a handler already")
-        self._routes[type_] = Route(model=model, handler=handler, releases=releases)
+        self._routes[type_] = Route(model=model, handler=handler, releases=releases, many=many)
 
     def on(self, model: type[P], *, releases: Callable[[P], str] | None = None
            ) -> Callable[[Callable[[UnitOfWork, Envelope, P], Awaitable[None]]],
@@ -70,7 +79,8 @@ class HandlerTable:
 
     def replacing(self, model: type[P], handler: Callable[[UnitOfWork, Envelope, P], Awaitable[None]]
                   ) -> HandlerTable:
-        """A copy of the table with `model`'s handler replaced (its release key kept); for tests and tools."""
+        """A copy of the table with `model`'s handler replaced (its release key kept, its set-based form dropped,
+        so the replacement sees every event); for tests and tools."""
         copy = HandlerTable()
         copy._routes = dict(self._routes)
         type_ = key_of(model)[0]
@@ -235,6 +245,7 @@ class Consumer:
                     select(col(InboxRow.event_id)).where(col(InboxRow.consumer) == self.name,
                                                          col(InboxRow.event_id).in_(ids[i:i + 500]))
                 )).scalars().all())
+            run: list[tuple[UnitOfWork, Envelope, BaseModel]] = []
             for envelope in envelopes:
                 event_id = str(envelope.id)
                 route = self.handlers.get(envelope.type)
@@ -248,14 +259,22 @@ class Consumer:
                 payload = self._payload(envelope)
                 if before is not None:
                     before(envelope)
-                token = correlation_id.set(envelope.correlation_id)
-                try:
-                    await self._run(self._uow(session, envelope), envelope, route, payload)
-                finally:
-                    correlation_id.reset(token)
+                if run and (route.many is None or self._route(run[-1][1]).many is not route.many):
+                    await self._run_many(session, run)
+                    run = []
+                if route.many is not None:
+                    run.append((self._uow(session, envelope), envelope, payload))
+                else:
+                    token = correlation_id.set(envelope.correlation_id)
+                    try:
+                        await self._run(self._uow(session, envelope), envelope, route, payload)
+                    finally:
+                        correlation_id.reset(token)
                 inbox.append({"consumer": self.name, "event_id": event_id, "type": envelope.type,
                               "processed_at": self.clock.now()})
                 outcomes.append(Outcome("handled", event_id))
+            if run:
+                await self._run_many(session, run)
             if inbox:  # one statement for the batch's inbox rows, in its transaction
                 await session.execute(insert(InboxRow), inbox)
         if self.after_commit and any(o.status == "handled" for o in outcomes):
@@ -335,6 +354,51 @@ class Consumer:
         await route.handler(uow, envelope, payload)
         if route.releases is not None:
             await self._release(uow.session, route.releases(payload))
+
+    def _route(self, envelope: Envelope) -> Route:
+        route = self.handlers.get(envelope.type)
+        assert route is not None  # only routed events are collected into a run
+        return route
+
+    async def _run_many(self, session: AsyncSession, run: Sequence[tuple[UnitOfWork, Envelope, BaseModel]]) -> None:
+        """A run of events whose routes share one set-based handler: one call, then what they release.
+
+        When an event of the run releases a key under which events are parked, the run is handled one event at a
+        time instead (handler, then its release), so parked events apply exactly where they would alone."""
+        route = self._route(run[0][1])
+        for _, envelope, payload in run:
+            own = self._route(envelope)
+            if not isinstance(payload, own.model):
+                raise Poison(f"{envelope.type} v{envelope.version} parsed as {type(payload).__name__}, "
+                             f"not {own.model.__name__}")
+        keys = [(r.releases(p) if (r := self._route(e)).releases is not None else None) for _, e, p in run]
+        wanted = sorted({k for k in keys if k is not None})
+        if wanted and await self._parked_under(session, wanted):
+            for uow, envelope, payload in run:
+                token = correlation_id.set(envelope.correlation_id)
+                try:
+                    await self._run(uow, envelope, self._route(envelope), payload)
+                finally:
+                    correlation_id.reset(token)
+            return
+        assert route.many is not None
+        await route.many(run)
+
+    async def _parked_under(self, session: AsyncSession, keys: Sequence[str]) -> bool:
+        """Whether any event is parked under one of `keys` (sorted), with each key locked as `_release` locks it."""
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            if session.get_bind().dialect.name == "postgresql":
+                await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                                           "FROM unnest(CAST(:ks AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n"),
+                                      {"ks": [f"{self.name}:{k}" for k in chunk]})
+            found = (await session.execute(
+                select(col(ParkedEvent.id)).where(col(ParkedEvent.consumer) == self.name,
+                                                  col(ParkedEvent.key).in_(chunk)).limit(1)
+            )).first()
+            if found is not None:
+                return True
+        return False
 
     async def _release(self, session: AsyncSession, key: str) -> None:
         """Apply the events parked under `key`, in the order they arrived; one still waiting is parked again."""

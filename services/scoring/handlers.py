@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from contracts import Envelope
 from contracts.calendar import CalendarError, CalendarYearMissing, YearCalendar
@@ -93,13 +96,10 @@ FactEvent = (IssueRegistered | IssueUpdated | IssueExtensionDecided | IssueStatu
              | IssueMilestoneReported | IssueMilestoneReviewed | SampleReinspected)
 
 
-async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent) -> None:
-    """Keep an issue or closure event as a fact with its event time; scores are computed from these at query time."""
-    if await uow.session.get(IssueEventFact, str(envelope.id)) is not None:
-        return
-    issue_id = payload.issue_id
-    fact = IssueEventFact(event_id=str(envelope.id), issue_id=issue_id, type=envelope.type, source=envelope.source,
-                          seq=envelope.seq, time=envelope.time, recorded_at=envelope.time)
+def fact_of(envelope: Envelope, payload: FactEvent) -> IssueEventFact | None:
+    """The fact scoring keeps of an issue or closure event, with its event time; None for one it does not count."""
+    fact = IssueEventFact(event_id=str(envelope.id), issue_id=payload.issue_id, type=envelope.type,
+                          source=envelope.source, seq=envelope.seq, time=envelope.time, recorded_at=envelope.time)
     if isinstance(payload, (IssueRegistered, IssueUpdated)):
         fact.org_id = payload.responsible_org_id
         if payload.target is not None:
@@ -116,7 +116,7 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent
         fact.time = payload.at or envelope.time  # when the move happened: the deciding event's time
     elif isinstance(payload, IssueExtensionDecided):
         if not payload.approved:
-            return  # a refused extension changes nothing scoring counts
+            return None  # a refused extension changes nothing scoring counts
         fact.deadline = payload.deadline
     elif isinstance(payload, (IssueMilestoneAdded, IssueMilestoneReported, IssueMilestoneReviewed)):
         fact.milestone_id, fact.deadline = payload.milestone_id, payload.due_on
@@ -129,24 +129,51 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent
         fact.detail = payload.reason_code.value  # superficial (表面整改) is an accountability clue
     elif isinstance(payload, SampleReinspected):
         fact.detail = payload.outcome.value  # a rebound found in re-inspection (抽查)
-    uow.session.add(fact)
+    return fact
+
+
+async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent) -> None:
+    """Keep an issue or closure event as a fact with its event time; scores are computed from these at query time."""
+    if await uow.session.get(IssueEventFact, str(envelope.id)) is not None:
+        return
+    fact = fact_of(envelope, payload)
+    if fact is not None:
+        uow.session.add(fact)
+
+
+async def on_issue_events(run: Sequence[tuple[UnitOfWork, Envelope, FactEvent]]) -> None:
+    """`on_issue_event` for a run of a batch: one query for the facts kept already, one insert for the new ones."""
+    session = run[0][0].session
+    ids = [str(envelope.id) for _, envelope, _ in run]
+    kept: set[str] = set()
+    for i in range(0, len(ids), 500):
+        kept.update((await session.execute(
+            select(col(IssueEventFact.event_id)).where(col(IssueEventFact.event_id).in_(ids[i:i + 500]))
+        )).scalars().all())
+    for _, envelope, payload in run:
+        if str(envelope.id) in kept:
+            continue
+        kept.add(str(envelope.id))
+        fact = fact_of(envelope, payload)
+        if fact is not None:
+            session.add(fact)
 
 
 HANDLERS = HandlerTable()
 HANDLERS.add(OrgRegistered, on_org_registered)
-HANDLERS.add(IssueRegistered, on_issue_event)
-HANDLERS.add(IssueUpdated, on_issue_event)
-HANDLERS.add(IssueExtensionDecided, on_issue_event)
-HANDLERS.add(IssueStatusChanged, on_issue_event)
-HANDLERS.add(ClosureRequested, on_issue_event)
-HANDLERS.add(ClosureAccepted, on_issue_event)
-HANDLERS.add(ClosureRejected, on_issue_event)
-HANDLERS.add(ClosureFiled, on_issue_event)
-HANDLERS.add(IssueReopened, on_issue_event)
-HANDLERS.add(IssueMilestoneAdded, on_issue_event)
-HANDLERS.add(IssueMilestoneReported, on_issue_event)
-HANDLERS.add(IssueMilestoneReviewed, on_issue_event)
-HANDLERS.add(SampleReinspected, on_issue_event)
+HANDLERS.add(IssueRegistered, on_issue_event, many=on_issue_events)
+HANDLERS.add(IssueUpdated, on_issue_event, many=on_issue_events)
+HANDLERS.add(IssueExtensionDecided, on_issue_event, many=on_issue_events)
+HANDLERS.add(IssueStatusChanged, on_issue_event, many=on_issue_events)
+HANDLERS.add(ClosureRequested, on_issue_event, many=on_issue_events)
+HANDLERS.add(ClosureAccepted, on_issue_event, many=on_issue_events)
+HANDLERS.add(ClosureRejected, on_issue_event, many=on_issue_events)
+HANDLERS.add(ClosureFiled, on_issue_event, many=on_issue_events)
+HANDLERS.add(IssueReopened, on_issue_event, many=on_issue_events)
+HANDLERS.add(IssueMilestoneAdded, on_issue_event, many=on_issue_events)
+HANDLERS.add(IssueMilestoneReported, on_issue_event, many=on_issue_events)
+HANDLERS.add(IssueMilestoneReviewed, on_issue_event, many=on_issue_events)
+HANDLERS.add(SampleReinspected, on_issue_event, many=on_issue_events)
 
 # ---------------------------------------------------------------- schemes
 

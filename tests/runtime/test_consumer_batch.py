@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
-from contracts.events.issues import IssueRegistered
-from runtime.consumer import Consumer
+from contracts.events.issues import IssueRegistered, IssueStatusChanged
+from runtime.consumer import Consumer, HandlerTable, issue_key
 from runtime.models import DeadLetter, InboxRow, OutboxRow, ParkedEvent
 from services.notify.store import IssueView
 from services.scoring.store import IssueFact
@@ -133,3 +135,101 @@ async def test_events_a_batch_emits_are_in_the_outbox_chained_per_subject(tmp_pa
         assert [json.loads(m.envelope)["data"]["to_status"] for m in moves] == ["closure_requested", "signed_off"]
         issue_now = (await svc.client.get(f"/v1/issues/{iid}", headers=svc.auth(roles="auditor"))).json()
         assert issue_now["status"] == "signed_off"
+
+
+# ---- set-based handlers (HandlerTable.add(..., many=...)) ---------------------------------------------------------
+
+def fact_events() -> list[dict[str, Any]]:
+    """A stream as scoring reads it: registrations, an org between them, moves, an update and a refused extension."""
+    f, orgs = EventFactory("issues"), EventFactory("issues")
+    events = [f.make("issue.registered", f"i-{n}", issue(n)) for n in range(3)]
+    events.append(orgs.make("org.registered", "org-x", {"org_id": "org-x", "name": "某区", "kind": "region"}))
+    events += [f.make("issue.registered", f"i-{n}", issue(n)) for n in range(3, 5)]
+    events += [f.make("issue.status_changed", f"i-{n}", {
+        "issue_id": f"i-{n}", "from_status": "registered", "to_status": "in_progress", "action": "start"})
+        for n in (0, 3)]
+    events.append(f.make("issue.updated", "i-1", {**issue(1), "title": "扬尘治理(调整)", "changed": ["title"]}))
+    events.append(f.make("issue.extension_decided", "i-2", {
+        "issue_id": "i-2", "extension_id": "x-1", "approved": False, "previous_deadline": "2020-12-31",
+        "deadline": "2021-03-31"}))
+    return [raw(e) for e in events]
+
+
+async def facts_of(rt) -> list[tuple[Any, ...]]:  # type: ignore[no-untyped-def]
+    async with rt.read() as s:
+        rows = (await s.execute(select(IssueFact).order_by(IssueFact.event_id))).scalars().all()
+    return [tuple(v for k, v in sorted(r.model_dump().items())) for r in rows]
+
+
+async def test_a_set_based_handler_leaves_the_state_one_event_at_a_time_leaves(tmp_path: Path) -> None:
+    stream = fact_events()
+    async with running("scoring", tmp_path / "one") as one, running("scoring", tmp_path / "many") as many:
+        for i, message in enumerate(stream):
+            assert (await consumer_of(one).process(message, origin=f"o@{i}")).status == "handled"
+        consumer = consumer_of(many)
+        route = consumer.handlers.get("issue.registered")
+        assert route is not None and route.many is not None
+        calls: list[int] = []
+        real = route.many
+
+        async def counting(run):  # type: ignore[no-untyped-def]
+            calls.append(len(run))
+            await real(run)
+
+        for type_ in consumer.handlers.types():
+            r = consumer.handlers.get(type_)
+            if r is not None and r.many is real:
+                consumer.handlers._routes[type_] = dataclasses.replace(r, many=counting)
+        outcomes = await consumer.process_many(stream, origins=[f"m@{i}" for i in range(len(stream))])
+        assert all(o.status == "handled" for o in outcomes), outcomes
+        assert calls == [3, 6], "one call for each run of fact events; the org registration splits them"
+        assert await facts_of(many.rt) == await facts_of(one.rt)
+        assert len(await facts_of(many.rt)) == len(stream) - 2, "the org is no issue fact; a refused extension none"
+
+
+async def test_a_run_that_releases_parked_events_is_handled_one_event_at_a_time(tmp_path: Path) -> None:
+    async with running("scoring", tmp_path) as svc:
+        consumer = consumer_of(svc)
+        table = HandlerTable()
+        many_calls: list[int] = []
+        real = consumer.handlers.get("issue.registered")
+        assert real is not None and real.many is not None
+        real_many = real.many
+
+        async def many(run):  # type: ignore[no-untyped-def]
+            many_calls.append(len(run))
+            await real_many(run)
+
+        table.add(IssueRegistered, real.handler, releases=lambda p: issue_key(p.issue_id), many=many)
+        moved = consumer.handlers.get("issue.status_changed")
+        assert moved is not None
+        table.add(IssueStatusChanged, moved.handler)
+        consumer.handlers = table
+        f = EventFactory("issues")
+        first = [f.make("issue.registered", f"i-{n}", issue(n)) for n in range(2)]
+        outcomes = await consumer.process_many([raw(e) for e in first], origins=["a", "b"])
+        assert [o.status for o in outcomes] == ["handled", "handled"] and many_calls == [2]
+        waiting = f.make("issue.status_changed", "i-3", {
+            "issue_id": "i-3", "from_status": "registered", "to_status": "in_progress", "action": "start"})
+        async with svc.rt.sessions() as s, s.begin():
+            s.add(ParkedEvent(consumer=consumer.name, key=issue_key("i-3"), event_id=str(waiting.id),
+                              type=waiting.type, envelope=waiting.model_dump_json(), reason="issue unknown",
+                              parked_at=datetime.now(UTC)))
+        later = [f.make("issue.registered", f"i-{n}", issue(n)) for n in (2, 3, 4)]
+        outcomes = await consumer.process_many([raw(e) for e in later], origins=["c", "d", "e"])
+        assert [o.status for o in outcomes] == ["handled"] * 3
+        assert many_calls == [2], "a parked event under the run's keys: each event alone, then its release"
+        assert await count(svc.rt, ParkedEvent) == 0
+        async with svc.rt.read() as s:
+            released = await s.get(IssueFact, str(waiting.id))
+        assert released is not None and released.to_status == "in_progress"
+
+
+def test_replacing_a_handler_drops_its_set_based_form() -> None:
+    from services.scoring.handlers import HANDLERS
+
+    async def other(uow, envelope, payload) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    route = HANDLERS.replacing(IssueRegistered, other).get("issue.registered")
+    assert route is not None and route.handler is other and route.many is None
