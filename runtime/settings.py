@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The secret the repository once shipped as the default: refused wherever it is configured.
 DEV_JWT_SECRET = "closeloop-development-secret-do-not-use-in-production"
+# Outside production, with no CLOSELOOP_JWT_SECRET, tokens are signed with a random secret made on first start
+# and kept in this file of the data folder (0600), shared by the services, the gateway and `closeloop token`.
+DEV_SECRET_FILE = "jwt-development.secret"
 SERVICE_NAMES = ("issues", "verification", "scoring", "notify")
 
 
@@ -33,7 +38,7 @@ class Settings(BaseSettings):
     bus: Literal["embedded", "kafka"] = "embedded"
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_prefix: str = ""
-    jwt_secret: str = DEV_JWT_SECRET
+    jwt_secret: str = ""
     jwt_public_key: str = ""
     jwt_audience: str = "closeloop"
     jwt_algorithm: str = "HS256"
@@ -41,6 +46,9 @@ class Settings(BaseSettings):
     # The org whose admins run the campaign (督察整改办): an `admin` token of any other org, or of none, is refused.
     inspection_office_org: str = Field(default="inspection-office", min_length=1, max_length=64)
     checkpoint_key: str = ""
+    # Who may read /metrics: a bearer token operators send, or addresses (CIDRs); by default this machine only.
+    metrics_token: str = ""
+    metrics_allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     evidence_dir: Path | None = None
     issues_url: str = "http://127.0.0.1:8001"
     verification_url: str = "http://127.0.0.1:8002"
@@ -65,13 +73,28 @@ class Settings(BaseSettings):
     oidc_user_map: dict[str, OidcUser] = Field(default_factory=dict)
     oidc_user_map_claim: str = "sub"
 
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"CLOSELOOP_METRICS_ALLOW: {net!r} is not an address or CIDR, e.g. 10.0.0.0/8") from exc
+        return value
+
     @model_validator(mode="after")
     def _safe(self) -> Settings:
+        if self.jwt_secret == DEV_JWT_SECRET:
+            raise ValueError("CLOSELOOP_JWT_SECRET is the value once published in the repository: anyone can sign "
+                             "tokens with it; unset it (a random one is made per install) or set a secret of your own")
+        if self.jwt_secret and len(self.jwt_secret) < 32:
+            raise ValueError("CLOSELOOP_JWT_SECRET must have at least 32 characters (e.g. `openssl rand -hex 32`)")
         if self.env == "production":
-            if self.jwt_secret == DEV_JWT_SECRET and not self.jwt_public_key:
+            if not self.jwt_secret and not self.jwt_public_key:
                 raise ValueError(
-                    "CLOSELOOP_JWT_SECRET still has the development value; set a real secret "
-                    "or CLOSELOOP_JWT_PUBLIC_KEY in production"
+                    "set CLOSELOOP_JWT_SECRET or CLOSELOOP_JWT_PUBLIC_KEY in production (the per-install "
+                    "development secret is for development and tests only)"
                 )
             if not self.checkpoint_key:
                 raise ValueError("CLOSELOOP_CHECKPOINT_KEY must be set in production")
@@ -103,6 +126,10 @@ class Settings(BaseSettings):
     def peer_url(self, service: str) -> str:
         """Base URL of a peer service (embedded feeds, CLI)."""
         return str(getattr(self, f"{service}_url")).rstrip("/")
+
+    def dev_secret_path(self) -> Path:
+        """Where the per-install development signing secret is kept."""
+        return (self.data_dir / DEV_SECRET_FILE).resolve()
 
     def evidence_path(self) -> Path:
         """Folder of the content-addressed evidence store."""

@@ -21,7 +21,7 @@ from contracts import Actor, Envelope
 from contracts.envelope import GENESIS_HASH, seal
 from contracts.registry import latest_version
 from runtime.app import Runtime
-from runtime.auth import issue_token
+from runtime.auth import issue_token, signing_secret
 from runtime.clock import Clock, SettableClock
 from runtime.settings import Settings
 
@@ -53,7 +53,7 @@ def token(settings: Settings, *, sub: str = "tester", org: str | None = None, ro
         now = int(time.time())
         claims = {"sub": sub, "org": org, "roles": role_list, "aud": settings.jwt_audience, "iat": now,
                   "exp": now + ttl}
-        return {"Authorization": f"Bearer {jwt.encode(claims, settings.jwt_secret, algorithm='HS256')}"}
+        return {"Authorization": f"Bearer {jwt.encode(claims, signing_secret(settings), algorithm='HS256')}"}
     return {"Authorization": f"Bearer {issue_token(settings, sub=sub, org=org, roles=role_list, ttl=ttl)}"}
 
 
