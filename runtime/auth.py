@@ -77,12 +77,15 @@ _DEV_SECRETS: dict[Path, str] = {}
 
 
 def signing_secret(settings: Settings) -> str:
-    """The HS256 secret: CLOSELOOP_JWT_SECRET, else (outside production) the install's random secret, made on
-    first use in the data folder (0600) like the checkpoint keys."""
+    """The HS256 secret: CLOSELOOP_JWT_SECRET, else (outside production) the install's random secret, made once on
+    first use in `settings.dev_secret_path()` (0600) like the checkpoint keys; every process of the install reads
+    that one file."""
     if settings.jwt_secret:
         return settings.jwt_secret
     if settings.env == "production":
-        raise RuntimeError("no CLOSELOOP_JWT_SECRET in production")  # Settings refuses this already
+        raise ValueError("生产环境没有配置签名密钥，无法签发令牌：请设置 CLOSELOOP_JWT_SECRET / no CLOSELOOP_JWT_SECRET in "
+                         "production: set it to sign tokens (with only CLOSELOOP_JWT_PUBLIC_KEY, tokens come from "
+                         "your identity provider)")
     path = settings.dev_secret_path()
     if path not in _DEV_SECRETS or not path.exists():
         _DEV_SECRETS[path] = read_or_create(path, lambda: secrets.token_urlsafe(48))
@@ -110,7 +113,7 @@ def system_token(settings: Settings) -> str:
     """The token a service uses to read its peers' feeds: minted for the longest lifetime and renewed daily."""
     if settings.system_token:
         return settings.system_token
-    ident = (settings.service, str(settings.data_dir), settings.jwt_secret)
+    ident = (settings.service, str(settings.dev_secret_path()), settings.jwt_secret)
     minted = _SYSTEM_TOKENS.get(ident)
     if minted is None or time.time() - minted[0] > SYSTEM_TOKEN_RENEW:
         token = issue_token(settings, sub=f"service:{settings.service}", org=None, roles=["system"],

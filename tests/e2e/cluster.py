@@ -17,7 +17,6 @@ import httpx
 
 from runtime.auth import issue_token
 from runtime.settings import SERVICE_NAMES, get_settings
-from tests.support import TEST_JWT_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +41,9 @@ class Cluster:
 
     def __post_init__(self) -> None:
         self.ports = {name: free_port() for name in SERVICE_NAMES}
-        self.settings = get_settings(env="test", jwt_secret=TEST_JWT_SECRET)
+        # The processes read the install's secret from the shared data dir (made there on first use, 0600);
+        # tokens for the tests are signed with that same file.
+        self.settings = get_settings(env="test", data_dir=self.data_dir, jwt_secret="", jwt_secret_file=None)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -51,7 +52,6 @@ class Cluster:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSELOOP_") or k.startswith("CLOSELOOP_TEST")}
         env.update({
             "CLOSELOOP_ENV": "test", "CLOSELOOP_SERVICE": service, "CLOSELOOP_BUS": self.bus,
-            "CLOSELOOP_JWT_SECRET": TEST_JWT_SECRET,
             "CLOSELOOP_DATA_DIR": str(self.data_dir), "CLOSELOOP_POLL_INTERVAL": "0.05",
             "CLOSELOOP_RETRY_BACKOFF": "0.02", "PYTHONUNBUFFERED": "1",
         })

@@ -149,7 +149,8 @@ async def test_the_gateway_tells_the_app_who_the_token_is(provider: Provider, tm
     from gateway.app import create_app
     from gateway.settings import GatewaySettings
 
-    settings = GatewaySettings(env="test", web_dist=tmp_path, oidc_client_id="native", **provider.settings())
+    settings = GatewaySettings(env="test", web_dist=tmp_path, data_dir=tmp_path, oidc_client_id="native",
+                               **provider.settings())
     app = create_app(settings)
     id_token = (await sign_in(provider, username="li.si"))["id_token"]
     async with app.router.lifespan_context(app), httpx.AsyncClient(

@@ -8,6 +8,7 @@ import stat
 import time
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 from typer.testing import CliRunner
@@ -56,17 +57,75 @@ async def test_tokens_of_the_old_default_secret_and_of_long_lifetimes_are_refuse
         issue_token(s.settings, sub="x", org="inspection-office", roles=["admin"], ttl=MAX_TOKEN_TTL + 1)
 
 
-async def test_closeloop_token_signs_with_the_install_secret_the_services_check(tmp_path: Path) -> None:
+async def test_closeloop_token_signs_with_the_install_secret_the_services_and_the_gateway_check(
+        tmp_path: Path) -> None:
+    from gateway.app import create_app
+    from gateway.settings import GatewaySettings
+
+    env = {"CLOSELOOP_DATA_DIR": str(tmp_path), "CLOSELOOP_JWT_SECRET": "", "CLOSELOOP_JWT_SECRET_FILE": ""}
     result = CliRunner().invoke(cli, ["token", "--sub", "ops", "--org", "inspection-office", "--roles", "admin"],
-                                env={"CLOSELOOP_DATA_DIR": str(tmp_path), "CLOSELOOP_JWT_SECRET": ""})
+                                env=env)
     assert result.exit_code == 0, result.output
     token = result.output.strip().splitlines()[-1]
-    async with running("issues", tmp_path, jwt_secret="") as s:
+    secret_file = tmp_path / "jwt-development.secret"
+    assert mode(secret_file) == 0o600  # made by the first to need it, owner-only
+    made = secret_file.read_text()
+    # a service of the same install (its data dir) accepts it, and signs with the same file
+    async with running("issues", tmp_path, jwt_secret="", jwt_secret_file=None) as s:
+        assert s.settings.dev_secret_path() == secret_file.resolve()
         r = await s.client.get("/v1/orgs", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200, r.text
+    # and so does the gateway of that install
+    gateway = create_app(GatewaySettings(env="development", data_dir=tmp_path, web_dist=tmp_path, jwt_secret=""))
+    async with gateway.router.lifespan_context(gateway), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=gateway), base_url="http://gateway") as client:
+        me = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200 and me.json()["sub"] == "ops", me.text
+    assert secret_file.read_text() == made  # generated once, then only read
+    # another install's service refuses it
+    async with running("issues", tmp_path / "other", jwt_secret="", jwt_secret_file=None) as s:
+        r = await s.client.get("/v1/orgs", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401, r.text
     long = CliRunner().invoke(cli, ["token", "--sub", "ops", "--org", "inspection-office", "--roles", "admin",
-                                    "--ttl", str(365 * 86400)], env={"CLOSELOOP_DATA_DIR": str(tmp_path)})
+                                    "--ttl", str(365 * 86400)], env=env)
     assert long.exit_code != 0 and "30 days" in long.output
+
+
+def test_a_secret_file_set_by_name_is_shared_whatever_the_data_dirs(tmp_path: Path) -> None:
+    shared = tmp_path / "secrets" / "jwt.secret"
+    a = Settings(service="issues", data_dir=tmp_path / "a", jwt_secret_file=shared)
+    b = Settings(service="notify", data_dir=tmp_path / "b", jwt_secret_file=shared)
+    assert signing_secret(a) == signing_secret(b) == shared.read_text().strip()
+    assert mode(shared) == 0o600
+
+
+PRODUCTION = {"CLOSELOOP_ENV": "production", "CLOSELOOP_CHECKPOINT_KEY": "", "CLOSELOOP_DATABASE_URL": "",
+              "CLOSELOOP_JWT_SECRET_FILE": "", "CLOSELOOP_JWT_PUBLIC_KEY": ""}
+
+
+def test_closeloop_token_in_production_needs_the_signing_secret_and_not_the_checkpoint_key(tmp_path: Path) -> None:
+    secret = "p" * 40
+    ok = CliRunner().invoke(cli, ["token", "--sub", "ops", "--org", "inspection-office", "--roles", "admin"],
+                            env={**PRODUCTION, "CLOSELOOP_JWT_SECRET": secret, "CLOSELOOP_DATA_DIR": str(tmp_path)})
+    assert ok.exit_code == 0, ok.output
+    claims = jwt.decode(ok.output.strip().splitlines()[-1], secret, algorithms=["HS256"], audience="closeloop")
+    assert claims["roles"] == ["admin"]
+    assert not list(tmp_path.iterdir())  # no per-install secret made in production
+    without = CliRunner().invoke(cli, ["token", "--sub", "ops", "--org", "inspection-office", "--roles", "admin"],
+                                 env={**PRODUCTION, "CLOSELOOP_JWT_SECRET": "", "CLOSELOOP_DATA_DIR": str(tmp_path)})
+    assert without.exit_code == 1 and "CLOSELOOP_JWT_SECRET" in without.output, without.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_audit_export_in_production_needs_no_key_at_all(tmp_path: Path) -> None:
+    # Nothing listens on port 9 (discard): the command gets past its settings and fails only at reaching the
+    # service, saying so.
+    out = CliRunner().invoke(cli, ["audit", "export", "--out", str(tmp_path / "out"), "--token", "t",
+                                   "--service", "issues", "--issues-url", "http://127.0.0.1:9"],
+                             env={**PRODUCTION, "CLOSELOOP_JWT_SECRET": ""})
+    assert out.exit_code != 0
+    assert "CHECKPOINT_KEY" not in out.output and "JWT_SECRET" not in out.output and "settings" not in out.output
+    assert out.exit_code == 2 and "check the URLs" in out.output, out.output
 
 
 async def test_database_files_and_keys_are_owner_only(tmp_path: Path) -> None:
