@@ -132,8 +132,8 @@ def _followers(spec: ServiceSpec, settings: Settings, consumer: Consumer,
                               topics=[settings.kafka_prefix + topic_for(p) for p in spec.follows],
                               group=f"{settings.kafka_prefix}closeloop-{spec.name}", publisher=publisher,
                               dead_letter_topic=settings.kafka_prefix + DEAD_LETTER_TOPIC)]
-    token = system_token(settings)
-    return [FeedFollower(consumer, feed=peer, base_url=settings.peer_url(peer), token=token,
+    # a bounded token, renewed by system_token as it ages
+    return [FeedFollower(consumer, feed=peer, base_url=settings.peer_url(peer), token=lambda: system_token(settings),
                          interval=settings.poll_interval)
             for peer in spec.follows if peer != spec.name]
 
