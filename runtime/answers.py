@@ -63,6 +63,9 @@ class LogPageOut(Out):
 
     items: list[LogItemOut]
     next_cursor: str | None
+    head: int | None = Field(default=None, description=(
+        "日志当前最新的位置 (the newest sequenced position of the log when the page was read): a follower "
+        "whose cursor is below it is behind"))
 
 
 class DeadLetterOut(Out):

@@ -25,7 +25,7 @@ from runtime.log_routes import audit_router
 from runtime.logs import configure_logging, correlation_id
 from runtime.metrics import Metrics
 from runtime.migrations import migration_head
-from runtime.models import DeadLetter, OutboxRow
+from runtime.models import DeadLetter, LogState, OutboxRow
 from runtime.pagination import Key, Page, fetch_page
 from runtime.settings import Settings
 
@@ -74,9 +74,12 @@ def _log_router(service: str) -> APIRouter:
                 .order_by(col(OutboxRow.position))
                 .limit(limit + 1)
             )).all()
+            head = (await session.execute(select(col(LogState.position)).where(col(LogState.id) == 1))
+                    ).scalar_one_or_none()
         items = [{"position": p, "log_hash": h, "event": json.loads(e)} for p, h, e in rows[:limit]]
         return LogPageOut.model_validate(
-            {"items": items, "next_cursor": str(items[-1]["position"]) if len(rows) > limit else None})
+            {"items": items, "next_cursor": str(items[-1]["position"]) if len(rows) > limit else None,
+             "head": head or 0})
 
     @router.get("/v1/dead-letters", summary="Messages this service could not handle (admin, auditor)",
                 responses=error_responses(401, 403, 422))

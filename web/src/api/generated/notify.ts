@@ -949,6 +949,11 @@ export interface components {
          * @description A page of the log; `next_cursor` is the last position, to pass back as `after`.
          */
         LogPageOut: {
+            /**
+             * Head
+             * @description 日志当前最新的位置 (the newest sequenced position of the log when the page was read): a follower whose cursor is below it is behind
+             */
+            head?: number | null;
             /** Items */
             items: components["schemas"]["LogItemOut"][];
             /** Next Cursor */
