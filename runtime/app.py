@@ -74,12 +74,13 @@ def _log_router(service: str) -> APIRouter:
                 .order_by(col(OutboxRow.position))
                 .limit(limit + 1)
             )).all()
-            head = (await session.execute(select(col(LogState.position)).where(col(LogState.id) == 1))
-                    ).scalar_one_or_none()
+            state = (await session.execute(select(col(LogState.position), col(LogState.published))
+                                           .where(col(LogState.id) == 1))).first()
         items = [{"position": p, "log_hash": h, "event": json.loads(e)} for p, h, e in rows[:limit]]
+        head, published = (int(state[0]), int(state[1])) if state is not None else (0, 0)
         return LogPageOut.model_validate(
             {"items": items, "next_cursor": str(items[-1]["position"]) if len(rows) > limit else None,
-             "head": head or 0})
+             "head": head, "published": published if rt.publisher is not None else None})
 
     @router.get("/v1/dead-letters", summary="Messages this service could not handle (admin, auditor)",
                 responses=error_responses(401, 403, 422))

@@ -2,7 +2,9 @@
 
 Embedded bus: the consumer's cursor in a peer's log (feed_cursor) against the peer's newest sequenced position
 (the `head` of `GET {peer}/v1/logs/{peer}`). Kafka bus: per partition, the group's committed offset (or the
-offset handled and not committed yet, whichever is further) against the partition's high-water mark.
+offset handled and not committed yet, whichever is further) against the partition's high-water mark; and, since
+a topic read to its end may still lack what the peer's outbox holds (the broker was down), each peer's log
+`published` against its `head` (feed `<peer>:outbox`, not recorded with results: it is not a read position).
 
 A position that cannot be read (the peer or the broker does not answer) is unknown, and unknown counts as behind:
 whoever asks (e.g. publishing a ranking) must not take a stale view for a current one.
@@ -17,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from aiokafka import TopicPartition
 
+from contracts.topics import SERVICES, topic_for
+from runtime.auth import system_token
 from runtime.bus.embedded import FeedFollower
 from runtime.bus.kafka import KafkaFollower
 
@@ -35,6 +39,7 @@ class FeedLag:
     position: int
     end: int | None
     error: str | None = None
+    outbox: bool = False  # the peer's outbox against its topic, not a position of ours
 
     @property
     def lag(self) -> int | None:
@@ -68,6 +73,22 @@ async def _feed(follower: FeedFollower, client: httpx.AsyncClient) -> FeedLag:
     return FeedLag(follower.feed, None, position, head)
 
 
+async def _outbox(peer: str, base_url: str, token: str, client: httpx.AsyncClient) -> FeedLag:
+    name = f"{peer}:outbox"
+    try:
+        r = await client.get(f"{base_url}/v1/logs/{peer}", params={"after": 0, "limit": 1},
+                             headers={"Authorization": f"Bearer {token}"})
+        r.raise_for_status()
+        page = r.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return FeedLag(name, None, 0, None, f"{type(exc).__name__}: {exc}"[:200], outbox=True)
+    head, published = page.get("head"), page.get("published")
+    if not isinstance(head, int) or not isinstance(published, int):
+        return FeedLag(name, None, 0, None, "the peer does not tell how far its log is published", outbox=True)
+    return FeedLag(name, None, published, head, None if published >= head else
+                   f"{head - published} event(s) of {peer} not yet sent to its topic", outbox=True)
+
+
 async def _kafka(follower: KafkaFollower) -> list[FeedLag]:
     kafka = follower.kafka
     if kafka is None:
@@ -97,6 +118,8 @@ async def read_lag(rt: Runtime) -> list[FeedLag]:
     """Every log the runtime's followers read, with its position and end; [] when it follows none."""
     feeds = [f for f in rt.followers if isinstance(f, FeedFollower)]
     kafkas = [f for f in rt.followers if isinstance(f, KafkaFollower)]
+    peers = [p for p in SERVICES if p != rt.settings.service and any(
+        t == rt.settings.kafka_prefix + topic_for(p) for k in kafkas for t in k.topics)]
     out: list[FeedLag] = []
     try:
         async with asyncio.timeout(PROBE_TIMEOUT):
@@ -105,11 +128,18 @@ async def read_lag(rt: Runtime) -> list[FeedLag]:
                     out.extend(await asyncio.gather(*(_feed(f, client) for f in feeds)))
             for k in kafkas:
                 out.extend(await _kafka(k))
+            if peers:
+                token = system_token(rt.settings)
+                async with httpx.AsyncClient(timeout=PROBE_TIMEOUT) as client:
+                    out.extend(await asyncio.gather(*(_outbox(p, rt.settings.peer_url(p), token, client)
+                                                      for p in peers)))
     except TimeoutError:
         known = {x.name() for x in out}
         out.extend(FeedLag(f.feed, None, 0, None, "timed out") for f in feeds if f.feed not in known)
         out.extend(FeedLag(t, None, 0, None, "timed out") for k in kafkas for t in k.topics
                    if not any(x.feed == t for x in out))
+        out.extend(FeedLag(f"{p}:outbox", None, 0, None, "timed out", outbox=True) for p in peers
+                   if f"{p}:outbox" not in known)
     return out
 
 

@@ -162,7 +162,7 @@ async def post_ranking(body: RankingIn, rt: RT, principal: AdminP) -> RankingOut
     async with rt.unit_of_work(principal, role="admin") as uow:
         return RankingOut.model_validate(await handlers.publish_ranking(
             uow, period=body.period, kind=body.kind, scheme_id=body.scheme_id, scheme_version=body.scheme_version,
-            positions=[x.recorded() for x in lags]))
+            positions=[x.recorded() for x in lags if not x.outbox]))
 
 
 @router.get("/v1/rankings", summary="Published rankings, newest first", responses=READ)

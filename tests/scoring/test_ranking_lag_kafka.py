@@ -1,5 +1,6 @@
 """On the Kafka bus: a ranking is refused while scoring's group has not handled every partition to its high-water
-mark, and published with the offsets it was computed at once it has."""
+mark, or while a peer's outbox holds events not yet sent to its topic; published with the offsets it was computed
+at once neither is the case."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from contracts import topic_for
 from runtime.bus.kafka import KafkaFollower, KafkaPublisher
 from runtime.lag import read_lag
 from runtime.models import OutboxRow
+from tests.scoring.test_ranking_lag import served
 from tests.support import EventFactory, running
 
 pytestmark = pytest.mark.kafka
@@ -31,13 +33,25 @@ async def _topics(bootstrap: str, names: list[str]) -> None:
         await admin.close()
 
 
+async def caught_up(scoring: Any) -> None:
+    for _ in range(300):
+        if not any(x.behind for x in await read_lag(scoring.rt)):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(await read_lag(scoring.rt))
+
+
 async def test_a_ranking_waits_for_the_group_to_reach_the_high_water_marks(kafka_bootstrap: str,
                                                                           tmp_path: Path) -> None:
     prefix = f"lag{uuid.uuid4().hex[:8]}."
     issues_topic, ver_topic = prefix + topic_for("issues"), prefix + topic_for("verification")
     await _topics(kafka_bootstrap, [issues_topic, ver_topic])
-    async with running("scoring", tmp_path, follow=True, background=False, bus="kafka",
-                       kafka_bootstrap=kafka_bootstrap, kafka_prefix=prefix, ranking_catch_up_seconds=0.5) as scoring:
+    kafka = {"bus": "kafka", "kafka_bootstrap": kafka_bootstrap, "kafka_prefix": prefix}
+    async with running("issues", tmp_path, background=False, **kafka) as issues, \
+            running("verification", tmp_path, background=False, **kafka) as ver, \
+            served(issues.app) as issues_url, served(ver.app) as ver_url, \
+            running("scoring", tmp_path, follow=True, background=False, ranking_catch_up_seconds=0.5,
+                    issues_url=issues_url, verification_url=ver_url, **kafka) as scoring:
         [follower] = scoring.rt.followers
         assert isinstance(follower, KafkaFollower)
         consumer = scoring.rt.consumer
@@ -73,16 +87,26 @@ async def test_a_ranking_waits_for_the_group_to_reach_the_high_water_marks(kafka
                     ).json()["items"] == []
 
             gate.set()
-            for _ in range(200):
-                if not any(x.behind for x in await read_lag(scoring.rt)):
-                    break
-                await asyncio.sleep(0.05)
+            await caught_up(scoring)
+            # the topic is read to its end, but the issues service holds an event its relay has not sent yet
+            r = await issues.client.post("/v1/orgs", headers=issues.auth(org="inspection-office", roles="admin"),
+                                         json={"id": "yuquan", "name": "玉泉区", "kind": "region",
+                                               "zone_type": "urban_core"})
+            assert r.status_code == 201, r.text
+            assert await issues.rt.relay.sequence_once() == 1
+            r = await scoring.client.post("/v1/rankings", json=PUBLISH, headers=scoring.auth(roles="admin"))
+            assert r.status_code == 409, r.text
+            [late] = r.json()["error"]["details"]
+            assert (late["field"], late["position"], late["end"], late["lag"]) == ("issues:outbox", 0, 1, 1)
+
+            assert await issues.rt.relay.publish_once() == 1  # the broker takes it; scoring reads it
+            await caught_up(scoring)
             r = await scoring.client.post("/v1/rankings", json=PUBLISH, headers=scoring.auth(roles="admin"))
             assert r.status_code == 201, r.text
             assert sorted(r.json()["positions"], key=lambda p: p["feed"]) == [
-                {"feed": issues_topic, "partition": 0, "position": 3},
+                {"feed": issues_topic, "partition": 0, "position": 4},
                 {"feed": ver_topic, "partition": 0, "position": 0}]
-            assert sorted(row["org_id"] for row in r.json()["rows"]) == ["huimin", "saihan", "xincheng"]
+            assert sorted(row["org_id"] for row in r.json()["rows"]) == ["huimin", "saihan", "xincheng", "yuquan"]
         finally:
             gate.set()
             task.cancel()

@@ -777,6 +777,11 @@ export interface components {
             items: components["schemas"]["LogItemOut"][];
             /** Next Cursor */
             next_cursor: string | null;
+            /**
+             * Published
+             * @description 已发送到 Kafka 的位置 (kafka bus: how far the log has been sent to its topic; below `head` while the broker is or was down; null on the embedded bus)
+             */
+            published?: number | null;
         };
         /** Page[ClosureOut] */
         Page_ClosureOut_: {
