@@ -30,7 +30,7 @@ from runtime.log_routes import audit_router
 from runtime.logs import configure_logging, correlation_id
 from runtime.metrics import Metrics
 from runtime.migrations import migration_head
-from runtime.models import DeadLetter, OutboxRow
+from runtime.models import DeadLetter, LogState, OutboxRow
 from runtime.pagination import Key, Page, fetch_page
 from runtime.settings import Settings
 
@@ -79,9 +79,13 @@ def _log_router(service: str) -> APIRouter:
                 .order_by(col(OutboxRow.position))
                 .limit(limit + 1)
             )).all()
+            state = (await session.execute(select(col(LogState.position), col(LogState.published))
+                                           .where(col(LogState.id) == 1))).first()
         items = [{"position": p, "log_hash": h, "event": json.loads(e)} for p, h, e in rows[:limit]]
+        head, published = (int(state[0]), int(state[1])) if state is not None else (0, 0)
         return LogPageOut.model_validate(
-            {"items": items, "next_cursor": str(items[-1]["position"]) if len(rows) > limit else None})
+            {"items": items, "next_cursor": str(items[-1]["position"]) if len(rows) > limit else None,
+             "head": head, "published": published if rt.publisher is not None else None})
 
     @router.get("/v1/dead-letters", summary="Messages this service could not handle (admin, auditor)",
                 responses=error_responses(401, 403, 422))

@@ -130,7 +130,9 @@ def checkpoint_out(service: str, cp: Checkpoint) -> dict[str, object]:
 
 async def checkpoint_if_due(session: AsyncSession, *, state: LogState, now: datetime, service: str,
                             key: Ed25519PrivateKey) -> None:
-    """Called by the relay inside its sequencing transaction after new events got positions.
+    """Called by the relay inside its sequencing transaction after new events got positions, and when it is idle;
+    the caller holds the log state row locked (SELECT … FOR UPDATE), so one transaction at a time signs and a
+    size is never signed twice (two replicas on one database collided on `checkpoint_size_key` without it).
 
     Signs the log at every multiple of 1,000 events passed since the last checkpoint (its root read from the
     row at that position), and at the newest position when the last checkpoint is a second old or more.

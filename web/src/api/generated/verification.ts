@@ -768,10 +768,20 @@ export interface components {
          * @description A page of the log; `next_cursor` is the last position, to pass back as `after`.
          */
         LogPageOut: {
+            /**
+             * Head
+             * @description 日志当前最新的位置 (the newest sequenced position of the log when the page was read): a follower whose cursor is below it is behind
+             */
+            head?: number | null;
             /** Items */
             items: components["schemas"]["LogItemOut"][];
             /** Next Cursor */
             next_cursor: string | null;
+            /**
+             * Published
+             * @description 已发送到 Kafka 的位置 (kafka bus: how far the log has been sent to its topic; below `head` while the broker is or was down; null on the embedded bus)
+             */
+            published?: number | null;
         };
         /** Page[ClosureOut] */
         Page_ClosureOut_: {
