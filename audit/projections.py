@@ -305,6 +305,12 @@ class Projections:
 
     def _closure_state(self, state: str) -> Callable[[Event, dict[str, Any]], None]:
         def apply(event: Event, d: dict[str, Any]) -> None:
+            if d.get("closure_id") is None and event.type == "closure.filed":
+                # the filing of a sign-off moved in with a ledger (台账迁入): no application stands behind it,
+                # and the issue's move to filed is the issues log's issue.status_changed
+                if d["issue_id"] not in self.issues:
+                    self.anomaly(event, f"filed issue {d['issue_id']} was never registered")
+                return
             closure = self.closures.get(d["closure_id"])
             new, wrong = closure_move(event.type, closure["state"] if closure else None)
             if closure is None:

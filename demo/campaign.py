@@ -523,7 +523,7 @@ class Campaign:
                           f"{self.stats.acceptances} signed off, {time.monotonic() - started:.0f} s)")
             self.w.at(moment)
             await action()
-        await self.w.drain()
+        await self.w.settle()
         self.w.at(self.w.clock.now() + timedelta(minutes=1))
         await self.w.sign_tails()
 

@@ -209,19 +209,22 @@ class Consumer:
         return Outcome("dead", event_id, error)
 
     async def process_many(self, raws: Sequence[str | bytes | dict[str, Any]], *, origins: Sequence[str],
-                           before: Before | None = None) -> list[Outcome]:
+                           before: Before | None = None, feed: str | None = None,
+                           positions: Sequence[int] | None = None) -> list[Outcome]:
         """Handle messages in order, all in ONE transaction with their inbox rows: the effects of every handler,
         the events they emit (outbox) and the inbox rows commit together or not at all.
 
         When anything in the batch goes wrong (a message that does not decode, a handler that fails or parks
         its event, a commit refused), nothing of the batch stays, and every message is handled again one by
         one with `process`: retries, parking and dead letters are exactly as for single messages.
-        A caller that commits offsets does so after this returns, i.e. after the commit."""
-        if len(raws) != len(origins):
-            raise ValueError("one origin per message")
+        A caller that commits offsets does so after this returns, i.e. after the commit; a feed's cursor
+        (`feed`, one of `positions` per message) advances in the batch's transaction, as `process` advances it."""
+        if len(raws) != len(origins) or (positions is not None and len(positions) != len(raws)):
+            raise ValueError("one origin (and one position, if given) per message")
+        at = list(positions) if positions is not None else [None] * len(raws)
         if len(raws) > 1:
             try:
-                outcomes = await self._batch(raws, before)
+                outcomes = await self._batch(raws, before, feed=feed, position=max(positions) if positions else None)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 — the batch is rolled back; each message is retried alone
@@ -230,10 +233,11 @@ class Consumer:
                 for outcome in outcomes:
                     self._count(outcome.status)
                 return outcomes
-        return [await self.process(raw, origin=origin, before=before) for raw, origin in zip(raws, origins,
-                                                                                             strict=True)]
+        return [await self.process(raw, origin=origin, before=before, feed=feed, position=pos)
+                for raw, origin, pos in zip(raws, origins, at, strict=True)]
 
-    async def _batch(self, raws: Sequence[str | bytes | dict[str, Any]], before: Before | None) -> list[Outcome]:
+    async def _batch(self, raws: Sequence[str | bytes | dict[str, Any]], before: Before | None, *,
+                     feed: str | None = None, position: int | None = None) -> list[Outcome]:
         envelopes = [self.decode(raw) for raw in raws]
         outcomes: list[Outcome] = []
         inbox: list[dict[str, Any]] = []
@@ -277,6 +281,8 @@ class Consumer:
                 await self._run_many(session, run)
             if inbox:  # one statement for the batch's inbox rows, in its transaction
                 await session.execute(insert(InboxRow), inbox)
+            if feed is not None and position is not None:
+                await self._advance(session, feed, position)
         if self.after_commit and any(o.status == "handled" for o in outcomes):
             self.after_commit()
         return outcomes

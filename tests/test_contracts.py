@@ -76,3 +76,11 @@ def test_issue_status_changed_without_business_date_or_move_time_still_parses() 
         del raw["data"][name]
     payload = parse_data("issue.status_changed", 1, raw["data"])
     assert payload.happened_on is None and payload.at is None  # type: ignore[attr-defined]
+
+
+def test_closure_filed_names_its_application_or_none_for_a_sign_off_moved_in() -> None:
+    raw = json.loads(sample_path("closure.filed", 1).read_text(encoding="utf-8"))
+    assert parse_data("closure.filed", 1, raw["data"]).closure_id == "c1"  # type: ignore[attr-defined]
+    del raw["data"]["closure_id"]
+    payload = parse_data("closure.filed", 1, raw["data"])
+    assert payload.closure_id is None and payload.issue_id  # type: ignore[attr-defined]

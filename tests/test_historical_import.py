@@ -217,3 +217,83 @@ async def test_a_historical_ledger_is_moved_in_where_it_stood_in_every_service(t
     assert (await until("2021-02-28"))["HX-2"] == "registered"
     assert (await until("2021-03-01")) == {"HX-1": "registered", "HX-2": "in_progress", "HX-3": "signed_off",
                                            "HX-4": "signed_off", "HX-5": "in_progress"}
+
+
+async def test_a_sign_off_moved_in_is_filed_later_through_the_api_and_the_replay_agrees(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        ids = await set_up(w)
+        verification = w.services["verification"]
+        admin = verification.auth(org="inspection-office", roles="admin")
+
+        # HX-2 (in progress when moved in) is applied for and accepted here: its filing files that application
+        up = await verification.client.post(
+            "/v1/evidence", headers=verification.auth(org="d-a", roles="responsible"),
+            data={"issue_id": ids["HX-2"], "kind": "photo"},
+            files={"file": ("a.jpg", jpeg_bytes((10, 120, 30)), "image/jpeg")})
+        assert up.status_code == 201, up.text
+        applied = await verification.client.post(
+            "/v1/closures", headers=verification.auth(org="d-a", roles="responsible"),
+            json={"issue_id": ids["HX-2"], "summary": "整改完成", "evidence_ids": [up.json()["id"]]})
+        assert applied.status_code == 201, applied.text
+        closure_id = applied.json()["id"]
+        r = await verification.client.post(
+            f"/v1/closures/{closure_id}/decision", headers=verification.auth(org="inspection-office", roles="supervisor"),
+            json={"decision": "accept", "opinion": "同意销号"})
+        assert r.status_code == 200, r.text
+        await w.sync()
+
+        w.at("2021-03-02 09:00")
+        # only the admin files; an issue not signed off cannot be filed
+        r = await verification.client.post("/v1/closures/filings", json={"issue_id": ids["HX-3"]},
+                                           headers=verification.auth(org="d-b", roles="responsible"))
+        assert r.status_code == 403, r.text
+        r = await verification.client.post("/v1/closures/filings", json={"issue_id": ids["HX-1"]}, headers=admin)
+        assert r.status_code == 409 and "registered" in r.json()["error"]["message"], r.text
+
+        # HX-3 was signed off in the ledger (no application here): filed without one
+        r = await verification.client.post("/v1/closures/filings", json={"issue_id": ids["HX-3"]}, headers=admin)
+        assert r.status_code == 200, r.text
+        assert (r.json()["closure_id"], r.json()["status"]) == (None, "filed")
+        assert r.json()["filed_at"].startswith("2021-03-02T01:00")
+        r = await verification.client.post("/v1/closures/filings", json={"issue_id": ids["HX-2"]}, headers=admin)
+        assert r.status_code == 200, r.text
+        assert r.json()["closure_id"] == closure_id
+        # filed once: a second filing is refused while the issues service confirms it, and after
+        r = await verification.client.post("/v1/closures/filings", json={"issue_id": ids["HX-3"]}, headers=admin)
+        assert r.status_code == 409, r.text
+        await w.sync()
+        r = await verification.client.post("/v1/closures/filings", json={"issue_id": ids["HX-3"]}, headers=admin)
+        assert r.status_code == 409, r.text
+        r = await verification.client.get(f"/v1/closures/{closure_id}", headers=verification.auth(roles="auditor"))
+        assert r.json()["state"] == "filed"
+        r = await verification.client.get("/v1/closures", params={"issue_id": ids["HX-3"]},
+                                          headers=verification.auth(roles="auditor"))
+        assert r.json()["items"] == []  # still no application behind the ledger's sign-off
+
+        # the issues service moved both to filed, HX-3's filing dated when it was done (not a ledger date)
+        for code in ("HX-2", "HX-3"):
+            d = await detail(w, ids[code])
+            assert d["status"] == "filed"
+            assert (d["history"][-1]["action"], d["history"][-1]["from"]) == ("file", "signed_off")
+        assert (await detail(w, ids["HX-3"]))["history"][-1]["at"].startswith("2021-03-02T01:00")
+        log = await verification.events()
+        filings = [e["data"] for e in log if e["type"] == "closure.filed"]
+        assert {(f["issue_id"], f.get("closure_id")) for f in filings} == {(ids["HX-3"], None),
+                                                                         (ids["HX-2"], closure_id)}
+
+        # the audit: verify and replay find nothing wrong, the replayed state is the live one
+        out = tmp_path / "export"
+        await export_http(out, w.urls(), token=w.auditor_token(), transport=w.transports())
+        result = await replay_export(out)
+        assert result.ok, (result.projections.anomalies, result.handler_failures)
+        assert statuses(result) == {"HX-1": "registered", "HX-2": "filed", "HX-3": "filed", "HX-4": "signed_off",
+                                    "HX-5": "filed"}
+        assert await compare_live(result, w.urls(), token=w.auditor_token(), transport=w.transports()) == []
+
+    async def until(day: str) -> dict[str, str]:
+        replayed = await replay_export(out, until=date.fromisoformat(day), handlers=False)
+        assert replayed.ok, replayed.projections.anomalies
+        return statuses(replayed)
+
+    assert (await until("2021-03-01"))["HX-3"] == "signed_off"
+    assert (await until("2021-03-02"))["HX-3"] == "filed"

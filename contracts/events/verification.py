@@ -91,7 +91,11 @@ class ClosureRejected(Payload):
 
 @event("closure.filed", 1)
 class ClosureFiled(Payload):
-    closure_id: str
+    """备案: the inspection office filed a signed-off issue. `closure_id` names the accepted application filed; it
+    is None (a compatible change: optional) when the sign-off was moved in with a ledger kept elsewhere (台账迁入),
+    so that no application of this service stands behind it."""
+
+    closure_id: str | None = None
     issue_id: str
     responsible_org_id: str
 

@@ -14,7 +14,7 @@ log = structlog.get_logger("closeloop.embedded")
 
 
 class FeedFollower:
-    """Reads `GET {peer}/v1/logs/{peer}?after=&limit=` in order and hands each event to the consumer."""
+    """Reads `GET {peer}/v1/logs/{peer}?after=&limit=` in order and hands each page to the consumer."""
 
     def __init__(self, consumer: Consumer, *, feed: str, base_url: str, token: str | Callable[[], str],
                  interval: float = 0.2, batch: int = 200) -> None:
@@ -37,11 +37,13 @@ class FeedFollower:
         response.raise_for_status()
         page = response.json()
         self.connected = True
-        for item in page["items"]:
-            await self.consumer.process(
-                item["event"], origin=f"{self.feed}@{item['position']}", feed=self.feed, position=item["position"]
-            )
-        return len(page["items"])
+        items = page["items"]
+        if items:
+            # the page in one transaction with its inbox rows and the cursor (one by one if anything in it fails)
+            await self.consumer.process_many(
+                [item["event"] for item in items], origins=[f"{self.feed}@{item['position']}" for item in items],
+                feed=self.feed, positions=[item["position"] for item in items])
+        return len(items)
 
     async def run(self) -> None:
         """Follow the feed until cancelled; an unreachable peer is retried with backoff."""

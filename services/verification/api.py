@@ -38,6 +38,8 @@ from services.verification.schemas import (
     ClosureOut,
     DecisionIn,
     EvidenceOut,
+    FilingIn,
+    FilingOut,
     ReinspectionIn,
     ReopenedOut,
     ReopeningIn,
@@ -339,6 +341,24 @@ async def file_closure(closure_id: str, rt: RT, who: Admin) -> ClosureOut:
         closure, issue = await _lock_closure(uow.session, closure_id)
         await handlers.file_closure(uow, closure=closure, issue=issue)
     return ClosureOut.model_validate(closure_fields(closure))
+
+
+@router.post("/v1/closures/filings", tags=["closures"],
+             summary="File (备案) a signed-off issue by its id, also one signed off in a ledger moved in (admin)",
+             description="Files the issue's accepted application when it has one (as `/v1/closures/{closure_id}/file`"
+                         "); a sign-off moved in with a ledger kept elsewhere (台账迁入) has no application here, "
+                         "and is filed without one (`closure_id` null, closure.filed without `closure_id`). 409 when "
+                         "the issue is not signed off.",
+             responses=ACT)
+async def file_issue(body: FilingIn, rt: RT, who: Admin) -> FilingOut:
+    await _issue_for(rt, who, body.issue_id)
+    async with rt.unit_of_work(who, role="admin") as uow:
+        issue = await known_issue(uow.session, issue_id=body.issue_id, lock=True)
+        assert issue is not None
+        closure = await handlers.file_issue(uow, issue=issue)
+        filed_at, filed_by = uow.clock.now(), uow.actor.user
+    return FilingOut(issue_id=issue.id, closure_id=closure.id if closure else None, status="filed",
+                     filed_at=filed_at, filed_by=filed_by)
 
 
 @router.post("/v1/reopenings", status_code=201, tags=["reopenings"],

@@ -47,6 +47,13 @@ def check_can_file(*, state: str, status: str) -> None:
                        "of a signed-off issue")
 
 
+def check_can_file_moved_in(*, status: str) -> None:
+    """A sign-off moved in with a ledger (no application here) is filed only while the issue is signed off."""
+    if lifecycle.next_status(Action.file, status) is None:
+        raise _illegal(f"cannot file an issue that is {status}", "issue_id",
+                       f"issue is {status}; filing needs a signed-off issue")
+
+
 def check_can_reopen(*, status: str) -> None:
     """A rebound reopens only where the lifecycle allows `reopen` (signed off or filed)."""
     if lifecycle.next_status(Action.reopen, status) is None:

@@ -30,6 +30,7 @@ from services.verification.store import (
     KnownIssue,
     KnownRound,
     Reopening,
+    accepted_closures,
     evidence_with_sha,
     image_hashes,
     known_issue,
@@ -263,6 +264,21 @@ async def file_closure(uow: UnitOfWork, *, closure: Closure, issue: KnownIssue) 
     _decided(issue, Action.file, envelope)
     uow.session.add(issue)
     return closure
+
+
+async def file_issue(uow: UnitOfWork, *, issue: KnownIssue) -> Closure | None:
+    """备案 of a signed-off issue by its id: its accepted application when it has one (as `file_closure`); else the
+    sign-off was moved in with a ledger kept elsewhere (台账迁入) and no application here stands behind it, and
+    the filing is announced without one (closure.filed with no closure_id)."""
+    accepted = await accepted_closures(uow.session, issue_id=issue.id)
+    if accepted:
+        return await file_closure(uow, closure=accepted[0], issue=issue)
+    domain.check_can_file_moved_in(status=status_of(issue))
+    envelope = await uow.emit(issue.id, ClosureFiled(
+        closure_id=None, issue_id=issue.id, responsible_org_id=issue.responsible_org_id))
+    _decided(issue, Action.file, envelope)
+    uow.session.add(issue)
+    return None
 
 
 async def reopen(uow: UnitOfWork, *, issue: KnownIssue, reason: str, evidence_ids: list[str],

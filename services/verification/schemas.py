@@ -103,6 +103,11 @@ class DecisionIn(BaseModel):
         return self
 
 
+class FilingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    issue_id: str = Field(min_length=1, max_length=36, description="the signed-off issue to file (备案)")
+
+
 class ReopeningIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     issue_id: str = Field(min_length=1)
@@ -192,6 +197,17 @@ class DecisionOut(Out):
     decided_by: str
     decided_org: str | None
     decided_at: datetime
+
+
+class FilingOut(Out):
+    """A filing (备案) of a signed-off issue: of its accepted application, or of a sign-off moved in by import."""
+
+    issue_id: str
+    closure_id: str | None = Field(description="the application filed; null for a sign-off moved in with a ledger "
+                                               "(台账迁入), which no application here stands behind")
+    status: Literal["filed"]
+    filed_at: datetime
+    filed_by: str
 
 
 class ClosureDetailOut(ClosureOut):

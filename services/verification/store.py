@@ -202,6 +202,13 @@ async def open_closure(session: AsyncSession, *, issue_id: str) -> Closure | Non
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def accepted_closures(session: AsyncSession, *, issue_id: str) -> list[Closure]:
+    """The issue's accepted applications not filed yet, the newest first."""
+    stmt = (select(Closure).where(col(Closure.issue_id) == issue_id, col(Closure.state) == "accepted")
+            .order_by(col(Closure.created_at).desc(), col(Closure.attempt).desc()))
+    return list((await session.execute(stmt)).scalars().all())
+
+
 async def last_accepted_closure(session: AsyncSession, *, issue_id: str) -> Closure | None:
     """The issue's most recent accepted or filed application."""
     stmt = (select(Closure).where(col(Closure.issue_id) == issue_id, col(Closure.state).in_(("accepted", "filed")))

@@ -56,6 +56,13 @@ def docx_fonts(docx: bytes) -> dict[str, str | None]:
     return out
 
 
+def docx_cell_styles(docx: bytes) -> set[tuple[str, bool]]:
+    """(style, bold) of the first paragraph of every table cell: every cell in 「表格」, the header row bold."""
+    d = Document(io.BytesIO(docx))
+    return {(c.paragraphs[0].style.name, all(run.bold for run in c.paragraphs[0].runs) if r == 0 else False)
+            for t in d.tables for r, row in enumerate(t.rows) for c in row.cells}
+
+
 def docx_text(docx: bytes) -> str:
     d = Document(io.BytesIO(docx))
     cells = [c.text for t in d.tables for row in t.rows for c in row.cells]
@@ -106,6 +113,7 @@ async def test_the_monthly_bulletin_is_an_official_document_in_docx_and_pdf(tmp_
     assert pdf_pngs(pdf.content, "monthly", tmp_path)
 
     assert docx_fonts(docx.content) == {"Normal": "仿宋_GB2312", "发文机关": "方正小标宋简体", "公文标题": "方正小标宋简体"}
+    assert docx_cell_styles(docx.content) == {("表格", True), ("表格", False)}
     words = docx_text(docx.content)
     for expected in ("呼环督改通〔2020〕1号", "2020年6月生态环境保护督察整改部门考核月通报", "呼和浩特市生态环境局",
                      "61.25", "HH-2020-007", "2020年7月5日"):

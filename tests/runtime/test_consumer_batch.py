@@ -233,3 +233,28 @@ def test_replacing_a_handler_drops_its_set_based_form() -> None:
 
     route = HANDLERS.replacing(IssueRegistered, other).get("issue.registered")
     assert route is not None and route.handler is other and route.many is None
+
+
+async def test_a_feed_page_moves_its_cursor_in_the_batch_and_one_by_one_when_the_batch_fails(tmp_path: Path) -> None:
+    async with running("scoring", tmp_path, handler_attempts=1) as svc:
+        f = EventFactory("issues")
+        events = [f.make("issue.registered", f"i-{n}", issue(n)) for n in range(4)]
+        consumer = consumer_of(svc)
+        outcomes = await consumer.process_many([raw(e) for e in events[:2]], origins=["issues@1", "issues@2"],
+                                               feed="issues", positions=[1, 2])
+        assert [o.status for o in outcomes] == ["handled", "handled"] and await consumer.cursor("issues") == 2
+        real = consumer.handlers.get("issue.registered")
+        assert real is not None
+
+        async def flaky(uow, envelope, payload) -> None:  # type: ignore[no-untyped-def]
+            if payload.issue_id == "i-3":
+                raise RuntimeError("the projection table is unavailable")
+            await real.handler(uow, envelope, payload)
+
+        consumer.handlers = consumer.handlers.replacing(IssueRegistered, flaky)
+        outcomes = await consumer.process_many([raw(e) for e in events[2:]], origins=["issues@3", "issues@4"],
+                                               feed="issues", positions=[3, 4])
+        assert [o.status for o in outcomes] == ["handled", "dead"]
+        # the dead letter moved the cursor past its message too: the feed is not read again from 3
+        assert await consumer.cursor("issues") == 4
+        assert await count(svc.rt, IssueFact) == 3 and await count(svc.rt, DeadLetter) == 1

@@ -110,6 +110,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/closures/filings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * File (备案) a signed-off issue by its id, also one signed off in a ledger moved in (admin)
+         * @description Files the issue's accepted application when it has one (as `/v1/closures/{closure_id}/file`); a sign-off moved in with a ledger kept elsewhere (台账迁入) has no application here, and is filed without one (`closure_id` null, closure.filed without `closure_id`). 409 when the issue is not signed off.
+         */
+        post: operations["file_issue_v1_closures_filings_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/closures/{closure_id}": {
         parameters: {
             query?: never;
@@ -732,6 +752,39 @@ export interface components {
             size: number;
             /** Uploaded By */
             uploaded_by: string;
+        };
+        /** FilingIn */
+        FilingIn: {
+            /**
+             * Issue Id
+             * @description the signed-off issue to file (备案)
+             */
+            issue_id: string;
+        };
+        /**
+         * FilingOut
+         * @description A filing (备案) of a signed-off issue: of its accepted application, or of a sign-off moved in by import.
+         */
+        FilingOut: {
+            /**
+             * Closure Id
+             * @description the application filed; null for a sign-off moved in with a ledger (台账迁入), which no application here stands behind
+             */
+            closure_id: string | null;
+            /**
+             * Filed At
+             * Format: date-time
+             */
+            filed_at: string;
+            /** Filed By */
+            filed_by: string;
+            /** Issue Id */
+            issue_id: string;
+            /**
+             * Status
+             * @constant
+             */
+            status: "filed";
         };
         /**
          * FlagOut
@@ -1448,6 +1501,84 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ClosureOut"];
+                };
+            };
+            /** @description 请求有误 (bad request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 与当前状态冲突 (conflicts with the current state; nothing changed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    file_issue_v1_closures_filings_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FilingIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilingOut"];
                 };
             };
             /** @description 请求有误 (bad request) */
