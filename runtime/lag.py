@@ -62,7 +62,7 @@ async def _feed(follower: FeedFollower, client: httpx.AsyncClient) -> FeedLag:
     position = await follower.consumer.cursor(follower.feed)
     try:
         r = await client.get(f"{follower.base_url}/v1/logs/{follower.feed}", params={"after": position, "limit": 1},
-                             headers={"Authorization": f"Bearer {follower.token}"})
+                             headers=follower.authorization())
         r.raise_for_status()
         page = r.json()
     except (httpx.HTTPError, ValueError) as exc:

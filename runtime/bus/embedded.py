@@ -26,13 +26,17 @@ class FeedFollower:
         self.batch = batch
         self.connected = False
 
+    def authorization(self) -> dict[str, str]:
+        """The header that reads the peer's log (a token minted now when the follower was given a minter)."""
+        return {"Authorization": f"Bearer {self.token() if callable(self.token) else self.token}"}
+
     async def poll_once(self, client: httpx.AsyncClient) -> int:
         """Fetch and handle one page; returns how many events it read."""
         after = await self.consumer.cursor(self.feed)
         response = await client.get(
             f"{self.base_url}/v1/logs/{self.feed}",
             params={"after": after, "limit": self.batch},
-            headers={"Authorization": f"Bearer {self.token() if callable(self.token) else self.token}"},
+            headers=self.authorization(),
         )
         response.raise_for_status()
         page = response.json()
