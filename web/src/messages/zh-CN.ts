@@ -175,6 +175,7 @@ export const zh = {
     confirm: '确认',
     dispute: '退回',
     opinion: '审核意见(退回时必填)',
+    opinionShown: '审核意见',
     reported: '节点情况已报告',
     reviewed: '节点报告已审核',
   },
