@@ -25,19 +25,30 @@ class KafkaPublisher:
         self.client_id = client_id
         self.producer: AIOKafkaProducer | None = None
         self.lock = asyncio.Lock()
+        self._starting = asyncio.Lock()
 
     async def _producer(self) -> AIOKafkaProducer:
-        if self.producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap,
-                client_id=self.client_id,
-                enable_idempotence=True,
-                linger_ms=2,
-                request_timeout_ms=15000,
-            )
-            await producer.start()
-            self.producer = producer
-        return self.producer
+        # One producer at a time: a readiness ping racing the relay's first send must not start a second one
+        # that nobody stops. A producer whose start failed is stopped, its connections and tasks with it.
+        async with self._starting:
+            if self.producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap,
+                    client_id=self.client_id,
+                    enable_idempotence=True,
+                    linger_ms=2,
+                    request_timeout_ms=15000,
+                )
+                try:
+                    await producer.start()
+                except BaseException:
+                    try:
+                        await producer.stop()
+                    except Exception as exc:  # noqa: BLE001 — the start's error is the one to raise
+                        log.info("producer_stop_failed", error=repr(exc))
+                    raise
+                self.producer = producer
+            return self.producer
 
     async def reset(self) -> None:
         """Drop the producer so the next send builds a fresh one."""
