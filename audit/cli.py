@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from runtime.settings import SERVICE_NAMES, get_settings
+from runtime.settings import SERVICE_NAMES, tool_settings
 
 audit_app = typer.Typer(help="Audit: export the event logs, verify them, replay the ledger as of a date.",
                         no_args_is_help=True)
@@ -41,7 +41,7 @@ def _services(chosen: list[str] | None) -> list[str]:
 
 
 def _urls(services: list[str], given: dict[str, str | None]) -> dict[str, str]:
-    settings = get_settings()
+    settings = tool_settings()
     return {s: (given.get(s) or settings.peer_url(s)).rstrip("/") for s in services}
 
 
@@ -85,7 +85,7 @@ def export(
         try:
             if from_kafka:
                 manifest = asyncio.run(export_kafka(out, services, bootstrap=bootstrap or
-                                                    get_settings().kafka_bootstrap, progress=progress))
+                                                    tool_settings().kafka_bootstrap, progress=progress))
             else:
                 urls = _urls(services, {"issues": issues_url, "verification": verification_url,
                                         "scoring": scoring_url, "notify": notify_url})

@@ -18,7 +18,7 @@ import typer
 
 from audit.cli import audit_app
 from runtime.bootstrap import ServiceSpec
-from runtime.settings import SERVICE_NAMES, Settings, get_settings
+from runtime.settings import SERVICE_NAMES, Settings, tool_settings
 
 app = typer.Typer(help="Closed Loop (闭环): rectification tracking for environmental-inspection findings.",
                   no_args_is_help=True, add_completion=False)
@@ -121,6 +121,12 @@ def dev(
     if (data_dir / "DEMO.json").exists():
         env.setdefault("CLOSELOOP_DEMO", "true")
     data_dir.mkdir(parents=True, exist_ok=True)
+    # The install's signing secret, made once here (unless CLOSELOOP_JWT_SECRET is set) before anything starts:
+    # the four services, the gateway's sign-in, seeding and `closeloop token` all read that one file.
+    from runtime.auth import signing_secret
+
+    tools = tool_settings(data_dir=data_dir.resolve())
+    signing_secret(tools)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for name in SERVICE_NAMES:
         procs[name] = subprocess.Popen(
@@ -150,7 +156,7 @@ def dev(
     try:
         _wait_healthy(urls | {"gateway": gateway_url}, procs)
         if seed:
-            settings = get_settings(service="issues", issues_url=urls["issues"])
+            settings = tool_settings(service="issues", issues_url=urls["issues"], data_dir=data_dir.resolve())
             try:
                 asyncio.run(_seed(settings, urls["issues"]))
             except (RuntimeError, httpx.HTTPError) as exc:
@@ -161,7 +167,8 @@ def dev(
         for name, url in urls.items():
             typer.echo(f"  {name:<13} {url}   API docs: {url}/docs")
         typer.echo("\nGet a token, e.g. for the inspection office's admin:")
-        typer.echo("  .venv/bin/closeloop token --sub admin --org inspection-office --roles admin")
+        secret_env = "" if tools.jwt_secret or tools.jwt_secret_file else f"CLOSELOOP_DATA_DIR={data_dir.resolve()} "
+        typer.echo(f"  {secret_env}.venv/bin/closeloop token --sub admin --org inspection-office --roles admin")
         typer.echo(f"  curl -H \"Authorization: Bearer $TOKEN\" {urls['issues']}/v1/issues")
         typer.echo("\nPress Ctrl-C to stop.")
         while all(p.poll() is None for p in procs.values()):
@@ -179,19 +186,23 @@ def token(
     sub: Annotated[str, typer.Option(help="user name")],
     org: Annotated[str | None, typer.Option(help="org id, e.g. city-eeb")] = None,
     roles: Annotated[str, typer.Option(help="comma-separated: admin,responsible,supervisor,leader,auditor,system")] = "",
-    ttl: Annotated[int, typer.Option(help="seconds until it expires")] = 12 * 3600,
+    ttl: Annotated[int, typer.Option(help="seconds until it expires (at most 30 days)")] = 12 * 3600,
 ) -> None:
-    """Print a development JWT signed with the configured key."""
+    """Print a JWT signed with CLOSELOOP_JWT_SECRET, else with the install's secret (in CLOSELOOP_DATA_DIR)."""
     from runtime.auth import issue_token
 
-    settings = get_settings()
+    try:
+        settings = tool_settings()
+    except ValueError as exc:
+        fail(f"bad settings: {exc}", "fix the CLOSELOOP_* environment variables (see README, Configuration)")
     role_list = [r.strip() for r in roles.split(",") if r.strip()]
     if not role_list:
         fail("no roles given", "pass --roles, e.g. --roles responsible")
     try:
         typer.echo(issue_token(settings, sub=sub, org=org, roles=role_list, ttl=ttl))
     except ValueError as exc:
-        fail(str(exc), "use known role names")
+        fail(str(exc), "use known role names, a lifetime of at most 30 days, and (in production) set "
+                       "CLOSELOOP_JWT_SECRET")
 
 
 def _ledger_rows(path: Path) -> list[dict[str, str]]:
@@ -215,7 +226,7 @@ def seed(
     data: Annotated[Path, typer.Option(help="folder with orgs.csv and ledger.csv")] = DATA,
 ) -> None:
     """Load the reference orgs, round and ledger into a running issues service (skips what exists)."""
-    settings = get_settings(service="issues")
+    settings = tool_settings(service="issues")
     try:
         asyncio.run(_seed(settings, (issues_url or settings.issues_url).rstrip("/"), data))
     except httpx.HTTPError as exc:

@@ -63,6 +63,12 @@ class LogPageOut(Out):
 
     items: list[LogItemOut]
     next_cursor: str | None
+    head: int | None = Field(default=None, description=(
+        "日志当前最新的位置 (the newest sequenced position of the log when the page was read): a follower "
+        "whose cursor is below it is behind"))
+    published: int | None = Field(default=None, description=(
+        "已发送到 Kafka 的位置 (kafka bus: how far the log has been sent to its topic; below `head` while the "
+        "broker is or was down; null on the embedded bus)"))
 
 
 class DeadLetterOut(Out):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import re
 import time
@@ -10,23 +12,26 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 from sqlmodel import col
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]  # ships no type information
 
 from runtime.answers import DeadLetterOut, HealthOut, LogPageOut, ReadyOut, RedriveOut
 from runtime.auth import Principal, require
 from runtime.bootstrap import Runtime, ServiceSpec, Task, start_runtime
 from runtime.clock import Clock, new_id
 from runtime.consumer import Consumer
-from runtime.errors import NotFound, error_responses, install_error_handlers
+from runtime.errors import Forbidden, NotFound, error_responses, install_error_handlers
 from runtime.log_routes import audit_router
 from runtime.logs import configure_logging, correlation_id
 from runtime.metrics import Metrics
 from runtime.migrations import migration_head
-from runtime.models import DeadLetter, OutboxRow
+from runtime.models import DeadLetter, LogState, OutboxRow
 from runtime.pagination import Key, Page, fetch_page
 from runtime.settings import Settings
 
@@ -76,9 +81,13 @@ def _log_router(service: str) -> APIRouter:
                 .order_by(col(OutboxRow.position))
                 .limit(limit + 1)
             )).all()
+            state = (await session.execute(select(col(LogState.position), col(LogState.published))
+                                           .where(col(LogState.id) == 1))).first()
         items = [{"position": p, "log_hash": h, "event": json.loads(e)} for p, h, e in rows[:limit]]
+        head, published = (int(state[0]), int(state[1])) if state is not None else (0, 0)
         return LogPageOut.model_validate(
-            {"items": items, "next_cursor": str(items[-1]["position"]) if len(rows) > limit else None})
+            {"items": items, "next_cursor": str(items[-1]["position"]) if len(rows) > limit else None,
+             "head": head, "published": published if rt.publisher is not None else None})
 
     @router.get("/v1/dead-letters", summary="Messages this service could not handle (admin, auditor)",
                 responses=error_responses(401, 403, 422))
@@ -189,6 +198,23 @@ async def broker_checks(rt: Runtime) -> dict[str, str]:
             "relay": "ok" if rt.relay.failures < 3 else f"failing ({rt.relay.failures} attempts)"}
 
 
+DOCS_ASSETS = "/docs/assets"
+
+
+def metrics_reader(settings: Settings, request: Request) -> bool:
+    """Whether the caller may read /metrics: it sends the ops token, or it asks from an allowed address."""
+    if settings.metrics_token:
+        scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), settings.metrics_token.encode()):
+            return True
+    host = request.client.host if request.client is not None else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net, strict=False) for net in settings.metrics_allow)
+
+
 def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = None, follow: bool = True,
               background: bool = True) -> FastAPI:
     """A FastAPI app for one service, with health, metrics, its log, error shape, bus and relay.
@@ -208,7 +234,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
             yield
 
     app = FastAPI(title=f"Closed Loop — {spec.name}", description=spec.description, version="1",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.spec = spec
     app.state.migration_head = migration_head(spec.name, spec.migrations)
@@ -247,11 +273,28 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response,
+    @app.get("/metrics", tags=["ops"], response_class=Response,
+             summary="Prometheus metrics (the ops token, or an address of CLOSELOOP_METRICS_ALLOW)",
              responses={200: {"description": "Prometheus 文本格式 (text exposition format)",
-                              "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
-    async def metrics_endpoint() -> Response:
+                              "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+                        **error_responses(403)})
+    async def metrics_endpoint(request: Request) -> Response:
+        if not metrics_reader(settings, request):
+            raise Forbidden(
+                "监控指标只对运维开放：请带上运维令牌（CLOSELOOP_METRICS_TOKEN）或从允许的地址（CLOSELOOP_METRICS_ALLOW）"
+                "访问 / /metrics is for operators: send the ops token as a bearer token, or ask from an address of "
+                "CLOSELOOP_METRICS_ALLOW")
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        # Swagger UI from the pinned swagger-ui-bundle-v2 package, served by the service itself: no CDN.
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"Closed Loop — {spec.name} — API",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
     app.include_router(_log_router(spec.name))
     app.include_router(audit_router(spec.name))

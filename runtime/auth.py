@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +24,7 @@ from fastapi import Depends, Request
 from contracts import Actor
 from contracts.enums import Role
 from runtime.errors import Forbidden, Unauthorized, Unavailable
+from runtime.keyfiles import read_or_create
 from runtime.settings import Settings
 
 ROLES = {r.value for r in Role}
@@ -65,8 +68,34 @@ class Principal:
         return Actor(org=self.org, user=self.sub, role=role)
 
 
+# The longest a token may live, from its `iat` (or from now when it has none) to its `exp`.
+MAX_TOKEN_TTL = 30 * 86400
+# A service's own token for its peers' feeds is minted afresh this often.
+SYSTEM_TOKEN_RENEW = 86400
+
+_DEV_SECRETS: dict[Path, str] = {}
+
+
+def signing_secret(settings: Settings) -> str:
+    """The HS256 secret: CLOSELOOP_JWT_SECRET, else (outside production) the install's random secret, made once on
+    first use in `settings.dev_secret_path()` (0600) like the checkpoint keys; every process of the install reads
+    that one file."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    if settings.env == "production":
+        raise ValueError("生产环境没有配置签名密钥，无法签发令牌：请设置 CLOSELOOP_JWT_SECRET / no CLOSELOOP_JWT_SECRET in "
+                         "production: set it to sign tokens (with only CLOSELOOP_JWT_PUBLIC_KEY, tokens come from "
+                         "your identity provider)")
+    path = settings.dev_secret_path()
+    if path not in _DEV_SECRETS or not path.exists():
+        _DEV_SECRETS[path] = read_or_create(path, lambda: secrets.token_urlsafe(48))
+    return _DEV_SECRETS[path]
+
+
 def issue_token(settings: Settings, *, sub: str, org: str | None, roles: list[str], ttl: int = 12 * 3600) -> str:
-    """A signed token (development key, or the configured private key)."""
+    """A signed token (development key, or the configured private key), living at most MAX_TOKEN_TTL seconds."""
+    if not 0 < ttl <= MAX_TOKEN_TTL:
+        raise ValueError(f"a token lives 1 s to {MAX_TOKEN_TTL // 86400} days ({MAX_TOKEN_TTL} s), not {ttl} s")
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
         raise ValueError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(sorted(ROLES))}")
@@ -74,19 +103,28 @@ def issue_token(settings: Settings, *, sub: str, org: str | None, roles: list[st
         raise ValueError(f"the admin role belongs to the inspection office: pass --org {settings.inspection_office_org}")
     now = int(time.time())
     claims = {"sub": sub, "org": org, "roles": roles, "aud": settings.jwt_audience, "iat": now, "exp": now + ttl}
-    return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
+    return jwt.encode(claims, signing_secret(settings), algorithm=settings.jwt_algorithm)
+
+
+_SYSTEM_TOKENS: dict[tuple[str, str, str], tuple[float, str]] = {}
 
 
 def system_token(settings: Settings) -> str:
-    """The token a service uses to read its peers' feeds."""
+    """The token a service uses to read its peers' feeds: minted for the longest lifetime and renewed daily."""
     if settings.system_token:
         return settings.system_token
-    return issue_token(settings, sub=f"service:{settings.service}", org=None, roles=["system"], ttl=10 * 365 * 86400)
+    ident = (settings.service, str(settings.dev_secret_path()), settings.jwt_secret)
+    minted = _SYSTEM_TOKENS.get(ident)
+    if minted is None or time.time() - minted[0] > SYSTEM_TOKEN_RENEW:
+        token = issue_token(settings, sub=f"service:{settings.service}", org=None, roles=["system"],
+                            ttl=MAX_TOKEN_TTL)
+        minted = _SYSTEM_TOKENS[ident] = (time.time(), token)
+    return minted[1]
 
 
 def verify_token(settings: Settings, token: str) -> Principal:
     """Check signature, expiry and audience; refuse anything else with 401."""
-    key = settings.jwt_public_key or settings.jwt_secret
+    key = settings.jwt_public_key or signing_secret(settings)
     try:
         claims = jwt.decode(
             token, key, algorithms=[settings.jwt_algorithm], audience=settings.jwt_audience,
@@ -96,6 +134,11 @@ def verify_token(settings: Settings, token: str) -> Principal:
         raise Unauthorized("the token has expired; get a new one") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthorized(f"invalid token: {exc}") from exc
+    iat = claims.get("iat")
+    start = float(iat) if isinstance(iat, int | float) else time.time()
+    if float(claims["exp"]) - start > MAX_TOKEN_TTL + 60:
+        raise Unauthorized(f"令牌有效期超过 {MAX_TOKEN_TTL // 86400} 天，不予接受，请申请新的令牌 / the token lives longer "
+                           f"than {MAX_TOKEN_TTL // 86400} days: get one of at most that")
     roles = claims.get("roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise Unauthorized("invalid token: roles must be a list of strings")

@@ -26,6 +26,7 @@ from runtime.checkpoints import checkpoint_if_due, signing_key
 from runtime.clock import Clock, new_id
 from runtime.consumer import Consumer, HandlerTable
 from runtime.db import make_engine, make_read_engine, make_sessionmaker
+from runtime.lease import AdvisoryLease
 from runtime.logs import correlation_id
 from runtime.metrics import Metrics
 from runtime.migrations import migrate
@@ -114,15 +115,20 @@ def _relay(spec: ServiceSpec, settings: Settings, *, engine: AsyncEngine, sessio
     async def sign_tail() -> bool:
         # When events stop arriving the newest ones still get a checkpoint within about a second.
         async with sessions() as session, session.begin():
-            state = (await session.execute(select(LogState).where(col(LogState.id) == 1))).scalar_one_or_none()
+            # locked like sequencing does: a checkpoint is signed by one transaction at a time, never twice
+            state = (await session.execute(select(LogState).where(col(LogState.id) == 1).with_for_update()
+                                           )).scalar_one_or_none()
             if state is None:
                 return True
             await checkpoint(session, state)
             signed = (await session.execute(select(func.max(col(Checkpoint.size))))).scalar_one_or_none()
             return (signed or 0) >= state.position
 
+    # replicas on one PostgreSQL database: only the lease holder sequences, signs and publishes
+    lease = AdvisoryLease(engine, name=f"closeloop-relay:{spec.name}") if engine.dialect.name == "postgresql" \
+        else None
     return Relay(sessions, publish=publish if publisher else None, interval=settings.poll_interval,
-                 on_sequenced=metrics.log_position.set, after_sequence=checkpoint, on_idle=sign_tail)
+                 on_sequenced=metrics.log_position.set, after_sequence=checkpoint, on_idle=sign_tail, lease=lease)
 
 
 def _followers(spec: ServiceSpec, settings: Settings, consumer: Consumer,
@@ -132,8 +138,8 @@ def _followers(spec: ServiceSpec, settings: Settings, consumer: Consumer,
                               topics=[settings.kafka_prefix + topic_for(p) for p in spec.follows],
                               group=f"{settings.kafka_prefix}closeloop-{spec.name}", publisher=publisher,
                               dead_letter_topic=settings.kafka_prefix + DEAD_LETTER_TOPIC)]
-    token = system_token(settings)
-    return [FeedFollower(consumer, feed=peer, base_url=settings.peer_url(peer), token=token,
+    # a bounded token, renewed by system_token as it ages
+    return [FeedFollower(consumer, feed=peer, base_url=settings.peer_url(peer), token=lambda: system_token(settings),
                          interval=settings.poll_interval)
             for peer in spec.follows if peer != spec.name]
 

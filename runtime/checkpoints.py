@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from contracts.envelope import format_time
+from runtime.keyfiles import read_or_create
 from runtime.models import Checkpoint, LogState, OutboxRow
 
 EVERY_EVENTS = 1000
@@ -85,21 +86,7 @@ def key_dir(db_url: URL | str, data_dir: Path | None = None) -> Path:
 
 
 def _load_or_create(path: Path) -> Ed25519PrivateKey:
-    if path.exists():
-        return parse_private_key(path.read_text(encoding="ascii"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = new_key_text()
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(text + "\n")
-    try:
-        os.link(tmp, path)  # first writer wins; a concurrent one reads the winner's key
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    return parse_private_key(path.read_text(encoding="ascii"))
+    return parse_private_key(read_or_create(path, new_key_text))
 
 
 def signing_key(*, service: str, configured: str | None, db_url: URL | str,
@@ -143,7 +130,9 @@ def checkpoint_out(service: str, cp: Checkpoint) -> dict[str, object]:
 
 async def checkpoint_if_due(session: AsyncSession, *, state: LogState, now: datetime, service: str,
                             key: Ed25519PrivateKey) -> None:
-    """Called by the relay inside its sequencing transaction after new events got positions.
+    """Called by the relay inside its sequencing transaction after new events got positions, and when it is idle;
+    the caller holds the log state row locked (SELECT … FOR UPDATE), so one transaction at a time signs and a
+    size is never signed twice (two replicas on one database collided on `checkpoint_size_key` without it).
 
     Signs the log at every multiple of 1,000 events passed since the last checkpoint (its root read from the
     row at that position), and at the newest position when the last checkpoint is a second old or more.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -12,6 +13,8 @@ from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
+
+from runtime.keyfiles import private
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -50,6 +53,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         path = _sqlite_path(url)
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # created owner-only before SQLite opens it; SQLite gives its -wal and -shm files the same mode
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _sqlite_pragmas(engine, path=path, begin="BEGIN IMMEDIATE")
         return engine
@@ -83,6 +88,10 @@ def _sqlite_pragmas(engine: AsyncEngine, *, path: str, begin: str, read_only: bo
         if read_only:
             cur.execute("PRAGMA query_only=ON")
         cur.close()
+        if path and path != ":memory:":
+            # the database holds webhook secrets and every record: owner-only, like the key files beside it
+            for name in (path, f"{path}-wal", f"{path}-shm"):
+                private(Path(name))
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Connection) -> None:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import insert, select, update
@@ -170,8 +170,19 @@ class UnitOfWork:
 Publish = Callable[[list[OutboxRow]], Awaitable[None]]
 
 
+class Lease(Protocol):
+    """Who may relay: `hold()` says whether this instance holds the lease now (taking it when free)."""
+
+    async def hold(self) -> bool: ...
+
+    async def release(self) -> None: ...
+
+
 class Relay:
-    """Sequences committed outbox rows into the log (commit order), then publishes them when a bus needs it."""
+    """Sequences committed outbox rows into the log (commit order), then publishes them when a bus needs it.
+
+    With a `lease` (runtime.lease; PostgreSQL), `run` relays only while this instance holds it: replicas of a
+    service on one database stand by, and one of them takes over when the holder stops or dies."""
 
     def __init__(
         self,
@@ -183,8 +194,11 @@ class Relay:
         after_sequence: Callable[[AsyncSession, LogState], Awaitable[None]] | None = None,
         on_idle: Callable[[], Awaitable[bool]] | None = None,
         idle_every: float = 1.0,
+        lease: Lease | None = None,
     ) -> None:
         self.sessions = sessions
+        self.lease = lease
+        self.standby = False
         self.publish = publish
         self.interval = interval
         self.wake = asyncio.Event()
@@ -231,23 +245,27 @@ class Relay:
         return len(rows)
 
     async def publish_once(self, batch: int = 500) -> int:
-        """Send the next sequenced rows to the bus; a crash re-sends, consumers dedupe by event id."""
+        """Send the next sequenced rows to the bus; a crash re-sends, consumers dedupe by event id.
+
+        On PostgreSQL the rows are read, sent and marked published while the log state row is locked, so two
+        relays of one database (a lease changing hands) never send the same rows: the second waits, then sees
+        them published. (SQLite has one process, and its lock would hold every writer up during the send.)"""
         if self.publish is None:
             return 0
         async with self.sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                async with session.begin():
+                    state = (await session.execute(
+                        select(LogState).where(col(LogState.id) == 1).with_for_update())).scalar_one_or_none()
+                    rows = [] if state is None else await self._unpublished(session, state.published, batch)
+                    if state is not None and rows:
+                        await self.publish(rows)
+                        state.published = rows[-1].position or state.published
+                return len(rows)
             state = (await session.execute(select(LogState).where(col(LogState.id) == 1))).scalar_one_or_none()
             if state is None:
                 return 0
-            rows = list(
-                (
-                    await session.execute(
-                        select(OutboxRow)
-                        .where(col(OutboxRow.position) > state.published)
-                        .order_by(col(OutboxRow.position))
-                        .limit(batch)
-                    )
-                ).scalars().all()
-            )
+            rows = await self._unpublished(session, state.published, batch)
         if not rows:
             return 0
         await self.publish(rows)
@@ -259,10 +277,31 @@ class Relay:
             )
         return len(rows)
 
+    @staticmethod
+    async def _unpublished(session: AsyncSession, published: int, batch: int) -> list[OutboxRow]:
+        return list((await session.execute(
+            select(OutboxRow).where(col(OutboxRow.position) > published).order_by(col(OutboxRow.position))
+            .limit(batch)
+        )).scalars().all())
+
     async def run(self) -> None:
         """Loop until cancelled; failures are logged and retried with backoff, never dropped."""
+        try:
+            await self._run()
+        finally:
+            if self.lease is not None:
+                await self.lease.release()
+
+    async def _run(self) -> None:
         backoff = self.interval
         while True:
+            if self.lease is not None and not await self.lease.hold():
+                if not self.standby:
+                    log.info("relay_standby", reason="another instance holds the relay lease")
+                self.standby = True
+                await asyncio.sleep(self.interval)
+                continue
+            self.standby = False
             try:
                 busy = await self.sequence_once()
                 busy += await self.publish_once()

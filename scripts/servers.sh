@@ -2,7 +2,12 @@
 # Real servers for the Kafka and PostgreSQL tests: a single-node Kafka 3.9.1 broker
 # (KRaft, run from its Maven jars) and a throwaway PostgreSQL cluster.
 #
-#   scripts/servers.sh start    start both (reuses what is already running), write $STATE/env
+#   scripts/servers.sh start    start both (reuses what is already running), write $STATE/env; a server that is
+#                               not running starts from EMPTY data (a clean start for the tests), so after a
+#                               crash `start` wipes what the crashed server held: use `restart` to keep it
+#   scripts/servers.sh restart  stop both (if running) and start them again on the data they have: topics,
+#                               consumer offsets, databases and tables are kept (after a crash, or to test
+#                               recovery); a server with no data yet starts empty, as with `start`
 #   scripts/servers.sh stop     stop both and delete their data (the jar cache is kept)
 #   scripts/servers.sh status   tell what runs; exit 0 only when both run
 #
@@ -285,7 +290,9 @@ PY
   fi
 }
 
+# start_kafka [keep]: with "keep", a stopped broker starts again on its data instead of on empty data.
 start_kafka() {
+  local keep="${1:-}"
   if kafka_running; then
     if kafka_probe; then
       say "kafka already running (pid $(cat "$KAFKA_PID")) on $KAFKA_BOOTSTRAP: reusing it"
@@ -309,13 +316,26 @@ start_kafka() {
   fetch_kafka
   need_java
 
-  # Not running: start from empty data.
-  rm -rf "$KAFKA_DIR"
-  mkdir -p "$KAFKA_DIR/data"
-  write_kafka_props
-
-  local t0 id
+  local t0
   t0="$(now)"
+  if [ "$keep" = keep ] && [ -f "$KAFKA_DIR/data/meta.properties" ]; then
+    # Restart: the same data, formatted already; the properties are written again (the ports may be new).
+    say "kafka: starting again on the data in $KAFKA_DIR/data (topics and offsets kept)"
+    rm -f "$KAFKA_PID"
+    write_kafka_props
+  else
+    if [ "$keep" = keep ]; then say "kafka: no data in $KAFKA_DIR/data to keep; starting empty"; fi
+    # Not running: start from empty data.
+    rm -rf "$KAFKA_DIR"
+    mkdir -p "$KAFKA_DIR/data"
+    write_kafka_props
+    format_kafka
+  fi
+  launch_kafka "$t0"
+}
+
+format_kafka() {
+  local id
   id="$(cluster_id)"
   if ! java -cp "$KAFKA_LIBS/*" -Dlog4j.configuration="file:$ROOT/scripts/kafka/log4j.properties" \
     kafka.tools.StorageTool format -t "$id" -c "$KAFKA_PROPS" --ignore-formatted \
@@ -324,7 +344,10 @@ start_kafka() {
     die "formatting the Kafka storage failed (output above)." \
       "If the jar cache is damaged, remove $KAFKA_LIBS and run again."
   fi
+}
 
+launch_kafka() {
+  local t0="$1"
   # setsid: the broker outlives this script and its terminal. The inner sh writes its
   # own pid, then execs java, so the pid file holds the broker's pid. fd 9 (our lock) is closed.
   # shellcheck disable=SC2016 # $$ and $@ are for the inner sh
@@ -368,7 +391,8 @@ wait_kafka() {
   done
 }
 
-stop_kafka() {
+# Stops the broker, keeping its data.
+halt_kafka() {
   if kafka_running; then
     local pid _
     pid="$(cat "$KAFKA_PID")"
@@ -384,7 +408,12 @@ stop_kafka() {
       for _ in $(seq 50); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
     fi
   fi
-  rm -rf "$KAFKA_DIR/data" "$KAFKA_PID"
+  rm -f "$KAFKA_PID"
+}
+
+stop_kafka() {
+  halt_kafka
+  rm -rf "$KAFKA_DIR/data"
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -474,7 +503,9 @@ wait_pg() {
   return 1
 }
 
+# start_pg [keep]: with "keep", a stopped cluster starts again on its data instead of on an empty cluster.
 start_pg() {
+  local keep="${1:-}"
   need_pg
   if pg_running; then
     wait_pg || die "PostgreSQL in $(pg_root)/data runs but does not answer on 127.0.0.1:$PG_PORT." \
@@ -492,8 +523,16 @@ start_pg() {
 
   local t0 root
   t0="$(now)"
-  # Not running: start from an empty cluster.
   root="$(pg_root)"
+  if [ "$keep" = keep ] && [ -f "$root/data/PG_VERSION" ]; then
+    say "postgresql: starting again on the data in $root/data (databases and tables kept)"
+    mkdir -p "$root/run"
+    if is_root; then chown postgres:postgres "$root/run"; fi
+    launch_pg "$root" "$t0"
+    return 0
+  fi
+  if [ "$keep" = keep ]; then say "postgresql: no data in $root/data to keep; starting an empty cluster"; fi
+  # Not running: start from an empty cluster.
   [ -d "$root" ] && rm -rf "$root"
   rm -f "$PG_ROOT_FILE"
   pick_pg_root
@@ -532,7 +571,11 @@ local   all       all                  trust
 host    all       all   127.0.0.1/32   scram-sha-256
 host    all       all   ::1/128        scram-sha-256
 EOF
+  launch_pg "$root" "$t0"
+}
 
+launch_pg() {
+  local root="$1" t0="$2"
   if ! (cd / && as_pg "$PG_BIN/pg_ctl" start -w -t 60 -D "$root/data" -l "$root/postgres.log" >/dev/null 9>&-); then
     tail -n 30 "$root/postgres.log" >&2 2>/dev/null || true
     die "PostgreSQL did not start (last log lines above, full log: $root/postgres.log)." \
@@ -543,7 +586,8 @@ EOF
   say "postgresql ready in $(since "$t0") s on 127.0.0.1:$PG_PORT ($("$PG_BIN/postgres" --version | awk '{print $3}'), data $root/data)"
 }
 
-stop_pg() {
+# Stops the cluster, keeping its data.
+halt_pg() {
   local root
   root="$(pg_root)"
   if find_pg_bin && pg_running; then
@@ -551,6 +595,12 @@ stop_pg() {
     (cd / && as_pg "$PG_BIN/pg_ctl" stop -w -t 30 -D "$root/data" -m fast >/dev/null) ||
       warn "pg_ctl stop failed; see $root/postgres.log"
   fi
+}
+
+stop_pg() {
+  local root
+  root="$(pg_root)"
+  halt_pg
   rm -rf "$root/data" "$root/run"
   if [ "$root" != "$STATE/pg" ]; then rm -rf "$root"; fi
   rm -f "$PG_ROOT_FILE"
@@ -581,6 +631,18 @@ cmd_start() {
   start_pg
   write_env
   say "servers up in $(since "$t0") s; state in $STATE (source $ENV_FILE)"
+}
+
+cmd_restart() {
+  lock
+  local t0
+  t0="$(now)"
+  halt_kafka
+  start_kafka keep
+  halt_pg
+  start_pg keep
+  write_env
+  say "servers restarted in $(since "$t0") s, data kept; state in $STATE (source $ENV_FILE)"
 }
 
 cmd_stop() {
@@ -617,10 +679,11 @@ cmd_status() {
 
 case "${1:-}" in
   start) cmd_start ;;
+  restart) cmd_restart ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|restart|stop|status  (start: what is not running starts empty; restart: keeps the data)" >&2
     exit 2
     ;;
 esac

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
-import secrets
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,21 +23,23 @@ from contracts import Actor, Envelope
 from contracts.envelope import GENESIS_HASH, seal
 from contracts.registry import latest_version
 from runtime.app import Runtime
-from runtime.auth import issue_token
+from runtime.auth import issue_token, signing_secret
 from runtime.clock import Clock, SettableClock
 from runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-# One signing secret for every service a test runs in-process (each has its own data folder, so each would make a
-# per-install secret of its own), random per test run like an install's.
-TEST_JWT_SECRET = secrets.token_urlsafe(48)
+# The services a test runs in-process have a data folder each, but belong to one install: they share one
+# per-install secret file, made (0600) on first use like an install's, in a folder of this test run.
+TEST_SECRET_DIR = Path(tempfile.mkdtemp(prefix="closeloop-test-secret-"))
+TEST_SECRET_FILE = TEST_SECRET_DIR / "jwt-development.secret"
+atexit.register(shutil.rmtree, TEST_SECRET_DIR, ignore_errors=True)
 DATA = ROOT / "data"
 
 
 def settings_for(service: str, tmp: Path, **overrides: Any) -> Settings:
     """Test settings: a SQLite file per service under tmp, embedded bus, fast polling."""
     values: dict[str, Any] = {"service": service, "env": "test", "data_dir": tmp, "bus": "embedded",
-                              "jwt_secret": TEST_JWT_SECRET,
+                              "jwt_secret": "", "jwt_secret_file": TEST_SECRET_FILE,
                               "poll_interval": 0.05, "retry_backoff": 0.01, "log_json": True}
     values.update(overrides)
     settings: Settings = importlib.import_module(f"services.{service}.settings").get_settings(**values)
@@ -53,7 +57,7 @@ def token(settings: Settings, *, sub: str = "tester", org: str | None = None, ro
         now = int(time.time())
         claims = {"sub": sub, "org": org, "roles": role_list, "aud": settings.jwt_audience, "iat": now,
                   "exp": now + ttl}
-        return {"Authorization": f"Bearer {jwt.encode(claims, settings.jwt_secret, algorithm='HS256')}"}
+        return {"Authorization": f"Bearer {jwt.encode(claims, signing_secret(settings), algorithm='HS256')}"}
     return {"Authorization": f"Bearer {issue_token(settings, sub=sub, org=org, roles=role_list, ttl=ttl)}"}
 
 

@@ -19,6 +19,7 @@ import jwt
 import pytest
 import pytest_asyncio
 
+from runtime.auth import signing_secret
 from tests.scoring.test_api import deliver_all, streams
 from tests.support import Running, running
 
@@ -82,7 +83,7 @@ def headers_of(s: Running, caller: str) -> dict[str, str]:
     now = int(time.time())
     claims = {"sub": f"u-{caller}", "org": org, "roles": roles, "aud": s.settings.jwt_audience, "iat": now,
               "exp": now + 600}
-    return {"Authorization": "Bearer " + jwt.encode(claims, s.settings.jwt_secret, algorithm="HS256")}
+    return {"Authorization": "Bearer " + jwt.encode(claims, signing_secret(s.settings), algorithm="HS256")}
 
 
 Call = Callable[[Running, dict[str, str]], Awaitable[int]]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jwt
 
+from runtime.auth import signing_secret
 from tests.support import Running, running
 
 ORGS = [
@@ -66,9 +67,9 @@ async def test_missing_expired_or_forged_token_is_401_and_changes_nothing(tmp_pa
         before = await snapshot(svc, issue_id)
         now = int(time.time())
         claims = {"sub": "x", "org": "inspection-office", "roles": ["admin"], "aud": "closeloop"}
-        expired = jwt.encode({**claims, "iat": now - 7200, "exp": now - 3600}, svc.settings.jwt_secret)
+        expired = jwt.encode({**claims, "iat": now - 7200, "exp": now - 3600}, signing_secret(svc.settings))
         forged = jwt.encode({**claims, "iat": now, "exp": now + 3600}, "not-the-key-of-this-deployment-0123456789")
-        wrong_aud = jwt.encode({**claims, "aud": "other", "iat": now, "exp": now + 3600}, svc.settings.jwt_secret)
+        wrong_aud = jwt.encode({**claims, "aud": "other", "iat": now, "exp": now + 3600}, signing_secret(svc.settings))
         for headers in ({}, {"Authorization": f"Bearer {expired}"}, {"Authorization": f"Bearer {forged}"},
                         {"Authorization": f"Bearer {wrong_aud}"}, {"Authorization": "Basic abc"}):
             r = await svc.client.post("/v1/issues", json={**ISSUE, "code": "HH-3"}, headers=headers)

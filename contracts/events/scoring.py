@@ -43,6 +43,15 @@ class RankingCorrection(Payload):
     reasons: str
 
 
+class FeedPosition(Payload):
+    """How far scoring had read one log it follows when it computed a ranking: a peer's feed (embedded bus,
+    `partition` None) or a topic partition (Kafka; the offset of the next message to read)."""
+
+    feed: str = Field(max_length=200)
+    partition: int | None = None
+    position: int = Field(ge=0)
+
+
 @event("ranking.published", 1)
 class RankingPublished(Payload):
     """A frozen ranking (月通报): the whole table, the named bottom units and the penalised last ones."""
@@ -59,6 +68,9 @@ class RankingPublished(Payload):
     penalized: list[str]
     # a correction published on an appeal's decision (更正); None for a publication by the admin
     on_appeal: RankingCorrection | None = None
+    # how far scoring had read each log it follows when it computed the table (added later: absent in older
+    # events, which were published without checking that scoring was caught up)
+    positions: list[FeedPosition] | None = None
 
 
 @event("score.scheme_versioned", 1)

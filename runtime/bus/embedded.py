@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import httpx
 import structlog
@@ -15,8 +16,8 @@ log = structlog.get_logger("closeloop.embedded")
 class FeedFollower:
     """Reads `GET {peer}/v1/logs/{peer}?after=&limit=` in order and hands each event to the consumer."""
 
-    def __init__(self, consumer: Consumer, *, feed: str, base_url: str, token: str, interval: float = 0.2,
-                 batch: int = 200) -> None:
+    def __init__(self, consumer: Consumer, *, feed: str, base_url: str, token: str | Callable[[], str],
+                 interval: float = 0.2, batch: int = 200) -> None:
         self.consumer = consumer
         self.feed = feed
         self.base_url = base_url.rstrip("/")
@@ -31,7 +32,7 @@ class FeedFollower:
         response = await client.get(
             f"{self.base_url}/v1/logs/{self.feed}",
             params={"after": after, "limit": self.batch},
-            headers={"Authorization": f"Bearer {self.token}"},
+            headers={"Authorization": f"Bearer {self.token() if callable(self.token) else self.token}"},
         )
         response.raise_for_status()
         page = response.json()

@@ -15,7 +15,8 @@ from contracts.calendar import MAX_WORKING_DAYS, CalendarYearMissing
 from runtime.app import Runtime, get_runtime
 from runtime.auth import Principal, current_principal, require
 from runtime.clock import SHANGHAI
-from runtime.errors import NotFound, error_responses, field_error
+from runtime.errors import Conflict, NotFound, error_responses, field_error
+from runtime.lag import FeedLag, wait_caught_up
 from runtime.pagination import Key, Page, decode_cursor, encode_cursor
 from services.scoring import accountability, domain, handlers, store
 from services.scoring.schemas import (
@@ -131,12 +132,37 @@ async def scores(rt: RT, _: Caller,
         "start": p.start, "end": p.end, "as_of": min(p.end, now), "items": rows, "next_cursor": None})
 
 
+def _behind(lags: list[FeedLag], waited: float) -> Conflict:
+    late = [x for x in lags if x.behind]
+    said = ", ".join(f"{x.name()} 落后 {x.lag} 条" if x.lag is not None else f"{x.name()} 位置未知" for x in late)
+    return Conflict(
+        f"评分服务尚未读完所跟随的日志({said}),已等待 {waited:g} 秒;排名若此时发布将基于过时的事实,请几秒后重试 "
+        f"(scoring has not read every log it follows to its end after waiting {waited:g} s; a ranking published "
+        "now would be frozen on stale facts: retry in a few seconds)",
+        code="scoring_behind",
+        details=[{"field": x.name(), "feed": x.feed, "partition": x.partition, "position": x.position,
+                  "end": x.end, "lag": x.lag,
+                  "message": x.error or f"read to {x.position}, the log ends at {x.end}"} for x in late])
+
+
 @router.post("/v1/rankings", status_code=201, summary="Publish (freeze) a ranking; again = a correction (admin)",
+             description="排名只在评分服务读完其跟随的每个日志(嵌入式总线:对端日志的最新位置;Kafka:各分区的高水位)"
+                         "后计算;落后时最多等待 CLOSELOOP_RANKING_CATCH_UP_SECONDS 秒(默认 3 秒),仍落后则拒绝:"
+                         "409 scoring_behind,details 列出每个落后的日志及其落后条数,什么也不写入。发布的排名记录计算时"
+                         "读到的位置 (positions). (Computed only once scoring has read every log it follows to its "
+                         "end; while it is behind the request waits up to CLOSELOOP_RANKING_CATCH_UP_SECONDS, "
+                         "default 3 s, then is refused with 409 scoring_behind naming each log and its lag, writing "
+                         "nothing. The ranking records the positions it was computed at.)",
              responses=WRITE)
 async def post_ranking(body: RankingIn, rt: RT, principal: AdminP) -> RankingOut:
+    within = settings_of(rt).ranking_catch_up_seconds
+    caught_up, lags = await wait_caught_up(rt, within=within)
+    if not caught_up:
+        raise _behind(lags, within)
     async with rt.unit_of_work(principal, role="admin") as uow:
         return RankingOut.model_validate(await handlers.publish_ranking(
-            uow, period=body.period, kind=body.kind, scheme_id=body.scheme_id, scheme_version=body.scheme_version))
+            uow, period=body.period, kind=body.kind, scheme_id=body.scheme_id, scheme_version=body.scheme_version,
+            positions=[x.recorded() for x in lags if not x.outbox]))
 
 
 @router.get("/v1/rankings", summary="Published rankings, newest first", responses=READ)

@@ -268,12 +268,15 @@ def ranking_view(r: Ranking, superseded_by: str | None = None) -> dict[str, Any]
             "correction": r.supersedes is not None, "superseded_by": superseded_by,
             "as_of": r.as_of.isoformat(), "published_at": r.published_at.isoformat(),
             "published_by": r.published_by, "rows": r.rows, "bottom_named": r.bottom_named,
-            "penalized": r.penalized, "on_appeal": r.on_appeal}
+            "penalized": r.penalized, "on_appeal": r.on_appeal, "positions": r.positions}
 
 
 async def publish_ranking(uow: UnitOfWork, *, period: str, kind: str, scheme_id: str,
-                          scheme_version: int | None = None) -> dict[str, Any]:
-    """Freeze the ranking of (period, kind, scheme); publishing it again is a correction superseding the last."""
+                          scheme_version: int | None = None,
+                          positions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Freeze the ranking of (period, kind, scheme); publishing it again is a correction superseding the last.
+
+    `positions` says how far scoring had read each log it follows (runtime.lag), recorded with the ranking."""
     p = domain.parse_period(period)
     now = uow.clock.now()
     if p.start > now:
@@ -286,7 +289,7 @@ async def publish_ranking(uow: UnitOfWork, *, period: str, kind: str, scheme_id:
     ranking = Ranking(id=new_id(), period=p.label, kind=kind, scheme_id=scheme_id,
                       scheme_version=scheme.version, generation=(previous.generation + 1) if previous else 1,
                       supersedes=previous.id if previous else None, as_of=min(p.end, now), published_at=now,
-                      published_by=uow.actor.user or "?", **frozen)
+                      published_by=uow.actor.user or "?", positions=positions, **frozen)
     uow.session.add(ranking)
     try:
         await uow.session.flush()
@@ -305,10 +308,12 @@ async def _announce_ranking(uow: UnitOfWork, ranking: Ranking) -> None:
          "overdue": r["overdue"], "named": r["named"], "penalty": r["penalty"]}
         for r in ranking.rows]
     on_appeal: Any = ranking.on_appeal
+    positions: Any = ranking.positions
     await uow.emit(f"{ranking.period}/{ranking.kind}/{ranking.scheme_id}", RankingPublished(
         ranking_id=ranking.id, period=ranking.period, kind=ranking.kind, scheme_id=ranking.scheme_id,
         scheme_version=ranking.scheme_version, published_at=ranking.published_at, supersedes=ranking.supersedes,
         bottom_named=ranking.bottom_named, penalized=ranking.penalized, rows=payload_rows, on_appeal=on_appeal,
+        positions=positions,
     ))
 
 
@@ -567,7 +572,7 @@ async def decide_appeal(uow: UnitOfWork, *, appeal_id: str, outcome: str, reason
                             published_by=uow.actor.user or "?",
                             on_appeal={"appeal_id": appeal.id, "org_id": appeal.org_id, "component": appeal.component,
                                        "outcome": outcome, "previous": previous, "corrected": clean,
-                                       "reasons": reasons}, **frozen)
+                                       "reasons": reasons}, positions=current.positions, **frozen)
         session.add(corrected)
     else:
         domain.check_correction(outcome=outcome, component=appeal.component, correction=correction, published={})

@@ -226,6 +226,15 @@ class RankingCorrectionOut(Out):
     reasons: str
 
 
+class FeedPositionOut(Out):
+    """How far scoring had read one log it follows: a peer's feed (embedded bus) or a topic partition (Kafka)."""
+
+    feed: str = Field(description="日志名称:对端服务名或 Kafka 主题 (a peer's feed or a Kafka topic)")
+    partition: int | None = Field(description="Kafka 分区;嵌入式总线为空 (the topic partition; null on the "
+                                              "embedded bus)")
+    position: int = Field(description="已读到的位置 (the feed position, or the offset of the next message to read)")
+
+
 class RankingOut(Out):
     """A published (frozen) ranking; a correction supersedes it."""
 
@@ -246,6 +255,9 @@ class RankingOut(Out):
     penalized: list[str]
     on_appeal: RankingCorrectionOut | None = Field(
         description="复核更正:因申诉成立而发布时的说明 (set when published on an appeal's decision)")
+    positions: list[FeedPositionOut] | None = Field(default=None, description=(
+        "计算排名时评分服务读到的各日志位置 (how far scoring had read each log it follows when it computed the "
+        "table; null for rankings published before this was recorded)"))
 
 
 class FactTargetOut(Out):

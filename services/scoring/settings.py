@@ -21,6 +21,9 @@ class ScoringSettings(Settings):
     clue_missed_milestones: int = Field(default=2, ge=1, le=100, description="milestones missed at least N times")
     clue_bottom_times: int = Field(default=2, ge=1, le=24, description="named at the bottom in at least K …")
     clue_bottom_of_last: int = Field(default=3, ge=1, le=24, description="… of the last M published rankings")
+    ranking_catch_up_seconds: float = Field(
+        default=3.0, ge=0, le=30, description="publishing a ranking waits at most this long for scoring to read "
+                                              "every log it follows to its end, then refuses (409 scoring_behind)")
 
 
 def get_settings(**overrides: Any) -> ScoringSettings:

@@ -133,6 +133,9 @@ class Ranking(SQLModel, table=True):
     # a correction published on an appeal's decision: {appeal_id, org_id, component, outcome, previous, corrected,
     # reasons}; None for a publication by the admin
     on_appeal: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # how far scoring had read each log it follows when it computed the table: [{feed, partition, position}];
+    # None for rankings published before it was recorded (and for corrections on appeal, which recompute nothing)
+    positions: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Appeal(SQLModel, table=True):

@@ -41,7 +41,9 @@ class Cluster:
 
     def __post_init__(self) -> None:
         self.ports = {name: free_port() for name in SERVICE_NAMES}
-        self.settings = get_settings(env="test")
+        # The processes read the install's secret from the shared data dir (made there on first use, 0600);
+        # tokens for the tests are signed with that same file.
+        self.settings = get_settings(env="test", data_dir=self.data_dir, jwt_secret="", jwt_secret_file=None)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"

@@ -43,7 +43,8 @@ async def serving(app: Any) -> AsyncIterator[str]:
 
 def gateway_settings(dist: Path, upstream: str | None = None, **overrides: Any) -> GatewaySettings:
     urls = {f"{n}_url": upstream or f"http://127.0.0.1:{closed_port()}" for n in SERVICE_NAMES}
-    return GatewaySettings(**{"env": "test", "web_dist": dist, "log_json": False, **urls, **overrides})
+    return GatewaySettings(**{"env": "test", "web_dist": dist, "data_dir": dist.parent / "gateway-data",
+                              "log_json": False, **urls, **overrides})
 
 
 class SlowUpstream:

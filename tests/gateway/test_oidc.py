@@ -12,7 +12,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from runtime.auth import oidc_provider, principal_from_claims
+from runtime.auth import oidc_provider, principal_from_claims, signing_secret
 from runtime.errors import Forbidden
 from runtime.settings import get_settings
 from tests.gateway.oidc import Provider, sign_in
@@ -91,7 +91,7 @@ async def test_a_token_signed_by_another_key_is_refused(provider: Provider, issu
     r = await whoami(issues, unknown_kid)
     assert r.status_code == 401 and "not-a-provider-key" in r.json()["error"]["message"]
     # HS256 with the provider's name on it, signed with the development secret: still refused.
-    hs = jwt.encode(claims, issues.settings.jwt_secret, algorithm="HS256", headers={"kid": kid})
+    hs = jwt.encode(claims, signing_secret(issues.settings), algorithm="HS256", headers={"kid": kid})
     assert (await whoami(issues, hs)).status_code == 401
 
 
@@ -149,7 +149,8 @@ async def test_the_gateway_tells_the_app_who_the_token_is(provider: Provider, tm
     from gateway.app import create_app
     from gateway.settings import GatewaySettings
 
-    settings = GatewaySettings(env="test", web_dist=tmp_path, oidc_client_id="native", **provider.settings())
+    settings = GatewaySettings(env="test", web_dist=tmp_path, data_dir=tmp_path, oidc_client_id="native",
+                               **provider.settings())
     app = create_app(settings)
     id_token = (await sign_in(provider, username="li.si"))["id_token"]
     async with app.router.lifespan_context(app), httpx.AsyncClient(

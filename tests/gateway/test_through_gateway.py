@@ -135,7 +135,8 @@ async def test_the_picker_pages_through_every_org(stack: Stack, monkeypatch: pyt
 
     monkeypatch.setattr(signin, "ORGS_PAGE", 4)  # the reference data has 23 orgs: six pages
     urls = {f"{n}_url": stack.cluster.url(n) for n in ("issues", "verification", "scoring", "notify")}
-    app = create_app(GatewaySettings(env="development", web_dist=stack.dist, **urls))
+    # the same install as the stack: its data dir, so its signing secret
+    app = create_app(GatewaySettings(env="development", web_dist=stack.dist, data_dir=stack.data_dir, **urls))
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
         orgs = (await client.get("/auth/dev/orgs")).json()

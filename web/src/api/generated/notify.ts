@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /** Prometheus metrics (the ops token, or an address of CLOSELOOP_METRICS_ALLOW) */
         get: operations["metrics_endpoint_metrics_get"];
         put?: never;
         post?: never;
@@ -999,10 +999,20 @@ export interface components {
          * @description A page of the log; `next_cursor` is the last position, to pass back as `after`.
          */
         LogPageOut: {
+            /**
+             * Head
+             * @description 日志当前最新的位置 (the newest sequenced position of the log when the page was read): a follower whose cursor is below it is behind
+             */
+            head?: number | null;
             /** Items */
             items: components["schemas"]["LogItemOut"][];
             /** Next Cursor */
             next_cursor: string | null;
+            /**
+             * Published
+             * @description 已发送到 Kafka 的位置 (kafka bus: how far the log has been sent to its topic; below `head` while the broker is or was down; null on the embedded bus)
+             */
+            published?: number | null;
         };
         /** Page[AddressesOut] */
         Page_AddressesOut_: {
@@ -1210,6 +1220,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain; version=1.0.0; charset=utf-8": string;
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };

@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /** Prometheus metrics (the ops token, or an address of CLOSELOOP_METRICS_ALLOW) */
         get: operations["metrics_endpoint_metrics_get"];
         put?: never;
         post?: never;
@@ -319,7 +319,10 @@ export interface paths {
         /** Published rankings, newest first */
         get: operations["list_rankings_v1_rankings_get"];
         put?: never;
-        /** Publish (freeze) a ranking; again = a correction (admin) */
+        /**
+         * Publish (freeze) a ranking; again = a correction (admin)
+         * @description 排名只在评分服务读完其跟随的每个日志(嵌入式总线:对端日志的最新位置;Kafka:各分区的高水位)后计算;落后时最多等待 CLOSELOOP_RANKING_CATCH_UP_SECONDS 秒(默认 3 秒),仍落后则拒绝:409 scoring_behind,details 列出每个落后的日志及其落后条数,什么也不写入。发布的排名记录计算时读到的位置 (positions). (Computed only once scoring has read every log it follows to its end; while it is behind the request waits up to CLOSELOOP_RANKING_CATCH_UP_SECONDS, default 3 s, then is refused with 409 scoring_behind naming each log and its lag, writing nothing. The ranking records the positions it was computed at.)
+         */
         post: operations["post_ranking_v1_rankings_post"];
         delete?: never;
         options?: never;
@@ -920,6 +923,27 @@ export interface components {
             /** Value */
             value: number;
         };
+        /**
+         * FeedPositionOut
+         * @description How far scoring had read one log it follows: a peer's feed (embedded bus) or a topic partition (Kafka).
+         */
+        FeedPositionOut: {
+            /**
+             * Feed
+             * @description 日志名称:对端服务名或 Kafka 主题 (a peer's feed or a Kafka topic)
+             */
+            feed: string;
+            /**
+             * Partition
+             * @description Kafka 分区;嵌入式总线为空 (the topic partition; null on the embedded bus)
+             */
+            partition: number | null;
+            /**
+             * Position
+             * @description 已读到的位置 (the feed position, or the offset of the next message to read)
+             */
+            position: number;
+        };
         /** HealthOut */
         HealthOut: {
             /** Service */
@@ -964,10 +988,20 @@ export interface components {
          * @description A page of the log; `next_cursor` is the last position, to pass back as `after`.
          */
         LogPageOut: {
+            /**
+             * Head
+             * @description 日志当前最新的位置 (the newest sequenced position of the log when the page was read): a follower whose cursor is below it is behind
+             */
+            head?: number | null;
             /** Items */
             items: components["schemas"]["LogItemOut"][];
             /** Next Cursor */
             next_cursor: string | null;
+            /**
+             * Published
+             * @description 已发送到 Kafka 的位置 (kafka bus: how far the log has been sent to its topic; below `head` while the broker is or was down; null on the embedded bus)
+             */
+            published?: number | null;
         };
         /** OnTimeOut */
         OnTimeOut: {
@@ -1151,6 +1185,11 @@ export interface components {
             penalized: string[];
             /** Period */
             period: string;
+            /**
+             * Positions
+             * @description 计算排名时评分服务读到的各日志位置 (how far scoring had read each log it follows when it computed the table; null for rankings published before this was recorded)
+             */
+            positions?: components["schemas"]["FeedPositionOut"][] | null;
             /**
              * Published At
              * Format: date-time
@@ -1432,6 +1471,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain; version=1.0.0; charset=utf-8": string;
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
