@@ -25,6 +25,9 @@ app = typer.Typer(help="Closed Loop (闭环): rectification tracking for environ
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+deadletters_app = typer.Typer(help="Dead letters: messages a service's consumer could not handle (死信).",
+                              no_args_is_help=True)
+app.add_typer(deadletters_app, name="deadletters")
 
 ROOT = Path(__file__).resolve().parent.parent
 # The reference data: the repository's data/ folder, or where the container image puts it.
@@ -230,6 +233,66 @@ def seed(
         fail(f"cannot reach the issues service: {exc}", "start it (make run) or pass --issues-url")
     except RuntimeError as exc:
         fail(f"seeding failed: {exc}", "the rows named above were refused; fix them in the data folder and rerun")
+
+
+def _service_call(service: str, method: str, path: str, url: str | None, **params: Any) -> Any:
+    """One admin call to a running service (a token signed with the configured key); exits with a hint on failure."""
+    from runtime.auth import issue_token
+
+    _check_service(service)
+    settings = service_settings(service)
+    base = (url or getattr(settings, f"{service}_url")).rstrip("/")
+    token_ = issue_token(settings, sub="closeloop-cli", org="inspection-office", roles=["admin"])
+    try:
+        r = httpx.request(method, f"{base}{path}", params={k: v for k, v in params.items() if v is not None},
+                          headers={"Authorization": f"Bearer {token_}"}, timeout=120)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the {service} service at {base}: {exc}", "start it (make run) or pass --url")
+    if r.status_code >= 400:
+        try:
+            message = r.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = r.text[:300]
+        fail(f"{service} answered {r.status_code}: {message}", "check the id with `closeloop deadletters list`")
+    return r.json()
+
+
+def _echo_letter(row: dict[str, Any]) -> None:
+    state = f"redriven {row['redriven_at']} → {row['redrive_outcome']}" if row.get("redriven_at") else "waiting"
+    typer.echo(f"{row['id']}\t{row['created_at']}\t{row['type'] or '-'}\t{row['event_id'] or '-'}\t{state}\t"
+               f"{row['error'][:120]}")
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    service: str,
+    url: Annotated[str | None, typer.Option(help="the service's URL (default CLOSELOOP_<SERVICE>_URL)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """List a running service's dead letters: id, time, type, event, state, error."""
+    page = _service_call(service, "GET", "/v1/dead-letters", url, limit=limit)
+    for row in page["items"]:
+        _echo_letter(row)
+    typer.echo(f"{len(page['items'])} dead letter(s)")
+
+
+@deadletters_app.command("redrive")
+def deadletters_redrive(
+    service: str,
+    id_: Annotated[int | None, typer.Option("--id", help="the dead letter to redrive")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every dead letter not redriven yet")] = False,
+    url: Annotated[str | None, typer.Option(help="the service's URL (default CLOSELOOP_<SERVICE>_URL)")] = None,
+) -> None:
+    """Hand dead letters to the service's consumer again (an event handled already is not applied twice)."""
+    if (id_ is None) == (not all_):
+        fail("say which dead letters to redrive", "pass --id ID or --all")
+    if id_ is not None:
+        rows = [_service_call(service, "POST", f"/v1/dead-letters/{id_}/redrive", url)]
+    else:
+        rows = _service_call(service, "POST", "/v1/dead-letters/redrive", url, limit=1000)["items"]
+    for row in rows:
+        _echo_letter(row)
+    typer.echo(f"{len(rows)} dead letter(s) redriven")
 
 
 @db_app.command("upgrade")

@@ -82,6 +82,14 @@ class DeadLetterOut(Out):
     error: str
     payload: str
     created_at: datetime
+    redriven_at: datetime | None = Field(None, description="重新投递的时间 (when it was handed to the consumer again)")
+    redrive_outcome: str | None = Field(None, description="重新投递的结果 (handled, duplicate, parked, ignored, dead)")
+
+
+class RedriveOut(Out):
+    """What redriving dead letters did: each row's id and the consumer's outcome."""
+
+    items: list[DeadLetterOut]
 
 
 class CheckpointOut(Out):

@@ -21,10 +21,11 @@ from sqlmodel import col
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]  # ships no type information
 
-from runtime.answers import DeadLetterOut, HealthOut, LogPageOut, ReadyOut
+from runtime.answers import DeadLetterOut, HealthOut, LogPageOut, ReadyOut, RedriveOut
 from runtime.auth import Principal, require
 from runtime.bootstrap import Runtime, ServiceSpec, Task, start_runtime
 from runtime.clock import Clock, new_id
+from runtime.consumer import Consumer
 from runtime.errors import Forbidden, NotFound, error_responses, install_error_handlers
 from runtime.log_routes import audit_router
 from runtime.logs import configure_logging, correlation_id
@@ -40,6 +41,7 @@ log = structlog.get_logger("closeloop.app")
 
 AUDIT_READERS = require("auditor", "system")
 DEAD_LETTER_READERS = require("admin", "auditor", "system")
+DEAD_LETTER_DRIVERS = require("admin", "system")
 
 
 QUIET_ROUTES = frozenset({"/healthz", "/metrics", "/v1/logs/{name}"})
@@ -99,6 +101,42 @@ def _log_router(service: str) -> APIRouter:
             rows, nxt = await fetch_page(session, select(DeadLetter), [Key(col(DeadLetter.id), "id", int)],
                                          cursor=cursor, limit=limit)
         return Page(items=[DeadLetterOut.model_validate(r.model_dump()) for r in rows], next_cursor=nxt)
+
+    def _consumer(rt: Runtime) -> Consumer:
+        if rt.consumer is None:
+            raise NotFound("本服务不消费事件，没有死信 / this service consumes no events, so it has no dead letters")
+        return rt.consumer
+
+    @router.post("/v1/dead-letters/{dead_letter_id}/redrive",
+                 summary="Hand one dead letter to the consumer again and mark it redriven (admin)",
+                 description="重新投递一条死信：事件再次交给消费者处理，记录结果。已处理过的事件由收件箱去重，"
+                             "不会重复生效；已重新投递的死信原样返回 (idempotent: an event handled already is a "
+                             "duplicate for the inbox; a row redriven already is returned as it is)",
+                 responses=error_responses(401, 403, 404, 422))
+    async def redrive_one(
+        dead_letter_id: int,
+        rt: Runtime = Depends(get_runtime),
+        _: Principal = Depends(DEAD_LETTER_DRIVERS),
+    ) -> DeadLetterOut:
+        row = await _consumer(rt).redrive(dead_letter_id)
+        if row is None:
+            raise NotFound(f"没有编号为 {dead_letter_id} 的死信 / no dead letter {dead_letter_id}: list them at "
+                           "GET /v1/dead-letters")
+        return DeadLetterOut.model_validate(row.model_dump())
+
+    @router.post("/v1/dead-letters/redrive",
+                 summary="Hand every dead letter not redriven yet to the consumer again, oldest first (admin)",
+                 description="重新投递所有尚未重新投递的死信（每次最多 `limit` 条）/ redrive every dead letter not "
+                             "redriven yet, at most `limit` a call",
+                 responses=error_responses(401, 403, 404, 422))
+    async def redrive_all(
+        limit: int = Query(100, ge=1, le=1000),
+        rt: Runtime = Depends(get_runtime),
+        _: Principal = Depends(DEAD_LETTER_DRIVERS),
+    ) -> RedriveOut:
+        consumer = _consumer(rt)
+        rows = [row for i in await consumer.waiting_dead_letters(limit) if (row := await consumer.redrive(i))]
+        return RedriveOut(items=[DeadLetterOut.model_validate(r.model_dump()) for r in rows])
 
     return router
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -136,6 +137,36 @@ class Outcome:
 
 DeadLetterSink = Callable[[dict[str, Any]], Awaitable[None]]
 
+# Errors of the database driver or the network, not of the event: the database unreachable, locked or restarting,
+# a connection cut, a broker gone, a time-out. Retried until the infrastructure is back, never dead-lettered.
+_INFRA_MODULES = ("asyncpg", "aiokafka", "aiosqlite", "sqlite3", "httpx", "httpcore", "socket", "ssl")
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """Whether `exc` (or an exception it was raised from) is an outage of the database, broker or network rather
+    than something wrong with the event or a handler: only the latter may dead-letter an event."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (Poison, Park)):
+            return False
+        if isinstance(current, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+                                sa_exc.TimeoutError, ConnectionError, TimeoutError, OSError)):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        module = type(current).__module__.split(".")[0]
+        if module in _INFRA_MODULES and not isinstance(current, (sa_exc.IntegrityError, sa_exc.DataError,
+                                                                   ValueError)):
+            name = type(current).__name__
+            # asyncpg's connection errors; its constraint/data errors are the event's (content)
+            if module != "asyncpg" or any(w in name for w in ("Connection", "CannotConnect", "Shutdown",
+                                                              "TooManyConnections", "Interface", "Timeout")):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
 
 class Consumer:
     """Runs the service's handler table over incoming envelopes, exactly once in effect."""
@@ -150,6 +181,7 @@ class Consumer:
         clock: Clock,
         attempts: int = 4,
         backoff: float = 0.1,
+        max_backoff: float = 5.0,
         after_commit: Callable[[], None] | None = None,
         metrics: Any = None,
     ) -> None:
@@ -160,6 +192,7 @@ class Consumer:
         self.clock = clock
         self.attempts = attempts
         self.backoff = backoff
+        self.max_backoff = max_backoff
         self.after_commit = after_commit
         self.metrics = metrics
         self.dead_letter_sink: DeadLetterSink | None = None
@@ -177,19 +210,26 @@ class Consumer:
 
     async def process(self, raw: str | bytes | dict[str, Any], *, origin: str, feed: str | None = None,
                       position: int | None = None, before: Before | None = None) -> Outcome:
-        """Handle one message; retried with backoff, dead-lettered when it keeps failing.
+        """Handle one message: an outage of the database or broker is retried with capped backoff until it is
+        over (never dead-lettered); an error of the event or its handler is retried `attempts` times, then
+        dead-lettered, and this returns only once the dead letter's row is committed (so a caller moving its
+        offset or cursor past the event does so after the row is durable).
 
         `before(envelope)` runs ahead of the handler (the audit replay sets its clock to the event's time)."""
         event_id: str | None = None
         event_type: str | None = None
         error = ""
-        for attempt in range(1, self.attempts + 1):
+        attempt = 0
+        outage = 0
+        while True:
             try:
                 envelope = self.decode(raw)
                 event_id, event_type = str(envelope.id), envelope.type
                 if before is not None:
                     before(envelope)
                 outcome = await self._handle_once(envelope, feed=feed, position=position)
+                if outage:
+                    log.info("infrastructure_back", consumer=self.name, event_id=event_id, retries=outage)
                 self._count(outcome.status)
                 return outcome
             except Poison as exc:
@@ -199,14 +239,30 @@ class Consumer:
                 raise
             except Exception as exc:  # noqa: BLE001 — retried, then dead-lettered with the error
                 error = f"{type(exc).__name__}: {exc}"
+                if is_infrastructure(exc):
+                    outage += 1
+                    await self._wait_out(outage, event_id=event_id, event_type=event_type, error=error)
+                    continue
+                attempt += 1
+                self._retried("content")
                 log.warning("handler_failed", consumer=self.name, event_id=event_id, type=event_type,
                             attempt=attempt, error=error)
-                if attempt < self.attempts:
-                    await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
+                if attempt >= self.attempts:
+                    break
+                await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
         await self._dead_letter(raw, origin=origin, event_id=event_id, event_type=event_type, error=error,
                                 feed=feed, position=position)
         self._count("dead")
         return Outcome("dead", event_id, error)
+
+    async def _wait_out(self, outage: int, *, event_id: str | None, event_type: str | None, error: str) -> None:
+        """One pause of an infrastructure outage: capped exponential backoff, logged at the first try and then
+        every tenth, counted every time."""
+        self._retried("infrastructure")
+        if outage == 1 or outage % 10 == 0:
+            log.warning("infrastructure_unavailable", consumer=self.name, event_id=event_id, type=event_type,
+                        retries=outage, error=error[:300])
+        await asyncio.sleep(min(self.max_backoff, self.backoff * (2 ** min(outage - 1, 16))))
 
     async def process_many(self, raws: Sequence[str | bytes | dict[str, Any]], *, origins: Sequence[str],
                            before: Before | None = None, feed: str | None = None,
@@ -290,6 +346,10 @@ class Consumer:
     def _count(self, status: str) -> None:
         if self.metrics is not None:
             self.metrics.consumed.labels(consumer=self.name, outcome=status).inc()
+
+    def _retried(self, kind: str) -> None:
+        if self.metrics is not None:
+            self.metrics.consumer_retries.labels(consumer=self.name, kind=kind).inc()
 
     async def _handle_once(self, envelope: Envelope, *, feed: str | None, position: int | None) -> Outcome:
         route = self.handlers.get(envelope.type)
@@ -444,17 +504,67 @@ class Consumer:
 
     async def _dead_letter(self, raw: Any, *, origin: str, event_id: str | None, event_type: str | None,
                            error: str, feed: str | None, position: int | None) -> None:
+        """Commit the dead letter's row (with the cursor, on a feed), retrying through an outage until it is
+        durable; only then copy it to the sink (the dead-letter topic). Never returns without the row."""
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (
             raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False))
         record: dict[str, Any] = {"consumer": self.name, "event_id": event_id, "type": event_type, "origin": origin,
-                  "error": error, "payload": text}
+                                  "error": error, "payload": text}
         log.error("dead_letter", consumer=self.name, event_id=event_id, type=event_type, origin=origin, error=error)
+        outage = 0
+        while True:
+            try:
+                async with self.sessions() as session, session.begin():
+                    row = DeadLetter(**record, created_at=self.clock.now())
+                    session.add(row)
+                    if feed is not None and position is not None:
+                        await self._advance(session, feed, position)
+                    await session.flush()
+                    record["id"] = row.id
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — the event is not skipped: the row is written or we wait
+                outage += 1
+                await self._wait_out(outage, event_id=event_id, event_type=event_type,
+                                     error=f"dead letter not written: {type(exc).__name__}: {exc}")
         if self.dead_letter_sink is not None:
-            await self.dead_letter_sink(record)
+            try:
+                await self.dead_letter_sink(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — the row is the record; the topic is a copy for operators
+                log.warning("dead_letter_copy_failed", consumer=self.name, event_id=event_id, dead_letter=record["id"],
+                            error=f"{type(exc).__name__}: {exc}")
+
+    async def redrive(self, dead_letter_id: int) -> DeadLetter | None:
+        """Hand a dead letter's stored message to the consumer again and mark the row redriven with the outcome;
+        None when there is no such row. A row already redriven is returned as it is (idempotent), and an event
+        handled meanwhile is a duplicate for the inbox, so it is never applied twice."""
+        async with self.sessions() as session:
+            row = await session.get(DeadLetter, dead_letter_id)
+        if row is None or row.consumer != self.name:
+            return None
+        if row.redriven_at is not None:
+            return row
+        outcome = await self.process(row.payload, origin=f"redrive:{dead_letter_id}")
         async with self.sessions() as session, session.begin():
-            session.add(DeadLetter(**record, created_at=self.clock.now()))
-            if feed is not None and position is not None:
-                await self._advance(session, feed, position)
+            row = await session.get(DeadLetter, dead_letter_id)
+            assert row is not None
+            if row.redriven_at is None:
+                row.redriven_at = self.clock.now()
+                row.redrive_outcome = outcome.status
+        log.info("dead_letter_redriven", consumer=self.name, dead_letter=dead_letter_id, event_id=outcome.event_id,
+                 outcome=outcome.status)
+        return row
+
+    async def waiting_dead_letters(self, limit: int = 1000) -> list[int]:
+        """The ids of this consumer's dead letters not redriven yet, oldest first."""
+        async with self.sessions() as session:
+            return [i for i in (await session.execute(
+                select(col(DeadLetter.id)).where(col(DeadLetter.consumer) == self.name,
+                                                 col(DeadLetter.redriven_at).is_(None))
+                .order_by(col(DeadLetter.id)).limit(limit))).scalars().all() if i is not None]
 
     async def cursor(self, feed: str) -> int:
         """How far this consumer has read a feed."""

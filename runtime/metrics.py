@@ -17,6 +17,10 @@ class Metrics:
                                  registry=self.registry)
         self.consumed = Counter("closeloop_events_consumed", "Events handled by consumers", ["consumer", "outcome"],
                                 registry=self.registry)
+        self.consumer_retries = Counter(
+            "closeloop_consumer_retries", "Handling retries: kind=infrastructure (database/broker outage, retried "
+            "until back) or content (the event or its handler, dead-lettered after the budget)", ["consumer", "kind"],
+            registry=self.registry)
         self.log_position = Gauge("closeloop_log_position", "Last sequenced position of this service's log",
                                   registry=self.registry)
         self.database_unavailable = Counter(

@@ -93,6 +93,8 @@ class DeadLetter(SQLModel, table=True):
     error: str = Field(sa_column=Column(Text, nullable=False))
     payload: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    redriven_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    redrive_outcome: str | None = Field(default=None, max_length=20)
 
 
 class Checkpoint(SQLModel, table=True):

@@ -136,3 +136,18 @@ def drop_parked_events() -> None:
     with op.batch_alter_table("parked_event", schema=None) as batch_op:
         batch_op.drop_index("ix_parked_event_key")
     op.drop_table("parked_event")
+
+
+def add_dead_letter_redrive() -> None:
+    """Give `dead_letter` the time it was handed to the consumer again and what came of it (a later revision of
+    every service)."""
+    with op.batch_alter_table("dead_letter", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("redriven_at", runtime.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("redrive_outcome", AutoString(length=20), nullable=True))
+
+
+def drop_dead_letter_redrive() -> None:
+    """Drop the redrive columns of `dead_letter` (that revision, downgraded)."""
+    with op.batch_alter_table("dead_letter", schema=None) as batch_op:
+        batch_op.drop_column("redrive_outcome")
+        batch_op.drop_column("redriven_at")

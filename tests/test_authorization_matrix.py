@@ -65,6 +65,11 @@ TABLE: dict[str, dict[str, int]] = {
     "notify DELETE /v1/webhooks/{hook_id}": row(204, 403, 204, 403, 204, 403, 403, 403, 403, 403, 401),
     "notify POST /v1/digests/weekly":      row(201, 403, 403, 403, 403, 403, 403, 403, 403, 403, 401),
     "notify POST /v1/digests/half-year":   row(201, 403, 403, 403, 403, 403, 403, 403, 403, 403, 401),
+    # redriving dead letters: the office's admin and the system only (none exist here: all → 200, one → 404)
+    **{f"{name} POST /v1/dead-letters/redrive": row(200, 403, 403, 403, 403, 403, 403, 403, 200, 403, 401)
+       for name in ("scoring", "notify")},
+    **{f"{name} POST /v1/dead-letters/{{dead_letter_id}}/redrive":
+       row(404, 403, 403, 403, 403, 403, 403, 403, 404, 403, 401) for name in ("scoring", "notify")},
 }
 
 counter = itertools.count(1)
@@ -82,6 +87,17 @@ def headers_of(s: Running, caller: str) -> dict[str, str]:
 
 
 Call = Callable[[Running, dict[str, str]], Awaitable[int]]
+
+
+def redrive_calls(name: str) -> dict[str, Call]:
+    async def redrive_all(s: Running, h: dict[str, str]) -> int:
+        return (await s.client.post("/v1/dead-letters/redrive", headers=h)).status_code
+
+    async def redrive_one(s: Running, h: dict[str, str]) -> int:
+        return (await s.client.post("/v1/dead-letters/987654/redrive", headers=h)).status_code
+
+    return {f"{name} POST /v1/dead-letters/redrive": redrive_all,
+            f"{name} POST /v1/dead-letters/{{dead_letter_id}}/redrive": redrive_one}
 
 
 def scoring_calls() -> dict[str, Call]:
@@ -112,7 +128,7 @@ def scoring_calls() -> dict[str, Call]:
     return {"scoring PUT /v1/schemes/{scheme_id}": scheme, "scoring POST /v1/readings": readings,
             "scoring POST /v1/rankings": ranking, "scoring PUT /v1/calendar/{year}": calendar,
             "scoring POST /v1/rankings/{ranking_id}/appeals": appeal,
-            "scoring POST /v1/appeals/{appeal_id}/decision": decision}
+            "scoring POST /v1/appeals/{appeal_id}/decision": decision, **redrive_calls("scoring")}
 
 
 def notify_calls() -> dict[str, Call]:
@@ -159,7 +175,8 @@ def notify_calls() -> dict[str, Call]:
     return {"notify POST /v1/inbox/{item_id}/read": inbox_read, "notify PUT /v1/recipients/{org_id}": recipients,
             "notify PUT /v1/address-book/{title}": leader_put, "notify DELETE /v1/address-book/{title}": leader_delete,
             "notify POST /v1/webhooks": hook_create, "notify DELETE /v1/webhooks/{hook_id}": hook_delete,
-            "notify POST /v1/digests/weekly": weekly, "notify POST /v1/digests/half-year": half_year}
+            "notify POST /v1/digests/weekly": weekly, "notify POST /v1/digests/half-year": half_year,
+            **redrive_calls("notify")}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, OutOfOrderSequenceNumber
 
 from contracts import DEAD_LETTER_TOPIC
 from runtime.consumer import Consumer
@@ -25,19 +25,30 @@ class KafkaPublisher:
         self.client_id = client_id
         self.producer: AIOKafkaProducer | None = None
         self.lock = asyncio.Lock()
+        self._starting = asyncio.Lock()
 
     async def _producer(self) -> AIOKafkaProducer:
-        if self.producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap,
-                client_id=self.client_id,
-                enable_idempotence=True,
-                linger_ms=2,
-                request_timeout_ms=15000,
-            )
-            await producer.start()
-            self.producer = producer
-        return self.producer
+        # One producer at a time: a readiness ping racing the relay's first send must not start a second one
+        # that nobody stops. A producer whose start failed is stopped, its connections and tasks with it.
+        async with self._starting:
+            if self.producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap,
+                    client_id=self.client_id,
+                    enable_idempotence=True,
+                    linger_ms=2,
+                    request_timeout_ms=15000,
+                )
+                try:
+                    await producer.start()
+                except BaseException:
+                    try:
+                        await producer.stop()
+                    except Exception as exc:  # noqa: BLE001 — the start's error is the one to raise
+                        log.info("producer_stop_failed", error=repr(exc))
+                    raise
+                self.producer = producer
+            return self.producer
 
     async def reset(self) -> None:
         """Drop the producer so the next send builds a fresh one."""
@@ -85,15 +96,20 @@ class KafkaPublisher:
         await self.reset()
 
 
-class _Revoked(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no type information
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no type information
+    """On revoke: commit what was handled of the partitions going away, drop the rest (the next owner gets it
+    again; the inbox makes that a no-op for what was handled without being committed)."""
+
     def __init__(self, follower: KafkaFollower) -> None:
         self.follower = follower
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         await self.follower.commit_pending()
+        self.follower.revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
+        log.info("kafka_partitions_assigned", group=self.follower.group,
+                 partitions=sorted(f"{tp.topic}/{tp.partition}" for tp in assigned))
 
 
 class KafkaFollower:
@@ -120,11 +136,27 @@ class KafkaFollower:
             headers=headers,
         )
 
+    def revoked(self, partitions: set[TopicPartition]) -> None:
+        """Forget the uncommitted work of partitions this member no longer owns."""
+        for tp in partitions:
+            self.pending.pop(tp, None)
+
+    def _owned(self, tp: TopicPartition) -> bool:
+        return self.kafka is not None and tp in self.kafka.assignment()
+
     async def commit_pending(self) -> None:
-        """Commit the offsets of what has been handled."""
-        if self.kafka is not None and self.pending:
-            offsets, self.pending = self.pending, {}
+        """Commit the offsets of what has been handled, for the partitions still assigned; a commit refused by a
+        rebalance under way is dropped, not fatal: the next owner reads from the last commit, and the inbox makes
+        what was handled already a no-op."""
+        if self.kafka is None or not self.pending:
+            return
+        offsets, self.pending = {tp: o for tp, o in self.pending.items() if self._owned(tp)}, {}
+        if not offsets:
+            return
+        try:
             await self.kafka.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.info("kafka_commit_dropped_by_rebalance", group=self.group, error=repr(exc))
 
     async def run(self) -> None:
         """Consume until cancelled."""
@@ -138,16 +170,19 @@ class KafkaFollower:
                     metadata_max_age_ms=5000,
                 )
                 await self.kafka.start()
-                self.kafka.subscribe(self.topics, listener=_Revoked(self))
+                self.kafka.subscribe(self.topics, listener=_Rebalance(self))
                 while True:
                     batches = await self.kafka.getmany(timeout_ms=200, max_records=200)
                     for tp, messages in batches.items():
+                        if not self._owned(tp):
+                            continue  # revoked since the fetch: its next owner reads it again
                         # one transaction for a partition's batch (inbox rows included); its offset is
                         # committed only after that commit
                         await self.consumer.process_many(
                             [m.value for m in messages],
                             origins=[f"{tp.topic}/{tp.partition}@{m.offset}" for m in messages])
-                        self.pending[tp] = messages[-1].offset + 1
+                        if self._owned(tp):
+                            self.pending[tp] = messages[-1].offset + 1
                     await self.commit_pending()
             except asyncio.CancelledError:
                 raise

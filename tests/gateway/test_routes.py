@@ -25,7 +25,7 @@ def service_paths(service: str) -> list[str]:
 def test_every_path_of_a_service_routes_to_that_service_unchanged(service: str) -> None:
     wrong = {}
     for path in service_paths(service):
-        if path in SHARED:
+        if path in SHARED or path.startswith("/v1/dead-letters/"):  # the redrive routes, beside the list
             continue
         route = resolve(path)
         if route is None or route.service != service or route.upstream_path(path) != path:

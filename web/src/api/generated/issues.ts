@@ -109,6 +109,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/dead-letters/redrive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand every dead letter not redriven yet to the consumer again, oldest first (admin)
+         * @description 重新投递所有尚未重新投递的死信（每次最多 `limit` 条）/ redrive every dead letter not redriven yet, at most `limit` a call
+         */
+        post: operations["redrive_all_v1_dead_letters_redrive_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dead-letters/{dead_letter_id}/redrive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand one dead letter to the consumer again and mark it redriven (admin)
+         * @description 重新投递一条死信：事件再次交给消费者处理，记录结果。已处理过的事件由收件箱去重，不会重复生效；已重新投递的死信原样返回 (idempotent: an event handled already is a duplicate for the inbox; a row redriven already is returned as it is)
+         */
+        post: operations["redrive_one_v1_dead_letters__dead_letter_id__redrive_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/issues": {
         parameters: {
             query?: never;
@@ -535,6 +575,16 @@ export interface components {
             origin: string;
             /** Payload */
             payload: string;
+            /**
+             * Redrive Outcome
+             * @description 重新投递的结果 (handled, duplicate, parked, ignored, dead)
+             */
+            redrive_outcome?: string | null;
+            /**
+             * Redriven At
+             * @description 重新投递的时间 (when it was handed to the consumer again)
+             */
+            redriven_at?: string | null;
             /** Type */
             type: string | null;
         };
@@ -1414,6 +1464,14 @@ export interface components {
              */
             status: "ready" | "not_ready";
         };
+        /**
+         * RedriveOut
+         * @description What redriving dead letters did: each row's id and the consumer's outcome.
+         */
+        RedriveOut: {
+            /** Items */
+            items: components["schemas"]["DeadLetterOut"][];
+        };
         /** RegionCountOut */
         RegionCountOut: {
             /** Overdue */
@@ -1769,6 +1827,122 @@ export interface operations {
             };
             /** @description 无权执行 (the caller's role or org may not do this) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    redrive_all_v1_dead_letters_redrive_post: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedriveOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    redrive_one_v1_dead_letters__dead_letter_id__redrive_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dead_letter_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 无权执行 (the caller's role or org may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 不存在或无权查看 (not found, or not visible to the caller) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
