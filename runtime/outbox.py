@@ -221,9 +221,12 @@ class Relay:
                 await session.execute(select(LogState).where(col(LogState.id) == 1).with_for_update())
             ).scalar_one_or_none()
             if state is None:
-                session.add(LogState(id=1))
-                await session.flush()
-                state = (await session.execute(select(LogState).where(col(LogState.id) == 1))).scalar_one()
+                # a fresh database: two relays (or a relay and a test's step) may both find no row; one insert wins
+                await session.execute(_insert(session)(LogState).values(id=1, position=0, log_hash=GENESIS_HASH,
+                                                                           published=0).on_conflict_do_nothing())
+                state = (
+                    await session.execute(select(LogState).where(col(LogState.id) == 1).with_for_update())
+                ).scalar_one()
             rows = (
                 await session.execute(
                     select(OutboxRow).where(col(OutboxRow.position).is_(None)).order_by(col(OutboxRow.id)).limit(batch)
