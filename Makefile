@@ -45,7 +45,7 @@ test-fast: install
 	$(VENV)/bin/pytest -q -p no:cacheprovider -m fast tests
 
 lint: install
-	$(VENV)/bin/ruff check contracts runtime services audit closeloop gateway demo tests bench
+	$(VENV)/bin/ruff check contracts runtime services audit closeloop gateway demo tests bench scripts/simplify_districts.py
 	$(VENV)/bin/mypy contracts runtime services audit closeloop gateway demo
 
 servers-start:
