@@ -4,9 +4,12 @@ Plays `closeloop demo --until <day>` into a temporary folder (2020-12-31 by defa
 campaign; the output says which), starts the four services on it (embedded) behind the gateway serving web/dist,
 signs in as the leader once through the sign-in page, then for each run opens /cockpit in a new browser context
 (no HTTP cache, no storage but the session) and reads, with the Performance API, the time from navigation start
-to `performance.mark('cockpit-ready')` (set by the app once the counts and charts are on screen). Baseline of the
-same run: the sign-in page in a new context, navigation start to its org picker shown. Also the gzipped
-JavaScript of a first visit (scripts/size.mjs's figure from the build).
+to `performance.mark('cockpit-ready')` (set by the app once the counts and every chart in view are drawn; the
+charts below the fold draw when scrolled to or when the browser is idle). The bench checks that the mark is
+honest: when it is set, the page shows the counts and every chart box inside the window has its canvas drawn
+(a run where one is missing fails the bench). Baseline of the same run: the sign-in page in a new context,
+navigation start to its org picker shown. Also the gzipped JavaScript of a first visit (scripts/size.mjs's
+figure from the build).
 
     .venv/bin/python bench/web_cockpit.py [--runs 10] [--until 2020-12-31] [--demo-dir DIR]
 """
@@ -68,18 +71,34 @@ async def leader_session(browser: Browser, url: str) -> str:
     return session
 
 
-async def cockpit_once(browser: Browser, url: str, session: str) -> tuple[float, int]:
-    """One cold first render of the cockpit: ms from navigation start to 'cockpit-ready', and the task total shown."""
+# What the page shows when the app sets its mark (an observer of marks, run before the app's own scripts): the
+# counts, and for each chart box inside the window whether its canvas is there.
+AT_READY = """
+new PerformanceObserver((list) => {
+  if (!list.getEntriesByName('cockpit-ready').length) return
+  const inView = (el) => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight }
+  const boxes = [...document.querySelectorAll('.chart')].filter(inView)
+  window.__atReady = { counts: document.querySelectorAll('.kpi .n').length, inView: boxes.length,
+                       drawn: boxes.filter((b) => b.querySelector('canvas')).length }
+}).observe({ type: 'mark' })
+"""
+
+
+async def cockpit_once(browser: Browser, url: str, session: str) -> tuple[float, int, dict[str, int]]:
+    """One cold first render of the cockpit: ms from navigation start to 'cockpit-ready', the task total shown, and
+    what was on screen at the mark (counts shown, chart boxes in view, of them drawn)."""
     context = await browser.new_context(base_url=url, locale="zh-CN", viewport={"width": 1366, "height": 900})
     await context.add_init_script(f"sessionStorage.setItem({json.dumps(SESSION_KEY)}, {json.dumps(session)})")
+    await context.add_init_script(AT_READY)
     page = await context.new_page()
     await page.goto("/cockpit")
     # a function, not an expression: the app's CSP refuses evaluating strings
-    await page.wait_for_function("() => performance.getEntriesByName('cockpit-ready').length > 0", timeout=60_000)
+    await page.wait_for_function("() => window.__atReady !== undefined", timeout=60_000)
     ms: float = await page.evaluate("() => performance.getEntriesByName('cockpit-ready')[0].startTime")
+    shown: dict[str, int] = await page.evaluate("() => window.__atReady")
     total = int(await page.locator(".kpi .n").first.inner_text())
     await context.close()
-    return ms, total
+    return ms, total, shown
 
 
 async def signin_once(browser: Browser, url: str) -> float:
@@ -117,13 +136,16 @@ async def run(args: argparse.Namespace) -> None:
                 browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
                 session = await leader_session(browser, stack.url)
                 await cockpit_once(browser, stack.url, session)  # warm the services, not the browser
-                cockpit, baseline, total = [], [], 0
+                cockpit, baseline, total, honest = [], [], 0, True
                 for i in range(args.runs):
-                    ms, total = await cockpit_once(browser, stack.url, session)
+                    ms, total, shown = await cockpit_once(browser, stack.url, session)
                     cockpit.append(ms)
                     baseline.append(await signin_once(browser, stack.url))
-                    print(f"  run {i + 1:>2}/{args.runs}: cockpit {ms:7.1f} ms   sign-in page {baseline[-1]:7.1f} ms",
-                          flush=True)
+                    ok = shown["counts"] == 5 and shown["inView"] > 0 and shown["drawn"] == shown["inView"]
+                    honest = honest and ok
+                    print(f"  run {i + 1:>2}/{args.runs}: cockpit {ms:7.1f} ms   sign-in page {baseline[-1]:7.1f} ms   "
+                          f"at the mark: {shown['counts']} counts, {shown['drawn']}/{shown['inView']} charts in view "
+                          f"drawn{'' if ok else '  ← NOT all on screen'}", flush=True)
                 await browser.close()
         finally:
             stack.stop()
@@ -131,11 +153,14 @@ async def run(args: argparse.Namespace) -> None:
     print(summary("cockpit-ready", cockpit))
     print(summary("sign-in page (baseline)", baseline))
     print(size)
-    verdict = "met" if statistics.median(cockpit) < GOAL_MS else "NOT met"
+    if not honest:
+        print("the mark came before the figures in view were drawn in some run: the figure does not count")
+    met = honest and statistics.median(cockpit) < GOAL_MS
+    verdict = "met" if met else "NOT met"
     print(f"goal < {GOAL_MS} ms (median): {verdict}")
     figure("web.cockpit", f"cockpit first render, cold cache, median ({args.runs} runs)", statistics.median(cockpit),
            statistics.median(baseline), "ms", ratio_unit="×", goal=f"< {GOAL_MS} ms",
-           met=statistics.median(cockpit) < GOAL_MS, baseline_name="sign-in page")
+           met=met, baseline_name="sign-in page")
 
 
 def main() -> None:

@@ -3,6 +3,7 @@ import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
 import { hasRole, onSessionExpired, signedIn } from '@/session/store'
 import { zh } from '@/messages/zh-CN'
 import { loadDistricts } from '@/geo/districts'
+import { prefetchCockpit } from '@/cockpit/data'
 
 /** A menu entry: where it goes and which roles see it. */
 export interface MenuEntry { path: string; label: string; roles: string[] }
@@ -37,7 +38,11 @@ function withMap(page: () => Promise<unknown>): () => Promise<unknown> {
 
 const signedInRoutes: RouteRecordRaw[] = [
   { path: '', redirect: () => homeFor() },
-  { path: 'cockpit', component: withMap(() => import('@/cockpit/CockpitPage.vue')), meta: { roles: ['leader', 'admin'] } },
+  { path: 'cockpit', component: withMap(() => {
+    // the cockpit's data is asked for now, beside the page's chunk, not once the page has loaded and run
+    prefetchCockpit()
+    return import('@/cockpit/CockpitPage.vue')
+  }), meta: { roles: ['leader', 'admin'] } },
   { path: 'issues', component: () => import('@/issues/LedgerPage.vue') },
   { path: 'issues/:id', component: () => import('@/issues/IssuePage.vue'), props: true },
   { path: 'tasks', component: () => import('@/issues/MyTasksPage.vue'), meta: { roles: ['responsible'] } },
