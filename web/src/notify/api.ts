@@ -23,11 +23,12 @@ export const listBulletins = (cursor: string | null, limit = 10): Promise<Page<B
 /** A bulletin's HTML or XLSX as an object URL (needs the token). */
 export const bulletinFile = (url: string): Promise<string> => objectUrl(url)
 
-/** How many unread notices (counted up to one page: "99+" beyond). */
+/** How many unread notices, counted on one small page: the API gives no count, so past UNREAD_CAP the badge says
+ * "9+" (the inbox itself lists them all). */
 export const unreadCount = ref<number | null>(null)
-export const UNREAD_CAP = 99
+export const UNREAD_CAP = 9
 
-/** Refreshes the unread count shown beside the menu. */
+/** Refreshes the unread count shown beside the menu (a page of UNREAD_CAP + 1: enough to tell "9+"). */
 export async function refreshUnread(): Promise<void> {
   try {
     const page = await listInbox(true, null, UNREAD_CAP + 1)
