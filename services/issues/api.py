@@ -224,11 +224,15 @@ def list_filters(status: IssueStatus | None = None, responsible_org_id: str | No
                                                          description="上级任务 id: only its direct sub-tasks")] = None,
                  roots_only: Annotated[bool | None, Query(
                      description="只看上级任务: only tasks that are no sub-task (true), or everything (absent)")] = None,
+                 moved_in: Annotated[bool | None, Query(description=(
+                     "台账迁入: true keeps the tasks whose current status a ledger import gave them (moved in with "
+                     "their history and not moved since; with status=signed_off, the imported sign-offs still to "
+                     "be filed), false the others"))] = None,
                  ) -> ListFilters:
     """The design's list filters, shared by the list and the export."""
     return ListFilters(status=status, responsible_org_id=responsible_org_id, supervising_org_id=supervising_org_id,
                        region_id=region_id, category=category, round_id=round_id, overdue=overdue,
-                       escalated=escalated, q=q, parent_id=parent_id, roots_only=roots_only)
+                       escalated=escalated, q=q, parent_id=parent_id, roots_only=roots_only, moved_in=moved_in)
 
 
 Filters = Annotated[ListFilters, Depends(list_filters)]

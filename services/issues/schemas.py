@@ -143,6 +143,7 @@ class ListFilters(BaseModel):
     q: str | None = Field(default=None, min_length=1, max_length=200)
     parent_id: str | None = Field(default=None, min_length=1, max_length=36)
     roots_only: bool | None = None
+    moved_in: bool | None = None
 
 
 # ---- answers ------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy import (
     and_,
     case,
     delete,
+    exists,
     func,
     insert,
     not_,
@@ -278,7 +279,8 @@ def filtered(stmt: Select[*Ts], *, visible_to: str | None, sees_all: bool, today
              status: str | None = None, responsible_org_id: str | None = None,
              supervising_org_id: str | None = None, region_id: str | None = None, category: str | None = None,
              round_id: str | None = None, overdue: bool | None = None, escalated: bool | None = None,
-             q: str | None = None, parent_id: str | None = None, roots_only: bool | None = None) -> Select[*Ts]:
+             q: str | None = None, parent_id: str | None = None, roots_only: bool | None = None,
+             moved_in: bool | None = None) -> Select[*Ts]:
     """Add the caller's scope and the list filters to a select over Issue, all in SQL."""
     if not sees_all:
         stmt = stmt.join(Party, and_(col(Party.issue_id) == Issue.id,
@@ -297,11 +299,26 @@ def filtered(stmt: Select[*Ts], *, visible_to: str | None, sees_all: bool, today
     if escalated is not None:
         long_late = escalated_on(today)
         stmt = stmt.where(long_late if escalated else not_(long_late))
+    if moved_in is not None:
+        stmt = stmt.where(status_moved_in() if moved_in else not_(status_moved_in()))
     if q:
         pattern = _like(q)
         stmt = stmt.where(or_(col(Issue.code).ilike(pattern, escape="\\"),
                               col(Issue.title).ilike(pattern, escape="\\")))
     return stmt
+
+
+def status_moved_in() -> ColumnElement[bool]:
+    """Whether an issue's current status came from a ledger import (台账迁入): one of the import's status moves (their
+    transitions say `moved_in`) is its last status move, so nothing here has moved it since."""
+    moved, later = aliased(Transition), aliased(Transition)
+
+    def moves(t: Any) -> ColumnElement[bool]:
+        return or_(col(t.from_status).is_(None), col(t.from_status) != col(t.to_status))
+
+    since = exists().where(col(later.issue_id) == col(moved.issue_id), col(later.id) > col(moved.id), moves(later))
+    return exists().where(col(moved.issue_id) == Issue.id, moves(moved),
+                          col(moved.details)["moved_in"].as_boolean().is_(True), not_(since))
 
 
 def by_deadline(*, scoped: bool, descending: bool = False) -> list[Key]:

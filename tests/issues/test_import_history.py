@@ -91,3 +91,38 @@ async def test_a_signed_off_row_is_registered_then_moved_in_one_transaction(tmp_
         issue = await issue_by_code(s, rows[0]["code"])
         assert (issue["status"], issue["overdue"]) == ("signed_off", False)
         assert issue["round_id"] == ROUND
+
+
+async def test_moved_in_lists_the_imported_sign_offs_still_to_file_and_not_those_moved_since(tmp_path: Path) -> None:
+    from tests.issues.test_lifecycle import deliver
+    from tests.support import EventFactory
+
+    rows = [moved(0, status="signed_off", signed_off_on="2020-12-31"),   # to be filed: the one wanted
+            moved(1, status="signed_off", signed_off_on="2020-11-30"),   # filed here later: gone from the list
+            moved(2, status="filed", signed_off_on="2020-10-01", filed_on="2020-10-09"),  # filed when moved in
+            moved(3, status="in_progress"),                              # moved in open, signed off here
+            moved(4)]                                                    # a plain row, never moved
+    async with running("issues", tmp_path, clock=fixed_clock(TODAY)) as s:
+        await load_orgs_and_round(s)
+        r = await s.client.post("/v1/issues/import", headers=s.auth(roles="admin"), content=csv_bytes(rows))
+        assert r.status_code == 201, r.text
+        ids = [(await issue_by_code(s, row["code"]))["id"] for row in rows]
+        ver = EventFactory("verification")
+        assert await deliver(s, ver, "closure.filed", ids[1], closure_id=None) == "handled"
+        for t in ("closure.requested", "closure.accepted"):
+            assert await deliver(s, ver, t, ids[3], subject="c3", closure_id="c3", summary="已完成",
+                                 evidence_ids=["e1"], opinion="属实") == "handled"
+        admin = s.auth(roles="admin")
+
+        async def listed(**params: str) -> set[str]:
+            got = await s.client.get("/v1/issues", params={**params, "limit": 50}, headers=admin)
+            assert got.status_code == 200, got.text
+            return {i["id"] for i in got.json()["items"]}
+
+        assert await listed(status="signed_off") == {ids[0], ids[3]}
+        assert await listed(status="signed_off", moved_in="true") == {ids[0]}
+        assert await listed(status="signed_off", moved_in="false") == {ids[3]}
+        assert await listed(moved_in="true") == {ids[0], ids[2]}  # the filed one stands where the import put it
+        assert await listed(moved_in="false") == {ids[1], ids[3], ids[4]}
+        summary = await s.client.get("/v1/issues/summary", params={"moved_in": "true"}, headers=admin)
+        assert summary.json()["total"] == 2

@@ -1983,6 +1983,8 @@ export interface operations {
                 parent_id?: string | null;
                 /** @description 只看上级任务: only tasks that are no sub-task (true), or everything (absent) */
                 roots_only?: boolean | null;
+                /** @description 台账迁入: true keeps the tasks whose current status a ledger import gave them (moved in with their history and not moved since; with status=signed_off, the imported sign-offs still to be filed), false the others */
+                moved_in?: boolean | null;
             };
             header?: never;
             path?: never;
@@ -2115,6 +2117,8 @@ export interface operations {
                 parent_id?: string | null;
                 /** @description 只看上级任务: only tasks that are no sub-task (true), or everything (absent) */
                 roots_only?: boolean | null;
+                /** @description 台账迁入: true keeps the tasks whose current status a ledger import gave them (moved in with their history and not moved since; with status=signed_off, the imported sign-offs still to be filed), false the others */
+                moved_in?: boolean | null;
             };
             header?: never;
             path?: never;
@@ -2264,6 +2268,8 @@ export interface operations {
                 parent_id?: string | null;
                 /** @description 只看上级任务: only tasks that are no sub-task (true), or everything (absent) */
                 roots_only?: boolean | null;
+                /** @description 台账迁入: true keeps the tasks whose current status a ledger import gave them (moved in with their history and not moved since; with status=signed_off, the imported sign-offs still to be filed), false the others */
+                moved_in?: boolean | null;
             };
             header?: never;
             path?: never;
