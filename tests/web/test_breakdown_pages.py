@@ -216,11 +216,14 @@ async def test_breakdown_milestones_draws_and_clues_through_the_pages(
         await expect(detail).to_contain_text(f"候选任务 {newest['candidates']} 项,抽取 {newest['drawn']} 项")
         size = newest["checkpoint"]["size"]
         await expect(detail).to_contain_text(f"签名检查点(前 {size} 条事件)" if size else "尚无签名检查点")
-        drawn = detail.get_by_role("row").filter(has=admin.get_by_role("link", name=second["code"]))
+        # a table row on a desktop, a card (list item) on a phone
+        drawn = detail.get_by_role("row").or_(detail.get_by_role("listitem")).filter(
+            has=admin.get_by_role("link", name=second["code"]))
         await expect(drawn).to_contain_text("赛罕区")
         await expect(drawn).to_contain_text("待复核")
         batches = admin.get_by_role("region", name="抽查批次")
-        await expect(batches.get_by_role("row").filter(has_text=period).first).to_be_visible()
+        await expect(batches.get_by_role("row").or_(batches.get_by_role("listitem")).filter(has_text=period).first
+                     ).to_be_visible()
         await detail.scroll_into_view_if_needed()
         await screenshot(admin, "d-drawn")
 
@@ -250,7 +253,10 @@ async def test_breakdown_milestones_draws_and_clues_through_the_pages(
         await row.get_by_role("button", name="查看触发事件").click()
         events = leader.get_by_role("region", name=re.compile(f"^触发事件 · {second['code']}"))
         await expect(events).to_contain_text("销号申请被退回")
-        await expect(events.get_by_role("row")).to_have_count(len(line["events"]) + 1)  # and the header
+        if screen == "phone":  # one card per event
+            await expect(events.get_by_role("listitem")).to_have_count(len(line["events"]))
+        else:  # and the header row
+            await expect(events.get_by_role("row")).to_have_count(len(line["events"]) + 1)
         await screenshot(leader, "e-clues")
         for p in (admin, unit, supervisor, leader):
             await p.context.close()
