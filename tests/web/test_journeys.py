@@ -222,11 +222,12 @@ async def test_a_task_from_import_to_filing_through_the_ui_then_the_cockpit_and_
 
     # the admin files it (备案)
     await menu(admin, screen, "销号备案")
-    row = admin.locator(".el-table__row").filter(has_text="已补充覆盖后的全景照片。")
+    # a table row on a desktop, a card on a phone
+    row = admin.locator(".el-table__row, .records > li").filter(has_text="已补充覆盖后的全景照片。")
     await expect(row.first).to_be_visible(timeout=WAIT)
     await row.first.get_by_role("button", name="备案").click()
     await expect(admin.locator(".el-message").filter(has_text="已备案").first).to_be_visible(timeout=WAIT)
-    await expect(admin.locator(".el-table__row").filter(has_text="已补充覆盖后的全景照片。")).to_have_count(0, timeout=WAIT)
+    await expect(row).to_have_count(0, timeout=WAIT)
     await screenshot(admin, "c-filed")
 
     # (d) the leader's cockpit: one more task, one more closed

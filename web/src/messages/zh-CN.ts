@@ -282,6 +282,12 @@ export const zh = {
     file: '备案',
     filed: '已备案',
     none: '没有待备案的销号',
+    closures: '核查通过的销号申请',
+    imported: '台账迁入的已销号任务',
+    importedNote: '历史台账导入时已销号、本系统中没有销号申请的任务:核对台账后直接备案。',
+    importedNone: '没有待备案的迁入任务',
+    fileTask: (code: string) => `备案 ${code}`,
+    fileApplication: (summary: string) => `备案:${summary}`,
   },
   samples: {
     title: '随机抽查复核',

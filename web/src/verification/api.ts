@@ -28,6 +28,12 @@ export const decideClosure = (id: string, body: DecisionIn): Promise<Closure> =>
 /** Files (备案) a signed-off closure (admin). */
 export const fileClosure = (id: string): Promise<Closure> => sendJson('POST', `/v1/closures/${encodeURIComponent(id)}/file`, {})
 
+export type FilingOut = Answer<P['/v1/closures/filings']['post']>
+
+/** Files (备案) a signed-off issue by its id (admin): its accepted application, or a sign-off moved in by a
+ * ledger import, which has no application here. */
+export const fileIssue = (issueId: string): Promise<FilingOut> => sendJson('POST', '/v1/closures/filings', { issue_id: issueId })
+
 /** A page of an issue's evidence. */
 export const listEvidence = (issueId: string, cursor: string | null, limit = 20): Promise<Page<Evidence>> =>
   getJson('/v1/evidence', { issue_id: issueId, cursor, limit })
