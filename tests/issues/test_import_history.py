@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,6 +95,11 @@ async def test_a_signed_off_row_is_registered_then_moved_in_one_transaction(tmp_
 
 
 async def test_moved_in_lists_the_imported_sign_offs_still_to_file_and_not_those_moved_since(tmp_path: Path) -> None:
+    await check_moved_in_filter(tmp_path)
+
+
+async def check_moved_in_filter(tmp_path: Path, **settings: Any) -> None:
+    """The moved_in filter (台账迁入) on five imported rows, three of them moved since; `settings` pick the database."""
     from tests.issues.test_lifecycle import deliver
     from tests.support import EventFactory
 
@@ -102,7 +108,7 @@ async def test_moved_in_lists_the_imported_sign_offs_still_to_file_and_not_those
             moved(2, status="filed", signed_off_on="2020-10-01", filed_on="2020-10-09"),  # filed when moved in
             moved(3, status="in_progress"),                              # moved in open, signed off here
             moved(4)]                                                    # a plain row, never moved
-    async with running("issues", tmp_path, clock=fixed_clock(TODAY)) as s:
+    async with running("issues", tmp_path, clock=fixed_clock(TODAY), **settings) as s:
         await load_orgs_and_round(s)
         r = await s.client.post("/v1/issues/import", headers=s.auth(roles="admin"), content=csv_bytes(rows))
         assert r.status_code == 201, r.text

@@ -46,3 +46,9 @@ async def test_bad_import_leaves_postgres_untouched(tmp_path: Path, pg_url: str)
         assert len(await s.events()) == before
         r = await s.client.get("/v1/issues", headers=s.auth(roles="auditor"))
         assert r.json()["items"] == []
+
+
+async def test_the_moved_in_filter_on_postgres(tmp_path: Path, pg_url: str) -> None:
+    from tests.issues.test_import_history import check_moved_in_filter
+
+    await check_moved_in_filter(tmp_path, database_url=pg_url)
