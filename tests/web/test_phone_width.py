@@ -2,7 +2,8 @@
 (document.scrollingElement) and each table inside it (Element Plus scrolls a table in its own wrapper) fit the
 width. Set up through the REST API behind the gateway so every page has something to show: a task signed off after a
 superficial rejection (two applications on its page, a clue), a task waiting on the supervisor, a re-inspection
-draw. Then each role opens its pages at desktop and phone size; screenshots under var/screenshots/.
+draw. Then each role opens its pages (the leader's cockpit too) at desktop and phone size; screenshots under
+var/screenshots/.
 """
 
 from __future__ import annotations
@@ -103,6 +104,10 @@ async def test_the_pages_of_units_supervisors_and_the_office_fit_a_phone_without
     await visit(admin, "/issues", "整改台账", screenshot, "admin-ledger")
 
     leader = await sign_in(browser, web_stack, screen, OFFICE, "市领导")
+    await leader.wait_for_function("() => performance.getEntriesByName('cockpit-ready').length > 0", timeout=WAIT)
+    await expect(leader.get_by_role("link", name=re.compile("^升级督办任务"))).to_be_visible(timeout=WAIT)
+    await assert_no_sideways_scroll(leader)
+    await screenshot(leader, "leader-cockpit")
     await visit(leader, "/clues", "问责线索", screenshot, "leader-clues")
     await leader.get_by_role("button", name=re.compile("^查看触发事件")).first.click()
     await expect(leader.get_by_role("region", name=re.compile("^触发事件"))).to_be_visible(timeout=WAIT)
