@@ -143,12 +143,12 @@ async def inbox_floor(consumer: Consumer, n: int) -> float:
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="500 events per consumer (else 10,000)")
+    ap.add_argument("--quick", action="store_true", help="1,000 events per consumer (else 10,000)")
     ap.add_argument("--events", type=int, default=None)
     ap.add_argument("--batch", type=int, default=200)
     ap.add_argument("--consumers", default="issues,scoring", help="which consumers (comma-separated)")
     args = ap.parse_args()
-    n = args.events or (500 if args.quick else 10_000)
+    n = args.events or (1_000 if args.quick else 10_000)  # 5 batches at least: one slow commit is not the figure
     single = max(50, n // 10)  # one event per transaction is slow: a tenth of them shows its rate
     for key, label, build in (("consumer.issues", "issues' status projection (closure.requested)", issues_db),
                               ("consumer.scoring", "scoring facts (issue.registered)", scoring_db)):

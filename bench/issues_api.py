@@ -271,7 +271,7 @@ async def main() -> None:
             token = admin["Authorization"]
             org_ids = [o["id"] for o in orgs()][1:]
             for name, target in targets:
-                await load(target, f"W{name[:4]}", token, org_ids, seconds=1.5)  # warm-up
+                await load(target, f"W{name[:4]}", token, org_ids, seconds=1.0 if args.quick else 1.5)  # warm-up
             # Alternating halves, so drift in a shared machine's load falls on both sides alike.
             totals: dict[str, tuple[int, float, list[float]]] = {name: (0, 0.0, []) for name, _ in targets}
             for half in range(2):
