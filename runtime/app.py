@@ -55,8 +55,9 @@ def safe_correlation_id(value: str) -> str:
     return value if _CORRELATION.match(value) else new_id()
 
 
-def get_runtime(request: Request) -> Runtime:
-    """FastAPI dependency: the service's runtime."""
+async def get_runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the service's runtime. `async`: FastAPI runs a plain `def` dependency in a worker thread,
+    a thread hop on every request of every route for reading one attribute."""
     rt: Runtime = request.app.state.runtime
     return rt
 
