@@ -19,10 +19,13 @@ import pytest
 from sqlalchemy import select
 
 from contracts import Actor
+from contracts.events.verification import ClosureRequested
 from runtime.clock import SeededIds, reset_ids, use_ids
 from runtime.consumer import Consumer, HandlerTable
 from runtime.models import InboxRow, OutboxRow, SubjectHead
-from services.issues.store import Issue, Transition
+from runtime.outbox import UnitOfWork
+from services.issues.handlers import on_verification_events
+from services.issues.store import Issue, Transition, get_issue
 from tests.issues.helpers import ROUND, load_reference
 from tests.support import EventFactory, Running, fixed_clock, running
 
@@ -184,6 +187,28 @@ async def test_an_unknown_issue_or_a_refused_move_in_a_run_leaves_the_others_han
             moves = (await s.execute(select(OutboxRow.subject).where(OutboxRow.type == "issue.status_changed")
                                      .order_by(OutboxRow.id))).scalars().all()
         assert status[a] == status[b] == "closure_requested" and moves == [a, b]
+
+
+@pytest.mark.postgres
+async def test_an_issue_object_the_session_holds_follows_the_set_based_write(tmp_path: Path, pg_url: str) -> None:
+    # on PostgreSQL the issues are written with one UPDATE … FROM unnest(…), which the ORM does not see
+    async with running("issues", tmp_path, clock=fixed_clock("2020-09-02T08:00:00+00:00"), background=False,
+                       database_url=pg_url) as svc:
+        plain, _, _ = await seeded(svc)
+        a = sorted(plain)[0]
+        env = EventFactory("verification").make("closure.requested", a, {
+            "closure_id": "c-1", "issue_id": a, "responsible_org_id": plain[a],
+            "supervising_org_id": "inspection-office", "summary": "已完成", "evidence_ids": ["e-1"]}, actor=VERIFIER)
+        async with svc.rt.sessions() as s, s.begin():
+            held = await get_issue(s, issue_id=a)
+            assert held is not None and held.status == "registered"
+            uow = UnitOfWork(session=s, service="issues", actor=env.actor, correlation_id=env.correlation_id,
+                             causation_id=str(env.id), clock=svc.rt.clock)
+            await on_verification_events([(uow, env, ClosureRequested.model_validate(env.data))])
+            assert held.status == "closure_requested" and held.updated_at == svc.rt.clock.now()
+        async with svc.rt.read() as s:
+            stored = await get_issue(s, issue_id=a)
+        assert stored is not None and stored.status == "closure_requested"
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
 
 from contracts import GENESIS_HASH
 from contracts.envelope import Envelope
@@ -68,10 +69,13 @@ async def test_emit_each_chains_the_events_of_many_units_of_work_as_emitting_the
     async with running("issues", tmp_path, background=False) as svc:
         async with svc.rt.unit_of_work(ADMIN) as uow:
             await uow.emit("o-0", org(0))  # a head object in the session, moved by emit_each after
+            held = uow.session.identity_map.get(identity_key(SubjectHead, "o-0"))
+            assert held is not None and held.seq == 1
             other = UnitOfWork(session=uow.session, service="issues", actor=uow.actor, correlation_id="c-2",
                                causation_id="e-2", clock=uow.clock)
             envelopes = await emit_each([(uow, "o-0", org(0)), (other, "o-1", org(1)), (uow, "o-0", org(0)),
                                          (other, "o-2", org(2))])
+            assert (held.seq, held.hash) == (3, envelopes[2].hash), "the session's head object follows its row"
             await uow.emit("o-0", org(0))  # and the chain goes on from where emit_each left it
         assert [e.seq for e in envelopes] == [2, 1, 3, 1] and all(e.hash_ok() for e in envelopes)
         assert [e.subject for e in other.emitted] == ["o-1", "o-2"] and uow.emitted[1:3] == envelopes[::2]
