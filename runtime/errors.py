@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from runtime.db import is_sqlite_statement_fault
+
 log = structlog.get_logger("closeloop.errors")
 
 # How long a client should wait before trying again when the database cannot be reached.
@@ -138,7 +140,9 @@ def _raised_by_driver(exc: BaseException) -> bool:
 
 def is_database_outage(exc: BaseException) -> bool:
     """Whether an error means the database cannot serve now (connection refused or lost, pool exhausted, locked),
-    rather than a fault of the request or the code."""
+    rather than a fault of the request or the code (SQLite's "no such table" is an OperationalError too: a fault)."""
+    if is_sqlite_statement_fault(exc):
+        return False
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
