@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from typer.testing import CliRunner
@@ -66,6 +67,11 @@ def servers(command: str, *args: str) -> str:
                           timeout=300, check=False)
     assert done.returncode == 0, f"servers.sh {command} {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
+
+
+async def crash(command: str, name: str) -> None:
+    """`servers.sh kill|restart NAME` in a thread: the writers go on meanwhile."""
+    await asyncio.to_thread(servers, command, name)
 
 
 def check_servers() -> str:
@@ -319,6 +325,7 @@ class Faults:
         urls = [arg for name in SERVICE_NAMES for arg in (f"--{name}-url", self.c.url(name))]
         folder = self.c.data_dir / f"audit-{round_name}"
         runner = CliRunner()
+        logging_before = structlog.get_config()  # the replay sets this process's logging to CRITICAL: put it back
         for args in (["audit", "export", "--out", str(folder), "--token", token, *urls],
                      ["audit", "verify", str(folder)],
                      ["audit", "replay", str(folder), "--compare", "--token", token, *urls]):
@@ -327,6 +334,7 @@ class Faults:
             assert result.exit_code == 0, f"after {round_name}: closeloop {' '.join(args[:2])} exit " \
                                           f"{result.exit_code}:\n{output[-3000:]}\n{result.exception!r}"
             assert not re.search(r"^(DIFF|FAIL|ANOMALY)", output, re.MULTILINE), output[-3000:]
+        structlog.configure(**logging_before)
 
     async def run_round(self, round_name: str, fault: Callable[[Load], Awaitable[None]]) -> None:
         await self.ensure_running()
@@ -406,9 +414,11 @@ async def test_round_1_sigkill_of_the_writing_and_a_consuming_service_mid_stream
 
 async def test_round_2_broker_sigkill_and_restart(faults: Faults) -> None:
     async def fault(load: Load) -> None:
-        servers("kill", "kafka")
-        await load.more(5, "while the broker is down (the outbox takes the writes)")
-        servers("restart", "kafka")
+        await crash("kill", "kafka")
+        try:
+            await load.more(5, "while the broker is down (the outbox takes the writes)")
+        finally:
+            await crash("restart", "kafka")
 
     await faults.run_round("broker", fault)
 
@@ -416,13 +426,15 @@ async def test_round_2_broker_sigkill_and_restart(faults: Faults) -> None:
 async def test_round_3_postgresql_immediate_shutdown_and_restart(faults: Faults) -> None:
     async def fault(load: Load) -> None:
         failures = sum(faults.ledger.failures.values())
-        servers("kill", "postgresql")
+        await crash("kill", "postgresql")
 
         async def refused() -> bool:
             return sum(faults.ledger.failures.values()) > failures
 
-        await eventually(refused, timeout=SETTLE)  # the writers meet the outage
-        servers("restart", "postgresql")
+        try:
+            await eventually(refused, timeout=SETTLE)  # the writers meet the outage
+        finally:
+            await crash("restart", "postgresql")
 
     await faults.run_round("postgres", fault)
 
@@ -457,7 +469,7 @@ async def test_round_4_notify_replicas_join_the_consumer_group_and_leave(faults:
             await eventually(probe, timeout=SETTLE)
         await load.more(5, "with three notify replicas")
         moved = [assigned("notify"), assigned("notify-3")]
-        c.kill("notify-2", signal.SIGTERM)  # leaves the group: its partitions go to the others
+        await asyncio.to_thread(c.kill, "notify-2", signal.SIGTERM)  # leaves the group: its partitions go to the others
         for probe in moved:
             await eventually(probe, timeout=SETTLE)
         await load.more(5, "with two notify replicas")
