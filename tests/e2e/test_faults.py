@@ -105,7 +105,7 @@ class Load:
     code until it is acknowledged (201) or known to have committed (409 on a retry)."""
 
     def __init__(self, c: Cluster, ledger: Ledger, prefix: str, *, writers: int = 2, pace: float = 0.1,
-                 ahead: int = 20) -> None:
+                 ahead: int = 10) -> None:
         self.c, self.ledger, self.prefix, self.writers, self.pace = c, ledger, prefix, writers, pace
         self.stopping = asyncio.Event()
         self.next = 0
