@@ -471,13 +471,16 @@ async def run_half_year_schedule(rt: Runtime, now: datetime) -> list[dict[str, A
     return done
 
 
-async def tick(rt: Runtime) -> dict[str, Any]:
-    """Everything due at the runtime clock's now: reminders, the weekly dispatch, half-year accounts."""
+async def tick(rt: Runtime, *, render: bool = True) -> dict[str, Any]:
+    """Everything due at the runtime clock's now: reminders, the weekly dispatch, half-year accounts, and the
+    documents not rendered yet (`render=False` leaves those to a caller that renders them elsewhere, as the demo
+    does in a worker process while its campaign goes on)."""
     now = rt.clock.now()
     reminders, calendar_missing = await reminders_due(rt, now)
     weekly = await run_weekly_schedule(rt, now)
     half = await run_half_year_schedule(rt, now)
-    documents = await render_pending(rt)  # after the runs above, so their documents go out in the same tick
+    # after the runs above, so their documents go out in the same tick
+    documents = await render_pending(rt) if render else 0
     if reminders or weekly or half:
         log.info("schedule_ran", reminders=reminders, weekly=bool(weekly), half_year=len(half))
     return {"reminders": reminders, "weekly": weekly, "half_year": half, "calendar_missing": calendar_missing,
