@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -123,40 +124,54 @@ class UnitOfWork:
 
         Each chain starts at the genesis hash with seq 1; should a subject exist after all, the head's primary key
         refuses the statement and the transaction fails, as `emit` would at commit."""
-        if not items:
-            return []
-        now: datetime = self.clock.now()
-        when, actor = format_time(now), self.actor.model_dump(mode="json")
-        checked: set[type[Payload]] = set()
-        envelopes: list[Envelope] = []
-        heads: list[dict[str, Any]] = []
-        rows: list[dict[str, Any]] = []
-        for subject, payload in items:
-            type_, version = key_of(type(payload))
-            if type(payload) not in checked:
-                _check_owned(self.service, type(payload))
-                checked.add(type(payload))
-            event_id = new_uuid()
-            data = json.loads(payload.model_dump_json())
-            # what `seal` and `Envelope.to_json` give, built once (tests/runtime/test_outbox_bulk.py holds them equal)
-            hash_, text_ = _sealed(
-                {"actor": actor, "causation_id": self.causation_id, "correlation_id": self.correlation_id,
-                 "data": data},
-                {"id": str(event_id), "prev_hash": GENESIS_HASH, "seq": 1, "source": self.service,
-                 "subject": subject, "time": when, "type": type_, "version": version})
-            heads.append({"subject": subject, "seq": 1, "hash": hash_})
-            rows.append({"event_id": str(event_id), "type": type_, "subject": subject, "seq": 1, "time": now,
-                         "envelope": text_})
-            envelopes.append(Envelope.model_construct(
-                id=event_id, type=type_, version=version, source=self.service, subject=subject, time=now,
-                actor=self.actor, correlation_id=self.correlation_id, causation_id=self.causation_id, seq=1,
-                prev_hash=GENESIS_HASH, hash=hash_, data=data))
-        # pending ORM changes first, so the outbox ids keep the order the events were emitted in
-        await self.session.flush()
-        await self.session.execute(insert(SubjectHead), heads)
-        await self.session.execute(insert(OutboxRow), rows)
-        self.emitted.extend(envelopes)
-        return envelopes
+        return await emit_new_across([(self, subject, payload, None) for subject, payload in items])
+
+
+async def emit_new_across(items: Sequence[tuple[UnitOfWork, str, Payload, uuid.UUID | None]]) -> list[Envelope]:
+    """`UnitOfWork.emit_new` for the first events of new subjects written by several units of work of ONE session
+    (a batch of handled events, each with its own actor, correlation and cause), in the order given, with the same
+    two statements. An item's event id may be drawn beforehand (given), so that a caller writing many things at
+    once draws its ids in the order one `emit` at a time would have drawn them; None draws it here, in order."""
+    if not items:
+        return []
+    session = items[0][0].session
+    if any(uow.session is not session for uow, _, _, _ in items):
+        raise ValueError("emit_new_across: every unit of work must be on one session")
+    stamps: dict[int, tuple[datetime, str, dict[str, Any]]] = {}
+    checked: set[tuple[str, type[Payload]]] = set()
+    envelopes: list[tuple[UnitOfWork, Envelope]] = []
+    heads: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for uow, subject, payload, given in items:
+        type_, version = key_of(type(payload))
+        if (uow.service, type(payload)) not in checked:
+            _check_owned(uow.service, type(payload))
+            checked.add((uow.service, type(payload)))
+        if id(uow) not in stamps:
+            at = uow.clock.now()
+            stamps[id(uow)] = (at, format_time(at), uow.actor.model_dump(mode="json"))
+        now, when, actor = stamps[id(uow)]
+        event_id = given or new_uuid()
+        data = json.loads(payload.model_dump_json())
+        # what `seal` and `Envelope.to_json` give, built once (tests/runtime/test_outbox_bulk.py holds them equal)
+        hash_, text_ = _sealed(
+            {"actor": actor, "causation_id": uow.causation_id, "correlation_id": uow.correlation_id, "data": data},
+            {"id": str(event_id), "prev_hash": GENESIS_HASH, "seq": 1, "source": uow.service, "subject": subject,
+             "time": when, "type": type_, "version": version})
+        heads.append({"subject": subject, "seq": 1, "hash": hash_})
+        rows.append({"event_id": str(event_id), "type": type_, "subject": subject, "seq": 1, "time": now,
+                     "envelope": text_})
+        envelopes.append((uow, Envelope.model_construct(
+            id=event_id, type=type_, version=version, source=uow.service, subject=subject, time=now,
+            actor=uow.actor, correlation_id=uow.correlation_id, causation_id=uow.causation_id, seq=1,
+            prev_hash=GENESIS_HASH, hash=hash_, data=data)))
+    # pending ORM changes first, so the outbox ids keep the order the events were emitted in
+    await session.flush()
+    await session.execute(insert(SubjectHead), heads)
+    await session.execute(insert(OutboxRow), rows)
+    for uow, envelope in envelopes:
+        uow.emitted.append(envelope)
+    return [envelope for _, envelope in envelopes]
 
 
 async def _lock_heads(session: AsyncSession, subjects: Sequence[str]) -> dict[str, tuple[int, str]]:
