@@ -34,6 +34,7 @@ from issues_common import drop_database, free_port, fresh_database, orgs, pct, p
 from sqlalchemy import insert, text
 
 from closeloop.cli import REFERENCE_ROUND
+from runtime.app import freeze_startup_heap
 from runtime.auth import issue_token
 from runtime.db import make_engine
 from runtime.migrations import migrate
@@ -238,6 +239,7 @@ async def main() -> None:
         port, url = args.serve_bare
         config = uvicorn.Config(bare_app(url), host="127.0.0.1", port=int(port), log_level="warning",
                                 access_log=False)
+        freeze_startup_heap()  # as `closeloop serve` does for the service: like for like
         await uvicorn.Server(config).serve()
         return
     seconds = 4.0 if args.quick else 20.0
@@ -269,7 +271,7 @@ async def main() -> None:
             token = admin["Authorization"]
             org_ids = [o["id"] for o in orgs()][1:]
             for name, target in targets:
-                await load(target, f"W{name[:4]}", token, org_ids, seconds=1.5)  # warm-up
+                await load(target, f"W{name[:4]}", token, org_ids, seconds=1.0 if args.quick else 1.5)  # warm-up
             # Alternating halves, so drift in a shared machine's load falls on both sides alike.
             totals: dict[str, tuple[int, float, list[float]]] = {name: (0, 0.0, []) for name, _ in targets}
             for half in range(2):

@@ -91,12 +91,17 @@ async def main() -> None:
         finally:
             kc.stop_all()
             await drop_pg_databases(pg, dbs)
+    report(results, args.runs)
+
+
+def report(results: dict[str, list[float]], runs: int) -> None:
+    """Print both modes and record the figure (kafka median beside embedded median)."""
     print("\nthin path, end to end (8 REST calls + 3 services observing the sign-off):")
     for name, times in results.items():
         print(summary(name, times))
     ratio = statistics.median(results["kafka"]) / statistics.median(results["embedded"])
     print(f"kafka / embedded median ratio: {ratio:.2f}")
-    figure("latency.thin_path", f"thin path end to end, kafka mode, median ({args.runs} runs)",
+    figure("latency.thin_path", f"thin path end to end, kafka mode, median ({runs} runs)",
            statistics.median(results["kafka"]), statistics.median(results["embedded"]), "ms", ratio_unit="×",
            baseline_name="embedded mode median")
 

@@ -139,7 +139,13 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="closeloop-bench-") as tmp:
         for mode in ("kafka", "embedded"):
             results[mode] = await run(mode, Path(tmp), n)
-    print(f"\naccept → signed_off visible in the issues service, {n} decisions per mode (polled every 2 ms):")
+    report(results, n)
+
+
+def report(results: dict[str, tuple[list[float], list[float]]], n: int, *, services: str = "") -> None:
+    """Print both modes and record the figure (kafka p95 beside embedded p95)."""
+    print(f"\naccept → signed_off visible in the issues service, {n} decisions per mode (polled every 2 ms)"
+          f"{services}:")
     for mode, (visible, calls) in results.items():
         print(f"  {mode:<9} p50 {pct(visible, 50):7.1f} ms   p95 {pct(visible, 95):7.1f} ms   "
               f"max {max(visible):7.1f} ms   (the accept call itself: p50 {pct(calls, 50):6.1f} ms)")

@@ -72,6 +72,8 @@ def serve(
     """Run one service."""
     import uvicorn
 
+    from runtime.app import freeze_startup_heap
+
     _check_service(service)
     try:
         settings = service_settings(service)
@@ -79,6 +81,7 @@ def serve(
         fail(f"bad settings: {exc}", "fix the CLOSELOOP_* environment variables (see README, Configuration)")
     module = importlib.import_module(f"services.{service}.app")
     application = module.create_app(settings)
+    freeze_startup_heap()
     uvicorn.run(application, host=host or settings.host, port=port or settings.port or DEFAULT_PORTS[service],
                 log_level="warning", access_log=False)
 

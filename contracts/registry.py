@@ -11,6 +11,9 @@ REGISTRY: dict[tuple[str, int], type[BaseModel]] = {}
 # The other way round: a payload class to its (type, version), so nobody names an event twice.
 KEYS: dict[type[BaseModel], tuple[str, int]] = {}
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+# The newest version of each type (read for every event a service handles or emits), rebuilt when the registry
+# grows or shrinks (tests register and drop events of their own).
+_LATEST: tuple[int, dict[str, int]] = (0, {})
 
 M = TypeVar("M", bound=type[BaseModel])
 
@@ -56,12 +59,23 @@ def key_of(model: type[BaseModel]) -> tuple[str, int]:
         raise KeyError(f"{model.__name__} is not a registered event payload") from None
 
 
+def _latest() -> dict[str, int]:
+    global _LATEST
+    size, latest = _LATEST
+    if size != len(REGISTRY):
+        latest = {}
+        for t, v in REGISTRY:
+            latest[t] = max(v, latest.get(t, v))
+        _LATEST = (len(REGISTRY), latest)
+    return latest
+
+
 def latest_version(type_: str) -> int:
     """The newest registered version of an event type."""
-    versions = [v for (t, v) in REGISTRY if t == type_]
-    if not versions:
-        raise KeyError(f"unknown event type {type_!r}")
-    return max(versions)
+    try:
+        return _latest()[type_]
+    except KeyError:
+        raise KeyError(f"unknown event type {type_!r}") from None
 
 
 def payload_model(type_: str, version: int | None = None) -> type[BaseModel]:
@@ -89,4 +103,4 @@ def parse_data(type_: str, version: int, data: dict[str, Any]) -> BaseModel:
 
 def is_known(type_: str) -> bool:
     """Whether any version of the type is registered."""
-    return any(t == type_ for (t, _) in REGISTRY)
+    return type_ in _latest()

@@ -526,6 +526,7 @@ class Campaign:
         await self.w.settle()
         self.w.at(self.w.clock.now() + timedelta(minutes=1))
         await self.w.sign_tails()
+        await self.w.rendered()
 
 
 # The tasks with a story of their own (their codes are the plan's).

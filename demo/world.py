@@ -5,6 +5,11 @@ folder, reached over an in-process ASGI transport. Consumers follow their peers 
 `FeedFollower`, so their cursors are kept in their databases as `closeloop dev` keeps them; but the followers
 are polled by `drain`, not by background tasks, and the notify scheduler runs by `tick` when the demo says so:
 the order of work is the demo's, and the same seed gives the same log.
+
+The documents the scheduler and the bulletins issue (.docx and .pdf) are rendered by notify's own
+`render_pending`, in a worker process beside the campaign (`Renderer`) rather than in the tick: rendering is a
+pure function of a committed record and writes nothing to any log, so the campaign need not wait for it, and
+the second core does it meanwhile. `World.rendered` waits for the last of them.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib
+import multiprocessing
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import structlog
 from fastapi import FastAPI
 
 from runtime.app import Runtime, ServiceSpec, build_app
@@ -27,6 +35,8 @@ from runtime.auth import issue_token, system_token
 from runtime.bus.embedded import FeedFollower
 from runtime.clock import SHANGHAI, IdSource, SeededIds, SettableClock, reset_ids, use_ids
 from runtime.settings import SERVICE_NAMES, Settings
+
+log = structlog.get_logger("closeloop.demo")
 
 TOKEN_TTL = 24 * 3600
 SEQUENCE_BATCH = 500
@@ -48,6 +58,53 @@ class Service:
         return runtime
 
 
+class Renderer:
+    """Renders notify's pending documents in one worker process, a pass whenever `wanted` is called, one pass at a
+    time (so a document is never rendered twice at once); `finish` runs a last pass and stops."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        # spawned, not forked: the demo's process has SQLite worker threads a fork would copy mid-flight
+        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._wanted = asyncio.Event()
+        self._closing = False
+        self._task = asyncio.create_task(self._run(), name="demo-renderer")
+
+    async def _run(self) -> None:
+        from services.notify.documents import render_pending
+
+        executor: ProcessPoolExecutor | None = self.pool
+        while True:
+            await self._wanted.wait()
+            self._wanted.clear()
+            try:
+                await render_pending(self.rt, executor=executor)
+            except BrokenExecutor as exc:  # the worker died: the rest is rendered here, as a tick would
+                log.warning("demo_renderer_lost", error=repr(exc))
+                executor = None
+                self._wanted.set()
+            if self._closing and not self._wanted.is_set():
+                return
+
+    def wanted(self) -> None:
+        """Documents may be pending: render them when the pass under way (if any) is done."""
+        self._wanted.set()
+
+    async def finish(self) -> None:
+        """Render whatever is still pending, then stop the worker."""
+        self._closing = True
+        self._wanted.set()
+        try:
+            await self._task
+        finally:
+            self.pool.shutdown(wait=True)
+
+    def stop(self) -> None:
+        """Stop without waiting (the demo is being torn down after an error)."""
+        self._task.cancel()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
 @dataclass
 class World:
     """The four services, the clock they share, and the followers that carry their logs."""
@@ -57,6 +114,7 @@ class World:
     followers: dict[str, list[tuple[FeedFollower, httpx.AsyncClient]]]
     ids: dict[str, IdSource]
     tokens: dict[tuple[str, str | None, str], dict[str, str]] = field(default_factory=dict)
+    renderer: Renderer | None = None
 
     def at(self, moment: datetime) -> None:
         """Move the clock to a moment (never backwards: the log's times only grow)."""
@@ -162,12 +220,23 @@ class World:
                     await checkpoint_if_due(session, state=state, now=self.clock.now(), service=name, key=key)
 
     async def tick(self) -> dict[str, Any]:
-        """What notify's scheduler does at the clock's now: reminders, weekly dispatch, half-year accounts."""
+        """What notify's scheduler does at the clock's now: reminders, weekly dispatch, half-year accounts; the
+        documents pending then (these runs' and the bulletins' since the last tick) go to the renderer."""
         from services.notify.digests import tick
 
+        rt = self.services["notify"].rt
         with self.acting("notify"):
-            result: dict[str, Any] = await tick(self.services["notify"].rt)
+            result: dict[str, Any] = await tick(rt, render=False)
+        if self.renderer is None:
+            self.renderer = Renderer(rt)
+        self.renderer.wanted()
         return result
+
+    async def rendered(self) -> None:
+        """Wait until every document issued so far is rendered (and stop the renderer)."""
+        if self.renderer is not None:
+            renderer, self.renderer = self.renderer, None
+            await renderer.finish()
 
 
 def _settings(spec: ServiceSpec, data_dir: Path) -> Settings:
@@ -214,4 +283,9 @@ async def world(data_dir: Path, *, start: datetime, seed: int | None = None) -> 
                 followers.setdefault(name, []).append((follower, services[peer].client))
         ids: dict[str, IdSource] = {name: SeededIds(f"{seed}/{name}") if seed is not None else IdSource()
                                     for name in services}
-        yield World(clock=clock, services=services, followers=followers, ids=ids)
+        w = World(clock=clock, services=services, followers=followers, ids=ids)
+        try:
+            yield w
+        finally:
+            if w.renderer is not None:  # left running only when the demo stopped early
+                w.renderer.stop()

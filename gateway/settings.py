@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class GatewaySettings(Settings):
-    """The gateway's configuration; `get_gateway_settings()` builds it."""
+    """The gateway's configuration; `get_gateway_settings()` builds it. It checks tokens (`/auth/me`) but keeps no
+    log: production asks it for no database and no checkpoint key (it would hold a private key it never uses)."""
+
+    KEEPS_LOG: ClassVar[bool] = False
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000

@@ -18,6 +18,7 @@ from sqlmodel import col
 from contracts import Envelope
 from contracts.registry import is_known, key_of, latest_version, parse_data
 from runtime.clock import Clock
+from runtime.db import is_sqlite_statement_fault
 from runtime.logs import correlation_id
 from runtime.models import DeadLetter, FeedCursor, InboxRow, ParkedEvent
 from runtime.outbox import UnitOfWork
@@ -149,7 +150,7 @@ def is_infrastructure(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, (Poison, Park)):
+        if isinstance(current, (Poison, Park)) or is_sqlite_statement_fault(current):
             return False
         if isinstance(current, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
                                 sa_exc.TimeoutError, ConnectionError, TimeoutError, OSError)):

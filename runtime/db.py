@@ -37,6 +37,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# What SQLite says, as an OperationalError like a locked or unreachable file's, when the statement or the schema is
+# wrong: a table or column that does not exist (a migration not run, a typo), bad SQL. Retrying never helps.
+_SQLITE_STATEMENT_FAULTS = ("no such table", "no such column", "no such function", "no such index",
+                            "no such collation", "has no column named", "syntax error", "already exists",
+                            "ambiguous column name")
+
+
+def is_sqlite_statement_fault(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite's OperationalError for a fault of the statement or the schema ("no such table"),
+    not for a database that cannot serve now ("database is locked", "unable to open database file"); SQLAlchemy's
+    wrapper is looked through. Such an error is the code's or the event's, never an outage."""
+    import sqlite3
+
+    from sqlalchemy import exc as sa_exc
+
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    if not isinstance(orig, sqlite3.OperationalError):
+        return False
+    message = str(orig).lower()
+    return any(fault in message for fault in _SQLITE_STATEMENT_FAULTS)
+
+
 def is_sqlite(url: str) -> bool:
     """Whether the URL names a SQLite database."""
     return url.startswith("sqlite")

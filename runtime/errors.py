@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from runtime.db import is_sqlite_statement_fault
+
 log = structlog.get_logger("closeloop.errors")
 
 # How long a client should wait before trying again when the database cannot be reached.
@@ -136,18 +138,34 @@ def _raised_by_driver(exc: BaseException) -> bool:
     return False
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc`, the driver's error SQLAlchemy wrapped (`orig`) and what each was raised from, in that order."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) and orig is not current else current.__cause__
+    return chain
+
+
 def is_database_outage(exc: BaseException) -> bool:
-    """Whether an error means the database cannot serve now (connection refused or lost, pool exhausted, locked),
-    rather than a fault of the request or the code."""
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
-        return True
+    """Whether an error means the database cannot serve now (connection refused or lost, pool exhausted, locked,
+    restarting), rather than a fault of the request or the code (SQLite's "no such table" is an OperationalError
+    too: a fault). The driver's error is looked for under SQLAlchemy's wrapper: asyncpg's "the database system is not
+    yet accepting connections" (a server recovering after a crash) comes wrapped in a plain DBAPIError."""
+    if is_sqlite_statement_fault(exc):
+        return False
     import asyncpg  # type: ignore[import-untyped]
 
-    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.exceptions.CannotConnectNowError
-                  | asyncpg.exceptions.AdminShutdownError | asyncpg.exceptions.ConnectionDoesNotExistError):
-        return True
+    for current in _causes(exc):
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+            return True
+        if isinstance(current, asyncpg.PostgresConnectionError | asyncpg.exceptions.CannotConnectNowError
+                      | asyncpg.exceptions.AdminShutdownError | asyncpg.exceptions.ConnectionDoesNotExistError):
+            return True
     # a refused or lost connection of the driver (asyncpg raises the socket's own errors when it connects)
     return isinstance(exc, ConnectionError | TimeoutError) and _raised_by_driver(exc)
 

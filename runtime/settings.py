@@ -30,9 +30,12 @@ class Settings(BaseSettings):
     """One service's configuration; `get_settings()` builds it, nothing reads it at import."""
 
     model_config = SettingsConfigDict(env_prefix="CLOSELOOP_", extra="ignore")
-    # Whether these settings run a service (its database, its checkpoint key, checking tokens), as opposed to a
-    # command line tool that only talks to the services (ToolSettings).
+    # Whether these settings run a server that checks tokens (a service, the gateway), as opposed to a command line
+    # tool that only talks to the services (ToolSettings).
     SERVES: ClassVar[bool] = True
+    # Whether that server keeps an event log: its own database and the private key its checkpoints are signed with
+    # (the four services; not the gateway, which keeps nothing).
+    KEEPS_LOG: ClassVar[bool] = True
 
     env: Literal["development", "test", "production"] = "development"
     service: Literal["issues", "verification", "scoring", "notify"] = "issues"
@@ -120,9 +123,9 @@ class Settings(BaseSettings):
                     "set CLOSELOOP_JWT_SECRET or CLOSELOOP_JWT_PUBLIC_KEY in production (the per-install "
                     "development secret is for development and tests only)"
                 )
-            if not self.checkpoint_key:
+            if self.KEEPS_LOG and not self.checkpoint_key:
                 raise ValueError("CLOSELOOP_CHECKPOINT_KEY must be set in production")
-            if not self.database_url:
+            if self.KEEPS_LOG and not self.database_url:
                 raise ValueError("CLOSELOOP_DATABASE_URL must be set in production")
         if self.oidc_issuer and not self.oidc_audience:
             raise ValueError("CLOSELOOP_OIDC_AUDIENCE must be set with CLOSELOOP_OIDC_ISSUER (the client id the "

@@ -8,6 +8,10 @@
 #   scripts/servers.sh restart  stop both (if running) and start them again on the data they have: topics,
 #                               consumer offsets, databases and tables are kept (after a crash, or to test
 #                               recovery); a server with no data yet starts empty, as with `start`
+#   scripts/servers.sh restart kafka|postgresql   the same for one of them; the other is left alone
+#   scripts/servers.sh kill kafka|postgresql      crash one, keeping its data: SIGKILL to the broker, an immediate
+#                               shutdown of PostgreSQL (no checkpoint: it recovers from its WAL at the next start);
+#                               `restart NAME` brings it back (fault tests)
 #   scripts/servers.sh stop     stop both and delete their data (the jar cache is kept)
 #   scripts/servers.sh status   tell what runs; exit 0 only when both run
 #
@@ -634,15 +638,42 @@ cmd_start() {
 }
 
 cmd_restart() {
+  local which="${1:-both}"
   lock
   local t0
   t0="$(now)"
-  halt_kafka
-  start_kafka keep
-  halt_pg
-  start_pg keep
+  case "$which" in
+    both | kafka) halt_kafka; start_kafka keep ;;
+  esac
+  case "$which" in
+    both | postgresql) halt_pg; start_pg keep ;;
+  esac
   write_env
-  say "servers restarted in $(since "$t0") s, data kept; state in $STATE (source $ENV_FILE)"
+  say "restarted ($which) in $(since "$t0") s, data kept; state in $STATE (source $ENV_FILE)"
+}
+
+cmd_kill() {
+  local which="$1"
+  lock
+  case "$which" in
+    kafka)
+      kafka_running || die "kafka is not running (nothing to kill)." "Start it: scripts/servers.sh start"
+      local pid _
+      pid="$(cat "$KAFKA_PID")"
+      kill -KILL "$pid"
+      for _ in $(seq 100); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
+      [ -e "/proc/$pid" ] && die "the broker (pid $pid) is still there 10 s after SIGKILL." "Look at: ps -p $pid"
+      rm -f "$KAFKA_PID"
+      say "kafka (pid $pid) killed with SIGKILL; its data is kept (scripts/servers.sh restart kafka)"
+      ;;
+    postgresql)
+      need_pg
+      pg_running || die "postgresql is not running (nothing to kill)." "Start it: scripts/servers.sh start"
+      (cd / && as_pg "$PG_BIN/pg_ctl" stop -w -t 30 -D "$(pg_root)/data" -m immediate >/dev/null) ||
+        die "pg_ctl stop -m immediate failed." "See $(pg_root)/postgres.log"
+      say "postgresql stopped immediately (as by a crash); its data is kept (scripts/servers.sh restart postgresql)"
+      ;;
+  esac
 }
 
 cmd_stop() {
@@ -679,11 +710,24 @@ cmd_status() {
 
 case "${1:-}" in
   start) cmd_start ;;
-  restart) cmd_restart ;;
+  restart)
+    case "${2:-}" in
+      '') cmd_restart both ;;
+      kafka | postgresql) cmd_restart "$2" ;;
+      *) echo "usage: $0 restart [kafka|postgresql]  (no name: both)" >&2; exit 2 ;;
+    esac
+    ;;
+  kill)
+    case "${2:-}" in
+      kafka | postgresql) cmd_kill "$2" ;;
+      *) echo "usage: $0 kill kafka|postgresql  (crash one, keeping its data; then: restart NAME)" >&2; exit 2 ;;
+    esac
+    ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   *)
-    echo "usage: $0 start|restart|stop|status  (start: what is not running starts empty; restart: keeps the data)" >&2
+    echo "usage: $0 start|restart [kafka|postgresql]|kill kafka|postgresql|stop|status  (start: what is not running" \
+      "starts empty; restart: keeps the data; kill: crashes one, keeping its data)" >&2
     exit 2
     ;;
 esac

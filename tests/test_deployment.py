@@ -102,6 +102,20 @@ def test_production_refuses_the_development_secret() -> None:
     assert Settings(env="production", jwt_secret="s" * 40, checkpoint_key="k", database_url="postgresql+asyncpg://x")
 
 
+def test_the_gateway_keeps_no_log_so_production_asks_it_for_no_checkpoint_key_and_no_database() -> None:
+    from gateway.settings import GatewaySettings
+
+    settings = GatewaySettings(env="production", jwt_secret="s" * 40, oidc_issuer=OIDC["CLOSELOOP_OIDC_ISSUER"],
+                               oidc_audience="closeloop-web")
+    assert settings.checkpoint_key == "" and settings.database_url == ""
+    with pytest.raises(ValueError, match="CLOSELOOP_JWT_SECRET or CLOSELOOP_JWT_PUBLIC_KEY"):
+        GatewaySettings(env="production")  # it checks tokens: that key it does need
+    gateway = rendered()["services"]["gateway"]["environment"]  # type: ignore[index]
+    assert gateway["CLOSELOOP_CHECKPOINT_KEY"] == "", "the services' private checkpoint key is handed to the gateway"
+    assert "CLOSELOOP_DATABASE_URL" not in gateway
+    assert GatewaySettings(**{k.removeprefix("CLOSELOOP_").lower(): v for k, v in gateway.items()}).env == "production"
+
+
 def test_every_service_reads_its_settings_from_the_same_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLOSELOOP_MAX_UPLOAD_BYTES", "4096")
     monkeypatch.setenv("CLOSELOOP_NOTIFY_DELIVERY_ATTEMPTS", "2")

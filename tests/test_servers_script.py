@@ -1,5 +1,6 @@
 """scripts/servers.sh: `restart` brings the broker and the database back on the data they had (also after a broker
-crash), where `start` gives what is not running empty data for a clean test start."""
+crash), where `start` gives what is not running empty data for a clean test start. (`kill` and `restart NAME`, one
+server at a time, are what the fault suite tests/e2e/test_faults.py crashes and restarts them with.)"""
 
 from __future__ import annotations
 
@@ -108,3 +109,8 @@ async def test_restart_after_a_broker_crash_keeps_the_topic_and_the_table(server
 def test_the_usage_tells_start_from_restart() -> None:
     done = subprocess.run(["bash", str(SCRIPT), "help"], capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 2 and "restart" in done.stderr and "keeps the data" in done.stderr
+    assert "kill kafka|postgresql" in done.stderr
+    for command in (["restart", "zookeeper"], ["kill"], ["kill", "both"]):
+        done = subprocess.run(["bash", str(SCRIPT), *command], capture_output=True, text=True, timeout=30,
+                              check=False)
+        assert done.returncode == 2 and "kafka|postgresql" in done.stderr, (command, done.stderr)

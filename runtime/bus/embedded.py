@@ -25,6 +25,10 @@ class FeedFollower:
         self.interval = interval
         self.batch = batch
         self.connected = False
+        # How far this follower itself committed the cursor (None: not known, read it): only the consumer moves
+        # a cursor, and only forward, so a value remembered here is never ahead of the database; were it behind
+        # (another follower of the same consumer), the events read again are duplicates for the inbox.
+        self._after: int | None = None
 
     def authorization(self) -> dict[str, str]:
         """The header that reads the peer's log (a token minted now when the follower was given a minter)."""
@@ -32,7 +36,7 @@ class FeedFollower:
 
     async def poll_once(self, client: httpx.AsyncClient) -> int:
         """Fetch and handle one page; returns how many events it read."""
-        after = await self.consumer.cursor(self.feed)
+        after = self._after if self._after is not None else await self.consumer.cursor(self.feed)
         response = await client.get(
             f"{self.base_url}/v1/logs/{self.feed}",
             params={"after": after, "limit": self.batch},
@@ -43,10 +47,15 @@ class FeedFollower:
         self.connected = True
         items = page["items"]
         if items:
+            positions = [item["position"] for item in items]
+            self._after = None  # until the page is committed
             # the page in one transaction with its inbox rows and the cursor (one by one if anything in it fails)
             await self.consumer.process_many(
                 [item["event"] for item in items], origins=[f"{self.feed}@{item['position']}" for item in items],
-                feed=self.feed, positions=[item["position"] for item in items])
+                feed=self.feed, positions=positions)
+            # process_many returns once every message is committed, handled or dead-lettered, with the cursor
+            after = max(after, *positions)
+        self._after = after
         return len(items)
 
     async def run(self) -> None:

@@ -213,23 +213,24 @@ async def import_issues(request: Request, rt: RT, who: AdminP) -> ImportOut:
         {"id": i["id"], "code": i["code"], "round_id": i["round_id"]} for i in created]})
 
 
-def list_filters(status: IssueStatus | None = None, responsible_org_id: str | None = None,
-                 supervising_org_id: str | None = None, region_id: str | None = None,
-                 category: str | None = None, round_id: str | None = None, overdue: bool | None = None,
-                 escalated: Annotated[bool | None, Query(
-                     description="逾期升级: overdue more than the escalation days (contracts.lifecycle)")] = None,
-                 q: Annotated[str | None, Query(min_length=1, max_length=200,
-                                                 description="substring of the code or title")] = None,
-                 parent_id: Annotated[str | None, Query(min_length=1, max_length=36,
-                                                         description="上级任务 id: only its direct sub-tasks")] = None,
-                 roots_only: Annotated[bool | None, Query(
-                     description="只看上级任务: only tasks that are no sub-task (true), or everything (absent)")] = None,
-                 moved_in: Annotated[bool | None, Query(description=(
-                     "台账迁入: true keeps the tasks whose current status a ledger import gave them (moved in with "
-                     "their history and not moved since; with status=signed_off, the imported sign-offs still to "
-                     "be filed), false the others"))] = None,
-                 ) -> ListFilters:
-    """The design's list filters, shared by the list and the export."""
+async def list_filters(status: IssueStatus | None = None, responsible_org_id: str | None = None,
+                       supervising_org_id: str | None = None, region_id: str | None = None,
+                       category: str | None = None, round_id: str | None = None, overdue: bool | None = None,
+                       escalated: Annotated[bool | None, Query(
+                           description="逾期升级: overdue more than the escalation days (contracts.lifecycle)")] = None,
+                       q: Annotated[str | None, Query(min_length=1, max_length=200,
+                                                       description="substring of the code or title")] = None,
+                       parent_id: Annotated[str | None, Query(
+                           min_length=1, max_length=36, description="上级任务 id: only its direct sub-tasks")] = None,
+                       roots_only: Annotated[bool | None, Query(
+                           description="只看上级任务: only tasks that are no sub-task (true), or everything "
+                                       "(absent)")] = None,
+                       moved_in: Annotated[bool | None, Query(description=(
+                           "台账迁入: true keeps the tasks whose current status a ledger import gave them (moved in "
+                           "with their history and not moved since; with status=signed_off, the imported sign-offs "
+                           "still to be filed), false the others"))] = None,
+                       ) -> ListFilters:
+    """The design's list filters, shared by the list and the export (`async`: no worker thread per request)."""
     return ListFilters(status=status, responsible_org_id=responsible_org_id, supervising_org_id=supervising_org_id,
                        region_id=region_id, category=category, round_id=round_id, overdue=overdue,
                        escalated=escalated, q=q, parent_id=parent_id, roots_only=roots_only, moved_in=moved_in)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col
 
 from contracts import Envelope, lifecycle
@@ -34,7 +38,7 @@ from contracts.lifecycle import Action
 from runtime.clock import SHANGHAI, new_id
 from runtime.consumer import HandlerTable
 from runtime.errors import Conflict, Invalid, NotFound
-from runtime.outbox import UnitOfWork
+from runtime.outbox import UnitOfWork, emit_each
 from services.issues import domain, domain_time, ledger, milestones
 from services.issues.store import (
     EvidenceRef,
@@ -481,14 +485,13 @@ async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: Ve
         raise NotFound(f"issue {issue_id} named by {envelope.type} {envelope.id} is unknown here")
     action = lifecycle.EVENT_ACTIONS[envelope.type]
     target = domain.next_status(action=action, current=issue.status)
-    reason = getattr(payload, "opinion", None) or getattr(payload, "reason", None) or getattr(payload, "summary", None)
+    reason = _reason_of(payload)
     emitted = await uow.emit(issue.id, IssueStatusChanged(
         issue_id=issue.id, from_status=IssueStatus(issue.status), to_status=target, reason=reason,
         cause_event_id=str(envelope.id), action=action, at=envelope.time,
     ))
     _record(uow, issue, action=action.value, from_status=issue.status, to_status=target, reason=reason,
-            event_id=str(emitted.id), details={"cause": {"type": envelope.type, "id": str(envelope.id),
-                                                         "actor": envelope.actor.model_dump(mode="json")}})
+            event_id=str(emitted.id), details=_cause_of(envelope))
     issue.status = target
     issue.updated_at = uow.clock.now()
     uow.session.add(issue)
@@ -497,6 +500,87 @@ async def on_verification_event(uow: UnitOfWork, envelope: Envelope, payload: Ve
             await _reopen_ancestors(uow, child=issue, reason=reason or "", cause_event_id=str(envelope.id),
                                     at=envelope.time)
         await refresh_parents(uow, parent_ids={issue.parent_id})
+
+
+def _reason_of(payload: VerificationEvent) -> str | None:
+    return getattr(payload, "opinion", None) or getattr(payload, "reason", None) or getattr(payload, "summary", None)
+
+
+def _cause_of(envelope: Envelope) -> dict[str, Any]:
+    return {"cause": {"type": envelope.type, "id": str(envelope.id), "actor": envelope.actor.model_dump(mode="json")}}
+
+
+async def on_verification_events(run: Sequence[tuple[UnitOfWork, Envelope, VerificationEvent]]) -> None:
+    """`on_verification_event` for a run of a batch, in a few statements whatever its length: the run's issues
+    read and locked with one query (in id order), each event's move applied in memory in the order of the run,
+    the issue.status_changed events emitted with `emit_each` (every chain head of the run read and locked at
+    once), the history steps inserted and the issues updated with one statement each.
+
+    An issue in a task tree (with a parent, or sub-tasks) moves its ancestors too (sub-task counts, reopening):
+    the events of such issues go through `on_verification_event` one at a time, in their place in the run, with
+    the set-based writes of the events before them done first, so the state, the history and the events (their
+    order in the outbox, their seqs and hashes) are what handling the run one event at a time leaves."""
+    session = run[0][0].session
+    ids = sorted({payload.issue_id for _, _, payload in run})
+    status: dict[str, str] = {}
+    plain: set[str] = set()  # neither a parent nor a sub-task: its events move only itself
+    for i in range(0, len(ids), 5000):  # chunked: within every driver's parameter limit
+        rows = await session.execute(
+            select(col(Issue.id), col(Issue.status), col(Issue.parent_id), col(Issue.children_total))
+            .where(col(Issue.id).in_(ids[i:i + 5000])).order_by(col(Issue.id)).with_for_update())
+        for issue_id, current, parent_id, children in rows.all():
+            status[issue_id] = current
+            if parent_id is None and not children:
+                plain.add(issue_id)
+    for _, envelope, payload in run:
+        if payload.issue_id not in status:
+            raise NotFound(f"issue {payload.issue_id} named by {envelope.type} {envelope.id} is unknown here")
+    pending: list[tuple[UnitOfWork, Envelope, Action, str, IssueStatusChanged]] = []
+    for uow, envelope, payload in run:
+        if payload.issue_id not in plain:
+            await _apply_moves(session, pending)
+            pending = []
+            await on_verification_event(uow, envelope, payload)
+            continue
+        action = lifecycle.EVENT_ACTIONS[envelope.type]
+        current = status[payload.issue_id]
+        target = domain.next_status(action=action, current=current)
+        pending.append((uow, envelope, action, current, IssueStatusChanged(
+            issue_id=payload.issue_id, from_status=IssueStatus(current), to_status=target,
+            reason=_reason_of(payload), cause_event_id=str(envelope.id), action=action, at=envelope.time)))
+        status[payload.issue_id] = target.value
+    await _apply_moves(session, pending)
+
+
+async def _apply_moves(session: AsyncSession,
+                       moves: Sequence[tuple[UnitOfWork, Envelope, Action, str, IssueStatusChanged]]
+                       ) -> None:
+    """The writes of moves computed in memory: their events, history steps and the issues' new status."""
+    if not moves:
+        return
+    emitted = await emit_each([(uow, move.issue_id, move) for uow, _, _, _, move in moves])
+    steps, issues = [], {}
+    for (uow, envelope, action, current, move), event in zip(moves, emitted, strict=True):
+        steps.append({"issue_id": move.issue_id, "action": action.value, "from_status": current,
+                      "to_status": move.to_status.value, "actor_user": uow.actor.user, "actor_org": uow.actor.org,
+                      "actor_role": uow.actor.role, "reason": move.reason, "details": _cause_of(envelope),
+                      "event_id": str(event.id), "at": uow.clock.now()})
+        issues[move.issue_id] = {"id": move.issue_id, "status": move.to_status.value, "updated_at": uow.clock.now()}
+    await session.execute(insert(Transition), steps)
+    if session.get_bind().dialect.name == "postgresql":  # one statement, whatever the number of issues
+        await session.execute(text(
+            "UPDATE issues_issue AS i SET status = u.status, updated_at = u.updated_at FROM unnest("
+            "CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:times AS timestamptz[])) AS u(id, status, "
+            "updated_at) WHERE i.id = u.id"), {
+                "ids": list(issues), "statuses": [v["status"] for v in issues.values()],
+                "times": [v["updated_at"] for v in issues.values()]})
+    else:
+        await session.execute(update(Issue), list(issues.values()))
+    for issue_id, values in issues.items():  # an issue object of this session stays true to its row
+        held = session.identity_map.get(identity_key(Issue, issue_id))
+        if held is not None:
+            set_committed_value(held, "status", values["status"])
+            set_committed_value(held, "updated_at", values["updated_at"])
 
 
 async def _reopen_ancestors(uow: UnitOfWork, *, child: Issue, reason: str, cause_event_id: str,
@@ -538,8 +622,8 @@ async def on_evidence_submitted(uow: UnitOfWork, envelope: Envelope, payload: Ev
 
 HANDLERS = HandlerTable()
 HANDLERS.add(EvidenceSubmitted, on_evidence_submitted)
-HANDLERS.add(ClosureRequested, on_verification_event)
-HANDLERS.add(ClosureAccepted, on_verification_event)
-HANDLERS.add(ClosureRejected, on_verification_event)
-HANDLERS.add(ClosureFiled, on_verification_event)
-HANDLERS.add(IssueReopened, on_verification_event)
+HANDLERS.add(ClosureRequested, on_verification_event, many=on_verification_events)
+HANDLERS.add(ClosureAccepted, on_verification_event, many=on_verification_events)
+HANDLERS.add(ClosureRejected, on_verification_event, many=on_verification_events)
+HANDLERS.add(ClosureFiled, on_verification_event, many=on_verification_events)
+HANDLERS.add(IssueReopened, on_verification_event, many=on_verification_events)

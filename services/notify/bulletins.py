@@ -289,7 +289,7 @@ async def publish_bulletin(uow: UnitOfWork, ranking: RankingPublished) -> Bullet
                                                 appeal_rows(appeals, names, ranking.published_at)), now=now)
     d = Directory(session)
     org_ids = sorted(set(names) | {r.org_id for r in ranking.rows})
-    recipients = [await d.org(o) for o in org_ids] + await leader_recipients(session, d)
+    recipients = await d.orgs(org_ids) + await leader_recipients(session, d)
     body = "".join(summary) + f"通报全文见 /v1/bulletins/{ranking.ranking_id}(HTML、XLSX 可下载)。"
     created = await notify(uow, trigger="digest.monthly", key=f"digest.monthly:{ranking.ranking_id}",
                            subject=ranking.period, title=title, body=body, recipients=recipients)
@@ -359,7 +359,7 @@ async def publish_correction(uow: UnitOfWork, ranking: RankingPublished, fix: Ra
                          now=now)
     d = Directory(session)
     org_ids = sorted(set(names) | {r.org_id for r in ranking.rows})
-    recipients = [await d.org(o) for o in org_ids] + await leader_recipients(session, d)
+    recipients = await d.orgs(org_ids) + await leader_recipients(session, d)
     body = "".join(summary) + f"通报全文见 /v1/bulletins/{ranking.ranking_id}。"
     created = await notify(uow, trigger="digest.correction", key=f"digest.correction:{ranking.ranking_id}",
                            subject=ranking.period, title=title, body=body, recipients=recipients)

@@ -27,7 +27,7 @@ from runtime.outbox import UnitOfWork
 from services.notify import domain
 from services.notify.bulletins import CC_LEADERS, org_names
 from services.notify.documents import DocTable, issue_document, render_pending
-from services.notify.notices import Directory, leader_or_fallback, notify
+from services.notify.notices import Directory, Notices, Org, leader_or_fallback, notify
 from services.notify.settings import settings_of
 from services.notify.store import (
     Digest,
@@ -295,13 +295,13 @@ async def run_weekly(uow: UnitOfWork, *, now: datetime, run_key: str, origin: st
         for m in (await session.execute(select(MilestoneView).where(
                 col(MilestoneView.issue_id).in_(open_ids[start:start + 5000])))).scalars():
             marks_of[m.issue_id].append(m)
-    sent = 0
+    notices = Notices(session, directory)
     for org, issues in sorted(by_org.items()):
         marks = [m for i in issues for m in marks_of.get(i.id, [])]
-        sent += len(await notify(uow, trigger="digest.weekly", key=f"digest.weekly:{run_key}", subject=period,
-                                 title=f"周调度:{period} 整改任务进展({names.get(org, org)})",
-                                 body=weekly_body(names.get(org, org), issues, now, marks),
-                                 recipients=[await directory.org(org)]))
+        notices.add(uow, trigger="digest.weekly", key=f"digest.weekly:{run_key}", subject=period,
+                    title=f"周调度:{period} 整改任务进展({names.get(org, org)})",
+                    body=weekly_body(names.get(org, org), issues, now, marks), recipients=[Org(org)])
+    sent = sum(len(created) for created in await notices.write())
     await weekly_document(session, digest_id=digest_id, period=period, by_org=by_org, names=names, now=now)
     await _finish_run(uow, digest_id=digest_id, kind="weekly", period=period, origin=origin, recipients=sent)
     return {"digest_id": digest_id, "kind": "weekly", "period": period, "origin": origin, "recipients": sent}
@@ -406,15 +406,16 @@ async def run_half_year(uow: UnitOfWork, *, period: str, now: datetime, run_key:
     for issue in (await session.execute(select(IssueView).where(col(IssueView.leader).is_not(None)))).scalars():
         per_leader[issue.leader or ""].append(issue)
     directory = Directory(session)
-    sent = 0
+    notices = Notices(session, directory)
     for leader in await directory.all_leaders(list(per_leader)):
         title = leader.key.removeprefix("leader:")
         own = per_leader.get(title, [])
         done = sum(1 for i in own if i.status in domain.DONE_STATUSES)
         mine = f"您包联的整改任务 {len(own)} 项,已完成 {done} 项。" if own else ""
-        sent += len(await notify(uow, trigger="digest.half_year", key=f"digest.half_year:{run_key}", subject=period,
-                                 title=f"半年交账:{domain.half_zh(period)}整改完成情况",
-                                 body=half_year_body(period, table, mine), recipients=[leader]))
+        notices.add(uow, trigger="digest.half_year", key=f"digest.half_year:{run_key}", subject=period,
+                    title=f"半年交账:{domain.half_zh(period)}整改完成情况",
+                    body=half_year_body(period, table, mine), recipients=[leader])
+    sent = sum(len(created) for created in await notices.write())
     await half_year_document(session, digest_id=digest_id, period=period, table=table, now=now)
     await _finish_run(uow, digest_id=digest_id, kind="half_year", period=period, origin=origin, recipients=sent)
     return {"digest_id": digest_id, "kind": "half_year", "period": period, "origin": origin, "recipients": sent,
@@ -471,13 +472,16 @@ async def run_half_year_schedule(rt: Runtime, now: datetime) -> list[dict[str, A
     return done
 
 
-async def tick(rt: Runtime) -> dict[str, Any]:
-    """Everything due at the runtime clock's now: reminders, the weekly dispatch, half-year accounts."""
+async def tick(rt: Runtime, *, render: bool = True) -> dict[str, Any]:
+    """Everything due at the runtime clock's now: reminders, the weekly dispatch, half-year accounts, and the
+    documents not rendered yet (`render=False` leaves those to a caller that renders them elsewhere, as the demo
+    does in a worker process while its campaign goes on)."""
     now = rt.clock.now()
     reminders, calendar_missing = await reminders_due(rt, now)
     weekly = await run_weekly_schedule(rt, now)
     half = await run_half_year_schedule(rt, now)
-    documents = await render_pending(rt)  # after the runs above, so their documents go out in the same tick
+    # after the runs above, so their documents go out in the same tick
+    documents = await render_pending(rt) if render else 0
     if reminders or weekly or half:
         log.info("schedule_ran", reminders=reminders, weekly=bool(weekly), half_year=len(half))
     return {"reminders": reminders, "weekly": weekly, "half_year": half, "calendar_missing": calendar_missing,

@@ -11,6 +11,7 @@ pointing `CLOSELOOP_NOTIFY_TEMPLATES_DIR` at a folder with the same file names. 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import io
 import os
@@ -242,9 +243,10 @@ def _render_and_store(doc: OfficialDocument, templates: Path, root: Path) -> tup
     return put(root, render_docx(doc, templates)), put(root, render_pdf(doc, templates))
 
 
-async def render_pending(rt: Runtime) -> int:
-    """Render every document not rendered yet, each in a worker thread; a failure is recorded and retried at the
-    next call (the record, and the bulletin, exist already: nothing is lost)."""
+async def render_pending(rt: Runtime, *, executor: concurrent.futures.Executor | None = None) -> int:
+    """Render every document not rendered yet, each in a worker thread (or on `executor`, e.g. a process pool, so
+    that rendering runs beside the event loop's work instead of sharing its interpreter); a failure is recorded and
+    retried at the next call (the record, and the bulletin, exist already: nothing is lost)."""
     async with rt.read() as session:
         pending = (await session.execute(
             select(DocumentRecord).where(col(DocumentRecord.pdf_sha256).is_(None),
@@ -254,7 +256,14 @@ async def render_pending(rt: Runtime) -> int:
     for record in pending:
         doc = OfficialDocument.from_json(record.content)
         try:
-            docx_sha, pdf_sha = await asyncio.to_thread(_render_and_store, doc, templates_dir(rt), documents_root(rt))
+            if executor is None:
+                docx_sha, pdf_sha = await asyncio.to_thread(_render_and_store, doc, templates_dir(rt),
+                                                            documents_root(rt))
+            else:
+                docx_sha, pdf_sha = await asyncio.get_running_loop().run_in_executor(
+                    executor, _render_and_store, doc, templates_dir(rt), documents_root(rt))
+        except concurrent.futures.BrokenExecutor:
+            raise  # the executor's failure, not the document's: its attempts are not spent on it
         except Exception as exc:  # noqa: BLE001 - a template an admin broke must not stop the others
             log.warning("document_render_failed", document=record.id, number=record.number, error=repr(exc))
             values: dict[str, Any] = {"attempts": DocumentRecord.attempts + 1, "error": repr(exc)[:500]}

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -96,40 +96,51 @@ FactEvent = (IssueRegistered | IssueUpdated | IssueExtensionDecided | IssueStatu
              | IssueMilestoneReported | IssueMilestoneReviewed | SampleReinspected)
 
 
-def fact_of(envelope: Envelope, payload: FactEvent) -> IssueEventFact | None:
-    """The fact scoring keeps of an issue or closure event, with its event time; None for one it does not count."""
-    fact = IssueEventFact(event_id=str(envelope.id), issue_id=payload.issue_id, type=envelope.type,
-                          source=envelope.source, seq=envelope.seq, time=envelope.time, recorded_at=envelope.time)
+# Every column of a fact, unset: a fact's values name them all, so a run's facts are one multi-row insert.
+_NO_FACT: dict[str, Any] = {name: None for name in IssueEventFact.model_fields}
+
+
+def fact_values(envelope: Envelope, payload: FactEvent) -> dict[str, Any] | None:
+    """The columns of the fact scoring keeps of an issue or closure event, with its event time; None for one it
+    does not count."""
+    fact: dict[str, Any] = {**_NO_FACT, "event_id": str(envelope.id), "issue_id": payload.issue_id, "type": envelope.type,
+            "source": envelope.source, "seq": envelope.seq, "time": envelope.time, "recorded_at": envelope.time}
     if isinstance(payload, (IssueRegistered, IssueUpdated)):
-        fact.org_id = payload.responsible_org_id
+        fact["org_id"] = payload.responsible_org_id
         if payload.target is not None:
-            fact.target_indicator = payload.target.indicator
-            fact.target_op = str(payload.target.op.value)
-            fact.target_value = payload.target.value
+            fact["target_indicator"] = payload.target.indicator
+            fact["target_op"] = str(payload.target.op.value)
+            fact["target_value"] = payload.target.value
         if isinstance(payload, IssueRegistered):
-            fact.deadline = payload.deadline
-            fact.code = payload.code
-            fact.time = domain.effective_time(envelope.time, payload.assigned_on)
-            fact.parent_id = payload.parent_id
+            fact["deadline"] = payload.deadline
+            fact["code"] = payload.code
+            fact["time"] = domain.effective_time(envelope.time, payload.assigned_on)
+            fact["parent_id"] = payload.parent_id
     elif isinstance(payload, IssueStatusChanged):
-        fact.to_status = payload.to_status.value
-        fact.time = payload.at or envelope.time  # when the move happened: the deciding event's time
+        fact["to_status"] = payload.to_status.value
+        fact["time"] = payload.at or envelope.time  # when the move happened: the deciding event's time
     elif isinstance(payload, IssueExtensionDecided):
         if not payload.approved:
             return None  # a refused extension changes nothing scoring counts
-        fact.deadline = payload.deadline
+        fact["deadline"] = payload.deadline
     elif isinstance(payload, (IssueMilestoneAdded, IssueMilestoneReported, IssueMilestoneReviewed)):
-        fact.milestone_id, fact.deadline = payload.milestone_id, payload.due_on
+        fact["milestone_id"], fact["deadline"] = payload.milestone_id, payload.due_on
         if isinstance(payload, (IssueMilestoneReported, IssueMilestoneReviewed)):
-            fact.outcome = payload.outcome.value
+            fact["outcome"] = payload.outcome.value
         if isinstance(payload, IssueMilestoneReviewed):
-            fact.review = payload.review.value
-            fact.detail = f"{payload.review.value}:{payload.outcome.value}"  # confirmed:missed is a clue
+            fact["review"] = payload.review.value
+            fact["detail"] = f"{payload.review.value}:{payload.outcome.value}"  # confirmed:missed is a clue
     elif isinstance(payload, ClosureRejected):
-        fact.detail = payload.reason_code.value  # superficial (表面整改) is an accountability clue
+        fact["detail"] = payload.reason_code.value  # superficial (表面整改) is an accountability clue
     elif isinstance(payload, SampleReinspected):
-        fact.detail = payload.outcome.value  # a rebound found in re-inspection (抽查)
+        fact["detail"] = payload.outcome.value  # a rebound found in re-inspection (抽查)
     return fact
+
+
+def fact_of(envelope: Envelope, payload: FactEvent) -> IssueEventFact | None:
+    """The fact scoring keeps of an issue or closure event, with its event time; None for one it does not count."""
+    values = fact_values(envelope, payload)
+    return None if values is None else IssueEventFact(**values)
 
 
 async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent) -> None:
@@ -142,7 +153,8 @@ async def on_issue_event(uow: UnitOfWork, envelope: Envelope, payload: FactEvent
 
 
 async def on_issue_events(run: Sequence[tuple[UnitOfWork, Envelope, FactEvent]]) -> None:
-    """`on_issue_event` for a run of a batch: one query for the facts kept already, one insert for the new ones."""
+    """`on_issue_event` for a run of a batch: one query for the facts kept already, one multi-row insert of the new
+    ones."""
     session = run[0][0].session
     ids = [str(envelope.id) for _, envelope, _ in run]
     kept: set[str] = set()
@@ -150,13 +162,16 @@ async def on_issue_events(run: Sequence[tuple[UnitOfWork, Envelope, FactEvent]])
         kept.update((await session.execute(
             select(col(IssueEventFact.event_id)).where(col(IssueEventFact.event_id).in_(ids[i:i + 500]))
         )).scalars().all())
+    facts = []
     for _, envelope, payload in run:
         if str(envelope.id) in kept:
             continue
         kept.add(str(envelope.id))
-        fact = fact_of(envelope, payload)
+        fact = fact_values(envelope, payload)
         if fact is not None:
-            session.add(fact)
+            facts.append(fact)
+    if facts:  # one statement, no ORM object per fact
+        await session.execute(insert(IssueEventFact), facts)
 
 
 HANDLERS = HandlerTable()

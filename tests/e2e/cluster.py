@@ -63,13 +63,18 @@ class Cluster:
         env.update(self.extra_env)
         return env
 
-    def start(self, service: str) -> None:
-        log = (self.data_dir / f"{service}.log").open("ab")
-        self.procs[service] = subprocess.Popen(
-            [sys.executable, "-m", "closeloop.cli", "serve", service, "--host", "127.0.0.1",
-             "--port", str(self.ports[service])],
-            env=self.env(service), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )
+    def start(self, service: str, *, instance: str | None = None) -> None:
+        """Start `service`; with `instance` (e.g. "notify-2"), one more replica of it under that name: its own port
+        and log, the same database and consumer group."""
+        name = instance or service
+        if name not in self.ports:
+            self.ports[name] = free_port()
+        with (self.data_dir / f"{name}.log").open("ab") as log:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "closeloop.cli", "serve", service, "--host", "127.0.0.1",
+                 "--port", str(self.ports[name])],
+                env=self.env(service), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            )
 
     async def wait_ready(self, services: tuple[str, ...] = SERVICE_NAMES, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -98,10 +103,11 @@ class Cluster:
             self.start(name)
         await self.wait_ready()
 
-    def kill(self, service: str, sig: int = signal.SIGKILL) -> None:
+    def kill(self, service: str, sig: int = signal.SIGKILL, *, timeout: float = 20) -> None:
+        """Send `sig` to a service (or replica) and wait for it to exit."""
         proc = self.procs[service]
         proc.send_signal(sig)
-        proc.wait(timeout=20)
+        proc.wait(timeout=timeout)
 
     def stop_all(self) -> None:
         for proc in self.procs.values():

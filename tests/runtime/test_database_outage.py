@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -67,6 +68,39 @@ class TcpRelay:
         await self.start()
 
 
+class RecoveringRelay(TcpRelay):
+    """The relay, and a mode in which the "server" behind it is starting up again after a crash: every connection
+    is cut, and each new one is answered as PostgreSQL answers while it recovers (FATAL 57P03 cannot_connect_now)."""
+
+    recovering = False
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.recovering:
+            await super()._client(reader, writer)
+            return
+        try:
+            length, code = struct.unpack(">ii", await reader.readexactly(8))
+            if code == 80877103:  # SSLRequest: no SSL here, then the startup message
+                writer.write(b"N")
+                (length,) = struct.unpack(">i", await reader.readexactly(4))
+                await reader.readexactly(length - 4)
+            else:
+                await reader.readexactly(length - 8)
+            fields = b"SFATAL\0VFATAL\0C57P03\0Mthe database system is not yet accepting connections\0\0"
+            writer.write(b"E" + struct.pack(">i", len(fields) + 4) + fields)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def recover(self) -> None:
+        self.recovering = True
+        for w in list(self.writers):
+            w.transport.abort()
+        self.writers.clear()
+
+
 def _metric(text: str, name: str) -> float:
     for line in text.splitlines():
         if line.startswith(name + " "):
@@ -106,6 +140,29 @@ async def test_database_outage_is_a_json_503_counted_and_logged(tmp_path: Path, 
                                                 "/v1/calendar/2031"], logged
         assert all(o["log_level"] == "error" and o["error_type"] and o["route"] for o in outages), outages
         # back again: the same requests succeed without a restart of the service
+        again = await asyncio.wait_for(s.client.get("/v1/readings", headers=reader), 30)
+        assert again.status_code == 200, again.text
+    await relay.cut()
+
+
+async def test_a_database_recovering_after_a_crash_is_a_503_not_a_500(tmp_path: Path, pg_url: str) -> None:
+    """Right after a crash PostgreSQL refuses connections with "the database system is not yet accepting
+    connections" (57P03), which SQLAlchemy hands on as a plain DBAPIError: still an outage, 503 with Retry-After."""
+    parts = urlsplit(pg_url)
+    relay = RecoveringRelay(parts.hostname or "127.0.0.1", parts.port or 5432)
+    await relay.start()
+    via_relay = pg_url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{relay.port}")
+    async with running("scoring", tmp_path, database_url=via_relay) as s:
+        reader = s.auth(roles="auditor")
+        assert (await s.client.get("/v1/readings", headers=reader)).status_code == 200
+        await relay.recover()
+        with capture_logs() as logged:
+            r = await asyncio.wait_for(s.client.get("/v1/readings", headers=reader), 30)
+        assert r.status_code == 503, (r.status_code, r.text)
+        assert r.json()["error"]["code"] == "database_unavailable" and int(r.headers["retry-after"]) > 0
+        [outage] = [e for e in logged if e.get("event") == "database_unavailable"]
+        assert "not yet accepting connections" in outage["error"], outage
+        relay.recovering = False
         again = await asyncio.wait_for(s.client.get("/v1/readings", headers=reader), 30)
         assert again.status_code == 200, again.text
     await relay.cut()

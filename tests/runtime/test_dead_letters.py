@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from structlog.testing import capture_logs
 
 from contracts.events.issues import IssueRegistered
 from runtime.consumer import Poison, is_infrastructure
+from runtime.errors import is_database_outage
 from runtime.models import DeadLetter, InboxRow
 from services.scoring.store import IssueFact
 from tests.runtime.test_database_outage import TcpRelay
@@ -50,6 +53,45 @@ def test_outages_are_told_from_content_errors() -> None:
     assert not is_infrastructure(Poison("bad hash"))
     assert not is_infrastructure(ValueError("a handler bug"))
     assert not is_infrastructure(KeyError("org"))
+
+
+@pytest.mark.fast
+def test_a_missing_table_is_a_fault_of_the_code_not_an_outage() -> None:
+    """SQLite raises the same OperationalError for "no such table" as for a locked file: only the lock is an outage
+    (retried until it is over); a table or column that does not exist is never fixed by waiting."""
+    locked = OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+    assert is_infrastructure(locked) and is_database_outage(locked)
+    for message in ("no such table: scoring_org", "no such column: org.zone", "near \"SELEC\": syntax error",
+                    "table scoring_org has no column named zone"):
+        fault = OperationalError("SELECT", {}, sqlite3.OperationalError(message))
+        assert not is_infrastructure(fault), message
+        assert not is_database_outage(fault), message
+        try:
+            try:
+                raise fault
+            except OperationalError as exc:
+                raise RuntimeError("in a handler") from exc
+        except RuntimeError as wrapped:
+            assert not is_infrastructure(wrapped), message
+
+
+async def test_an_event_whose_table_is_missing_is_dead_lettered_and_a_request_answers_500_not_503(
+        tmp_path: Path) -> None:
+    async with running("scoring", tmp_path, handler_attempts=2) as s:
+        async with s.rt.sessions() as session, session.begin():
+            await session.execute(text("DROP TABLE scoring_org"))
+            await session.execute(text("DROP TABLE scoring_reading"))
+        env = EventFactory("issues").make("org.registered", "org-1", {"org_id": "org-1", "name": "单位", "kind": "region"})
+        with capture_logs() as logged:
+            assert await asyncio.wait_for(s.deliver(env), 30) == "dead", "retried as if the database were down"
+        assert not [e for e in logged if e.get("event") == "infrastructure_unavailable"], logged
+        [letter] = (await s.client.get("/v1/dead-letters", headers=s.auth(roles="admin"))).json()["items"]
+        assert "no such table" in letter["error"]
+        transport = httpx.ASGITransport(app=s.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            r = await client.get("/v1/readings", headers=s.auth(roles="auditor"))
+        assert r.status_code == 500, (r.status_code, r.text)
+        assert "closeloop_database_unavailable_total 0.0" in (await s.client.get("/metrics")).text
 
 
 @pytest.mark.postgres
