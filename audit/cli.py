@@ -201,7 +201,7 @@ def replay(
     """Rebuild, from the events alone, every issue's status and all the services derive, as of a date."""
     from audit.files import read_manifest
     from audit.replay import replay_export
-    from runtime.logs import configure_logging
+    from runtime.logs import quiet_logging
 
     try:
         day = date.fromisoformat(until) if until else None
@@ -213,9 +213,8 @@ def replay(
         manifest = read_manifest(folder)
     except (OSError, ValueError) as exc:
         _fail(str(exc), "pass the folder written by `closeloop audit export`")
-    configure_logging(level="CRITICAL", json=True, service="audit")
     total = sum(int(v.get("events", 0)) for v in manifest["services"].values())
-    with _progress() as bar:
+    with quiet_logging(service="audit"), _progress() as bar:
         task = bar.add_task("verifying and folding", total=total)
         derived: dict[str, Any] = {}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 import structlog
@@ -85,3 +86,23 @@ def configure_logging(*, level: str = "INFO", json: bool = True, service: str | 
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+@contextmanager
+def quiet_logging(service: str | None = None) -> Iterator[None]:
+    """Only CRITICAL records while the block runs (a command whose progress bar would be drowned by the handlers'
+    lines), then the logging this process had before: structlog's configuration and the root logger's level, so a
+    caller that runs the command in-process (a test, a notebook) keeps the logs it asked for."""
+    before, root = structlog.get_config(), logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    configure_logging(level="CRITICAL", json=True, service=service)
+    try:
+        yield
+    finally:
+        structlog.configure(**before)
+        for h in root.handlers:
+            if h not in handlers:
+                root.removeHandler(h)
+        root.setLevel(level)
+        if service:
+            structlog.contextvars.unbind_contextvars("service")

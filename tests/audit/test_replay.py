@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from audit.compare import compare_live
@@ -116,6 +118,18 @@ def test_replay_cli_prints_a_summary_and_writes_the_state(scenario: tuple[World,
     assert (tmp_path / "state.json").read_bytes().startswith(b"{")
     result = runner.invoke(app, ["audit", "replay", str(out), "--until", "31/08/2020"])
     assert result.exit_code == 2 and "not a date" in result.output
+
+
+def test_replay_cli_puts_back_the_logging_of_the_process_that_ran_it(scenario: tuple[World, Path]) -> None:
+    """The replay quiets the handlers' logs under its progress bar; run in-process it must not leave them quiet, or
+    a later check that some line was (not) logged would pass on nothing."""
+    _, out = scenario
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    before, root_level = structlog.get_config(), logging.getLogger().level
+    result = CliRunner().invoke(app, ["audit", "replay", str(out), "--until", "2020-08-31", "--no-handlers"])
+    assert result.exit_code == 0, result.output
+    assert structlog.get_config()["wrapper_class"] is before["wrapper_class"]
+    assert logging.getLogger().level == root_level
 
 
 async def test_replay_reports_progress_for_every_event_and_every_handler_delivery(

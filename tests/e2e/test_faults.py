@@ -35,7 +35,6 @@ from typing import Any
 
 import httpx
 import pytest
-import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from typer.testing import CliRunner
@@ -337,7 +336,6 @@ class Faults:
         urls = [arg for name in SERVICE_NAMES for arg in (f"--{name}-url", self.c.url(name))]
         folder = self.c.data_dir / f"audit-{round_name}"
         runner = CliRunner()
-        logging_before = structlog.get_config()  # the replay sets this process's logging to CRITICAL: put it back
         for args in (["audit", "export", "--out", str(folder), "--token", token, *urls],
                      ["audit", "verify", str(folder)],
                      ["audit", "replay", str(folder), "--compare", "--token", token, *urls]):
@@ -346,7 +344,6 @@ class Faults:
             assert result.exit_code == 0, f"after {round_name}: closeloop {' '.join(args[:2])} exit " \
                                           f"{result.exit_code}:\n{output[-3000:]}\n{result.exception!r}"
             assert not re.search(r"^(DIFF|FAIL|ANOMALY)", output, re.MULTILINE), output[-3000:]
-        structlog.configure(**logging_before)
 
     async def run_round(self, round_name: str, fault: Callable[[Load], Awaitable[None]]) -> None:
         await self.ensure_running()
