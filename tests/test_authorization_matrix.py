@@ -72,6 +72,13 @@ TABLE: dict[str, dict[str, int]] = {
        row(404, 403, 403, 403, 403, 403, 403, 403, 404, 403, 401) for name in ("scoring", "notify")},
 }
 
+# reading endpoints whose answer depends on the caller beyond CROSS_CUTTING: same callers, same columns
+READS: dict[str, dict[str, int]] = {
+    #                                          adm  adm@o r@own r@oth s@own s@oth lead  aud   sys  norole none
+    # the caller's own org's inbox, as GET /v1/inbox scopes it (an org-less caller counts an empty inbox)
+    "notify GET /v1/inbox/unread-count":   row(200, 403, 200, 200, 200, 200, 200, 200, 200, 403, 401),
+}
+
 counter = itertools.count(1)
 
 
@@ -232,6 +239,19 @@ async def test_no_role_another_orgs_admin_and_no_token_reach_nothing_but_the_pub
             if r.status_code != want or "error" not in r.json():
                 wrong.append(f"{method} {path} as {caller}: {r.status_code}, expected {want}")
     assert not wrong, "\n".join(wrong)
+
+
+READ_CASES = [(endpoint, caller) for endpoint in READS for caller in ORDER]
+
+
+@pytest.mark.parametrize(("endpoint", "caller"), READ_CASES, ids=[f"{e}-{c}" for e, c in READ_CASES])
+async def test_the_reads(services: dict[str, Running], endpoint: str, caller: str) -> None:
+    service, method, path = endpoint.split()
+    s = services[service]
+    r = await s.client.request(method, path, headers=headers_of(s, caller))
+    assert r.status_code == READS[endpoint][caller], f"{endpoint} as {caller}: {r.status_code} {r.text}"
+    if r.status_code == 200:
+        assert isinstance(r.json()["unread"], int)
 
 
 async def test_scoring_facts_of_an_issue_are_shown_to_its_responsible_org_and_those_who_see_all(

@@ -31,6 +31,7 @@ from services.notify.schemas import (
     InboxItemOut,
     LeaderIn,
     LeaderOut,
+    UnreadCountOut,
     WebhookIn,
     WebhookOut,
     WeeklyIn,
@@ -79,6 +80,14 @@ async def inbox(*, limit: Limit = 50, cursor: str | None = None, unread: bool = 
         rows, nxt = await store.page_inbox(session, org_id=who.org, leader=leader, unread=unread, type=type,
                                            cursor=cursor, limit=limit)
     return Page(items=[item_out(i) for i in rows], next_cursor=nxt)
+
+
+@router.get("/v1/inbox/unread-count", tags=["inbox"], summary="How many of the caller's org's notifications are unread",
+            responses=READ)
+async def unread_count(rt: RtDep, who: Caller) -> UnreadCountOut:
+    # the same scope as GET /v1/inbox: the caller's org (an org-less caller's inbox is empty)
+    async with rt.read() as session:
+        return UnreadCountOut(unread=await store.count_unread(session, org_id=who.org))
 
 
 @router.post("/v1/inbox/{item_id}/read", tags=["inbox"], summary="Mark a notification read",

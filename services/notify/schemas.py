@@ -63,6 +63,12 @@ class InboxItemOut(Out):
     recipient: str = Field(description="an org id, or leader:<title>")
 
 
+class UnreadCountOut(Out):
+    """How many of the caller's org's notices are unread."""
+
+    unread: int = Field(ge=0, description="未读消息数 (the org's unread notices, exact)")
+
+
 class AddressesOut(Out):
     org_id: str
     emails: list[str]

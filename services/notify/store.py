@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Integer, LargeBinary, RowMapping, Text, UniqueConstraint, select
+from sqlalchemy import JSON, Column, Index, Integer, LargeBinary, RowMapping, Text, UniqueConstraint, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -319,6 +319,13 @@ async def page_inbox(session: AsyncSession, *, org_id: str | None, leader: str |
         stmt = stmt.where(col(InboxItem.type) == type)
     keys = _newest_first(col(InboxItem.created_at), col(InboxItem.id), id_descending=True)
     return await fetch_page(session, stmt, keys, cursor=cursor, limit=limit)
+
+
+async def count_unread(session: AsyncSession, *, org_id: str | None) -> int:
+    """How many of an org's inbox items are unread: one COUNT over the org's rows (index ix_notify_inbox_org_id)."""
+    stmt = (select(func.count()).select_from(InboxItem)
+            .where(col(InboxItem.org_id) == (org_id or ""), col(InboxItem.read_at).is_(None)))
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def get_inbox_item(session: AsyncSession, *, item_id: str) -> InboxItem | None:

@@ -47,3 +47,40 @@ async def test_addresses_and_address_book_are_admin_only_and_validate_emails(tmp
         assert [(e["title"], e["emails"]) for e in r.json()["items"]] == [("市委分管副书记", ["li@hohhot.gov.cn"])]
         r = await s.client.get("/v1/recipients", headers=admin)
         assert r.json()["items"] == []
+
+
+async def test_the_unread_count_is_the_orgs_exact_count_and_drops_when_a_notice_is_read(tmp_path: Path) -> None:
+    from services.notify.store import InboxItem
+
+    async with running("notify", tmp_path, clock=SettableClock(sh("2020-06-01T10:00"))) as s:
+        async with s.rt.sessions() as session, session.begin():
+            # 12 for xincheng (past the old "9+" cap), 3 for wuchuan, 1 already read for xincheng
+            for n, org_id in enumerate(["xincheng"] * 12 + ["wuchuan"] * 3):
+                session.add(InboxItem(id=f"i{n}", recipient=org_id, org_id=org_id, type="issue.assigned",
+                                      subject="s1", title="新任务", body="正文", dedupe_key=f"k{n}",
+                                      created_at=s.rt.clock.now()))
+            session.add(InboxItem(id="old", recipient="xincheng", org_id="xincheng", type="issue.assigned",
+                                  subject="s1", title="旧任务", body="正文", dedupe_key="k-old",
+                                  created_at=s.rt.clock.now(), read_at=s.rt.clock.now()))
+        own = s.auth(org="xincheng", roles="responsible")
+
+        async def count(headers: dict[str, str]) -> int:
+            r = await s.client.get("/v1/inbox/unread-count", headers=headers)
+            assert r.status_code == 200, r.text
+            assert set(r.json()) == {"unread"}
+            return int(r.json()["unread"])
+
+        listed = await s.client.get("/v1/inbox", params={"unread": True, "limit": 500}, headers=own)
+        assert await count(own) == len(listed.json()["items"]) == 12
+        assert await count(s.auth(org="wuchuan", roles="supervisor")) == 3
+        assert await count(s.auth(roles="auditor")) == 0  # no org: an empty inbox, as GET /v1/inbox shows it
+
+        assert (await s.client.post("/v1/inbox/i0/read", headers=own)).status_code == 200
+        assert await count(own) == 11
+        assert (await s.client.post("/v1/inbox/i0/read", headers=own)).status_code == 200  # read twice: once
+        assert await count(own) == 11
+
+        # a token without a role reads nothing but the public pages; no token is unauthorized
+        refused = await s.client.get("/v1/inbox/unread-count", headers=s.auth(org="xincheng", roles=[]))
+        assert refused.status_code == 403 and "error" in refused.json()
+        assert (await s.client.get("/v1/inbox/unread-count")).status_code == 401

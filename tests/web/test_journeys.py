@@ -23,7 +23,6 @@ HEADER = ("code,round,category,title,region,responsible_org,cooperating_orgs,sup
           "target_indicator,target_op,target_value,target_unit,measures,assigned_on")
 # 新城区 (WGS-84): the phone's position when the photo is taken
 OPEN_MENU = "打开菜单"
-UNREAD_CAP = 9  # the badge counts unread notices up to 9, then says "9+" (web/src/notify/api.ts)
 SITE = {"latitude": 40.8414, "longitude": 111.6629}
 
 
@@ -83,6 +82,15 @@ async def unread(page: Page, screen: str) -> int:
         await page.keyboard.press("Escape")
         await expect(link).to_be_hidden(timeout=WAIT)
     return int(found.group(1)) if found else 0
+
+
+async def listed_unread(page: Page) -> int:
+    """How many unread notices the signed-in org's inbox lists (GET /v1/inbox with the page's own token)."""
+    return int(await page.evaluate("""async () => {
+        const token = JSON.parse(sessionStorage.getItem('closeloop.session')).token
+        const r = await fetch('/v1/inbox?unread=true&limit=500', { headers: { Authorization: `Bearer ${token}` } })
+        return (await r.json()).items.length
+    }"""))
 
 
 def card(page: Page, code: str) -> Locator:
@@ -204,15 +212,21 @@ async def test_a_task_from_import_to_filing_through_the_ui_then_the_cockpit_and_
     await expect(task).to_contain_text("上次申请被退回", timeout=WAIT)
     await expect(task).to_contain_text("退回原因:佐证材料不足。意见:缺少覆盖后的全景照片")
     await screenshot(unit, "c-unit-sees-reason")
-    # the rejection's notice raises the unread count beside 消息 (counted up to its cap, "9+"), read when a page
+    # the rejection's notice raises the unread count beside 消息, the exact count (no "9+" cap), read when a page
     # opens: the notice may arrive a moment after the rejection, so the unit opens the page again until it shows
-    if unread_before < UNREAD_CAP:
-        for _ in range(20):
-            if await unread(unit, screen) > unread_before:
-                break
-            await unit.wait_for_timeout(1000)
-            await unit.reload()
-        assert await unread(unit, screen) > unread_before
+    for _ in range(20):
+        if await unread(unit, screen) > unread_before:
+            break
+        await unit.wait_for_timeout(1000)
+        await unit.reload()
+    # exactly the unread notices the inbox lists (asked again while another notice may still be arriving)
+    for _ in range(10):
+        shown, listed = await unread(unit, screen), await listed_unread(unit)
+        if shown == listed:
+            break
+        await unit.wait_for_timeout(1000)
+        await unit.reload()
+    assert unread_before < shown == listed, f"the badge shows {shown}, the inbox lists {listed} unread"
     # and the inbox has it, unread, with the reason
     await menu(unit, screen, "消息")
     notice = unit.locator(".inbox li").filter(has_text=f"销号申请被退回:{code}")
@@ -223,6 +237,15 @@ async def test_a_task_from_import_to_filing_through_the_ui_then_the_cockpit_and_
         await unit.reload()
     await expect(notice.first).to_contain_text("未读", timeout=WAIT)
     await expect(notice.first).to_contain_text("退回原因")
+    # reading it lowers the count beside 消息 at once (the inbox asks again; no reload)
+    await notice.first.get_by_role("button", name="标为已读").click()
+    await expect(notice.first).not_to_contain_text("未读", timeout=WAIT)
+    for _ in range(10):
+        after = await unread(unit, screen)
+        if after == shown - 1:
+            break
+        await unit.wait_for_timeout(500)
+    assert after == shown - 1 == await listed_unread(unit), f"{after} unread after reading one of {shown}"
     await menu(unit, screen, "我的任务")
     await apply(unit, code, "已补充覆盖后的全景照片。")
 

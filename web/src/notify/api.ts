@@ -23,16 +23,20 @@ export const listBulletins = (cursor: string | null, limit = 10): Promise<Page<B
 /** A bulletin's HTML or XLSX as an object URL (needs the token). */
 export const bulletinFile = (url: string): Promise<string> => objectUrl(url)
 
-/** How many unread notices, counted on one small page: the API gives no count, so past UNREAD_CAP the badge says
- * "9+" (the inbox itself lists them all). */
-export const unreadCount = ref<number | null>(null)
-export const UNREAD_CAP = 9
+export type UnreadCount = Answer<P['/v1/inbox/unread-count']['get']>
 
-/** Refreshes the unread count shown beside the menu (a page of UNREAD_CAP + 1: enough to tell "9+"). */
+/** How many of the caller's org's notices are unread: the exact count (null until known, or when it failed). */
+export const unreadCount = ref<number | null>(null)
+/** The desktop badge says "99+" past this; the phone's drawer and the inbox give the exact number. */
+export const BADGE_MAX = 99
+
+/** The exact unread count of the caller's org (one COUNT on the server). */
+export const getUnreadCount = (): Promise<UnreadCount> => getJson('/v1/inbox/unread-count')
+
+/** Refreshes the unread count shown beside the menu. */
 export async function refreshUnread(): Promise<void> {
   try {
-    const page = await listInbox(true, null, UNREAD_CAP + 1)
-    unreadCount.value = page.items.length
+    unreadCount.value = (await getUnreadCount()).unread
   } catch {
     unreadCount.value = null
   }

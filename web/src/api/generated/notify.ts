@@ -405,6 +405,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/inbox/unread-count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many of the caller's org's notifications are unread */
+        get: operations["unread_count_v1_inbox_unread_count_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/inbox/{item_id}/read": {
         parameters: {
             query?: never;
@@ -1134,6 +1151,17 @@ export interface components {
         RedriveOut: {
             /** Items */
             items: components["schemas"]["DeadLetterOut"][];
+        };
+        /**
+         * UnreadCountOut
+         * @description How many of the caller's org's notices are unread.
+         */
+        UnreadCountOut: {
+            /**
+             * Unread
+             * @description 未读消息数 (the org's unread notices, exact)
+             */
+            unread: number;
         };
         /** WebhookIn */
         WebhookIn: {
@@ -2373,6 +2401,44 @@ export interface operations {
             };
             /** @description 无权执行 (the caller's role or org may not do this) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description 输入无效,details 指明字段 (invalid input; details name the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    unread_count_v1_inbox_unread_count_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadCountOut"];
+                };
+            };
+            /** @description 未登录或令牌无效 (missing, expired or invalid bearer token) */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
