@@ -69,7 +69,7 @@ class Projections:
             "round.registered": self._round,
             "issue.registered": self._issue_registered,
             "issue.started": self._issue_started,
-            "issue.status_changed": self._issue_status_changed,
+            "issue.status_changed": self._move,
             "issue.updated": self._issue_updated,
             "issue.progress_reported": self._progress,
             "issue.extension_requested": self._extension_requested,
@@ -177,9 +177,6 @@ class Projections:
         self._move(event, d)
         if d["issue_id"] in self.issues:
             self.started[d["issue_id"]] = event.id
-
-    def _issue_status_changed(self, event: Event, d: dict[str, Any]) -> None:
-        self._move(event, d)
 
     def _move(self, event: Event, d: dict[str, Any]) -> None:
         """A status move, by the issues service's own fold (services.issues.domain.move_of).
