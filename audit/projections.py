@@ -17,7 +17,7 @@ from audit.draws import recompute
 from audit.records import LoggedActor, LoggedEvent, actor_dict
 from contracts.lifecycle import Action
 from contracts.registry import REGISTRY, upcast
-from services.issues.domain import IllegalMove, move_of
+from services.issues.domain import IllegalMove, Move, move_of
 from services.verification.domain import closure_move
 
 Event = LoggedEvent
@@ -62,12 +62,14 @@ class Projections:
         self.anomalies: list[str] = []
         self.last_time = ""
         self.actors: dict[str, LoggedActor] = {}
+        # move_of's answers for registered issues, by (type, status, from, to, action, announces its start)
+        self._moves: dict[tuple[str, str, str | None, str | None, str | None, bool], Move | str | None] = {}
         self.apply_by_type: dict[str, Callable[[Event, dict[str, Any]], None]] = {
             "org.registered": self._org,
             "round.registered": self._round,
             "issue.registered": self._issue_registered,
             "issue.started": self._issue_started,
-            "issue.status_changed": self._issue_status_changed,
+            "issue.status_changed": self._move,
             "issue.updated": self._issue_updated,
             "issue.progress_reported": self._progress,
             "issue.extension_requested": self._extension_requested,
@@ -176,24 +178,63 @@ class Projections:
         if d["issue_id"] in self.issues:
             self.started[d["issue_id"]] = event.id
 
-    def _issue_status_changed(self, event: Event, d: dict[str, Any]) -> None:
-        self._move(event, d)
-
     def _move(self, event: Event, d: dict[str, Any]) -> None:
-        """A status move, by the issues service's own fold (services.issues.domain.move_of)."""
-        issue = self.issues.get(d["issue_id"])
-        try:
-            move = move_of(event.type, d, current=issue["status"] if issue else None,
-                           started_by=self.started.get(d["issue_id"]))
-        except IllegalMove as exc:
-            self.anomaly(event, str(exc))
-            return
+        """A status move, by the issues service's own fold (services.issues.domain.move_of).
+
+        For a registered issue, move_of's answer depends only on the event's type, the issue's status, the
+        payload's from_status, to_status and action (as text), and whether its cause_event_id names the
+        issue's folded start; it is pure, so its answer (a Move, None, or the IllegalMove's message) is kept
+        per such key and every event with that key gets the same answer and the same anomaly message. Any
+        other payload (a status that is not text, a missing field) asks move_of itself every time.
+        """
+        issue_id = d["issue_id"]
+        issue = self.issues.get(issue_id)
+        started_by = self.started.get(issue_id)
+        type_ = event.type
+        if issue is None:
+            move = self._move_of(event, d, None, started_by)
+        else:
+            key: tuple[str, str, str | None, str | None, str | None, bool] | None = None
+            if type_ == "issue.started":  # a start's move depends on the status alone
+                key = (type_, issue["status"], None, None, None, False)
+            else:
+                get = d.get
+                src, dst, action = get("from_status"), get("to_status"), get("action")
+                if type(src) is str and type(dst) is str and (action is None or type(action) is str):
+                    key = (type_, issue["status"], src, dst, action,
+                           started_by is not None and get("cause_event_id") == started_by)
+            if key is not None:
+                moves = self._moves
+                if key in moves:
+                    known = moves[key]
+                    if isinstance(known, str):
+                        self.anomaly(event, known)
+                        return
+                    move = known
+                else:
+                    try:
+                        move = move_of(type_, d, current=issue["status"], started_by=started_by)
+                    except IllegalMove as exc:
+                        moves[key] = str(exc)
+                        self.anomaly(event, str(exc))
+                        return
+                    moves[key] = move
+            else:
+                move = self._move_of(event, d, issue["status"], started_by)
         if move is None or issue is None:
             return
-        reason = d.get("reason") if event.type == "issue.status_changed" else None
+        reason = d.get("reason") if type_ == "issue.status_changed" else None
         issue["history"].append((move.action, move.from_status, move.to_status, event.time, self._actor(event),
                                  reason, event.id))
         issue["status"] = move.to_status
+
+    def _move_of(self, event: Event, d: dict[str, Any], current: str | None, started_by: str | None) -> Move | None:
+        """move_of itself, its IllegalMove an anomaly (None then)."""
+        try:
+            return move_of(event.type, d, current=current, started_by=started_by)
+        except IllegalMove as exc:
+            self.anomaly(event, str(exc))
+            return None
 
     def _issue_updated(self, event: Event, d: dict[str, Any]) -> None:
         issue = self._issue(event, d)
