@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import structlog
@@ -88,6 +88,19 @@ class HandlerTable:
         type_ = key_of(model)[0]
         old = copy._routes.get(type_)
         copy._routes[type_] = Route(model=model, handler=handler, releases=old.releases if old else None)
+        return copy
+
+    def replacing_many(self, type_: str, many: Callable[[Sequence[tuple[UnitOfWork, Envelope, Any]]], Awaitable[None]]
+                       ) -> HandlerTable:
+        """A copy of the table in which the set-based form registered for `type_`, on every route that shares it,
+        is `many` (e.g. the old one wrapped to count the runs it is handed); for tests and tools. The table itself,
+        shared by every instance of the service in the process, is left as it is."""
+        route = self._routes.get(type_)
+        if route is None or route.many is None:
+            raise ValueError(f"{type_} has no set-based form to replace")
+        copy = HandlerTable()
+        copy._routes = {t: replace(r, many=many) if r.many is route.many else r
+                        for t, r in self._routes.items()}
         return copy
 
     def get(self, type_: str) -> Route | None:

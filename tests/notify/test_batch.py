@@ -3,7 +3,6 @@ leaves the state, the log and the ids that handling them one at a time leaves, o
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -135,10 +134,7 @@ async def one_and_many(tmp: Path, urls: tuple[str | None, str | None]) -> tuple[
                         calls.append(len(run))
                         await real(run)
 
-                    for type_ in consumer.handlers.types():
-                        r = consumer.handlers.get(type_)
-                        if r is not None and r.many is real:
-                            consumer.handlers._routes[type_] = dataclasses.replace(r, many=counting)
+                    consumer.handlers = consumer.handlers.replacing_many("closure.accepted", counting)
                     outcomes = await consumer.process_many(events, origins=[f"many@{i}" for i in range(len(events))])
                     assert [o.status for o in outcomes] == statuses
             finally:
