@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -29,9 +30,9 @@ def pg_admin_dsn() -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+@asynccontextmanager
+async def fresh_pg_database() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database (its URL), dropped when the block ends."""
     base = os.environ.get("CLOSELOOP_TEST_PG")
     if not base:
         _missing("PostgreSQL (CLOSELOOP_TEST_PG)")
@@ -48,12 +49,29 @@ async def pg_url() -> AsyncIterator[str]:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    yield base.rsplit("/", 1)[0] + f"/{name}"
-    conn = await asyncpg.connect(pg_admin_dsn())
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield base.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        await conn.close()
+        conn = await asyncpg.connect(pg_admin_dsn())
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    async with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def pg_url_pair() -> AsyncIterator[tuple[str, str]]:
+    """Two fresh, empty PostgreSQL databases for one test (e.g. one event at a time against a batch); dropped
+    afterwards."""
+    async with fresh_pg_database() as one, fresh_pg_database() as other:
+        yield one, other
 
 
 @pytest.fixture

@@ -8,9 +8,6 @@ the outbox (event ids, seqs, hashes, canonical text, order), the chain heads and
 from __future__ import annotations
 
 import dataclasses
-import os
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -211,38 +208,12 @@ async def test_an_issue_object_the_session_holds_follows_the_set_based_write(tmp
         assert stored is not None and stored.status == "closure_requested"
 
 
-@pytest.fixture
-async def two_pg_urls() -> AsyncIterator[tuple[str, str]]:
-    """Two fresh PostgreSQL databases for one test; dropped afterwards."""
-    from tests.conftest import _missing, pg_admin_dsn
-
-    base = os.environ.get("CLOSELOOP_TEST_PG")
-    if not base:
-        _missing("PostgreSQL (CLOSELOOP_TEST_PG)")
-    import asyncpg
-
-    names = [f"t_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    conn = await asyncpg.connect(pg_admin_dsn())
-    try:
-        for name in names:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    yield base.rsplit("/", 1)[0] + f"/{names[0]}", base.rsplit("/", 1)[0] + f"/{names[1]}"
-    conn = await asyncpg.connect(pg_admin_dsn())
-    try:
-        for name in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.mark.postgres
 async def test_a_batch_of_status_moves_leaves_what_one_at_a_time_leaves_on_postgres(
-        tmp_path: Path, two_pg_urls: tuple[str, str]) -> None:
+        tmp_path: Path, pg_url_pair: tuple[str, str]) -> None:
     clock_one, clock_many = fixed_clock("2020-09-02T08:00:00+00:00"), fixed_clock("2020-09-02T08:00:00+00:00")
     async with running("issues", tmp_path / "one", clock=clock_one, background=False,
-                       database_url=two_pg_urls[0]) as one, \
+                       database_url=pg_url_pair[0]) as one, \
             running("issues", tmp_path / "many", clock=clock_many, background=False,
-                    database_url=two_pg_urls[1]) as many:
+                    database_url=pg_url_pair[1]) as many:
         await compare(one, many)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -164,31 +163,10 @@ async def test_a_run_handled_at_once_leaves_what_one_event_at_a_time_leaves(tmp_
     assert {json.loads(r)["kind"] for r in many["notify_fact"]} == {"rejected", "signed_off", "reopened"}
 
 
-@pytest.fixture
-async def pg_urls(pg_url: str) -> AsyncIterator[tuple[str, str]]:
-    """Two fresh PostgreSQL databases (the fixture's and one more, dropped afterwards)."""
-    import asyncpg
-
-    from tests.conftest import pg_admin_dsn
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(pg_admin_dsn())
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    yield pg_url, pg_url.rsplit("/", 1)[0] + f"/{name}"
-    conn = await asyncpg.connect(pg_admin_dsn())
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.mark.postgres
 async def test_on_postgres_a_run_handled_at_once_leaves_what_one_event_at_a_time_leaves(
-        tmp_path: Path, pg_urls: tuple[str, str]) -> None:
-    one, many, calls, _ = await one_and_many(tmp_path, pg_urls)
+        tmp_path: Path, pg_url_pair: tuple[str, str]) -> None:
+    one, many, calls, _ = await one_and_many(tmp_path, pg_url_pair)
     assert calls == [9, 8]
     assert one == many
     assert len(many["notify_inbox"]) == len(many["outbox"]) > 10
