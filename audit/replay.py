@@ -155,7 +155,8 @@ async def replay_handlers(service: str, peers: dict[str, list[LoggedEvent]], *, 
     from runtime.models import ParkedEvent
 
     spec = importlib.import_module(f"services.{service}.app").SPEC
-    engine = make_engine(f"sqlite+aiosqlite:///{workdir / f'{service}.replay.db'}")
+    # a batch job with nothing else to serve: statements run on the loop thread, not aiosqlite's worker
+    engine = make_engine(f"sqlite+aiosqlite:///{workdir / f'{service}.replay.db'}", inline=True)
     failures: list[str] = []
     known: set[str] = set()
     try:

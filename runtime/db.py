@@ -68,16 +68,26 @@ def _sqlite_path(url: str) -> str:
     return url.split(":///", 1)[1] if ":///" in url else ""
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, inline: bool = False) -> AsyncEngine:
     """An engine for writers; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE so writers queue instead of
-    failing. Reads go through `make_read_engine`, which never takes SQLite's write lock."""
+    failing. Reads go through `make_read_engine`, which never takes SQLite's write lock.
+
+    `inline` (SQLite files only) runs each statement on the event loop's own thread instead of aiosqlite's
+    worker (runtime.sqlite_inline): for batch jobs that do nothing else while a statement runs, never a server."""
     if is_sqlite(url):
         path = _sqlite_path(url)
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             # created owner-only before SQLite opens it; SQLite gives its -wal and -shm files the same mode
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        if inline:
+            if not path or path == ":memory:":
+                raise ValueError("an inline SQLite engine needs a database file")
+            from runtime.sqlite_inline import inline_creator
+
+            engine = create_async_engine(url, async_creator=inline_creator(path))
+        else:
+            engine = create_async_engine(url, connect_args={"timeout": 30})
         _sqlite_pragmas(engine, path=path, begin="BEGIN IMMEDIATE")
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
