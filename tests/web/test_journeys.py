@@ -245,7 +245,11 @@ async def test_a_task_from_import_to_filing_through_the_ui_then_the_cockpit_and_
         if after == shown - 1:
             break
         await unit.wait_for_timeout(500)
-    assert after == shown - 1 == await listed_unread(unit), f"{after} unread after reading one of {shown}"
+    listed_now = await listed_unread(unit)
+    # a notice that arrives meanwhile (a reminder on a slow machine) keeps the count up; the badge must still be
+    # the inbox's own count, and lower by one unless something new is listed
+    assert after == listed_now and (after == shown - 1 or listed_now >= shown), \
+        f"{after} unread after reading one of {shown}, the inbox lists {listed_now}"
     await menu(unit, screen, "我的任务")
     await apply(unit, code, "已补充覆盖后的全景照片。")
 
@@ -275,7 +279,8 @@ async def test_a_task_from_import_to_filing_through_the_ui_then_the_cockpit_and_
     # the reference tasks were due 2020-12-31: long past, so escalated, each with its unit and leader in charge
     escalated = leader.locator(".el-card").filter(has=leader.get_by_role("link", name=re.compile("^升级督办任务")))
     rows = escalated.locator(".el-table__row, .records > li")  # a table on a desktop, cards on a phone
-    await expect(rows.first).to_contain_text("HH-2020-", timeout=WAIT)
+    # the reference tasks, not another journey's task left open when that journey stopped
+    await expect(rows.filter(has_text="HH-2020-").first).to_be_visible(timeout=WAIT)
     assert await kpi(leader, "升级督办") >= await rows.count() > 0
     # the app's own mark once counts and charts are drawn (the page's CSP refuses string evaluation: ask by function)
     await leader.wait_for_function("() => performance.getEntriesByName('cockpit-ready').length > 0", timeout=WAIT)
